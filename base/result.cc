@@ -1,0 +1,34 @@
+#include "base/result.h"
+
+#include <cstring>
+
+namespace nld {
+
+Error Error::sys(int err, std::string_view what) {
+  std::string msg(what);
+  msg += ": ";
+  msg += std::strerror(err);
+  return Error(err == EPERM || err == EACCES ? Errc::kPermissionDenied
+               : err == ENOENT || err == ENODEV ? Errc::kNotFound
+               : err == EEXIST                  ? Errc::kAlreadyExists
+               : err == EOPNOTSUPP              ? Errc::kUnsupported
+               : err == EAGAIN || err == EBUSY  ? Errc::kBusy
+               : err == ETIMEDOUT               ? Errc::kTimeout
+                                                : Errc::kSystem,
+               std::move(msg), err);
+}
+
+Error Error::withContext(std::string_view outer) && {
+  std::string msg(outer);
+  msg += ": ";
+  msg += message_;
+  message_ = std::move(msg);
+  return std::move(*this);
+}
+
+Error Error::withContext(std::string_view outer) const& {
+  Error copy = *this;
+  return std::move(copy).withContext(outer);
+}
+
+}  // namespace nld

@@ -1,0 +1,83 @@
+#include "cli/app.h"
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+
+#ifndef NLD_VERSION
+#define NLD_VERSION "0.0.0-dev"
+#endif
+
+namespace nld::cli {
+namespace {
+
+using AddFn = Command (*)(CLI::App&);
+
+// The order here is the order in --help. A command is listed only once it works.
+const std::vector<AddFn> kCommands = {
+};
+
+int printError(const std::string& message, ExitCode code) {
+  std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int runMain(int argc, char** argv) {
+  try {
+    CLI::App app("nodelocaldns: a node-local DNS cache agent for Kubernetes (NodeLocal DNSCache)",
+                 "nodelocaldns");
+    app.set_version_flag("--version", std::string("nodelocaldns ") + NLD_VERSION);
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level,
+                   "Log level: trace, debug, info, warn, error, critical, off")
+        ->capture_default_str();
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    std::vector<Command> commands;
+    for (AddFn add : kCommands) {
+      commands.push_back(add(app));
+    }
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      return printError(std::string(e.what()) + " (see 'nodelocaldns --help')", ExitCode::kUsage);
+    }
+
+    if (auto r = log::setLevel(log_level); !r) {
+      return printError(r.error().message(), ExitCode::kUsage);
+    }
+    for (auto& cmd : commands) {
+      if (cmd.app->parsed()) {
+        auto result = cmd.action();
+        if (!result) {
+          return printError(result.error().message(), result.error().code() == Errc::kInvalidArgument
+                                                          ? ExitCode::kUsage
+                                                          : ExitCode::kRuntime);
+        }
+        return *result;
+      }
+    }
+    return printError("no subcommand given (see 'nodelocaldns --help')", ExitCode::kUsage);
+  } catch (const std::exception& e) {
+    return printError(std::string("internal error: ") + e.what(), ExitCode::kRuntime);
+  } catch (...) {
+    return printError("internal error", ExitCode::kRuntime);
+  }
+}
+
+}  // namespace nld::cli

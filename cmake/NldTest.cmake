@@ -1,0 +1,18 @@
+# nld_add_test(NAME SOURCES f.cc... [LIBS lib...] [LABELS unit|netns|e2e|fuzz])
+# One GoogleTest executable; every TEST becomes its own ctest entry (and process), so a test that
+# enters a network namespace takes it, and everything in it, away when it ends — pass or fail.
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+function(nld_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} nld_test_support GTest::gtest GTest::gmock)
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 120
+    ENVIRONMENT "NLD_SOURCE_DIR=${PROJECT_SOURCE_DIR};NLD_BINARY_DIR=${PROJECT_BINARY_DIR}"
+    DISCOVERY_TIMEOUT 30)
+endfunction()
