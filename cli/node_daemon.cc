@@ -1,0 +1,305 @@
+#include "cli/node_daemon.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "base/atomic_file.h"
+#include "base/fd.h"
+
+namespace nld::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool processGone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) {
+    return true;
+  }
+  // A zombie (our child, not yet reaped) counts as gone; reap it if it is ours.
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) {
+    return true;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return true;
+  }
+  size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+bool waitGone(pid_t pid, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!processGone(pid)) {
+    if (Clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void encodeName(std::string& out, std::string_view name) {
+  while (!name.empty()) {
+    size_t dot = name.find('.');
+    std::string_view label = name.substr(0, dot);
+    if (!label.empty() && label.size() < 64) {
+      out += static_cast<char>(label.size());
+      out.append(label);
+    }
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    name.remove_prefix(dot + 1);
+  }
+  out += '\0';
+}
+
+}  // namespace
+
+Result<std::string> selfExecutable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n < 0) {
+    return failSys(errno, "readlink '/proc/self/exe'");
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::optional<pid_t> readPidFile(const std::string& pidfile) {
+  auto text = readFile(pidfile);
+  if (!text) {
+    return std::nullopt;
+  }
+  std::string_view s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
+  if (ec != std::errc() || p != s.data() + s.size() || pid <= 0) {
+    return std::nullopt;
+  }
+  return pid;
+}
+
+bool isDaemonProcess(pid_t pid) {
+  if (pid <= 0 || processGone(pid)) {
+    return false;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string argv0;
+  std::string argv1;
+  if (!std::getline(in, argv0, '\0') || !std::getline(in, argv1, '\0')) {
+    return false;
+  }
+  return argv1 == "run";
+}
+
+std::optional<pid_t> findDaemon(const std::string& pidfile) {
+  auto pid = readPidFile(pidfile);
+  if (pid && isDaemonProcess(*pid)) {
+    return pid;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> processUptimeSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return std::nullopt;
+  }
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream fields(line.substr(paren + 2));
+  std::string field;
+  // Field 3 (state) is the first after ')'; starttime is field 22.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(fields >> field)) {
+      return std::nullopt;
+    }
+  }
+  double start_ticks = std::strtod(field.c_str(), nullptr);
+  std::ifstream up("/proc/uptime");
+  double uptime = 0;
+  if (!(up >> uptime)) {
+    return std::nullopt;
+  }
+  long hz = ::sysconf(_SC_CLK_TCK);
+  if (hz <= 0) {
+    return std::nullopt;
+  }
+  return std::max(0.0, uptime - start_ticks / static_cast<double>(hz));
+}
+
+Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::string& log_file) {
+  if (argv.empty()) {
+    return fail(Errc::kInvalidArgument, "empty command line");
+  }
+  int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log < 0) {
+    return failSys(errno, "open log file '" + log_file + "'");
+  }
+  Fd log_fd(log);
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0) {
+    return failSys(errno, "open '/dev/null'");
+  }
+  Fd null_fd(null);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return failSys(errno, "pipe");
+  }
+  Fd rd(pipe_fds[0]);
+  Fd wr(pipe_fds[1]);
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return failSys(errno, "fork");
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::setsid();
+    ::dup2(null_fd.get(), 0);
+    ::dup2(log_fd.get(), 1);
+    ::dup2(log_fd.get(), 2);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(args[0], args.data());
+    int err = errno;
+    ssize_t ignored = ::write(wr.get(), &err, sizeof(err));
+    (void)ignored;
+    ::_exit(127);
+  }
+  wr.reset();
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(rd.get(), &child_errno, sizeof(child_errno));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(child_errno))) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return failSys(child_errno, "start '" + argv[0] + "'");
+  }
+  return pid;
+}
+
+bool childExited(pid_t pid, int& status) { return ::waitpid(pid, &status, WNOHANG) == pid; }
+
+Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseconds grace) {
+  StopReport report;
+  auto pid = readPidFile(pidfile);
+  if (!pid || !isDaemonProcess(*pid)) {
+    ::unlink(pidfile.c_str());  // stale: the daemon died without cleaning up (kill -9, OOM)
+    return report;
+  }
+  report.was_running = true;
+  report.pid = *pid;
+  if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH) {
+    return failSys(errno, "send SIGTERM to pid " + std::to_string(*pid));
+  }
+  if (!waitGone(*pid, grace)) {
+    report.killed = true;
+    if (::kill(*pid, SIGKILL) != 0 && errno != ESRCH) {
+      return failSys(errno, "send SIGKILL to pid " + std::to_string(*pid));
+    }
+    if (!waitGone(*pid, std::chrono::seconds(5))) {
+      return fail(Errc::kTimeout, "pid " + std::to_string(*pid) + " survived SIGKILL");
+    }
+  }
+  ::unlink(pidfile.c_str());
+  return report;
+}
+
+bool dnsAnswers(const SocketAddress& server, std::string_view qname,
+                std::chrono::milliseconds timeout) {
+  int raw = ::socket(toAf(server.ip.family()), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (raw < 0) {
+    return false;
+  }
+  Fd fd(raw);
+  sockaddr_storage ss{};
+  socklen_t len = server.toSockaddr(ss);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    return false;
+  }
+  std::random_device rd;
+  uint16_t id = static_cast<uint16_t>(rd());
+  std::string q;
+  q += static_cast<char>(id >> 8);
+  q += static_cast<char>(id & 0xff);
+  q.append("\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 10);  // RD, QDCOUNT=1
+  encodeName(q, qname);
+  q.append("\x00\x06\x00\x01", 4);  // SOA IN
+  auto deadline = Clock::now() + timeout;
+  auto next_send = Clock::now();
+  while (true) {
+    auto now = Clock::now();
+    if (now >= deadline) {
+      return false;
+    }
+    if (now >= next_send) {
+      // ECONNREFUSED from an earlier send (nothing bound yet) is reported here; keep trying.
+      (void)::send(fd.get(), q.data(), q.size(), 0);
+      next_send = now + std::chrono::milliseconds(200);
+    }
+    auto wait = std::min(deadline, next_send) - now;
+    pollfd p{fd.get(), POLLIN, 0};
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    if (::poll(&p, 1, std::max(ms, 1)) > 0) {
+      unsigned char buf[1500];
+      ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+      if (n >= 12 && buf[0] == (id >> 8) && buf[1] == (id & 0xff) && (buf[2] & 0x80) != 0) {
+        return true;
+      }
+    }
+  }
+}
+
+std::string commandLineText(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    if (a.empty() || a.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;") != std::string::npos) {
+      out += '\'';
+      for (char c : a) {
+        if (c == '\'') {
+          out += "'\\''";
+        } else {
+          out += c;
+        }
+      }
+      out += '\'';
+    } else {
+      out += a;
+    }
+  }
+  return out;
+}
+
+}  // namespace nld::cli
