@@ -1,0 +1,77 @@
+// The resolver facade: the caching DNS forwarder that serves the node-local addresses.
+//
+// `Server` owns the worker threads (one per CPU in the affinity mask by default), each with its own
+// epoll loop, its own SO_REUSEPORT UDP and TCP sockets per bind address, its own upstream sockets
+// and in-flight table. Shared between workers: one cache per server block (sharded, byte-bounded)
+// and the immutable config snapshot, swapped atomically by reload().
+//
+// Threading: create() and every method may be called from any one control thread (not from a
+// worker). Errors: create()/reload() return Result with a message naming the address or block;
+// nothing here throws.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/ip.h"
+#include "base/result.h"
+
+namespace nld::resolver {
+
+namespace config {
+struct Config;
+}  // namespace config
+
+struct ServerOptions {
+  unsigned workers = 0;  ///< 0 = one per CPU in the affinity mask
+  size_t cache_max_bytes = size_t{64} << 20;  ///< all caches together
+  std::chrono::milliseconds tcp_idle_timeout{10000};
+  unsigned tcp_max_connections = 1024;  ///< per worker
+  bool pin_workers = true;              ///< pin worker i to the i-th CPU of the affinity mask
+};
+
+class ServerImpl;
+
+class Server {
+ public:
+  /// Binds every listener of every server block (UDP+TCP per bind address and port, one
+  /// SO_REUSEPORT socket per worker). Errors name the address, e.g.
+  /// "bind udp 169.254.20.10:53: Cannot assign requested address".
+  static Result<std::unique_ptr<Server>> create(config::Config config,
+                                                const ServerOptions& options);
+  /// Starts the worker threads. Call once.
+  void start();
+  /// Atomic snapshot swap; caches of unchanged blocks are kept; in-flight queries finish with the
+  /// snapshot they started with. New bind addresses are bound; vanished ones are closed.
+  Result<void> reload(config::Config config);
+  /// Closes the listeners (hand-over: call after the successor has bound its sockets).
+  void stopAccepting();
+  /// Drains in-flight queries up to the deadline, then joins the threads. Idempotent.
+  void stop(std::chrono::milliseconds drain);
+  /// Sends a real query through a worker's serving loop (health). True if it was answered.
+  bool probe(std::chrono::milliseconds timeout);
+  /// Monotonically increasing count of packets handled (watchdog).
+  uint64_t progress() const;
+  /// True if at least one upstream of every forward group answered recently or is not known bad.
+  bool upstreamReachable() const;
+  /// Prometheus text exposition, CoreDNS-compatible names and labels.
+  std::string renderMetrics() const;
+  /// Actual bound UDP addresses (port 0 resolved), in config order — for tests.
+  std::vector<SocketAddress> boundUdp() const;
+  /// Actual bound TCP addresses, in the same order as boundUdp().
+  std::vector<SocketAddress> boundTcp() const;
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+ private:
+  explicit Server(std::unique_ptr<ServerImpl> impl);
+  std::unique_ptr<ServerImpl> impl_;
+};
+
+}  // namespace nld::resolver
