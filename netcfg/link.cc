@@ -1,0 +1,268 @@
+// Applying the link plan over libnl-route-3: observe, create (dummy → bridge fallback), add
+// addresses, bring up, remove.
+#include "netcfg/link.h"
+
+#include <linux/if_addr.h>
+#include <net/if.h>
+
+#include <string>
+
+#include "base/log.h"
+#include "base/scope_exit.h"
+#include "netcfg/libnl_handles.h"
+
+namespace nld::netcfg {
+
+namespace {
+
+using detail::NlCache;
+using detail::nlError;
+using detail::NlSocket;
+using detail::RtnlAddr;
+using detail::RtnlLink;
+
+constexpr int kRtScopeUniverse = 0;  // "scope global", as upstream
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+bool isAbsent(int err) { return err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV; }
+
+Result<RtnlLink> getLink(nl_sock* sk, std::string_view name, bool* absent) {
+  std::string n(name);
+  rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(sk, 0, n.c_str(), &raw);
+  RtnlLink link(raw);
+  *absent = false;
+  if (err < 0) {
+    if (isAbsent(err)) {
+      *absent = true;
+      return RtnlLink();
+    }
+    return fail(nlError(err, "look up link " + quoted(name)));
+  }
+  return link;
+}
+
+Result<std::optional<LinkState>> observe(nl_sock* sk, std::string_view name) {
+  bool absent = false;
+  auto link = getLink(sk, name, &absent);
+  if (!link) {
+    return fail(std::move(link.error()));
+  }
+  if (absent) {
+    return std::optional<LinkState>();
+  }
+  LinkState state;
+  state.ifindex = rtnl_link_get_ifindex(link->get());
+  const char* kind = rtnl_link_get_type(link->get());
+  state.kind = kind != nullptr ? kind : "";
+  state.up = (rtnl_link_get_flags(link->get()) & IFF_UP) != 0;
+
+  nl_cache* raw_cache = nullptr;
+  if (int err = rtnl_addr_alloc_cache(sk, &raw_cache); err < 0) {
+    return fail(nlError(err, "list addresses of " + quoted(name)));
+  }
+  NlCache cache(raw_cache);
+  for (nl_object* obj = nl_cache_get_first(cache.get()); obj != nullptr;
+       obj = nl_cache_get_next(obj)) {
+    auto* addr = reinterpret_cast<rtnl_addr*>(obj);
+    if (rtnl_addr_get_ifindex(addr) != state.ifindex) {
+      continue;
+    }
+    if (auto p = detail::fromNlAddr(rtnl_addr_get_local(addr))) {
+      state.addresses.push_back(*p);
+    }
+  }
+  return std::optional<LinkState>(std::move(state));
+}
+
+// Creates `name` of `kind` (down; ensure brings it up after the addresses are in place).
+int createLink(nl_sock* sk, const std::string& name, LinkKind kind) {
+  RtnlLink link(rtnl_link_alloc());
+  if (!link) {
+    return -NLE_NOMEM;
+  }
+  rtnl_link_set_name(link.get(), name.c_str());
+  if (int err = rtnl_link_set_type(link.get(), std::string(toString(kind)).c_str()); err < 0) {
+    return err;
+  }
+  return rtnl_link_add(sk, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+}
+
+Result<void> addAddress(nl_sock* sk, const std::string& name, int ifindex, const IpPrefix& p,
+                        bool* added) {
+  std::string what = "add address " + quoted(p.toString()) + " to " + quoted(name);
+  RtnlAddr addr(rtnl_addr_alloc());
+  auto local = detail::toNlAddr(p.address);
+  if (!addr || !local) {
+    return fail(Errc::kSystem, what + ": out of memory");
+  }
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  if (int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0) {
+    return fail(nlError(err, what));
+  }
+  rtnl_addr_set_prefixlen(addr.get(), p.length);
+  rtnl_addr_set_scope(addr.get(), kRtScopeUniverse);
+  if (p.address.isV6()) {
+    // No duplicate address detection: the address is usable at once (not "tentative"), so the
+    // cache can bind it right after ensureLink() returns.
+    rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+  }
+  int err = rtnl_addr_add(sk, addr.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err == -NLE_EXIST) {
+    *added = false;  // appeared since we looked: fine
+    return {};
+  }
+  if (err < 0) {
+    return fail(nlError(err, what));
+  }
+  *added = true;
+  return {};
+}
+
+Result<void> setUp(nl_sock* sk, const std::string& name) {
+  std::string what = "set link " + quoted(name) + " up";
+  bool absent = false;
+  auto orig = getLink(sk, name, &absent);
+  if (!orig) {
+    return fail(std::move(orig.error()));
+  }
+  if (absent) {
+    return fail(Errc::kNotFound, what + ": link disappeared");
+  }
+  RtnlLink change(rtnl_link_alloc());
+  if (!change) {
+    return fail(Errc::kSystem, what + ": out of memory");
+  }
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  if (int err = rtnl_link_change(sk, orig->get(), change.get(), 0); err < 0) {
+    return fail(nlError(err, what));
+  }
+  return {};
+}
+
+int deleteLink(nl_sock* sk, std::string_view name) {
+  RtnlLink link(rtnl_link_alloc());
+  if (!link) {
+    return -NLE_NOMEM;
+  }
+  rtnl_link_set_name(link.get(), std::string(name).c_str());
+  return rtnl_link_delete(sk, link.get());
+}
+
+LinkKind kindFromString(std::string_view kind) {
+  return kind == "dummy" ? LinkKind::kDummy : LinkKind::kBridge;
+}
+
+}  // namespace
+
+Result<std::optional<LinkState>> observeLink(std::string_view name) {
+  auto sk = detail::connectNetlink(NETLINK_ROUTE, "observe link " + quoted(name));
+  if (!sk) {
+    return fail(std::move(sk.error()));
+  }
+  return observe(sk->get(), name);
+}
+
+Result<LinkReport> ensureLink(const LinkSpec& spec) {
+  const std::string ctx = "ensure link " + quoted(spec.name);
+  auto sk_or = detail::connectNetlink(NETLINK_ROUTE, ctx);
+  if (!sk_or) {
+    return fail(std::move(sk_or.error()));
+  }
+  nl_sock* sk = sk_or->get();
+
+  auto observed = observe(sk, spec.name);
+  if (!observed) {
+    return fail(std::move(observed.error()));
+  }
+  auto plan = planLink(spec, *observed);
+  if (!plan) {
+    return fail(std::move(plan.error()));
+  }
+
+  LinkReport report;
+  bool created = false;
+  // Roll back a link this call created if a later step fails: no half-made interface is left.
+  ScopeExit rollback([&] {
+    if (created) {
+      int err = deleteLink(sk, spec.name);
+      NLD_LOG(kNetcfg, debug, "rollback: delete link '{}': {}", spec.name,
+              err < 0 ? nl_geterror(-err) : "ok");
+    }
+  });
+  if (plan->create) {
+    LinkKind kind = spec.kind == LinkKind::kAuto ? LinkKind::kDummy : spec.kind;
+    int err = createLink(sk, spec.name, kind);
+    if (err == -NLE_OPNOTSUPP && spec.kind == LinkKind::kAuto) {
+      report.fallback_reason = std::string("kernel does not support link kind 'dummy' (") +
+                               nl_geterror(NLE_OPNOTSUPP) + "), using 'bridge' for " +
+                               quoted(spec.name);
+      kind = LinkKind::kBridge;
+      err = createLink(sk, spec.name, kind);
+    }
+    if (err < 0 && err != -NLE_EXIST) {
+      std::string what = "create link " + quoted(spec.name) + " kind " + quoted(toString(kind));
+      Error e = nlError(err, what);
+      if (err == -NLE_OPNOTSUPP && kind == LinkKind::kDummy) {
+        e = std::move(e).withContext(ctx);
+        return fail(Error(e.code(), e.message() + " (the kernel lacks the dummy link type; use "
+                                                  "link kind auto or bridge)"));
+      }
+      return fail(std::move(e).withContext(ctx));
+    }
+    // NLE_EXIST: someone created it between our look and our add; adopt it like any other.
+    created = err == 0;
+    observed = observe(sk, spec.name);
+    if (!observed) {
+      return fail(std::move(observed.error()));
+    }
+    if (!observed->has_value()) {
+      return fail(Errc::kSystem, ctx + ": link vanished right after creation");
+    }
+    plan = planLink(spec, *observed);
+    if (!plan) {
+      return fail(std::move(plan.error()));
+    }
+  }
+  const LinkState& state = **observed;
+  report.created = created;
+  report.kind = kindFromString(state.kind);
+  for (const auto& p : plan->add) {
+    bool added = false;
+    if (auto ok = addAddress(sk, spec.name, state.ifindex, p, &added); !ok) {
+      return fail(std::move(ok.error()));
+    }
+    if (added) {
+      report.added.push_back(p);
+    }
+  }
+  if (plan->bring_up) {
+    if (auto ok = setUp(sk, spec.name); !ok) {
+      return fail(std::move(ok.error()));
+    }
+    report.brought_up = true;
+  }
+  rollback.dismiss();
+  NLD_LOG(kNetcfg, debug, "ensured link '{}' kind={} created={} added={} brought_up={}",
+          spec.name, toString(report.kind), report.created, report.added.size(),
+          report.brought_up);
+  return report;
+}
+
+Result<bool> removeLink(std::string_view name) {
+  auto sk = detail::connectNetlink(NETLINK_ROUTE, "remove link " + quoted(name));
+  if (!sk) {
+    return fail(std::move(sk.error()));
+  }
+  int err = deleteLink(sk->get(), name);
+  if (err == 0) {
+    return true;
+  }
+  if (isAbsent(err)) {
+    return false;
+  }
+  return fail(nlError(err, "remove link " + quoted(name)));
+}
+
+}  // namespace nld::netcfg
