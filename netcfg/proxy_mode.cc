@@ -1,0 +1,377 @@
+// kube-proxy mode detection: a tiny HTTP/1.0 client for /proxyMode, then netlink / libiptc probes
+// for the artifacts each mode leaves (see proxy_mode.h for the order and why).
+//
+// nftables is probed with a raw NETLINK_NETFILTER request (NFT_MSG_GETTABLE / GETCHAIN) instead of
+// libnftables or the `nft` binary: one message and its ack, no extra library or binary on the node.
+#include "netcfg/proxy_mode.h"
+
+#include <fcntl.h>
+#include <libiptc/libiptc.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "base/c_handle.h"
+#include "base/fd.h"
+#include "base/ip.h"
+#include "netcfg/link.h"
+
+namespace nld::netcfg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint16_t kDefaultMetricsPort = 10249;
+constexpr size_t kMaxHttpResponse = 64 * 1024;
+
+// ---- /proxyMode ------------------------------------------------------------------------------
+
+int remainingMs(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(left.count());
+}
+
+std::string trim(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && std::strchr(" \t\r\n", s[b]) != nullptr) {
+    ++b;
+  }
+  while (e > b && std::strchr(" \t\r\n", s[e - 1]) != nullptr) {
+    --e;
+  }
+  return std::string(s.substr(b, e - b));
+}
+
+// What the endpoint said: nullopt = nobody answered (fall through, `*why` says why);
+// a value = the HTTP status and the body.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path,
+                                  std::chrono::milliseconds timeout, std::string* why,
+                                  bool* malformed) {
+  auto deadline = Clock::now() + timeout;
+  sockaddr_storage ss{};
+  socklen_t sslen = to.toSockaddr(ss);
+  Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    *why = std::string("socket: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), sslen) != 0) {
+    if (errno != EINPROGRESS) {
+      *why = std::strerror(errno);
+      return std::nullopt;
+    }
+    pollfd p{fd.get(), POLLOUT, 0};
+    int r = ::poll(&p, 1, remainingMs(deadline));
+    if (r == 0) {
+      *why = "no connection within " + std::to_string(timeout.count()) + " ms";
+      return std::nullopt;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (r < 0) {
+      err = errno;
+    } else if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = errno;
+    }
+    if (err != 0) {
+      *why = std::strerror(err);
+      return std::nullopt;
+    }
+  }
+  std::string req = "GET " + std::string(path) + " HTTP/1.0\r\nHost: " + to.toString() +
+                    "\r\nUser-Agent: nodelocaldns\r\nAccept: text/plain\r\nConnection: "
+                    "close\r\n\r\n";
+  size_t sent = 0;
+  while (sent < req.size()) {
+    ssize_t n = ::send(fd.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      if (::poll(&p, 1, remainingMs(deadline)) <= 0) {
+        *why = "timed out sending the request";
+        return std::nullopt;
+      }
+      continue;
+    }
+    *why = std::string("send: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string resp;
+  std::array<char, 4096> buf;
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    if (n > 0) {
+      resp.append(buf.data(), static_cast<size_t>(n));
+      if (resp.size() > kMaxHttpResponse) {
+        *malformed = true;
+        *why = "response larger than 64 KiB";
+        return std::nullopt;
+      }
+      continue;
+    }
+    if (n == 0) {
+      break;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN) {
+      pollfd p{fd.get(), POLLIN, 0};
+      int r = ::poll(&p, 1, remainingMs(deadline));
+      if (r <= 0) {
+        *why = "no complete answer within " + std::to_string(timeout.count()) + " ms";
+        return std::nullopt;
+      }
+      continue;
+    }
+    *why = std::string("recv: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  // "HTTP/1.x NNN reason\r\n headers \r\n\r\n body"
+  size_t head_end = resp.find("\r\n\r\n");
+  size_t body_at = head_end == std::string::npos ? std::string::npos : head_end + 4;
+  if (head_end == std::string::npos) {
+    head_end = resp.find("\n\n");
+    body_at = head_end == std::string::npos ? std::string::npos : head_end + 2;
+  }
+  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12 || body_at == std::string::npos) {
+    *malformed = true;
+    *why = resp.empty() ? "closed the connection without an answer" : "not an HTTP response";
+    return std::nullopt;
+  }
+  HttpAnswer a;
+  for (size_t i = 9; i < 12; ++i) {
+    if (resp[i] < '0' || resp[i] > '9') {
+      *malformed = true;
+      *why = "not an HTTP response";
+      return std::nullopt;
+    }
+    a.status = a.status * 10 + (resp[i] - '0');
+  }
+  a.body = resp.substr(body_at);
+  return a;
+}
+
+// ---- nftables over NETLINK_NETFILTER -------------------------------------------------------
+
+void putAttr(std::vector<char>& msg, uint16_t type, std::string_view value) {
+  nlattr a{};
+  a.nla_type = type;
+  a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + value.size() + 1);
+  size_t at = msg.size();
+  msg.resize(at + NLA_ALIGN(a.nla_len), 0);
+  std::memcpy(msg.data() + at, &a, sizeof(a));
+  std::memcpy(msg.data() + at + NLA_HDRLEN, value.data(), value.size());
+}
+
+// Asks nf_tables for one object (a table, or a chain in a table). true = exists, false = the
+// kernel said ENOENT; an error when the question could not be asked.
+Result<bool> nftExists(uint16_t nft_msg, uint8_t family,
+                       const std::vector<std::pair<uint16_t, std::string>>& attrs,
+                       const std::string& what) {
+  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
+  if (!fd) {
+    return failSys(errno, what + ": netfilter netlink socket");
+  }
+  timeval tv{1, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::vector<char> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)), 0);
+  nfgenmsg g{};
+  g.nfgen_family = family;
+  g.version = NFNETLINK_V0;
+  g.res_id = 0;
+  std::memcpy(msg.data() + NLMSG_HDRLEN, &g, sizeof(g));
+  for (const auto& [type, value] : attrs) {
+    putAttr(msg, type, value);
+  }
+  nlmsghdr h{};
+  h.nlmsg_len = static_cast<uint32_t>(msg.size());
+  h.nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | nft_msg);
+  h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  h.nlmsg_seq = 1;
+  std::memcpy(msg.data(), &h, sizeof(h));
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof(kernel)) < 0) {
+    return failSys(errno, what + ": send netlink request");
+  }
+  bool found = false;
+  alignas(nlmsghdr) std::array<char, 16384> buf;
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return failSys(errno, what + ": receive netlink answer");
+    }
+    auto len = static_cast<unsigned>(n);
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, len);
+         m = NLMSG_NEXT(m, len)) {
+      if (m->nlmsg_type == NLMSG_DONE) {
+        return found;
+      }
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        nlmsgerr e{};
+        std::memcpy(&e, NLMSG_DATA(m), std::min<size_t>(sizeof(e), m->nlmsg_len - NLMSG_HDRLEN));
+        if (e.error == 0) {
+          return found;  // the ack that ends the exchange
+        }
+        if (e.error == -ENOENT) {
+          return false;
+        }
+        return failSys(-e.error, what);
+      }
+      found = true;  // NFT_MSG_NEWTABLE / NEWCHAIN: the object
+    }
+  }
+}
+
+// ---- legacy x_tables -----------------------------------------------------------------------
+
+using IptcHandle = CHandle<xtc_handle, iptc_free>;
+
+Result<bool> legacyNatChainExists(const char* chain) {
+  xtc_handle* raw = iptc_init("nat");
+  if (raw == nullptr) {
+    int e = errno;  // captured before anything else can clobber it
+    return fail(Errc::kSystem,
+                std::string("read the legacy iptables nat table: ") + iptc_strerror(e));
+  }
+  IptcHandle h(raw);
+  return iptc_is_chain(chain, h.get()) != 0;
+}
+
+}  // namespace
+
+std::string_view toString(ProxyMode mode) {
+  switch (mode) {
+    case ProxyMode::kIptables:
+      return "iptables";
+    case ProxyMode::kIpvs:
+      return "ipvs";
+    case ProxyMode::kNftables:
+      return "nftables";
+  }
+  return "iptables";
+}
+
+Result<ProxyMode> parseProxyMode(std::string_view text) {
+  if (text == "iptables") {
+    return ProxyMode::kIptables;
+  }
+  if (text == "ipvs") {
+    return ProxyMode::kIpvs;
+  }
+  if (text == "nftables") {
+    return ProxyMode::kNftables;
+  }
+  return fail(Errc::kInvalidArgument, "invalid kube-proxy mode '" + std::string(text) +
+                                          "': expected iptables, ipvs or nftables");
+}
+
+Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
+  auto endpoint = SocketAddress::parse(options.metrics_address, kDefaultMetricsPort);
+  if (!endpoint) {
+    return fail(Errc::kInvalidArgument, "invalid kube-proxy metrics address '" +
+                                            options.metrics_address + "': " +
+                                            endpoint.error().message());
+  }
+  std::vector<std::string> absent;  // why each probe found nothing, for the default's text
+
+  // 1. /proxyMode: authoritative when it answers.
+  const std::string where = "kube-proxy /proxyMode at " + endpoint->toString();
+  std::string why;
+  bool malformed = false;
+  auto answer = httpGet(*endpoint, "/proxyMode", options.timeout, &why, &malformed);
+  if (malformed) {
+    return fail(Errc::kParse, where + ": " + why + "; pass the mode explicitly");
+  }
+  if (answer) {
+    std::string body = trim(answer->body);
+    if (answer->status != 200) {
+      return fail(Errc::kParse, where + " answered HTTP " + std::to_string(answer->status) +
+                                    "; pass the mode explicitly");
+    }
+    auto mode = parseProxyMode(body);
+    if (!mode) {
+      if (body.size() > 64) {
+        body = body.substr(0, 64) + "...";
+      }
+      return fail(Errc::kParse, where + " answered '" + body +
+                                    "', expected iptables, ipvs or nftables; pass the mode "
+                                    "explicitly");
+    }
+    return ProxyModeDetection{*mode, where + " answered '" + body + "'"};
+  }
+  absent.push_back(where + ": " + why);
+
+  // 2. kube-ipvs0: ipvs mode holds every ClusterIP on it.
+  auto ipvs = observeLink(options.ipvs_link);
+  if (ipvs && ipvs->has_value()) {
+    std::string kind = (*ipvs)->kind.empty() ? "" : " (kind " + (*ipvs)->kind + ")";
+    return ProxyModeDetection{ProxyMode::kIpvs, "link '" + options.ipvs_link + "' exists" + kind};
+  }
+  absent.push_back(ipvs ? "no link '" + options.ipvs_link + "'" : ipvs.error().message());
+
+  // 3. nftables mode's table.
+  auto table = nftExists(NFT_MSG_GETTABLE, NFPROTO_IPV4, {{NFTA_TABLE_NAME, "kube-proxy"}},
+                         "look up nftables table 'ip kube-proxy'");
+  if (table && *table) {
+    return ProxyModeDetection{ProxyMode::kNftables, "nftables table 'ip kube-proxy' exists"};
+  }
+  absent.push_back(table ? "no nftables table 'ip kube-proxy'" : table.error().message());
+
+  // 4. iptables mode's KUBE-SERVICES chain: legacy x_tables first, then iptables-nft's table.
+  auto legacy = legacyNatChainExists("KUBE-SERVICES");
+  if (legacy && *legacy) {
+    return ProxyModeDetection{ProxyMode::kIptables,
+                              "chain KUBE-SERVICES exists in the legacy iptables nat table"};
+  }
+  absent.push_back(legacy ? "no chain KUBE-SERVICES in the legacy nat table"
+                          : legacy.error().message());
+  auto nft_chain = nftExists(NFT_MSG_GETCHAIN, NFPROTO_IPV4,
+                             {{NFTA_CHAIN_TABLE, "nat"}, {NFTA_CHAIN_NAME, "KUBE-SERVICES"}},
+                             "look up nftables chain 'ip nat KUBE-SERVICES'");
+  if (nft_chain && *nft_chain) {
+    return ProxyModeDetection{ProxyMode::kIptables,
+                              "chain KUBE-SERVICES exists in nftables table 'ip nat' "
+                              "(iptables-nft)"};
+  }
+  absent.push_back(nft_chain ? "no chain KUBE-SERVICES in nftables table 'ip nat'"
+                             : nft_chain.error().message());
+
+  std::string text = "default: no kube-proxy signal found (";
+  for (size_t i = 0; i < absent.size(); ++i) {
+    text += (i == 0 ? "" : "; ") + absent[i];
+  }
+  text += ")";
+  return ProxyModeDetection{ProxyMode::kIptables, std::move(text)};
+}
+
+}  // namespace nld::netcfg
