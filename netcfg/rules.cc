@@ -1,0 +1,131 @@
+// ensureRules / removeRules / checkRules: plan per chain (rule_plan.h), apply through one
+// IptcTable session per (family, table) under the xtables lock.
+#include "netcfg/rules.h"
+
+#include <algorithm>
+
+#include "netcfg/iptc_table.h"
+#include "netcfg/rule_plan.h"
+#include "netcfg/xtables_lock.h"
+
+namespace nld::netcfg {
+
+namespace {
+
+void add(RulesReport& into, const ChainPlan& plan) {
+  into.inserted += plan.inserted;
+  into.duplicates_removed += plan.duplicates_removed;
+  into.already_present += plan.already_present;
+  into.removed += plan.removed;
+}
+
+void add(RulesReport& into, const RulesReport& from) {
+  into.inserted += from.inserted;
+  into.duplicates_removed += from.duplicates_removed;
+  into.already_present += from.already_present;
+  into.removed += from.removed;
+}
+
+enum class Mode : uint8_t { kEnsure, kRemove };
+
+// One locked read-modify-commit of one (family, table). The counts are returned only when the
+// commit (if any) succeeded, so a failed table reports nothing as changed.
+Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, Mode mode) {
+  auto lock = XtablesLock::acquire(options.lock_path, options.lock_timeout);
+  if (!lock) {
+    return fail(std::move(lock).error());
+  }
+  auto table = IptcTable::open(t.family, t.table);
+  if (!table) {
+    return fail(std::move(table).error());
+  }
+  RulesReport report;
+  for (const ChainRules& c : t.chains) {
+    auto observed = table->listChain(c.chain);
+    if (!observed) {
+      return fail(std::move(observed).error());
+    }
+    ChainPlan plan = mode == Mode::kEnsure ? planEnsure(c.top_order, *observed)
+                                           : planRemove(c.top_order, *observed);
+    if (auto r = table->apply(c.chain, plan); !r) {
+      return fail(std::move(r).error());
+    }
+    add(report, plan);
+  }
+  if (table->dirty()) {
+    if (auto r = std::move(*table).commit(); !r) {
+      return fail(std::move(r).error());
+    }
+  }
+  return report;
+}
+
+}  // namespace
+
+Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options) {
+  RulesReport report;
+  for (const TableRules& t : groupRules(nodeLocalDnsRules(spec))) {
+    auto r = syncTable(t, options, Mode::kEnsure);
+    if (!r) {
+      return fail(std::move(r).error().withContext("ensure rules"));
+    }
+    add(report, *r);
+  }
+  return report;
+}
+
+Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options) {
+  RulesReport report;
+  std::optional<Error> first;
+  int failures = 0;
+  for (const TableRules& t : groupRules(nodeLocalDnsRules(spec))) {
+    auto r = syncTable(t, options, Mode::kRemove);  // teardown: try every table
+    if (!r) {
+      ++failures;
+      if (!first) {
+        first = std::move(r).error();
+      }
+      continue;
+    }
+    add(report, *r);
+  }
+  if (first) {
+    std::string context = "remove rules";
+    if (failures > 1) {
+      context += " (" + std::to_string(failures - 1) + " more tables failed)";
+    }
+    return fail(std::move(*first).withContext(context));
+  }
+  return report;
+}
+
+Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& /*options*/) {
+  std::vector<Rule> list = nodeLocalDnsRules(spec);
+  std::vector<RuleStatus> out;
+  out.reserve(list.size());
+  for (const Rule& r : list) {
+    out.push_back(RuleStatus{r, 0});
+  }
+  // Read-only: like iptables-save, no lock (the kernel hands out a consistent snapshot).
+  for (const TableRules& t : groupRules(list)) {
+    auto table = IptcTable::open(t.family, t.table);
+    if (!table) {
+      return fail(std::move(table).error().withContext("check rules"));
+    }
+    for (const ChainRules& c : t.chains) {
+      auto observed = table->listChain(c.chain);
+      if (!observed) {
+        return fail(std::move(observed).error().withContext("check rules"));
+      }
+      for (RuleStatus& s : out) {
+        if (s.rule.family == t.family && s.rule.table == t.table && s.rule.chain == c.chain) {
+          s.copies = static_cast<int>(std::count(observed->begin(), observed->end(),
+                                                 std::optional<Rule>(s.rule)));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace nld::netcfg
