@@ -1,0 +1,307 @@
+#include "resolver/metrics/metrics.h"
+
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+
+namespace nld::resolver::metrics {
+namespace {
+
+constexpr std::array<const char*, kTypeCount> kTypeLabels = {
+    "A",    "AAAA",  "MX",    "SOA",   "CNAME", "PTR",  "TXT",  "NS",  "SRV",  "DS",
+    "DNSKEY", "RRSIG", "NSEC", "NSEC3", "HTTPS", "IXFR", "AXFR", "ANY", "other"};
+constexpr std::array<uint16_t, kTypeCount - 1> kTypeCodes = {
+    1, 28, 15, 6, 5, 12, 16, 2, 33, 43, 48, 46, 47, 50, 65, 251, 252, 255};
+
+constexpr std::array<const char*, kRcodeCount> kRcodeLabels = {
+    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
+    "RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "BADVERS"};
+
+constexpr const char* kPluginLabels[kPluginCount] = {"cache", "forward", ""};
+
+// Upper bounds in nanoseconds and as text.
+constexpr uint64_t boundNs(size_t k) { return 250000ULL << k; }
+constexpr std::array<const char*, kBuckets> kBucketText = {
+    "0.00025", "0.0005", "0.001", "0.002", "0.004", "0.008", "0.016", "0.032",
+    "0.064",   "0.128",  "0.256", "0.512", "1.024", "2.048", "4.096", "8.192"};
+
+class Out {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    text_ += "# HELP ";
+    text_ += name;
+    text_ += ' ';
+    text_ += help;
+    text_ += "\n# TYPE ";
+    text_ += name;
+    text_ += ' ';
+    text_ += type;
+    text_ += '\n';
+  }
+  void sample(const std::string& name, const std::string& labels, uint64_t value) {
+    text_ += name;
+    if (!labels.empty()) {
+      text_ += '{';
+      text_ += labels;
+      text_ += '}';
+    }
+    text_ += ' ';
+    text_ += std::to_string(value);
+    text_ += '\n';
+  }
+  void sampleSeconds(const std::string& name, const std::string& labels, uint64_t ns) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(ns) / 1e9);
+    text_ += name + '{' + labels + "} " + buf + '\n';
+  }
+  void histogram(const std::string& name, const std::string& labels, const uint64_t* buckets,
+                 uint64_t sum_ns) {
+    uint64_t cumulative = 0;
+    for (size_t k = 0; k < kBuckets; ++k) {
+      cumulative += buckets[k];
+      sample(name + "_bucket", labels + ",le=\"" + kBucketText[k] + "\"", cumulative);
+    }
+    cumulative += buckets[kBuckets];
+    sample(name + "_bucket", labels + ",le=\"+Inf\"", cumulative);
+    sampleSeconds(name + "_sum", labels, sum_ns);
+    sample(name + "_count", labels, cumulative);
+  }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+std::string lbl(const char* key, const std::string& value) {
+  return std::string(key) + "=\"" + escapeLabel(value) + "\"";
+}
+
+}  // namespace
+
+size_t typeIndex(uint16_t qtype) noexcept {
+  for (size_t i = 0; i < kTypeCodes.size(); ++i) {
+    if (kTypeCodes[i] == qtype) {
+      return i;
+    }
+  }
+  return kTypeCount - 1;
+}
+const char* typeLabel(size_t index) noexcept {
+  return index < kTypeCount ? kTypeLabels[index] : "other";
+}
+const char* rcodeLabel(size_t index) noexcept {
+  return index < kRcodeCount ? kRcodeLabels[index] : "BADVERS";
+}
+
+void Histogram::observe(uint64_t ns) noexcept {
+  size_t k = 0;
+  while (k < kBuckets && ns > boundNs(k)) {
+    ++k;
+  }
+  buckets[k].inc();
+  sum_ns.inc(ns);
+}
+
+std::string escapeLabel(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Registry::Registry(unsigned workers)
+    : workers_(workers == 0 ? 1 : workers), rejects_(new Counter[workers_]) {}
+
+ZoneStats* Registry::zone(const std::string& server, const std::string& zone) {
+  std::lock_guard lock(mutex_);
+  auto& slot = zones_[{server, zone}];
+  if (!slot) {
+    slot.reset(new ZoneStats[workers_]);
+  }
+  return slot.get();
+}
+
+CacheStats* Registry::cache(const std::string& server, const std::string& zones) {
+  std::lock_guard lock(mutex_);
+  auto& slot = caches_[{server, zones}];
+  if (!slot) {
+    slot.reset(new CacheStats[workers_]);
+  }
+  return slot.get();
+}
+
+UpstreamStats* Registry::upstream(const std::string& to) {
+  std::lock_guard lock(mutex_);
+  auto& slot = upstreams_[to];
+  if (!slot) {
+    slot.reset(new UpstreamStats[workers_]);
+  }
+  return slot.get();
+}
+
+std::string Registry::render(const std::vector<CacheGauge>& caches,
+                             const std::string& version) const {
+  std::lock_guard lock(mutex_);
+  Out out;
+  const unsigned w = workers_;
+  auto sum = [w](auto&& get) {
+    uint64_t s = 0;
+    for (unsigned i = 0; i < w; ++i) {
+      s += get(i);
+    }
+    return s;
+  };
+  auto zoneLabels = [](const std::pair<std::string, std::string>& k) {
+    return lbl("server", k.first) + "," + lbl("zone", k.second) + ",view=\"\"";
+  };
+
+  out.family("coredns_build_info", "gauge",
+             "A metric with a constant '1' value labeled by version, revision, and goversion from "
+             "which CoreDNS was built.");
+  out.sample("coredns_build_info",
+             lbl("version", version) + ",revision=\"\",goversion=\"none (C++)\"", 1);
+
+  out.family("coredns_dns_requests_total", "counter", "Counter of DNS requests made per zone, "
+             "protocol and family.");
+  for (const auto& [k, s] : zones_) {
+    for (size_t p = 0; p < 2; ++p) {
+      for (size_t f = 0; f < 2; ++f) {
+        for (size_t t = 0; t < kTypeCount; ++t) {
+          uint64_t v = sum([&](unsigned i) { return s[i].requests[p][f][t].get(); });
+          if (v > 0) {
+            out.sample("coredns_dns_requests_total",
+                       zoneLabels(k) + ",proto=\"" + (p == 0 ? "udp" : "tcp") + "\",family=\"" +
+                           (f == 0 ? "1" : "2") + "\",type=\"" + kTypeLabels[t] + "\"",
+                       v);
+          }
+        }
+      }
+    }
+  }
+
+  out.family("coredns_dns_responses_total", "counter",
+             "Counter of response status codes.");
+  for (const auto& [k, s] : zones_) {
+    for (size_t p = 0; p < kPluginCount; ++p) {
+      for (size_t r = 0; r < kRcodeCount; ++r) {
+        uint64_t v = sum([&](unsigned i) { return s[i].responses[p][r].get(); });
+        if (v > 0) {
+          out.sample("coredns_dns_responses_total",
+                     zoneLabels(k) + ",rcode=\"" + kRcodeLabels[r] + "\",plugin=\"" +
+                         kPluginLabels[p] + "\"",
+                     v);
+        }
+      }
+    }
+  }
+
+  out.family("coredns_dns_request_duration_seconds", "histogram",
+             "Histogram of the time (in seconds) each request took per zone.");
+  for (const auto& [k, s] : zones_) {
+    for (size_t t = 0; t < kTypeCount; ++t) {
+      uint64_t b[kBuckets + 1];
+      uint64_t total = 0;
+      for (size_t j = 0; j <= kBuckets; ++j) {
+        b[j] = sum([&](unsigned i) { return s[i].duration[t].buckets[j].get(); });
+        total += b[j];
+      }
+      if (total > 0) {
+        out.histogram("coredns_dns_request_duration_seconds",
+                      zoneLabels(k) + ",type=\"" + kTypeLabels[t] + "\"", b,
+                      sum([&](unsigned i) { return s[i].duration[t].sum_ns.get(); }));
+      }
+    }
+  }
+
+  auto cacheLabels = [](const std::string& server, const std::string& zones) {
+    return lbl("server", server) + "," + lbl("zones", zones) + ",view=\"\"";
+  };
+  out.family("coredns_cache_entries", "gauge", "The number of elements in the cache.");
+  for (const auto& g : caches) {
+    out.sample("coredns_cache_entries", cacheLabels(g.server, g.zones) + ",type=\"success\"",
+               g.entries[0]);
+    out.sample("coredns_cache_entries", cacheLabels(g.server, g.zones) + ",type=\"denial\"",
+               g.entries[1]);
+  }
+  out.family("coredns_cache_evictions_total", "counter", "The count of cache evictions.");
+  for (const auto& g : caches) {
+    out.sample("coredns_cache_evictions_total",
+               cacheLabels(g.server, g.zones) + ",type=\"success\"", g.evictions[0]);
+    out.sample("coredns_cache_evictions_total",
+               cacheLabels(g.server, g.zones) + ",type=\"denial\"", g.evictions[1]);
+  }
+  out.family("coredns_cache_hits_total", "counter", "The count of cache hits.");
+  for (const auto& [k, s] : caches_) {
+    for (size_t t = 0; t < 2; ++t) {
+      out.sample("coredns_cache_hits_total",
+                 cacheLabels(k.first, k.second) + ",type=\"" + (t == 0 ? "success" : "denial") +
+                     "\"",
+                 sum([&](unsigned i) { return s[i].hits[t].get(); }));
+    }
+  }
+  struct Plain {
+    const char* name;
+    const char* help;
+    Counter CacheStats::*field;
+  };
+  const Plain plain[] = {
+      {"coredns_cache_misses_total", "The count of cache misses. Deprecated, derive misses from "
+       "cache hits/requests counters.", &CacheStats::misses},
+      {"coredns_cache_requests_total", "The count of cache requests.", &CacheStats::requests},
+      {"coredns_cache_served_stale_total", "The number of requests served from stale cache "
+       "entries.", &CacheStats::served_stale},
+      {"coredns_cache_prefetch_total", "The number of times the cache has prefetched a cached "
+       "item.", &CacheStats::prefetch},
+  };
+  for (const auto& p : plain) {
+    out.family(p.name, "counter", p.help);
+    for (const auto& [k, s] : caches_) {
+      out.sample(p.name, cacheLabels(k.first, k.second),
+                 sum([&](unsigned i) { return (s[i].*(p.field)).get(); }));
+    }
+  }
+
+  out.family("coredns_proxy_request_duration_seconds", "histogram",
+             "Histogram of the time each request took.");
+  for (const auto& [to, s] : upstreams_) {
+    for (size_t r = 0; r < kRcodeCount; ++r) {
+      uint64_t b[kBuckets + 1];
+      uint64_t total = 0;
+      for (size_t j = 0; j <= kBuckets; ++j) {
+        b[j] = sum([&](unsigned i) { return s[i].duration[r].buckets[j].get(); });
+        total += b[j];
+      }
+      if (total > 0) {
+        out.histogram("coredns_proxy_request_duration_seconds",
+                      "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"" +
+                          kRcodeLabels[r] + "\"",
+                      b, sum([&](unsigned i) { return s[i].duration[r].sum_ns.get(); }));
+      }
+    }
+  }
+  out.family("coredns_proxy_healthcheck_failures_total", "counter",
+             "Count of failed health checks per upstream.");
+  for (const auto& [to, s] : upstreams_) {
+    out.sample("coredns_proxy_healthcheck_failures_total",
+               "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"\"",
+               sum([&](unsigned i) { return s[i].healthcheck_failures.get(); }));
+  }
+  out.family("coredns_forward_max_concurrent_rejects_total", "counter",
+             "Counter of the number of queries rejected because the concurrent queries were at "
+             "maximum.");
+  out.sample("coredns_forward_max_concurrent_rejects_total", "",
+             sum([&](unsigned i) { return rejects_[i].get(); }));
+  return out.take();
+}
+
+}  // namespace nld::resolver::metrics

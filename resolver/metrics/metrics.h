@@ -1,0 +1,109 @@
+// Resolver metrics: per-worker counters, summed on scrape, rendered as Prometheus text with
+// CoreDNS's names and label formats (node-cache-spec.md §9).
+//
+// Threading: every counter array has one slot per worker; only that worker writes its slot
+// (relaxed load+store: no locked instruction on the packet path); render() reads all slots with
+// relaxed loads from any thread. Slots are created on the control thread (Registry::zone() etc.,
+// under a mutex) and never freed while the Registry lives, so workers keep raw pointers across
+// config reloads and counters never reset. Label sets are bounded: server × zone from the config,
+// the fixed type list, rcodes 0..15 + BADVERS, upstream addresses from the config.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace nld::resolver::metrics {
+
+/// CoreDNS's fixed `type` label values; everything else is "other".
+inline constexpr size_t kTypeCount = 19;
+size_t typeIndex(uint16_t qtype) noexcept;
+const char* typeLabel(size_t index) noexcept;
+
+/// rcode label index: 0..15 as is, 16 for anything larger (BADVERS...).
+inline constexpr size_t kRcodeCount = 17;
+inline size_t rcodeIndex(unsigned rcode) noexcept { return rcode < 16 ? rcode : 16; }
+const char* rcodeLabel(size_t index) noexcept;
+
+/// CoreDNS plugin.TimeBuckets: 0.25 ms · 2^k, k = 0..15 (0.00025 s .. 8.192 s).
+inline constexpr size_t kBuckets = 16;
+
+enum class Plugin : uint8_t { kCache, kForward, kNone };  // `plugin` label: "cache", "forward", ""
+inline constexpr size_t kPluginCount = 3;
+
+class Counter {
+ public:
+  void inc(uint64_t n = 1) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct Histogram {
+  Counter buckets[kBuckets + 1];  // last = +Inf only
+  Counter sum_ns;
+  void observe(uint64_t ns) noexcept;
+};
+
+/// Per (server, zone), per worker.
+struct alignas(64) ZoneStats {
+  Counter requests[2][2][kTypeCount];  // [proto udp/tcp][family 1/2][type]
+  Counter responses[kPluginCount][kRcodeCount];
+  Histogram duration[kTypeCount];
+};
+
+/// Per (server, cache zones), per worker.
+struct alignas(64) CacheStats {
+  Counter hits[2];  // success, denial
+  Counter misses, requests, served_stale, prefetch;
+};
+
+/// Per upstream (`to`), per worker.
+struct alignas(64) UpstreamStats {
+  Histogram duration[kRcodeCount];
+  Counter healthcheck_failures;
+};
+
+/// Gauges read from the caches at scrape time.
+struct CacheGauge {
+  std::string server, zones;
+  uint64_t entries[2] = {0, 0};    // success, denial
+  uint64_t evictions[2] = {0, 0};  // success, denial
+};
+
+class Registry {
+ public:
+  explicit Registry(unsigned workers);
+
+  /// Stable per-worker arrays (index = worker), created on first use. Control thread only.
+  ZoneStats* zone(const std::string& server, const std::string& zone);
+  CacheStats* cache(const std::string& server, const std::string& zones);
+  UpstreamStats* upstream(const std::string& to);
+  Counter* maxConcurrentRejects() noexcept { return rejects_.get(); }
+
+  unsigned workers() const noexcept { return workers_; }
+
+  /// Prometheus text format 0.0.4, # HELP and # TYPE for every family.
+  std::string render(const std::vector<CacheGauge>& caches, const std::string& version) const;
+
+ private:
+  unsigned workers_;
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<ZoneStats[]>> zones_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<CacheStats[]>> caches_;
+  std::map<std::string, std::unique_ptr<UpstreamStats[]>> upstreams_;
+  std::unique_ptr<Counter[]> rejects_;
+};
+
+/// Prometheus label value escaping (\\, \", \n).
+std::string escapeLabel(const std::string& value);
+
+}  // namespace nld::resolver::metrics

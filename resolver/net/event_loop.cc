@@ -1,0 +1,96 @@
+#include "resolver/net/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace nld::resolver::net {
+
+Result<std::unique_ptr<EventLoop>> EventLoop::create() {
+  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) {
+    return failSys(errno, "epoll_create1");
+  }
+  Fd ev(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!ev) {
+    return failSys(errno, "eventfd");
+  }
+  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(ep), std::move(ev)));
+  if (!loop->add(loop->event_.get(), EPOLLIN, &loop->waker_)) {
+    return failSys(errno, "epoll_ctl eventfd");
+  }
+  return loop;
+}
+
+EventLoop::EventLoop(Fd epoll, Fd event) : epoll_(std::move(epoll)), event_(std::move(event)) {}
+
+EventLoop::~EventLoop() = default;
+
+bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) noexcept {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) noexcept {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
+}
+
+void EventLoop::remove(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::addTick(std::chrono::milliseconds period, std::function<void()> fn) {
+  ticks_.push_back(Tick{period, MonoClock::now() + period, std::move(fn)});
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(event_.get(), &one, sizeof one);
+}
+
+void EventLoop::Waker::onIo(uint32_t) noexcept {
+  uint64_t value;
+  [[maybe_unused]] auto n = ::read(loop_->event_.get(), &value, sizeof value);
+  loop_->drainPosted();
+}
+
+void EventLoop::drainPosted() noexcept {
+  {
+    std::lock_guard lock(posted_mutex_);
+    running_.swap(posted_);
+  }
+  for (auto& fn : running_) {
+    fn();
+  }
+  running_.clear();
+}
+
+void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
+  auto wait = max_wait;
+  for (const auto& t : ticks_) {
+    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(t.next - now_);
+    wait = std::min(wait, std::max(until, std::chrono::milliseconds(0)));
+  }
+  int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, static_cast<int>(wait.count()));
+  now_ = MonoClock::now();
+  for (int i = 0; i < n; ++i) {
+    static_cast<IoHandler*>(events_[i].data.ptr)->onIo(events_[i].events);
+  }
+  for (auto& t : ticks_) {
+    if (now_ >= t.next) {
+      t.next = now_ + t.period;
+      t.fn();
+    }
+  }
+}
+
+}  // namespace nld::resolver::net

@@ -1,0 +1,90 @@
+// EventLoop: one epoll instance per worker thread, level-triggered, plus periodic ticks and a
+// cross-thread post() (eventfd). The loop is driven by its owner: runOnce() waits at most until
+// the next tick is due, dispatches ready handlers, then runs due ticks and posted tasks.
+//
+// Threading: everything except post() and wake() must be called on the loop's own thread.
+// Handlers are borrowed: the owner removes a handler (remove()) before destroying it.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/fd.h"
+#include "base/result.h"
+
+namespace nld::resolver::net {
+
+using MonoClock = std::chrono::steady_clock;
+using MonoTime = MonoClock::time_point;
+
+/// Something that owns an fd registered with the loop.
+class IoHandler {
+ public:
+  virtual void onIo(uint32_t events) noexcept = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+class EventLoop {
+ public:
+  static Result<std::unique_ptr<EventLoop>> create();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  /// Registers fd for `events` (EPOLLIN/EPOLLOUT...). Returns false (errno set) on failure.
+  bool add(int fd, uint32_t events, IoHandler* handler) noexcept;
+  bool modify(int fd, uint32_t events, IoHandler* handler) noexcept;
+  void remove(int fd) noexcept;
+
+  /// Calls `fn` every `period` (first call one period from now), on the loop thread.
+  void addTick(std::chrono::milliseconds period, std::function<void()> fn);
+
+  /// Runs `fn` on the loop thread at the next iteration. Thread-safe.
+  void post(std::function<void()> fn);
+
+  /// Waits for events (at most until the next tick, or `max_wait`), dispatches them.
+  void runOnce(std::chrono::milliseconds max_wait) noexcept;
+
+  /// Time cached at the start of the current iteration (cheap; no syscall per query).
+  MonoTime now() const noexcept { return now_; }
+  MonoTime refreshNow() noexcept { return now_ = MonoClock::now(); }
+
+ private:
+  EventLoop(Fd epoll, Fd event);
+  void drainPosted() noexcept;
+
+  struct Tick {
+    std::chrono::milliseconds period;
+    MonoTime next;
+    std::function<void()> fn;
+  };
+  class Waker final : public IoHandler {
+   public:
+    explicit Waker(EventLoop* loop) : loop_(loop) {}
+    void onIo(uint32_t) noexcept override;
+
+   private:
+    EventLoop* loop_;
+  };
+
+  Fd epoll_;
+  Fd event_;
+  Waker waker_{this};
+  std::vector<Tick> ticks_;
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::function<void()>> running_;
+  MonoTime now_ = MonoClock::now();
+  static constexpr int kMaxEvents = 64;
+  epoll_event events_[kMaxEvents];
+};
+
+}  // namespace nld::resolver::net

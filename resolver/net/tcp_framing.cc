@@ -1,0 +1,74 @@
+#include "resolver/net/tcp_framing.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace nld::resolver::net {
+
+std::span<uint8_t> TcpFramer::prepare(size_t min_free) {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+  }
+  if (buffer_.size() - end_ < min_free) {
+    if (begin_ > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (buffer_.size() - end_ < min_free) {
+      buffer_.resize(end_ + min_free);
+    }
+  }
+  return {buffer_.data() + end_, buffer_.size() - end_};
+}
+
+std::optional<std::span<const uint8_t>> TcpFramer::next() noexcept {
+  if (broken_ || end_ - begin_ < 2) {
+    return std::nullopt;
+  }
+  size_t len = (size_t{buffer_[begin_]} << 8) | buffer_[begin_ + 1];
+  if (len == 0) {
+    broken_ = true;
+    return std::nullopt;
+  }
+  if (end_ - begin_ < 2 + len) {
+    return std::nullopt;
+  }
+  std::span<const uint8_t> msg(buffer_.data() + begin_ + 2, len);
+  begin_ += 2 + len;
+  return msg;
+}
+
+bool TcpOutput::append(std::span<const uint8_t> message) {
+  if (message.size() > 65535) {
+    return false;
+  }
+  if (begin_ == data_.size()) {
+    data_.clear();
+    begin_ = 0;
+  }
+  data_.push_back(static_cast<uint8_t>(message.size() >> 8));
+  data_.push_back(static_cast<uint8_t>(message.size() & 0xff));
+  data_.insert(data_.end(), message.begin(), message.end());
+  return true;
+}
+
+bool TcpOutput::flush(int fd) noexcept {
+  while (begin_ < data_.size()) {
+    ssize_t n = ::send(fd, data_.data() + begin_, data_.size() - begin_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    begin_ += static_cast<size_t>(n);
+  }
+  data_.clear();
+  begin_ = 0;
+  return true;
+}
+
+}  // namespace nld::resolver::net
