@@ -1,0 +1,482 @@
+#include "resolver/cache/cache.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "resolver/dns/builder.h"
+#include "resolver/dns/name.h"
+
+namespace nld::resolver::cache {
+namespace {
+
+using dns::readU16;
+using dns::writeU16;
+using dns::writeU32;
+
+enum class Kind : uint8_t { kSuccess = 0, kDenial = 1, kServfail = 2 };
+constexpr size_t kListSuccess = 0;
+constexpr size_t kListDenial = 1;  // NXDOMAIN, NODATA and SERVFAIL share the denial capacity
+constexpr size_t kMapNodeOverhead = 48;  // unordered_map node + bucket slot, roughly
+
+size_t listOf(Kind k) noexcept { return k == Kind::kSuccess ? kListSuccess : kListDenial; }
+
+// One cached answer: metadata + one blob holding name | stored wire | TTL offsets.
+struct Entry {
+  Entry* prev = nullptr;
+  Entry* next = nullptr;
+  uint64_t hash = 0;
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  uint8_t name_length = 0;
+  bool do_bit = false;
+  bool cd = false;
+  Kind kind = Kind::kSuccess;
+  uint16_t flags = 0;         // stored header flags (RA, AD, rcode)
+  uint16_t wire_length = 0;   // stored message, OPT removed
+  uint16_t question_end = 0;
+  uint16_t ttl_count = 0;
+  uint32_t ttl = 0;           // stored duration, seconds
+  uint32_t hits_in_window = 0;
+  TimePoint stored{};
+  TimePoint last_used{};
+  TimePoint window_start{};
+  TimePoint refresh_requested{};
+  bool refresh_pending = false;
+  size_t bytes = 0;
+  std::unique_ptr<uint8_t[]> blob;
+
+  const uint8_t* name() const noexcept { return blob.get(); }
+  const uint8_t* wire() const noexcept { return blob.get() + name_length; }
+  uint16_t ttlOffset(size_t i) const noexcept {
+    uint16_t v;
+    std::memcpy(&v, blob.get() + name_length + wire_length + 2 * i, 2);
+    return v;
+  }
+  bool matches(const CacheKey& k) const noexcept {
+    return hash == k.hash && name_length == k.name_length && qtype == k.qtype &&
+           qclass == k.qclass && do_bit == k.do_bit && cd == k.cd &&
+           std::memcmp(name(), k.name.data(), name_length) == 0;
+  }
+  // Whole seconds left (CoreDNS item.ttl: origTTL − int(elapsed.Seconds())); ≤ 0 is expired.
+  int64_t remaining(TimePoint now) const noexcept {
+    const auto elapsed =
+        now > stored ? std::chrono::duration_cast<std::chrono::seconds>(now - stored).count() : 0;
+    return int64_t{ttl} - elapsed;
+  }
+};
+
+struct List {
+  Entry* head = nullptr;  // most recently used
+  Entry* tail = nullptr;
+  size_t count = 0;
+
+  void pushFront(Entry* e) noexcept {
+    e->prev = nullptr;
+    e->next = head;
+    if (head != nullptr) {
+      head->prev = e;
+    } else {
+      tail = e;
+    }
+    head = e;
+    ++count;
+  }
+  void remove(Entry* e) noexcept {
+    if (e->prev != nullptr) {
+      e->prev->next = e->next;
+    } else {
+      head = e->next;
+    }
+    if (e->next != nullptr) {
+      e->next->prev = e->prev;
+    } else {
+      tail = e->prev;
+    }
+    e->prev = e->next = nullptr;
+    --count;
+  }
+  void moveToFront(Entry* e) noexcept {
+    if (head != e) {
+      remove(e);
+      pushFront(e);
+    }
+  }
+};
+
+}  // namespace
+
+struct alignas(64) Cache::Shard {
+  mutable std::mutex mu;
+  std::unordered_map<uint64_t, std::unique_ptr<Entry>> map;
+  List lists[2];
+  size_t bytes = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t stale_hits = 0;
+  uint64_t prefetches = 0;
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;
+
+  // Unlinks and frees the entry owned by map slot `it`. Caller holds mu.
+  void erase(std::unordered_map<uint64_t, std::unique_ptr<Entry>>::iterator it) noexcept {
+    Entry* e = it->second.get();
+    lists[listOf(e->kind)].remove(e);
+    bytes -= e->bytes;
+    map.erase(it);
+  }
+  void evictOne(size_t list) noexcept {
+    Entry* victim = lists[list].tail;
+    if (victim != nullptr) {
+      erase(map.find(victim->hash));
+      ++evictions;
+    }
+  }
+};
+
+const char* outcomeName(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::kMiss:
+      return "miss";
+    case Outcome::kFresh:
+      return "fresh";
+    case Outcome::kFreshPrefetch:
+      return "fresh+prefetch";
+    case Outcome::kStale:
+      return "stale";
+    case Outcome::kStaleVerifyFirst:
+      return "stale-verify-first";
+  }
+  return "unknown";
+}
+
+Cache::Cache(const CachePolicy& policy, unsigned shards) : policy_(policy) {
+  const size_t n = std::bit_ceil(std::max(1U, shards));
+  shard_mask_ = n - 1;
+  auto share = [n](size_t total) { return total == 0 ? 0 : std::max<size_t>(1, (total + n - 1) / n); };
+  success_cap_per_shard_ = share(policy.success_capacity);
+  denial_cap_per_shard_ = share(policy.denial_capacity);
+  bytes_per_shard_ = std::max<size_t>(1, policy.max_bytes / n);
+  shards_ = std::make_unique<Shard[]>(n);
+}
+
+Cache::~Cache() = default;
+
+Cache::Shard& Cache::shardFor(const CacheKey& key) const noexcept {
+  // High bits pick the shard; the map inside uses the whole hash.
+  return shards_[(key.hash >> 40) & shard_mask_];
+}
+
+Hit Cache::lookup(const CacheKey& key, const dns::Query& query,
+                  std::span<const uint8_t> query_wire, std::span<uint8_t> out,
+                  TimePoint now) noexcept {
+  return answer(key, query, query_wire, out, now, false);
+}
+
+Hit Cache::serveStale(const CacheKey& key, const dns::Query& query,
+                      std::span<const uint8_t> query_wire, std::span<uint8_t> out,
+                      TimePoint now) noexcept {
+  return answer(key, query, query_wire, out, now, true);
+}
+
+Hit Cache::answer(const CacheKey& key, const dns::Query& query,
+                  std::span<const uint8_t> query_wire, std::span<uint8_t> out, TimePoint now,
+                  bool stale_only) noexcept {
+  Shard& s = shardFor(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key.hash);
+  if (it == s.map.end() || !it->second->matches(key)) {
+    ++s.misses;
+    return {};
+  }
+  Entry* e = it->second.get();
+  const int64_t remaining = e->remaining(now);
+  Outcome outcome;
+  uint32_t ttl;
+  if (remaining > 0 && !stale_only) {
+    outcome = Outcome::kFresh;
+    ttl = static_cast<uint32_t>(remaining);
+    if (policy_.prefetch.enabled) {
+      // CoreDNS Freq.Update: a window of `duration` starting at its first hit.
+      if (now - e->window_start > policy_.prefetch.duration || e->hits_in_window == 0) {
+        e->window_start = now;
+        e->hits_in_window = 1;
+      } else {
+        ++e->hits_in_window;
+      }
+      const uint64_t threshold = (uint64_t{e->ttl} * policy_.prefetch.percentage + 99) / 100;
+      const bool holdoff =
+          e->refresh_pending && now - e->refresh_requested < policy_.refresh_holdoff;
+      if (e->hits_in_window >= policy_.prefetch.amount &&
+          static_cast<uint64_t>(remaining) <= threshold && !holdoff) {
+        outcome = Outcome::kFreshPrefetch;
+        e->refresh_pending = true;
+        e->refresh_requested = now;
+      }
+    }
+  } else if (policy_.serve_stale.enabled && e->kind != Kind::kServfail &&
+             -remaining < policy_.serve_stale.duration.count()) {
+    // Expired, inside the stale window (CoreDNS: ttl > -staleUpTo).
+    if (policy_.serve_stale.verify && !stale_only) {
+      ++s.misses;
+      return {Outcome::kStaleVerifyFirst, 0};
+    }
+    outcome = Outcome::kStale;
+    ttl = policy_.serve_stale.answer_ttl;
+  } else {
+    if (remaining <= 0 && !stale_only) {
+      s.erase(it);  // expired for good
+    }
+    ++s.misses;
+    return {};
+  }
+
+  // Build the answer: the stored message with the client's header bits and question.
+  const size_t opt = query.edns ? dns::kOptRrSize : 0;
+  if (query.question_end != e->question_end || out.size() < size_t{e->wire_length} + opt ||
+      query_wire.size() < query.question_end) {
+    ++s.misses;
+    return {};
+  }
+  uint8_t* p = out.data();
+  std::memcpy(p, e->wire(), e->wire_length);
+  std::memcpy(p + dns::kHeaderSize, query_wire.data() + dns::kHeaderSize,
+              e->question_end - dns::kHeaderSize);
+  const bool ad = (e->flags & dns::flag::kAd) != 0 && (query.doBit() || query.ad);
+  const uint16_t flags = static_cast<uint16_t>(
+      dns::flag::kQr | dns::flag::kAa |
+      (query.flags & (dns::flag::kOpcodeMask | dns::flag::kRd | dns::flag::kCd)) |
+      (e->flags & (dns::flag::kRa | dns::flag::kRcodeMask)) | (ad ? dns::flag::kAd : 0));
+  writeU16(p + dns::hdr::kId, query.id);
+  writeU16(p + dns::hdr::kFlags, flags);
+  if (!policy_.keep_ttl || outcome == Outcome::kStale) {
+    for (size_t i = 0; i < e->ttl_count; ++i) {
+      writeU32(p + e->ttlOffset(i), ttl);
+    }
+  }
+  size_t len = e->wire_length;
+  if (query.edns) {
+    len = dns::appendOpt(out, len, query.doBit());
+  }
+  s.lists[listOf(e->kind)].moveToFront(e);
+  e->last_used = now;
+  ++s.hits;
+  if (outcome == Outcome::kStale) {
+    ++s.stale_hits;
+  } else if (outcome == Outcome::kFreshPrefetch) {
+    ++s.prefetches;
+  }
+  return {outcome, len};
+}
+
+InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> response,
+                           TimePoint now) noexcept {
+  auto info = dns::inspectResponse(response);
+  if (!info) {
+    return InsertResult::kNotCacheable;
+  }
+  return insert(key, response, *info, now);
+}
+
+InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> response,
+                           const dns::ResponseInfo& info, TimePoint now) noexcept {
+  if (info.tc || info.qdcount != 1 || info.has_tsig || info.qtype != key.qtype ||
+      info.qclass != key.qclass || response.size() != info.end ||
+      !dns::namesEqual(key.nameWire(), 0, response, dns::kHeaderSize)) {
+    return InsertResult::kNotCacheable;
+  }
+  Kind kind;
+  uint64_t duration;
+  auto clamp = [](uint32_t v, uint32_t lo, uint32_t hi) {  // CoreDNS computeTTL: max wins
+    return uint64_t{std::min(std::max(v, lo), hi)};
+  };
+  switch (info.type) {
+    case dns::ResponseType::kNoError:
+    case dns::ResponseType::kDelegation:
+      kind = Kind::kSuccess;
+      duration = clamp(info.msg_ttl, policy_.success_min_ttl, policy_.success_max_ttl);
+      if (policy_.success_capacity == 0) {
+        return InsertResult::kDisabled;
+      }
+      break;
+    case dns::ResponseType::kNameError:
+    case dns::ResponseType::kNoData:
+      kind = Kind::kDenial;
+      duration = clamp(info.msg_ttl, policy_.denial_min_ttl, policy_.denial_max_ttl);
+      if (policy_.denial_capacity == 0) {
+        return InsertResult::kDisabled;
+      }
+      break;
+    case dns::ResponseType::kServerError:
+      kind = Kind::kServfail;
+      duration = static_cast<uint64_t>(std::max<int64_t>(0, policy_.servfail_ttl.count()));
+      if (policy_.denial_capacity == 0) {
+        return InsertResult::kDisabled;
+      }
+      break;
+    default:
+      return InsertResult::kNotCacheable;
+  }
+  if (duration == 0) {
+    return InsertResult::kNotCacheable;
+  }
+  if (info.opt_offset && !info.opt_last) {
+    return InsertResult::kNotCacheable;  // OPT in the middle of the additional section: rare
+  }
+  const size_t wire_length = info.opt_offset ? *info.opt_offset : info.end;
+  const size_t ttl_count = info.rr_count;
+  const size_t blob_size = key.name_length + wire_length + 2 * ttl_count;
+  const size_t bytes = sizeof(Entry) + blob_size + kMapNodeOverhead;
+  if (bytes > bytes_per_shard_) {
+    return InsertResult::kTooLarge;
+  }
+
+  // Build the entry outside the lock.
+  auto e = std::make_unique<Entry>();
+  e->hash = key.hash;
+  e->qtype = key.qtype;
+  e->qclass = key.qclass;
+  e->name_length = key.name_length;
+  e->do_bit = key.do_bit;
+  e->cd = key.cd;
+  e->kind = kind;
+  e->flags = info.flags;
+  e->wire_length = static_cast<uint16_t>(wire_length);
+  e->question_end = info.question_end;
+  e->ttl_count = static_cast<uint16_t>(ttl_count);
+  e->ttl = static_cast<uint32_t>(std::min<uint64_t>(duration, UINT32_MAX));
+  e->stored = now;
+  e->last_used = now;
+  e->bytes = bytes;
+  e->blob = std::make_unique_for_overwrite<uint8_t[]>(blob_size);
+  uint8_t* blob = e->blob.get();
+  std::memcpy(blob, key.name.data(), key.name_length);
+  uint8_t* wire = blob + key.name_length;
+  std::memcpy(wire, response.data(), wire_length);
+  if (info.opt_offset) {
+    writeU16(wire + dns::hdr::kArcount, static_cast<uint16_t>(info.arcount - 1));
+  }
+  const std::span<const uint8_t> stored(wire, wire_length);
+  if (ttl_count > 0) {
+    // Offsets land unaligned in the blob: collect them first (insert is off the hit path).
+    auto offsets = std::make_unique_for_overwrite<uint16_t[]>(ttl_count);
+    auto n = dns::collectTtlOffsets(stored, std::span<uint16_t>(offsets.get(), ttl_count));
+    if (!n || *n != ttl_count) {
+      return InsertResult::kNotCacheable;
+    }
+    std::memcpy(wire + wire_length, offsets.get(), 2 * ttl_count);
+  }
+  if (!policy_.keep_ttl) {
+    for (size_t k = 0; k < ttl_count; ++k) {
+      writeU32(wire + e->ttlOffset(k), e->ttl);
+    }
+  }
+
+  Shard& s = shardFor(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key.hash);
+  if (it != s.map.end()) {
+    Entry* old = it->second.get();
+    if (old->matches(key)) {
+      const int64_t remaining = old->remaining(now);
+      const bool servable =
+          remaining > 0 || (policy_.serve_stale.enabled && old->kind != Kind::kServfail &&
+                            -remaining < policy_.serve_stale.duration.count());
+      if (kind == Kind::kServfail && old->kind != Kind::kServfail && servable) {
+        old->refresh_pending = false;
+        return InsertResult::kKeptExisting;
+      }
+      e->window_start = old->window_start;  // keep the prefetch frequency across refreshes
+      e->hits_in_window = old->hits_in_window;
+    }
+    s.erase(it);
+  }
+  Entry* raw = e.get();
+  s.map.emplace(key.hash, std::move(e));
+  const size_t list = listOf(kind);
+  s.lists[list].pushFront(raw);
+  s.bytes += raw->bytes;
+  ++s.inserts;
+  const size_t cap = list == kListSuccess ? success_cap_per_shard_ : denial_cap_per_shard_;
+  while (s.lists[list].count > cap) {
+    s.evictOne(list);
+  }
+  while (s.bytes > bytes_per_shard_) {
+    // Evict the least recently used of the two tails (never the entry just added: it is a head
+    // and fits alone).
+    const Entry* a = s.lists[kListSuccess].tail;
+    const Entry* b = s.lists[kListDenial].tail;
+    if (a == raw && s.lists[kListSuccess].count == 1) {
+      a = nullptr;
+    }
+    if (b == raw && s.lists[kListDenial].count == 1) {
+      b = nullptr;
+    }
+    if (a == nullptr && b == nullptr) {
+      break;
+    }
+    const bool pick_a = b == nullptr || (a != nullptr && a->last_used <= b->last_used);
+    s.evictOne(pick_a ? kListSuccess : kListDenial);
+  }
+  return InsertResult::kStored;
+}
+
+void Cache::erase(const CacheKey& key) noexcept {
+  Shard& s = shardFor(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key.hash);
+  if (it != s.map.end() && it->second->matches(key)) {
+    s.erase(it);
+  }
+}
+
+size_t Cache::entries(bool denial) const noexcept {
+  size_t n = 0;
+  for (size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard lock(shards_[i].mu);
+    n += shards_[i].lists[denial ? kListDenial : kListSuccess].count;
+  }
+  return n;
+}
+
+size_t Cache::bytes() const noexcept {
+  size_t n = 0;
+  for (size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard lock(shards_[i].mu);
+    n += shards_[i].bytes;
+  }
+  return n;
+}
+
+CacheStats Cache::stats() const noexcept {
+  CacheStats st;
+  for (size_t i = 0; i <= shard_mask_; ++i) {
+    const Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    st.hits += s.hits;
+    st.misses += s.misses;
+    st.stale_hits += s.stale_hits;
+    st.prefetches += s.prefetches;
+    st.inserts += s.inserts;
+    st.evictions += s.evictions;
+    st.success_entries += s.lists[kListSuccess].count;
+    st.denial_entries += s.lists[kListDenial].count;
+    st.bytes += s.bytes;
+  }
+  return st;
+}
+
+void Cache::clear() noexcept {
+  for (size_t i = 0; i <= shard_mask_; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    s.lists[kListSuccess] = List{};
+    s.lists[kListDenial] = List{};
+    s.map.clear();
+    s.bytes = 0;
+  }
+}
+
+}  // namespace nld::resolver::cache

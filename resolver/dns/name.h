@@ -1,0 +1,59 @@
+// Domain names on the wire: validation, lower-cased copies for cache keys, case-insensitive
+// comparison, and text conversion (for tests, logs and configuration, not the packet path).
+//
+// Validation rules (RFC 1035 §3.1, §4.1.4; Knot's dname checks): uncompressed length ≤ 255 with
+// the root label, labels ≤ 63, label types 0b01/0b10 rejected, and compression pointers must
+// point strictly before the start of the name segment that contains them. Each jump therefore
+// moves to a strictly smaller offset, so pointer loops and forward pointers cannot make the walk
+// loop or read out of bounds. All functions are noexcept and thread-safe; only the text helpers
+// allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace nld::resolver::dns {
+
+/// A validated name inside a message.
+struct NameRef {
+  uint16_t offset = 0;   ///< where the name starts in the message
+  uint16_t end = 0;      ///< offset just after the name's in-place bytes (after the first pointer)
+  uint16_t length = 0;   ///< uncompressed wire length, root label included (1..255)
+  uint8_t labels = 0;    ///< label count, root excluded
+  bool compressed = false;
+};
+
+/// Validates the name at `offset` of `msg`.
+/// @return the name's extent, or std::nullopt if it is truncated, too long, uses a reserved label
+///         type, or a compression pointer that does not point strictly backwards.
+std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset) noexcept;
+
+/// Writes the uncompressed, ASCII-lower-cased wire form of the name at `offset` into `out`.
+/// @return the number of bytes written (the name's length), or 0 if the name is invalid or `out`
+///         is too small (`out` may then hold a partial name).
+size_t copyNameLower(std::span<const uint8_t> msg, size_t offset, std::span<uint8_t> out) noexcept;
+
+/// Case-insensitive (ASCII only, RFC 4343) equality of two names, each inside its own message.
+/// Invalid names compare unequal.
+bool namesEqual(std::span<const uint8_t> msg_a, size_t offset_a, std::span<const uint8_t> msg_b,
+                size_t offset_b) noexcept;
+
+inline constexpr uint8_t asciiLower(uint8_t c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + ('a' - 'A')) : c;
+}
+
+/// Presentation form ("www.example.com.", "." for the root); bytes outside [!-~] and the
+/// characters `.` `\` inside labels are escaped as \DDD / \. / \\. Allocates: not for the hot path.
+/// Invalid names give "<invalid>".
+std::string nameToText(std::span<const uint8_t> msg, size_t offset);
+
+/// Wire form (uncompressed) of a presentation name; a missing trailing dot is accepted.
+/// Understands \DDD and \X escapes. @return bytes written, or 0 if the text is not a valid name or
+/// `out` is too small.
+size_t nameFromText(std::string_view text, std::span<uint8_t> out) noexcept;
+
+}  // namespace nld::resolver::dns
