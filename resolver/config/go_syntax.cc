@@ -1,0 +1,295 @@
+#include "resolver/config/go_syntax.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace nld::resolver::config::detail {
+
+namespace {
+
+Result<std::chrono::nanoseconds> badDuration(std::string_view text) {
+  return fail(Errc::kInvalidArgument, "invalid duration '" + std::string(text) + "'");
+}
+
+}  // namespace
+
+Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
+  std::string_view s = text;
+  bool negative = false;
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") {
+    return std::chrono::nanoseconds(0);
+  }
+  if (s.empty()) {
+    return badDuration(text);
+  }
+  // Accumulate in long double: precise enough for 64-bit nanoseconds, and overflow is detected.
+  long double total = 0;
+  while (!s.empty()) {
+    size_t i = 0;
+    long double value = 0;
+    bool digits = false;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      value = value * 10 + (s[i] - '0');
+      ++i;
+      digits = true;
+    }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      long double scale = 0.1L;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        value += (s[i] - '0') * scale;
+        scale /= 10;
+        ++i;
+        digits = true;
+      }
+    }
+    if (!digits) {
+      return badDuration(text);
+    }
+    size_t u = i;
+    while (u < s.size() && !(s[u] >= '0' && s[u] <= '9') && s[u] != '.') {
+      ++u;
+    }
+    std::string_view unit = s.substr(i, u - i);
+    long double mult = 0;
+    if (unit == "ns") {
+      mult = 1;
+    } else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") {
+      mult = 1e3L;
+    } else if (unit == "ms") {
+      mult = 1e6L;
+    } else if (unit == "s") {
+      mult = 1e9L;
+    } else if (unit == "m") {
+      mult = 60e9L;
+    } else if (unit == "h") {
+      mult = 3600e9L;
+    } else {
+      return fail(Errc::kInvalidArgument,
+                  unit.empty() ? "missing unit in duration '" + std::string(text) + "'"
+                               : "unknown unit '" + std::string(unit) + "' in duration '" +
+                                     std::string(text) + "'");
+    }
+    total += value * mult;
+    if (total > static_cast<long double>(std::numeric_limits<int64_t>::max())) {
+      return fail(Errc::kInvalidArgument, "duration '" + std::string(text) + "' out of range");
+    }
+    s.remove_prefix(u);
+  }
+  auto ns = static_cast<int64_t>(total);
+  return std::chrono::nanoseconds(negative ? -ns : ns);
+}
+
+std::optional<int64_t> parseGoInt(std::string_view text) {
+  std::string_view s = text;
+  bool negative = false;
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) {
+    return std::nullopt;
+  }
+  if (!negative && v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return std::nullopt;
+  }
+  if (negative && v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) {
+    return std::nullopt;
+  }
+  return negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+}
+
+Result<HostPort> splitHostPort(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return fail(Errc::kInvalidArgument, "address '" + std::string(text) + "': " + std::string(why));
+  };
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return bad("missing ']'");
+    }
+    if (close + 1 == text.size()) {
+      return bad("missing port");
+    }
+    if (text[close + 1] != ':') {
+      return bad("unexpected text after ']'");
+    }
+    std::string_view port = text.substr(close + 2);
+    if (port.find(':') != std::string_view::npos) {
+      return bad("too many colons");
+    }
+    return HostPort{std::string(text.substr(1, close - 1)), std::string(port)};
+  }
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return bad("missing port");
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.find(':') != std::string_view::npos) {
+    return bad("too many colons (write IPv6 as [addr]:port)");
+  }
+  if (host.find_first_of("[]") != std::string_view::npos) {
+    return bad("unexpected '[' or ']'");
+  }
+  return HostPort{std::string(host), std::string(text.substr(colon + 1))};
+}
+
+std::string_view stripZone(std::string_view host) {
+  size_t pct = host.find('%');
+  return pct == std::string_view::npos ? host : host.substr(0, pct);
+}
+
+std::string fqdnLower(std::string_view name) {
+  std::string out(name);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  if (out.empty() || out.back() != '.') {
+    out.push_back('.');
+  }
+  return out;
+}
+
+bool isValidDomainName(std::string_view fqdn) {
+  if (fqdn == ".") {
+    return true;
+  }
+  if (fqdn.empty() || fqdn.back() != '.' || fqdn.size() > 254) {
+    return false;
+  }
+  size_t start = 0;
+  while (start < fqdn.size()) {
+    size_t dot = fqdn.find('.', start);
+    size_t len = dot - start;
+    if (len == 0 || len > 63) {
+      return false;
+    }
+    for (size_t i = start; i < dot; ++i) {
+      auto c = static_cast<unsigned char>(fqdn[i]);
+      if (c <= ' ' || c == 0x7f || c == '"' || c == '(' || c == ')' || c == ';' || c == '\\' ||
+          c == '@' || c == '$' || c == '{' || c == '}') {
+        return false;
+      }
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+namespace {
+
+Result<std::vector<std::string>> reverseZones(std::string_view cidr) {
+  auto bad = [&](std::string_view why) {
+    return fail(Errc::kInvalidArgument, "invalid CIDR '" + std::string(cidr) + "': " +
+                                            std::string(why));
+  };
+  size_t slash = cidr.find('/');
+  auto ip = IpAddress::parse(cidr.substr(0, slash));
+  auto len = parseGoInt(cidr.substr(slash + 1));
+  if (!ip) {
+    return bad("not an IP address");
+  }
+  if (!len || *len < 0 || *len > static_cast<int64_t>(ip->maxPrefix())) {
+    return bad("bad prefix length");
+  }
+  const unsigned unit = ip->isV4() ? 8 : 4;  // octets for in-addr.arpa, nibbles for ip6.arpa
+  const auto prefix = static_cast<unsigned>(*len);
+  const unsigned rounded = (prefix + unit - 1) / unit * unit;
+  const unsigned count = 1u << (rounded - prefix);  // ≤ 128 (v4) or 8 (v6)
+  const uint8_t* b = ip->bytes();
+  auto unitAt = [&](unsigned index) -> unsigned {  // index-th octet or nibble
+    if (unit == 8) {
+      return b[index];
+    }
+    uint8_t byte = b[index / 2];
+    return index % 2 == 0 ? byte >> 4 : byte & 0x0f;
+  };
+  std::vector<std::string> zones;
+  const unsigned units = rounded / unit;
+  for (unsigned k = 0; k < count; ++k) {
+    std::vector<unsigned> parts;
+    for (unsigned u = 0; u < units; ++u) {
+      parts.push_back(unitAt(u));
+    }
+    if (units > 0) {
+      // The host bits inside the last unit enumerate the sub-zones.
+      unsigned host_bits = rounded - prefix;
+      unsigned mask = (1u << host_bits) - 1;
+      parts.back() = (parts.back() & ~mask) + k;
+    }
+    std::string zone;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if (unit == 8) {
+        zone += std::to_string(*it);
+      } else {
+        zone.push_back("0123456789abcdef"[*it]);
+      }
+      zone.push_back('.');
+    }
+    zone += ip->isV4() ? "in-addr.arpa." : "ip6.arpa.";
+    zones.push_back(std::move(zone));
+  }
+  return zones;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> normalizeZones(std::string_view name) {
+  if (name.find('/') != std::string_view::npos) {
+    return reverseZones(name);
+  }
+  std::string z = fqdnLower(name);
+  if (!isValidDomainName(z)) {
+    return fail(Errc::kInvalidArgument, "invalid zone name '" + std::string(name) + "'");
+  }
+  return std::vector<std::string>{z};
+}
+
+bool isSubdomain(std::string_view name, std::string_view zone) {
+  if (zone == ".") {
+    return true;
+  }
+  if (name.size() < zone.size()) {
+    return false;
+  }
+  if (name.substr(name.size() - zone.size()) != zone) {
+    return false;
+  }
+  return name.size() == zone.size() || name[name.size() - zone.size() - 1] == '.';
+}
+
+Result<SocketAddress> parseListenAddress(std::string_view text) {
+  auto hp = splitHostPort(text);
+  if (!hp) {
+    return fail(std::move(hp.error()));
+  }
+  std::optional<uint16_t> port = hp->port == "0" ? std::optional<uint16_t>(0) : parsePort(hp->port);
+  if (!port) {
+    return fail(Errc::kInvalidArgument, "invalid port in '" + std::string(text) + "'");
+  }
+  if (hp->host.empty()) {
+    return SocketAddress{IpAddress(), *port};
+  }
+  if (hp->host == "localhost") {
+    return SocketAddress{*IpAddress::parse("127.0.0.1"), *port};
+  }
+  auto ip = IpAddress::parse(hp->host);
+  if (!ip) {
+    return fail(Errc::kInvalidArgument,
+                "'" + hp->host + "' is not an IP address (host names are not supported)");
+  }
+  return SocketAddress{*ip, *port};
+}
+
+}  // namespace nld::resolver::config::detail
