@@ -20,6 +20,7 @@ using AddFn = Command (*)(CLI::App&);
 
 // The order here is the order in --help. A command is listed only once it works.
 const std::vector<AddFn> kCommands = {
+    addRenderManifestCommand,
 };
 
 int printError(const std::string& message, ExitCode code) {

@@ -20,5 +20,6 @@ struct Command {
 };
 
 // One line per subcommand, in the file of the same name (cmd_<name>.cc).
+Command addRenderManifestCommand(CLI::App& app);
 
 }  // namespace nld::cli
