@@ -3,9 +3,18 @@
 #include "netcfg/link.h"
 
 #include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <string>
+#include <thread>
 
 #include "base/log.h"
 #include "base/scope_exit.h"
@@ -150,6 +159,100 @@ int deleteLink(nl_sock* sk, std::string_view name) {
   return rtnl_link_delete(sk, link.get());
 }
 
+// "ip route get <a>": the kernel's route type for destination `a` (RTN_LOCAL once the address is
+// usable), or -errno.
+int routeTypeTo(int fd, const IpAddress& a, uint32_t seq) {
+  struct Request {
+    nlmsghdr h;
+    rtmsg r;
+    char attrs[64];
+  } req{};
+  req.h.nlmsg_type = RTM_GETROUTE;
+  req.h.nlmsg_flags = NLM_F_REQUEST;
+  req.h.nlmsg_seq = seq;
+  req.r.rtm_family = static_cast<unsigned char>(toAf(a.family()));
+  req.r.rtm_dst_len = static_cast<unsigned char>(a.maxPrefix());
+  auto* rta = reinterpret_cast<rtattr*>(req.attrs);
+  rta->rta_type = RTA_DST;
+  rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(a.size()));
+  std::memcpy(RTA_DATA(rta), a.bytes(), a.size());
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg)) + RTA_ALIGN(rta->rta_len);
+  if (::send(fd, &req, req.h.nlmsg_len, 0) < 0) {
+    return -errno;
+  }
+  alignas(nlmsghdr) std::array<char, 8192> buf;
+  for (;;) {
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return -errno;
+    }
+    auto len = static_cast<unsigned>(n);
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, len);
+         m = NLMSG_NEXT(m, len)) {
+      if (m->nlmsg_seq != seq) {
+        continue;  // a late answer to an earlier (timed-out) question
+      }
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        nlmsgerr e{};
+        std::memcpy(&e, NLMSG_DATA(m), sizeof(e));
+        return e.error != 0 ? e.error : -EPROTO;
+      }
+      if (m->nlmsg_type == RTM_NEWROUTE) {
+        rtmsg r{};
+        std::memcpy(&r, NLMSG_DATA(m), sizeof(r));
+        return r.rtm_type;
+      }
+    }
+  }
+}
+
+// IPv6 makes an address usable (its `local` route in table local) from a kernel work item, even
+// with IFA_F_NODAD, so right after RTM_NEWADDR returns, packets to it can still follow the
+// on-link prefix route out of the link. The cache binds and answers right after ensureLink(), so
+// wait until every IPv6 address routes locally (IPv4 does this synchronously). Bounded: a foreign
+// address stuck in DAD, or a link kept down, is an error after `timeout`.
+Result<void> waitUntilLocal(const LinkSpec& spec, std::chrono::milliseconds timeout) {
+  std::vector<IpAddress> pending;
+  for (const auto& a : spec.addresses) {
+    if (a.isV6()) {
+      pending.push_back(a);
+    }
+  }
+  if (pending.empty()) {
+    return {};
+  }
+  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd) {
+    return failSys(errno, "wait for addresses of " + quoted(spec.name) + ": netlink socket");
+  }
+  timeval tv{0, 200 * 1000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(200);
+  uint32_t seq = 0;
+  int last = 0;
+  while (!pending.empty()) {
+    last = routeTypeTo(fd.get(), pending.back(), ++seq);
+    if (last == RTN_LOCAL) {
+      pending.pop_back();
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string why = last < 0 ? std::strerror(-last) : "route type " + std::to_string(last);
+      return fail(Errc::kTimeout, "address " + quoted(pending.back().toString()) + " on " +
+                                      quoted(spec.name) + " not usable after " +
+                                      std::to_string(timeout.count()) +
+                                      " ms (no local route: " + why + ")");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+  }
+  return {};
+}
+
 LinkKind kindFromString(std::string_view kind) {
   return kind == "dummy" ? LinkKind::kDummy : LinkKind::kBridge;
 }
@@ -242,6 +345,9 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
       return fail(std::move(ok.error()));
     }
     report.brought_up = true;
+  }
+  if (auto ok = waitUntilLocal(spec, std::chrono::milliseconds(3000)); !ok) {
+    return fail(std::move(ok.error()));
   }
   rollback.dismiss();
   NLD_LOG(kNetcfg, debug, "ensured link '{}' kind={} created={} added={} brought_up={}",

@@ -99,7 +99,9 @@ Result<std::optional<LinkState>> observeLink(std::string_view name);
 
 /// Makes the kernel match `spec`: creates the link (dummy, falling back to bridge for kAuto),
 /// adds missing addresses (IPv4 /32, IPv6 /128 with IFA_F_NODAD, scope global), brings it up.
-/// Idempotent; never removes an address. If this call created the link and a later step fails,
+/// Idempotent; never removes an address. Returns only once every IPv6 address routes locally
+/// (the kernel does that asynchronously even with NODAD; bounded wait, kTimeout after 3 s), so a
+/// server can bind and answer at once. If this call created the link and a later step fails,
 /// the link is deleted again before returning the error.
 Result<LinkReport> ensureLink(const LinkSpec& spec);
 

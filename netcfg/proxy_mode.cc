@@ -39,7 +39,7 @@ constexpr size_t kMaxHttpResponse = 64 * 1024;
 // ---- /proxyMode ------------------------------------------------------------------------------
 
 int remainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
