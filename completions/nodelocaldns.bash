@@ -1,0 +1,68 @@
+# bash completion for nodelocaldns(8).
+#
+# Layout: one block per subcommand (in --help order), each defining
+# _nodelocaldns_cmd_<name with - as _> "cur" "prev" and appending its name to
+# _nodelocaldns_subcommands. Adding a subcommand = adding one block; nothing else changes.
+# tests/cli/docs checks that every subcommand and flag of `nodelocaldns --help` is here.
+
+_nodelocaldns_subcommands=()
+_nodelocaldns_global_flags="-h --help --version --log-level"
+
+# ---- render-manifest -------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(render-manifest)
+_nodelocaldns_cmd_render_manifest() {
+    local cur=$1 prev=$2
+    case $prev in
+        --mode)
+            COMPREPLY=($(compgen -W "iptables ipvs nftables" -- "$cur"))
+            return ;;
+        --only)
+            COMPREPLY=($(compgen -W "kube-dns-upstream serviceaccount/node-local-dns \
+                configmap/node-local-dns daemonset/node-local-dns service/node-local-dns" \
+                -- "$cur"))
+            return ;;
+        --template | -o | --output)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --kube-dns | --domain | --local-ip | --image)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --kube-dns --domain --local-ip --mode --image --template \
+        --only -o --output" -- "$cur"))
+}
+# ---- end render-manifest ---------------------------------------------------------------------
+
+_nodelocaldns() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=""
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    COMPREPLY=()
+
+    # The subcommand is the first word that is neither a flag nor a global flag's value.
+    local i sub=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+            --log-level) ((i++)) ;;
+            -*) ;;
+            *) sub=${COMP_WORDS[i]}; break ;;
+        esac
+    done
+
+    if [[ -z $sub ]]; then
+        case $prev in
+            --log-level)
+                COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur"))
+                return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$_nodelocaldns_global_flags" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "${_nodelocaldns_subcommands[*]}" -- "$cur"))
+        fi
+        return
+    fi
+    local fn=_nodelocaldns_cmd_${sub//-/_}
+    if declare -F "$fn" >/dev/null; then
+        "$fn" "$cur" "$prev"
+    fi
+}
+complete -F _nodelocaldns nodelocaldns
