@@ -1,5 +1,8 @@
 // IPv6 back end: libip6tc (ip6tc_*). Its header cannot share a TU with libip4tc's.
+// libip6tc.h (iptables 1.8.9) lacks the extern "C" block that libiptc.h has.
+extern "C" {
 #include <libiptc/libip6tc.h>
+}
 
 #include "netcfg/iptc_backend_impl.h"
 
