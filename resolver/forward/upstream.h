@@ -17,6 +17,7 @@
 
 #include "base/ip.h"
 #include "resolver/config/config.h"
+#include "resolver/metrics/metrics.h"
 
 namespace nld::resolver::forward {
 
@@ -26,6 +27,7 @@ struct UpstreamState {
   std::string label;  ///< "10.96.0.10:53", the `to` metrics label
   std::atomic<uint32_t> fails{0};
   std::atomic<int64_t> last_answer_ns{0};  ///< steady clock, 0 = never
+  metrics::UpstreamStats* stats = nullptr;  ///< per-worker array, set before workers see it
 
   bool down(unsigned max_fails) const noexcept {
     return max_fails > 0 && fails.load(std::memory_order_relaxed) > max_fails;

@@ -1,0 +1,559 @@
+#include "resolver/forward/forwarder.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "resolver/dns/message.h"
+#include "resolver/dns/name.h"
+#include "resolver/dns/rr_walk.h"
+#include "resolver/net/socket.h"
+
+namespace nld::resolver::forward {
+
+using net::MonoTime;
+
+struct Forwarder::Exchange {
+  uint64_t token = 0;
+  std::shared_ptr<ForwardGroup> group;
+  std::vector<uint8_t> query;
+  bool use_tcp = false;
+  bool probe = false;
+  uint8_t order[16] = {};
+  size_t count = 0;
+  size_t next = 0;
+  size_t current = 0;
+  uint16_t id = 0;
+  MonoTime overall_deadline;
+  MonoTime attempt_deadline;
+  MonoTime attempt_start;
+  std::unique_ptr<UdpAttempt> udp;
+  TcpUpstream* tcp = nullptr;
+};
+
+class Forwarder::UdpAttempt final : public net::IoHandler {
+ public:
+  UdpAttempt(Forwarder& f, uint64_t token, Fd fd) : f_(f), token_(token), fd_(std::move(fd)) {}
+  ~UdpAttempt() { f_.loop_.remove(fd_.get()); }
+  bool arm() noexcept { return f_.loop_.add(fd_.get(), EPOLLIN, this); }
+  void onIo(uint32_t) noexcept override {
+    if (!done_) {
+      f_.onUdpReadable(token_);
+    }
+  }
+  int fd() const noexcept { return fd_.get(); }
+  bool done_ = false;
+
+ private:
+  Forwarder& f_;
+  uint64_t token_;
+  Fd fd_;
+};
+
+class Forwarder::TcpUpstream final : public net::IoHandler {
+ public:
+  TcpUpstream(Forwarder& f, std::shared_ptr<UpstreamState> up, std::chrono::seconds expire)
+      : f_(f), up_(std::move(up)), expire_(expire) {}
+  ~TcpUpstream() {
+    if (fd_) {
+      f_.loop_.remove(fd_.get());
+    }
+  }
+
+  bool open() noexcept {
+    auto fd = net::connectTcp(up_->address);
+    if (!fd) {
+      return false;
+    }
+    fd_ = std::move(*fd);
+    last_used_ = f_.loop_.now();
+    return f_.loop_.add(fd_.get(), EPOLLIN | EPOLLOUT, this);
+  }
+
+  bool send(uint16_t id, uint64_t token, std::span<const uint8_t> query) noexcept {
+    if (dead_ || !out_.append(query)) {
+      return false;
+    }
+    waiting_[id] = token;
+    last_used_ = f_.loop_.now();
+    if (connected_) {
+      if (!out_.flush(fd_.get())) {
+        waiting_.erase(id);
+        fail();
+        return false;
+      }
+      updateInterest();
+    }
+    return true;
+  }
+  bool idInUse(uint16_t id) const noexcept { return waiting_.count(id) != 0; }
+  void forget(uint16_t id) noexcept { waiting_.erase(id); }
+  bool idle() const noexcept { return waiting_.empty(); }
+  bool dead() const noexcept { return dead_; }
+  MonoTime lastUsed() const noexcept { return last_used_; }
+  std::chrono::seconds expire() const noexcept { return expire_; }
+
+  void onIo(uint32_t events) noexcept override {
+    if (dead_) {
+      return;
+    }
+    if (!connected_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        f_.connectFailed(up_.get());
+        fail();
+        return;
+      }
+      connected_ = true;
+      f_.connectSucceeded(up_.get());
+      if (!out_.flush(fd_.get())) {
+        fail();
+        return;
+      }
+      updateInterest();
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      for (;;) {
+        auto space = in_.prepare(4096);
+        ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          break;
+        }
+        if (n <= 0) {
+          fail();
+          return;
+        }
+        in_.commit(static_cast<size_t>(n));
+        while (auto msg = in_.next()) {
+          if (msg->size() < 2) {
+            continue;
+          }
+          uint16_t id = dns::readU16(msg->data());
+          auto it = waiting_.find(id);
+          if (it == waiting_.end()) {
+            continue;  // late answer of an abandoned attempt, or garbage: ignore
+          }
+          uint64_t token = it->second;
+          waiting_.erase(it);
+          last_used_ = f_.loop_.now();
+          f_.onTcpAnswer(token, *msg);
+          if (dead_) {
+            return;
+          }
+        }
+        if (in_.broken()) {
+          fail();
+          return;
+        }
+      }
+    }
+    if (connected_ && (events & EPOLLOUT)) {
+      if (!out_.flush(fd_.get())) {
+        fail();
+        return;
+      }
+      updateInterest();
+    }
+  }
+
+  /// Closes the connection and fails every query waiting on it.
+  void fail() noexcept {
+    if (dead_) {
+      return;
+    }
+    dead_ = true;
+    f_.loop_.remove(fd_.get());
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    f_.retireTcp(this);
+    for (auto& [id, token] : waiting) {
+      auto it = f_.exchanges_.find(token);
+      if (it != f_.exchanges_.end() && it->second->tcp == this) {
+        it->second->tcp = nullptr;
+        f_.attemptFailed(token);
+      }
+    }
+  }
+
+ private:
+  void updateInterest() noexcept {
+    uint32_t want = EPOLLIN | (out_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    if (want != interest_) {
+      interest_ = want;
+      f_.loop_.modify(fd_.get(), want, this);
+    }
+  }
+
+  Forwarder& f_;
+  std::shared_ptr<UpstreamState> up_;
+  std::chrono::seconds expire_;
+  Fd fd_;
+  bool connected_ = false;
+  bool dead_ = false;
+  uint32_t interest_ = EPOLLIN | EPOLLOUT;
+  net::TcpFramer in_;
+  net::TcpOutput out_;
+  std::unordered_map<uint16_t, uint64_t> waiting_;
+  MonoTime last_used_;
+};
+
+Forwarder::Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& registry,
+                     unsigned worker, bool health_prober)
+    : loop_(loop),
+      done_(std::move(done)),
+      registry_(registry),
+      worker_(worker),
+      health_prober_(health_prober),
+      rng_(std::random_device{}()) {}
+
+Forwarder::~Forwarder() {
+  exchanges_.clear();
+  tcp_.clear();
+  tcp_graveyard_.clear();
+  udp_graveyard_.clear();
+}
+
+int64_t Forwarder::nowNs() const noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(loop_.now().time_since_epoch())
+      .count();
+}
+
+uint16_t Forwarder::randomId() noexcept { return static_cast<uint16_t>(rng_()); }
+
+Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> group,
+                                  std::span<const uint8_t> query, bool client_tcp) {
+  const auto& cfg = group->config;
+  if (cfg.max_concurrent > 0 &&
+      group->in_flight.load(std::memory_order_relaxed) >= cfg.max_concurrent) {
+    registry_.maxConcurrentRejects()[worker_].inc();
+    return Start::kRejected;
+  }
+  group->in_flight.fetch_add(1, std::memory_order_relaxed);
+  auto ex = std::make_unique<Exchange>();
+  ex->token = token;
+  ex->query.assign(query.begin(), query.end());
+  ex->use_tcp = cfg.force_tcp || (client_tcp && !cfg.prefer_udp);
+  bool down[16];
+  size_t n = std::min<size_t>(group->upstreams.size(), 16);
+  for (size_t i = 0; i < n; ++i) {
+    down[i] = group->upstreams[i]->down(cfg.max_fails);
+  }
+  uint32_t rr = cfg.policy == config::Policy::kRoundRobin
+                    ? group->round_robin.fetch_add(1, std::memory_order_relaxed)
+                    : 0;
+  ex->count = selectOrder(cfg.policy, std::span<const bool>(down, n), rng_(), rr, ex->order);
+  ex->overall_deadline = loop_.now() + cfg.overall_timeout;
+  ex->group = std::move(group);
+  Exchange& ref = *ex;
+  exchanges_.emplace(token, std::move(ex));
+  attempt(ref);
+  return Start::kStarted;
+}
+
+void Forwarder::attempt(Exchange& ex) noexcept {
+  const auto& cfg = ex.group->config;
+  for (;;) {
+    MonoTime now = loop_.now();
+    if (ex.next >= ex.count || now >= ex.overall_deadline) {
+      complete(ex.token, {});
+      return;
+    }
+    ex.current = ex.order[ex.next++];
+    const auto& up = ex.group->upstreams[ex.current];
+    ex.attempt_start = now;
+    ex.attempt_deadline = std::min(now + cfg.attempt_timeout, ex.overall_deadline);
+    if (ex.use_tcp) {
+      TcpUpstream* conn = tcpFor(up, cfg.expire);
+      if (conn == nullptr) {
+        up->onFailure();
+        continue;
+      }
+      uint16_t id = randomId();
+      for (int i = 0; i < 8 && conn->idInUse(id); ++i) {
+        id = randomId();
+      }
+      ex.id = id;
+      dns::writeU16(ex.query.data(), id);
+      if (!conn->send(id, ex.token, ex.query)) {
+        up->onFailure();
+        continue;
+      }
+      ex.tcp = conn;
+      return;
+    }
+    ex.id = randomId();
+    dns::writeU16(ex.query.data(), ex.id);
+    auto fd = net::connectUdp(up->address);
+    if (!fd || ::send(fd->get(), ex.query.data(), ex.query.size(), MSG_NOSIGNAL) < 0) {
+      up->onFailure();
+      continue;
+    }
+    ex.udp = std::make_unique<UdpAttempt>(*this, ex.token, std::move(*fd));
+    if (!ex.udp->arm()) {
+      ex.udp.reset();
+      up->onFailure();
+      continue;
+    }
+    return;
+  }
+}
+
+void Forwarder::releaseTransport(Exchange& ex) noexcept {
+  if (ex.udp) {
+    ex.udp->done_ = true;
+    udp_graveyard_.push_back(std::move(ex.udp));
+  }
+  if (ex.tcp != nullptr) {
+    if (!ex.tcp->dead()) {
+      ex.tcp->forget(ex.id);
+    }
+    ex.tcp = nullptr;
+  }
+}
+
+void Forwarder::attemptFailed(uint64_t token) noexcept {
+  auto it = exchanges_.find(token);
+  if (it == exchanges_.end()) {
+    return;
+  }
+  Exchange& ex = *it->second;
+  releaseTransport(ex);
+  const auto& up = ex.group->upstreams[ex.current];
+  up->onFailure();
+  if (ex.probe) {
+    if (up->stats != nullptr) {
+      up->stats[worker_].healthcheck_failures.inc();
+    }
+    complete(token, {});
+    return;
+  }
+  attempt(ex);
+}
+
+void Forwarder::onUdpReadable(uint64_t token) noexcept {
+  auto it = exchanges_.find(token);
+  if (it == exchanges_.end() || !it->second->udp) {
+    return;
+  }
+  Exchange& ex = *it->second;
+  uint8_t buf[65535];
+  for (;;) {
+    ssize_t n = ::recv(ex.udp->fd(), buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return;
+      }
+      // ECONNREFUSED (ICMP port unreachable) and friends: this upstream failed.
+      attemptFailed(token);
+      return;
+    }
+    if (accept(ex, std::span<const uint8_t>(buf, static_cast<size_t>(n)), false)) {
+      return;
+    }
+  }
+}
+
+void Forwarder::onTcpAnswer(uint64_t token, std::span<const uint8_t> answer) noexcept {
+  auto it = exchanges_.find(token);
+  if (it == exchanges_.end()) {
+    return;
+  }
+  Exchange& ex = *it->second;
+  ex.tcp = nullptr;  // the connection already forgot this ID
+  if (!accept(ex, answer, true)) {
+    // A mismatched answer over TCP cannot be followed by the right one: fail the attempt.
+    attemptFailed(token);
+  }
+}
+
+bool Forwarder::accept(Exchange& ex, std::span<const uint8_t> answer, bool via_tcp) noexcept {
+  if (answer.size() < dns::kHeaderSize || dns::readU16(answer.data()) != ex.id) {
+    return false;
+  }
+  auto info = dns::inspectResponse(answer);
+  if (!info || !dns::sameQuestion(ex.query, answer)) {
+    return false;
+  }
+  const auto& up = ex.group->upstreams[ex.current];
+  if (info->tc && !via_tcp) {
+    // RFC 7766 §5: retry the truncated answer over TCP, same upstream.
+    releaseTransport(ex);
+    ex.use_tcp = true;
+    ex.next = ex.next > 0 ? ex.next - 1 : 0;
+    attempt(ex);
+    return true;
+  }
+  up->onAnswer(nowNs());
+  if (up->stats != nullptr) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(loop_.now() - ex.attempt_start);
+    up->stats[worker_].duration[metrics::rcodeIndex(static_cast<unsigned>(info->rcode))].observe(
+        static_cast<uint64_t>(std::max<int64_t>(ns.count(), 0)));
+  }
+  releaseTransport(ex);
+  complete(ex.token, answer);
+  return true;
+}
+
+void Forwarder::complete(uint64_t token, std::span<const uint8_t> answer) noexcept {
+  auto it = exchanges_.find(token);
+  if (it == exchanges_.end()) {
+    return;
+  }
+  std::unique_ptr<Exchange> ex = std::move(it->second);
+  exchanges_.erase(it);
+  releaseTransport(*ex);
+  ex->group->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (!ex->probe) {
+    done_(token, answer);
+  }
+}
+
+Forwarder::TcpUpstream* Forwarder::tcpFor(const std::shared_ptr<UpstreamState>& up,
+                                          std::chrono::seconds expire) noexcept {
+  auto it = tcp_.find(up.get());
+  if (it != tcp_.end() && !it->second->dead()) {
+    return it->second.get();
+  }
+  auto& bo = backoff_[up.get()];
+  if (loop_.now() < bo.retry_after) {
+    return nullptr;  // reconnect backoff: fail over to the next upstream now
+  }
+  auto conn = std::make_unique<TcpUpstream>(*this, up, expire);
+  if (!conn->open()) {
+    connectFailed(up.get());
+    return nullptr;
+  }
+  TcpUpstream* raw = conn.get();
+  tcp_[up.get()] = std::move(conn);
+  return raw;
+}
+
+void Forwarder::connectFailed(const UpstreamState* up) noexcept {
+  auto& bo = backoff_[up];
+  bo.delay = bo.delay.count() == 0 ? std::chrono::milliseconds(50)
+                                   : std::min(bo.delay * 2, std::chrono::milliseconds(2000));
+  bo.retry_after = loop_.now() + bo.delay;
+}
+
+void Forwarder::connectSucceeded(const UpstreamState* up) noexcept {
+  backoff_.erase(up);
+}
+
+void Forwarder::retireTcp(TcpUpstream* conn) noexcept {
+  for (auto it = tcp_.begin(); it != tcp_.end(); ++it) {
+    if (it->second.get() == conn) {
+      tcp_graveyard_.push_back(std::move(it->second));
+      tcp_.erase(it);
+      return;
+    }
+  }
+}
+
+void Forwarder::setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups) {
+  groups_ = std::move(groups);
+}
+
+void Forwarder::tick() noexcept {
+  // Handlers retired during the last dispatch round are no longer referenced by epoll events.
+  udp_graveyard_.clear();
+  tcp_graveyard_.clear();
+  MonoTime now = loop_.now();
+  std::vector<uint64_t> expired;
+  for (const auto& [token, ex] : exchanges_) {
+    if (now >= ex->attempt_deadline) {
+      expired.push_back(token);
+    }
+  }
+  for (uint64_t token : expired) {
+    attemptFailed(token);
+  }
+  // Idle persistent connections: CoreDNS `expire` (default 10 s).
+  std::vector<TcpUpstream*> idle;
+  for (const auto& [up, conn] : tcp_) {
+    (void)up;
+    if (conn->idle() && now - conn->lastUsed() > conn->expire()) {
+      idle.push_back(conn.get());
+    }
+  }
+  for (auto* conn : idle) {
+    conn->fail();
+  }
+  if (health_prober_) {
+    probeDownUpstreams();
+  }
+}
+
+void Forwarder::probeDownUpstreams() noexcept {
+  MonoTime now = loop_.now();
+  for (const auto& group : groups_) {
+    const auto& cfg = group->config;
+    if (cfg.max_fails == 0) {
+      continue;
+    }
+    for (size_t i = 0; i < group->upstreams.size() && i < 16; ++i) {
+      const auto& up = group->upstreams[i];
+      if (!up->down(cfg.max_fails)) {
+        continue;
+      }
+      auto& next = next_probe_[up.get()];
+      if (now < next) {
+        continue;
+      }
+      next = now + cfg.health_check;
+      // `. IN NS` (or health_check_domain), RD unless no_rec.
+      uint8_t q[dns::kHeaderSize + dns::kMaxNameLength + 4] = {};
+      q[2] = cfg.health_check_recursion ? 0x01 : 0x00;
+      q[5] = 1;
+      size_t nlen = dns::nameFromText(cfg.health_check_domain,
+                                      std::span<uint8_t>(q + dns::kHeaderSize,
+                                                         dns::kMaxNameLength));
+      if (nlen == 0) {
+        continue;
+      }
+      size_t len = dns::kHeaderSize + nlen;
+      dns::writeU16(q + len, dns::qtype::kNs);
+      dns::writeU16(q + len + 2, dns::qclass::kIn);
+      len += 4;
+      auto ex = std::make_unique<Exchange>();
+      ex->token = next_probe_token_++;
+      ex->probe = true;
+      ex->query.assign(q, q + len);
+      ex->use_tcp = cfg.force_tcp;
+      ex->order[0] = static_cast<uint8_t>(i);
+      ex->count = 1;
+      ex->overall_deadline = now + cfg.attempt_timeout;
+      ex->group = group;
+      group->in_flight.fetch_add(1, std::memory_order_relaxed);
+      Exchange& ref = *ex;
+      exchanges_.emplace(ex->token, std::move(ex));
+      attempt(ref);
+    }
+  }
+}
+
+void Forwarder::abortAll() noexcept {
+  std::vector<uint64_t> tokens;
+  for (const auto& [token, ex] : exchanges_) {
+    (void)ex;
+    tokens.push_back(token);
+  }
+  for (uint64_t token : tokens) {
+    complete(token, {});
+  }
+  for (auto& [up, conn] : tcp_) {
+    (void)up;
+    tcp_graveyard_.push_back(std::move(conn));
+  }
+  tcp_.clear();
+}
+
+}  // namespace nld::resolver::forward

@@ -1,0 +1,108 @@
+// Forwarder: one per worker. Sends queries to the upstreams of a ForwardGroup and reports one
+// completion per start(): the validated answer, or failure (all attempts failed or the overall
+// deadline passed).
+//
+// Transports:
+//  - UDP: a fresh connected socket per attempt. The kernel picks a random ephemeral source port
+//    per query and drops datagrams from any other source; we add a random ID and check ID and
+//    question (anti-spoofing, users-and-perf #37: no conntrack entry is ever reused). Misses are
+//    rare on a node cache, so the extra socket()/close() per miss is cheap against that safety.
+//  - TCP: one persistent connection per upstream per worker, pipelined (many queries in flight,
+//    answers matched by ID in any order), closed after `expire` idle, reconnected with
+//    exponential backoff (50 ms .. 2 s) after a connect failure.
+// Per attempt the smaller of attempt_timeout and the overall deadline applies; a failed attempt
+// counts against the upstream's health and the next upstream in policy order is tried; a TC
+// answer over UDP is retried over TCP on the same upstream.
+//
+// Threading: the worker's loop thread only. noexcept on the per-query path; allocation happens
+// per exchange (miss path), never on a cache hit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/fd.h"
+#include "resolver/forward/upstream.h"
+#include "resolver/metrics/metrics.h"
+#include "resolver/net/event_loop.h"
+#include "resolver/net/tcp_framing.h"
+
+namespace nld::resolver::forward {
+
+/// Completion: `answer` is empty on failure. The span is valid only during the call.
+using DoneFn = std::function<void(uint64_t token, std::span<const uint8_t> answer)>;
+
+class Forwarder {
+ public:
+  Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& registry, unsigned worker,
+            bool health_prober);
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  enum class Start : uint8_t { kStarted, kRejected };
+  /// Starts an exchange for `query` (copied; its ID is replaced per attempt). `client_tcp` picks
+  /// the protocol when neither force_tcp nor prefer_udp is set. kRejected when max_concurrent is
+  /// reached (the caller answers REFUSED); done() is then never called for this token.
+  Start start(uint64_t token, std::shared_ptr<ForwardGroup> group,
+              std::span<const uint8_t> query, bool client_tcp);
+
+  /// Deadlines, idle connection expiry, health probes. Called by the worker's tick.
+  void tick() noexcept;
+  /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
+  void setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups);
+
+  size_t inFlight() const noexcept { return exchanges_.size(); }
+  /// Fails every exchange now (shutdown).
+  void abortAll() noexcept;
+
+ private:
+  struct Exchange;
+  class UdpAttempt;
+  class TcpUpstream;
+  friend class UdpAttempt;
+  friend class TcpUpstream;
+
+  void attempt(Exchange& ex) noexcept;
+  void attemptFailed(uint64_t token) noexcept;
+  void onUdpReadable(uint64_t token) noexcept;
+  void onTcpAnswer(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  /// Validates and completes; returns false if the answer must be ignored (spoof/mismatch).
+  bool accept(Exchange& ex, std::span<const uint8_t> answer, bool via_tcp) noexcept;
+  void complete(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  TcpUpstream* tcpFor(const std::shared_ptr<UpstreamState>& up,
+                      std::chrono::seconds expire) noexcept;
+  void releaseTransport(Exchange& ex) noexcept;
+  void connectFailed(const UpstreamState* up) noexcept;
+  void connectSucceeded(const UpstreamState* up) noexcept;
+  void retireTcp(TcpUpstream* conn) noexcept;
+  void probeDownUpstreams() noexcept;
+  int64_t nowNs() const noexcept;
+  uint16_t randomId() noexcept;
+
+  net::EventLoop& loop_;
+  DoneFn done_;
+  metrics::Registry& registry_;
+  unsigned worker_;
+  bool health_prober_;
+  std::mt19937_64 rng_;
+  std::unordered_map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
+  std::unordered_map<const UpstreamState*, std::unique_ptr<TcpUpstream>> tcp_;
+  std::vector<std::unique_ptr<TcpUpstream>> tcp_graveyard_;
+  std::vector<std::unique_ptr<UdpAttempt>> udp_graveyard_;
+  struct Backoff {
+    std::chrono::milliseconds delay{0};
+    net::MonoTime retry_after;
+  };
+  std::unordered_map<const UpstreamState*, Backoff> backoff_;
+  std::vector<std::shared_ptr<ForwardGroup>> groups_;
+  std::unordered_map<const UpstreamState*, net::MonoTime> next_probe_;
+  uint64_t next_probe_token_ = uint64_t{1} << 63;
+};
+
+}  // namespace nld::resolver::forward

@@ -1,0 +1,61 @@
+// Snapshot: the immutable, pre-digested form of a config::Config the workers serve from —
+// listeners, per-listener routing tables (longest zone first, lower-cased wire names), and per
+// block its cache, forward group and metric slots. Built on the control thread; shared read-only
+// by every worker through std::shared_ptr<const Snapshot> (swapped atomically on reload).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/ip.h"
+#include "base/result.h"
+#include "resolver/cache/cache.h"
+#include "resolver/config/config.h"
+#include "resolver/forward/upstream.h"
+#include "resolver/metrics/metrics.h"
+
+namespace nld::resolver::server {
+
+struct RouteZone {
+  std::array<uint8_t, 255> wire{};  ///< lower-cased wire name of the zone
+  uint8_t length = 0;
+  uint8_t labels = 0;
+  uint16_t block = 0;
+  metrics::ZoneStats* stats = nullptr;  ///< (server of this listener, zone)
+};
+
+struct BlockRuntime {
+  const config::ServerBlock* config = nullptr;
+  std::shared_ptr<cache::Cache> cache;            ///< null without `cache`
+  std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
+  std::string cache_signature;                    ///< equal → the cache is kept across reloads
+  std::string zones_label;                        ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
+};
+
+struct Snapshot {
+  config::Config config;
+  uint64_t generation = 0;
+  std::vector<SocketAddress> listeners;  ///< unique address:port (wildcards for unbound blocks)
+  std::vector<std::string> server_labels;  ///< "dns://169.254.20.10:53" per listener
+  std::vector<std::vector<RouteZone>> routes;  ///< per listener, longest zone first
+  std::vector<BlockRuntime> blocks;
+  /// cache_stats[listener][block] (null when the block has no cache or is not on the listener)
+  std::vector<std::vector<metrics::CacheStats*>> cache_stats;
+  std::vector<std::shared_ptr<forward::ForwardGroup>> groups;
+
+  /// The route for a lower-cased query name on a listener, or nullptr (→ REFUSED).
+  const RouteZone* route(size_t listener, const uint8_t* name_lower,
+                         size_t name_length) const noexcept;
+};
+
+/// Builds a snapshot; caches of blocks whose zones/port/cache config are unchanged and upstream
+/// health state of unchanged addresses are taken over from `previous` (may be null).
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
+                                                      const Snapshot* previous,
+                                                      metrics::Registry& registry,
+                                                      size_t cache_max_bytes, unsigned workers);
+
+}  // namespace nld::resolver::server

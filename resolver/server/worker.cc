@@ -1,0 +1,682 @@
+#include "resolver/server/worker.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "resolver/dns/builder.h"
+#include "resolver/dns/message.h"
+#include "resolver/dns/name.h"
+#include "resolver/dns/rr_walk.h"
+#include "resolver/net/tcp_framing.h"
+
+namespace nld::resolver::server {
+
+using metrics::Plugin;
+using net::MonoTime;
+
+namespace {
+
+constexpr size_t kMaxUdpAnswer = 4096;
+
+uint64_t elapsedNs(MonoTime start) noexcept {
+  auto d = net::MonoClock::now() - start;
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  return ns > 0 ? static_cast<uint64_t>(ns) : 0;
+}
+
+bool isDenial(std::span<const uint8_t> answer) noexcept {
+  if (answer.size() < dns::kHeaderSize) {
+    return false;
+  }
+  return dns::headerRcode(answer) == dns::Rcode::kNxDomain ||
+         dns::headerCount(answer, dns::hdr::kAncount) == 0;
+}
+
+size_t rcodeOf(std::span<const uint8_t> answer) noexcept {
+  return answer.size() >= dns::kHeaderSize
+             ? metrics::rcodeIndex(static_cast<unsigned>(dns::headerRcode(answer)))
+             : 0;
+}
+
+}  // namespace
+
+struct Worker::Waiter {
+  bool tcp = false;
+  size_t listener = 0;
+  uint64_t conn_id = 0;
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  std::vector<uint8_t> query;
+  MonoTime start;
+  size_t type_index = 0;
+};
+
+struct Worker::Pending {
+  uint64_t token = 0;
+  std::shared_ptr<const Snapshot> snap;
+  uint16_t block = 0;
+  cache::CacheKey key;
+  CoalesceKey ck;
+  bool verify = false;
+  metrics::ZoneStats* zone_stats = nullptr;  // per-worker array
+  std::vector<Waiter> waiters;
+};
+
+struct Worker::Batch {
+  static constexpr size_t kSize = 32;
+  mmsghdr rx[kSize];
+  iovec rx_iov[kSize];
+  sockaddr_storage peers[kSize];
+  mmsghdr tx[kSize];
+  iovec tx_iov[kSize];
+  alignas(64) uint8_t rx_buf[kSize][kMaxUdpAnswer];
+  alignas(64) uint8_t tx_buf[kSize][kMaxUdpAnswer];
+
+  Batch() {
+    std::memset(rx, 0, sizeof rx);
+    std::memset(tx, 0, sizeof tx);
+    for (size_t i = 0; i < kSize; ++i) {
+      rx_iov[i] = {rx_buf[i], kMaxUdpAnswer};
+      rx[i].msg_hdr.msg_iov = &rx_iov[i];
+      rx[i].msg_hdr.msg_iovlen = 1;
+      rx[i].msg_hdr.msg_name = &peers[i];
+      tx[i].msg_hdr.msg_iov = &tx_iov[i];
+      tx[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+};
+
+class Worker::UdpListener final : public net::IoHandler {
+ public:
+  UdpListener(Worker& w, size_t index, Fd fd) : w_(w), index_(index), fd_(std::move(fd)) {}
+  void onIo(uint32_t) noexcept override { w_.onUdpReadable(*this); }
+  int fd() const noexcept { return fd_.get(); }
+  size_t index() const noexcept { return index_; }
+  void setIndex(size_t i) noexcept { index_ = i; }
+  Fd take() noexcept { return std::move(fd_); }
+
+ private:
+  Worker& w_;
+  size_t index_;
+  Fd fd_;
+};
+
+class Worker::TcpListener final : public net::IoHandler {
+ public:
+  TcpListener(Worker& w, size_t index, Fd fd) : w_(w), index_(index), fd_(std::move(fd)) {}
+  void onIo(uint32_t) noexcept override { w_.onAccept(*this); }
+  int fd() const noexcept { return fd_.get(); }
+  size_t index() const noexcept { return index_; }
+  void setIndex(size_t i) noexcept { index_ = i; }
+  Fd take() noexcept { return std::move(fd_); }
+
+ private:
+  Worker& w_;
+  size_t index_;
+  Fd fd_;
+};
+
+class Worker::TcpClient final : public net::IoHandler {
+ public:
+  TcpClient(Worker& w, uint64_t id, size_t listener, Fd fd)
+      : w_(w), id_(id), listener_(listener), fd_(std::move(fd)), last_(w.loop_->now()) {}
+
+  void onIo(uint32_t events) noexcept override {
+    if (closed_) {
+      return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      for (;;) {
+        auto space = in_.prepare(4096);
+        ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          break;
+        }
+        if (n <= 0) {
+          w_.closeClient(id_);
+          return;
+        }
+        in_.commit(static_cast<size_t>(n));
+        last_ = w_.loop_->now();
+        while (auto msg = in_.next()) {
+          Client c;
+          c.tcp = true;
+          c.listener = listener_;
+          c.conn_id = id_;
+          w_.progress_.fetch_add(1, std::memory_order_relaxed);
+          size_t len = w_.handleQuery(listener_, *msg, w_.scratch_, c);
+          if (closed_) {
+            return;
+          }
+          if (len > 0) {
+            out_.append(std::span<const uint8_t>(w_.scratch_.data(), len));
+          }
+        }
+        if (in_.broken()) {
+          w_.closeClient(id_);
+          return;
+        }
+      }
+    }
+    flush();
+  }
+
+  void send(std::span<const uint8_t> answer) noexcept {
+    if (closed_) {
+      return;
+    }
+    out_.append(answer);
+    flush();
+  }
+
+  void flush() noexcept {
+    if (closed_) {
+      return;
+    }
+    if (!out_.flush(fd_.get())) {
+      w_.closeClient(id_);
+      return;
+    }
+    uint32_t want = EPOLLIN | (out_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    if (want != interest_) {
+      interest_ = want;
+      w_.loop_->modify(fd_.get(), want, this);
+    }
+  }
+
+  void close() noexcept {
+    if (!closed_) {
+      closed_ = true;
+      w_.loop_->remove(fd_.get());
+      fd_.reset();
+    }
+  }
+  bool idleSince(MonoTime t) const noexcept { return last_ < t && out_.empty(); }
+  int fd() const noexcept { return fd_.get(); }
+
+ private:
+  Worker& w_;
+  uint64_t id_;
+  size_t listener_;
+  Fd fd_;
+  net::TcpFramer in_;
+  net::TcpOutput out_;
+  MonoTime last_;
+  bool closed_ = false;
+  uint32_t interest_ = EPOLLIN;
+};
+
+Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry& registry,
+                                               const WorkerOptions& options) {
+  auto loop = net::EventLoop::create();
+  if (!loop) {
+    return fail(std::move(loop.error()).withContext("worker " + std::to_string(index)));
+  }
+  return std::unique_ptr<Worker>(new Worker(index, std::move(*loop), registry, options));
+}
+
+Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,
+               const WorkerOptions& options)
+    : index_(index),
+      loop_(std::move(loop)),
+      registry_(registry),
+      options_(options),
+      scratch_(65535),
+      batch_(std::make_unique<Batch>()) {
+  forwarder_ = std::make_unique<forward::Forwarder>(
+      *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
+      registry_, index_, index_ == 0);
+  loop_->addTick(std::chrono::milliseconds(10), [this] { forwarder_->tick(); });
+  loop_->addTick(std::chrono::milliseconds(1000), [this] { sweep(); });
+}
+
+Worker::~Worker() {
+  forwarder_.reset();
+  closeListeners();
+  for (auto& [id, c] : clients_) {
+    (void)id;
+    c->close();
+  }
+}
+
+void Worker::install(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets) {
+  installNow(std::move(snapshot), std::move(sockets));
+}
+
+void Worker::postInstall(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets) {
+  auto shared = std::make_shared<std::pair<std::shared_ptr<const Snapshot>, WorkerSockets>>(
+      std::move(snapshot), std::move(sockets));
+  loop_->post([this, shared] { installNow(std::move(shared->first), std::move(shared->second)); });
+}
+
+void Worker::installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets) {
+  // Reuse our sockets for listeners that stay; take the new ones for the rest.
+  std::vector<std::unique_ptr<UdpListener>> udp(snapshot->listeners.size());
+  std::vector<std::unique_ptr<TcpListener>> tcp(snapshot->listeners.size());
+  for (size_t i = 0; i < snapshot->listeners.size(); ++i) {
+    const auto& addr = snapshot->listeners[i];
+    if (snap_) {
+      for (size_t j = 0; j < snap_->listeners.size() && j < udp_.size(); ++j) {
+        if (snap_->listeners[j] == addr && udp_[j]) {
+          udp[i] = std::move(udp_[j]);
+          udp[i]->setIndex(i);
+          if (j < tcp_.size() && tcp_[j]) {
+            tcp[i] = std::move(tcp_[j]);
+            tcp[i]->setIndex(i);
+          }
+        }
+      }
+    }
+    if (!udp[i] && i < sockets.udp.size() && sockets.udp[i]) {
+      udp[i] = std::make_unique<UdpListener>(*this, i, std::move(sockets.udp[i]));
+      loop_->add(udp[i]->fd(), EPOLLIN, udp[i].get());
+    }
+    if (!tcp[i] && i < sockets.tcp.size() && sockets.tcp[i]) {
+      tcp[i] = std::make_unique<TcpListener>(*this, i, std::move(sockets.tcp[i]));
+      loop_->add(tcp[i]->fd(), EPOLLIN, tcp[i].get());
+    }
+  }
+  closeListeners();  // whatever was not taken over
+  udp_ = std::move(udp);
+  tcp_ = std::move(tcp);
+  snap_ = std::move(snapshot);
+  forwarder_->setGroups(snap_->groups);
+}
+
+void Worker::closeListeners() noexcept {
+  for (auto& l : udp_) {
+    if (l) {
+      loop_->remove(l->fd());
+    }
+  }
+  for (auto& l : tcp_) {
+    if (l) {
+      loop_->remove(l->fd());
+    }
+  }
+  udp_.clear();
+  tcp_.clear();
+}
+
+void Worker::postStopAccepting() {
+  loop_->post([this] {
+    // Answer what is already queued on our UDP sockets, then close them: the kernel moves new
+    // datagrams to the successor's sockets in the SO_REUSEPORT group.
+    for (auto& l : udp_) {
+      if (l) {
+        onUdpReadable(*l);
+      }
+    }
+    for (auto& l : udp_) {
+      if (l) {
+        loop_->remove(l->fd());
+        l.reset();
+      }
+    }
+    for (auto& l : tcp_) {
+      if (l) {
+        loop_->remove(l->fd());
+        l.reset();
+      }
+    }
+  });
+}
+
+void Worker::postStop() {
+  loop_->post([this] { stop_ = true; });
+}
+
+void Worker::run() {
+  while (!stop_) {
+    loop_->runOnce(std::chrono::milliseconds(1000));
+  }
+  forwarder_->abortAll();
+  for (auto& [id, c] : clients_) {
+    (void)id;
+    c->flush();
+  }
+}
+
+void Worker::onUdpReadable(UdpListener& l) noexcept {
+  Batch& b = *batch_;
+  const int fd = l.fd();
+  for (int round = 0; round < 16; ++round) {
+    for (size_t i = 0; i < Batch::kSize; ++i) {
+      b.rx[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
+    int n = ::recvmmsg(fd, b.rx, Batch::kSize, MSG_DONTWAIT, nullptr);
+    if (n <= 0) {
+      return;
+    }
+    progress_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    unsigned m = 0;
+    for (int i = 0; i < n; ++i) {
+      Client c;
+      c.listener = l.index();
+      c.peer = &b.peers[i];
+      c.peer_len = b.rx[i].msg_hdr.msg_namelen;
+      size_t len = handleQuery(l.index(), std::span<const uint8_t>(b.rx_buf[i], b.rx[i].msg_len),
+                               std::span<uint8_t>(b.tx_buf[m], kMaxUdpAnswer), c);
+      if (len > 0) {
+        b.tx_iov[m].iov_base = b.tx_buf[m];
+        b.tx_iov[m].iov_len = len;
+        b.tx[m].msg_hdr.msg_name = &b.peers[i];
+        b.tx[m].msg_hdr.msg_namelen = c.peer_len;
+        ++m;
+      }
+    }
+    unsigned sent = 0;
+    while (sent < m) {
+      int k = ::sendmmsg(fd, b.tx + sent, m - sent, MSG_DONTWAIT);
+      if (k <= 0) {
+        if (k < 0 && errno == EINTR) {
+          continue;
+        }
+        ++sent;  // drop this one (e.g. EAGAIN on a full buffer, or an unreachable peer)
+        continue;
+      }
+      sent += static_cast<unsigned>(k);
+    }
+    if (static_cast<size_t>(n) < Batch::kSize) {
+      return;
+    }
+  }
+}
+
+size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::span<uint8_t> out,
+                           const Client& client) noexcept {
+  const Snapshot& snap = *snap_;
+  auto q = dns::parseQuery(wire);
+  if (!q) {
+    if (!dns::shouldAnswer(q.error())) {
+      return 0;
+    }
+    return dns::buildErrorResponse(wire, dns::errorRcode(q.error()), out);
+  }
+  auto key = cache::makeKey(*q, wire);
+  if (!key) {
+    return dns::buildErrorResponse(wire, dns::Rcode::kFormErr, out);
+  }
+  if (q->qclass == dns::qclass::kCh && q->qtype == dns::qtype::kTxt) {
+    static const uint8_t kProbeWire[] = {6, 'h', 'e', 'a', 'l', 't', 'h', 12, 'n', 'o', 'd',
+                                         'e', 'l', 'o', 'c', 'a', 'l', 'd', 'n', 's', 0};
+    if (key->name_length == sizeof kProbeWire &&
+        std::memcmp(key->name.data(), kProbeWire, sizeof kProbeWire) == 0) {
+      return dns::buildErrorResponse(wire, dns::Rcode::kNoError, out);
+    }
+  }
+  const RouteZone* route = snap.route(listener, key->name.data(), key->name_length);
+  if (route == nullptr) {
+    return dns::buildErrorResponse(wire, dns::Rcode::kRefused, out);
+  }
+  metrics::ZoneStats& zs = route->stats[index_];
+  const size_t family = snap.listeners[listener].ip.isV4() ? 0 : 1;
+  const size_t type_index = metrics::typeIndex(q->qtype);
+  zs.requests[client.tcp ? 1 : 0][family][type_index].inc();
+  const BlockRuntime& block = snap.blocks[route->block];
+  const MonoTime start = net::MonoClock::now();
+
+  bool verify = false;
+  if (block.cache) {
+    metrics::CacheStats* cs = snap.cache_stats[listener][route->block];
+    if (cs != nullptr) {
+      cs += index_;
+      cs->requests.inc();
+    }
+    auto hit = block.cache->lookup(*key, *q, wire, out, start);
+    switch (hit.outcome) {
+      case cache::Outcome::kFresh:
+      case cache::Outcome::kFreshPrefetch:
+      case cache::Outcome::kStale: {
+        size_t len = hit.length;
+        if (!client.tcp) {
+          size_t limit = std::min(q->udpLimit(), out.size());
+          if (len > limit) {
+            len = dns::truncateToFit(out, len, limit);
+          }
+        }
+        if (cs != nullptr) {
+          cs->hits[isDenial(out.first(hit.length)) ? 1 : 0].inc();
+          if (hit.outcome == cache::Outcome::kStale) {
+            cs->served_stale.inc();
+          } else if (hit.outcome == cache::Outcome::kFreshPrefetch) {
+            cs->prefetch.inc();
+          }
+        }
+        if (hit.outcome != cache::Outcome::kFresh && block.forward) {
+          // Background refresh: the client has its answer already.
+          startForward(snap, *route, *key, wire, nullptr, false, type_index);
+        }
+        zs.responses[static_cast<size_t>(Plugin::kCache)][rcodeOf(out.first(len))].inc();
+        zs.duration[type_index].observe(elapsedNs(start));
+        return len;
+      }
+      case cache::Outcome::kStaleVerifyFirst:
+        verify = true;
+        [[fallthrough]];
+      case cache::Outcome::kMiss:
+        if (cs != nullptr) {
+          cs->misses.inc();
+        }
+        break;
+    }
+  }
+  if (!block.forward) {
+    size_t len = dns::buildErrorResponse(wire, dns::Rcode::kServFail, out);
+    zs.responses[static_cast<size_t>(Plugin::kNone)][2].inc();
+    return len;
+  }
+  startForward(snap, *route, *key, wire, &client, verify, type_index);
+  return 0;
+}
+
+void Worker::startForward(const Snapshot& snap, const RouteZone& route,
+                          const cache::CacheKey& key, std::span<const uint8_t> wire,
+                          const Client* client, bool verify, size_t type_index) noexcept {
+  CoalesceKey ck{key, snap.generation, route.block};
+  Pending* p = nullptr;
+  bool fresh = false;
+  auto it = coalesce_.find(ck);
+  if (it != coalesce_.end()) {
+    p = pending_[it->second].get();
+  } else {
+    auto np = std::make_unique<Pending>();
+    np->token = next_token_++;
+    np->snap = snap_;
+    np->block = route.block;
+    np->key = key;
+    np->ck = ck;
+    np->verify = verify;
+    np->zone_stats = route.stats;
+    p = np.get();
+    coalesce_.emplace(ck, np->token);
+    pending_.emplace(np->token, std::move(np));
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    fresh = true;
+  }
+  if (client != nullptr) {
+    Waiter w;
+    w.tcp = client->tcp;
+    w.listener = client->listener;
+    w.conn_id = client->conn_id;
+    if (client->peer != nullptr) {
+      std::memcpy(&w.peer, client->peer, client->peer_len);
+      w.peer_len = client->peer_len;
+    }
+    w.query.assign(wire.begin(), wire.end());
+    w.start = net::MonoClock::now();
+    w.type_index = type_index;
+    p->waiters.push_back(std::move(w));
+  }
+  if (!fresh) {
+    return;
+  }
+  uint64_t token = p->token;
+  auto started = forwarder_->start(token, snap.blocks[route.block].forward, wire,
+                                   client != nullptr && client->tcp);
+  if (started == forward::Forwarder::Start::kRejected) {
+    auto node = pending_.find(token);
+    if (node == pending_.end()) {
+      return;
+    }
+    std::unique_ptr<Pending> gone = std::move(node->second);
+    pending_.erase(node);
+    coalesce_.erase(gone->ck);
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    for (const auto& w : gone->waiters) {
+      size_t len = dns::buildErrorResponse(w.query, dns::Rcode::kRefused, scratch_);
+      gone->zone_stats[index_].responses[static_cast<size_t>(Plugin::kForward)][5].inc();
+      deliver(w, std::span<const uint8_t>(scratch_.data(), len));
+    }
+  }
+}
+
+void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept {
+  auto node = pending_.find(token);
+  if (node == pending_.end()) {
+    return;
+  }
+  std::unique_ptr<Pending> p = std::move(node->second);
+  pending_.erase(node);
+  auto cit = coalesce_.find(p->ck);
+  if (cit != coalesce_.end() && cit->second == token) {
+    coalesce_.erase(cit);
+  }
+  pending_count_.store(pending_.size(), std::memory_order_relaxed);
+
+  const BlockRuntime& block = p->snap->blocks[p->block];
+  const MonoTime now = net::MonoClock::now();
+  std::optional<dns::ResponseInfo> info;
+  if (!answer.empty()) {
+    info = dns::inspectResponse(answer);
+  }
+  const bool ok = info.has_value();
+  const bool failed = !ok || info->rcode == dns::Rcode::kServFail ||
+                      info->rcode == dns::Rcode::kRefused;
+  if (ok && block.cache) {
+    block.cache->insert(p->key, answer, *info, now);
+  }
+  // The answer may be copied into scratch_ per waiter: keep our own copy of it first if it lives
+  // there (it never does: the forwarder owns its buffer), so no aliasing.
+  std::vector<uint8_t> buf(65535);
+  for (const auto& w : p->waiters) {
+    auto q = dns::parseQuery(w.query);
+    if (!q) {
+      continue;
+    }
+    size_t len = 0;
+    Plugin plugin = Plugin::kForward;
+    if (block.cache && failed && block.cache->policy().serve_stale.enabled) {
+      auto hit = block.cache->serveStale(p->key, *q, w.query, buf, now);
+      if (hit.outcome == cache::Outcome::kStale) {
+        len = hit.length;
+        plugin = Plugin::kCache;
+        metrics::CacheStats* cs = p->snap->cache_stats[w.listener][p->block];
+        if (cs != nullptr) {
+          cs[index_].served_stale.inc();
+        }
+      }
+    }
+    if (len == 0 && ok && block.cache) {
+      auto hit = block.cache->lookup(p->key, *q, w.query, buf, now);
+      if (hit.outcome == cache::Outcome::kFresh || hit.outcome == cache::Outcome::kFreshPrefetch) {
+        len = hit.length;
+      }
+    }
+    if (len == 0 && ok && answer.size() <= buf.size()) {
+      std::memcpy(buf.data(), answer.data(), answer.size());
+      len = answer.size();
+      dns::setId(buf, q->id);
+      // Echo the client's casing of the question (same length: same name, case-insensitively).
+      if (info->question_end == q->question_end) {
+        std::memcpy(buf.data() + dns::kHeaderSize, w.query.data() + dns::kHeaderSize,
+                    q->question_end - dns::kHeaderSize);
+      }
+    }
+    if (len == 0) {
+      len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);
+    }
+    if (!w.tcp) {
+      size_t limit = std::min(q->udpLimit(), kMaxUdpAnswer);
+      if (len > limit) {
+        len = dns::truncateToFit(buf, len, limit);
+      }
+    }
+    if (len == 0) {
+      continue;
+    }
+    auto out = std::span<const uint8_t>(buf.data(), len);
+    auto& zs = p->zone_stats[index_];
+    zs.responses[static_cast<size_t>(plugin)][rcodeOf(out)].inc();
+    zs.duration[w.type_index].observe(elapsedNs(w.start));
+    deliver(w, out);
+  }
+}
+
+void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept {
+  if (w.tcp) {
+    auto it = clients_.find(w.conn_id);
+    if (it != clients_.end()) {
+      it->second->send(answer);
+    }
+    return;
+  }
+  if (w.listener < udp_.size() && udp_[w.listener]) {
+    ::sendto(udp_[w.listener]->fd(), answer.data(), answer.size(), MSG_DONTWAIT,
+             reinterpret_cast<const sockaddr*>(&w.peer), w.peer_len);
+  }
+  // Listener closed by stopAccepting(): the answer cannot leave from the right source; the
+  // client retries against the successor.
+}
+
+void Worker::onAccept(TcpListener& l) noexcept {
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      return;
+    }
+    Fd conn(fd);
+    if (clients_.size() >= options_.tcp_max_connections) {
+      continue;  // over the limit: closed at once (the client retries or falls back)
+    }
+    uint64_t id = next_client_id_++;
+    auto c = std::make_unique<TcpClient>(*this, id, l.index(), std::move(conn));
+    if (!loop_->add(c->fd(), EPOLLIN, c.get())) {
+      continue;
+    }
+    clients_.emplace(id, std::move(c));
+  }
+}
+
+void Worker::closeClient(uint64_t id) noexcept {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) {
+    return;
+  }
+  it->second->close();
+  client_graveyard_.push_back(std::move(it->second));
+  clients_.erase(it);
+}
+
+void Worker::sweep() noexcept {
+  client_graveyard_.clear();
+  MonoTime cutoff = loop_->now() - options_.tcp_idle_timeout;
+  std::vector<uint64_t> idle;
+  for (const auto& [id, c] : clients_) {
+    if (c->idleSince(cutoff)) {
+      idle.push_back(id);
+    }
+  }
+  for (uint64_t id : idle) {
+    closeClient(id);
+  }
+}
+
+}  // namespace nld::resolver::server

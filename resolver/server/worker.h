@@ -1,0 +1,134 @@
+// Worker: one serving thread — its epoll loop, its own SO_REUSEPORT UDP and TCP sockets per
+// listener, its TCP client connections, its Forwarder (upstream sockets + in-flight table) and
+// its metric slots. Shared with other workers: only the caches and the config snapshot.
+//
+// Per query (the only per-query code path): parse → FORMERR/NOTIMP or drop → route by longest
+// zone on the listener → the block's cache → on a miss, coalesce with an identical in-flight
+// query or forward. Cache hits are answered inside the recvmmsg/sendmmsg batch with no
+// allocation and no lock beyond the cache shard's.
+//
+// Threading: run() on the worker thread; post*() from any thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "base/fd.h"
+#include "resolver/cache/cache_key.h"
+#include "resolver/forward/forwarder.h"
+#include "resolver/net/event_loop.h"
+#include "resolver/server/snapshot.h"
+
+namespace nld::resolver::server {
+
+struct WorkerSockets {
+  std::vector<Fd> udp;  ///< per snapshot listener (invalid Fd = not bound)
+  std::vector<Fd> tcp;
+};
+
+struct WorkerOptions {
+  std::chrono::milliseconds tcp_idle_timeout{10000};
+  unsigned tcp_max_connections = 1024;
+};
+
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> create(unsigned index, metrics::Registry& registry,
+                                                const WorkerOptions& options);
+  ~Worker();
+
+  /// Installs a snapshot and the sockets for its listeners (before run(), or via post()).
+  void install(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
+  /// Thread-safe: installs on the worker thread.
+  void postInstall(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
+  /// Thread-safe: closes listeners (TCP client connections keep being served).
+  void postStopAccepting();
+  /// Thread-safe: ends run() after the current iteration.
+  void postStop();
+
+  void run();
+
+  uint64_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
+  /// Queries waiting for upstream answers (approximate, any thread).
+  size_t pending() const noexcept { return pending_count_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Waiter;
+  struct Pending;
+  class UdpListener;
+  class TcpListener;
+  class TcpClient;
+  struct CoalesceKey {
+    cache::CacheKey key;
+    uint64_t generation;
+    uint16_t block;
+    friend bool operator==(const CoalesceKey& a, const CoalesceKey& b) noexcept {
+      return a.generation == b.generation && a.block == b.block && a.key == b.key;
+    }
+  };
+  struct CoalesceHash {
+    size_t operator()(const CoalesceKey& k) const noexcept {
+      return static_cast<size_t>(k.key.hash ^ (k.generation << 20) ^ k.block);
+    }
+  };
+  /// Where the answer goes.
+  struct Client {
+    bool tcp = false;
+    size_t listener = 0;
+    uint64_t conn_id = 0;
+    const sockaddr_storage* peer = nullptr;
+    socklen_t peer_len = 0;
+  };
+
+  Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,
+         const WorkerOptions& options);
+
+  /// Handles one query; returns the length of an immediate answer written to `out` (0 = none:
+  /// dropped, or forwarded and answered later).
+  size_t handleQuery(size_t listener, std::span<const uint8_t> wire, std::span<uint8_t> out,
+                     const Client& client) noexcept;
+  void startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
+                    std::span<const uint8_t> wire, const Client* client, bool verify,
+                    size_t type_index) noexcept;
+  void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;
+  void onUdpReadable(UdpListener& l) noexcept;
+  void onAccept(TcpListener& l) noexcept;
+  void closeClient(uint64_t id) noexcept;
+  void sweep() noexcept;
+  void installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
+  void closeListeners() noexcept;
+
+  unsigned index_;
+  std::unique_ptr<net::EventLoop> loop_;
+  metrics::Registry& registry_;
+  WorkerOptions options_;
+  std::unique_ptr<forward::Forwarder> forwarder_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::vector<std::unique_ptr<UdpListener>> udp_;
+  std::vector<std::unique_ptr<TcpListener>> tcp_;
+  std::unordered_map<uint64_t, std::unique_ptr<TcpClient>> clients_;
+  std::vector<std::unique_ptr<TcpClient>> client_graveyard_;
+  uint64_t next_client_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
+  std::unordered_map<CoalesceKey, uint64_t, CoalesceHash> coalesce_;
+  uint64_t next_token_ = 1;
+  std::atomic<uint64_t> progress_{0};
+  std::atomic<size_t> pending_count_{0};
+  bool stop_ = false;
+  std::vector<uint8_t> scratch_;  ///< 64 KiB: TCP answers and forwarded answers
+  struct Batch;
+  std::unique_ptr<Batch> batch_;
+};
+
+/// The local health probe: a CH-class TXT query for this name is answered by the worker itself
+/// (NOERROR, no records) — proves the serving loop runs without depending on upstreams.
+inline constexpr const char* kProbeName = "health.nodelocaldns.";
+
+}  // namespace nld::resolver::server
