@@ -216,7 +216,7 @@ Hit Cache::answer(const CacheKey& key, const dns::Query& query,
         e->refresh_requested = now;
       }
     }
-  } else if (policy_.serve_stale.enabled && e->kind != Kind::kServfail &&
+  } else if (remaining <= 0 && policy_.serve_stale.enabled && e->kind != Kind::kServfail &&
              -remaining < policy_.serve_stale.duration.count()) {
     // Expired, inside the stale window (CoreDNS: ttl > -staleUpTo).
     if (policy_.serve_stale.verify && !stale_only) {
