@@ -37,7 +37,7 @@ class IptcBackendImpl final : public IptcBackend {
     xtc_handle* h = Api::init(table.c_str());
     if (h == nullptr) {
       int err = errno;
-      return fail(iptcError(err, "open table '" + table + "'", Api::strerror(err)));
+      return fail(iptcError(err, "open", Api::strerror(err)));
     }
     return std::unique_ptr<IptcBackend>(new IptcBackendImpl(h));
   }

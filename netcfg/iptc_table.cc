@@ -20,10 +20,12 @@ std::string IptcTable::label() const {
 
 Result<IptcTable> IptcTable::open(Family family, const std::string& table) {
   auto backend = family == Family::kV4 ? detail::openIptc4(table) : detail::openIptc6(table);
+  IptcTable t(family, table, nullptr);
   if (!backend) {
-    return fail(std::move(backend).error());
+    return fail(std::move(backend).error().withContext(t.label()));
   }
-  return IptcTable(family, table, std::move(*backend));
+  t.backend_ = std::move(*backend);
+  return t;
 }
 
 Result<ObservedChain> IptcTable::listChain(const std::string& chain) {

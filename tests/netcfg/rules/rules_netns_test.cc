@@ -2,6 +2,8 @@
 // namespace, with iptables-legacy as the oracle (golden save text, -C with upstream's args) and as
 // the "other agent" (upstream's -I sequence, foreign rules, injected duplicates).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -347,6 +349,39 @@ TEST_F(RulesTest, CheckRulesCountsCopies) {
   for (size_t i = 0; i < some->size(); ++i) {
     EXPECT_EQ((*some)[i].copies, i == 3 ? 2 : 1) << i;
   }
+}
+
+// Without CAP_NET_ADMIN/CAP_NET_RAW: one clear line, kPermissionDenied, no crash.
+TEST_F(RulesTest, WithoutPrivilegesTheErrorSaysSo) {
+  NLD_ENTER_NETNS();
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string out;
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+      out = "setuid failed";
+    } else {
+      options_.lock_path = "/tmp/nld-rules-test-nobody-" + std::to_string(::getpid()) + ".lock";
+      auto r = ensureRules(kOneV4, options_);
+      ::unlink(options_.lock_path.c_str());
+      out = r ? "succeeded" : std::to_string(static_cast<int>(r.error().code())) + " " +
+                                  r.error().message();
+    }
+    (void)!::write(pipefd[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof(buf))) > 0;) {
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipefd[0]);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_EQ(got, std::to_string(static_cast<int>(Errc::kPermissionDenied)) +
+                     " ensure rules: iptables table 'raw': open: Permission denied (you must be root)");
 }
 
 TEST_F(RulesTest, EmptySpecDoesNothing) {
