@@ -34,7 +34,8 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
       }
       const size_t target = (static_cast<size_t>(b & 0x3f) << 8) | msg[pos + 1];
       // Strictly before the current segment: every jump lowers segment_start, so the walk ends.
-      if (target >= segment_start) {
+      // Never into the header: no name lives there.
+      if (target >= segment_start || target < kHeaderSize) {
         return std::nullopt;
       }
       if (!jumped) {

@@ -3,7 +3,8 @@
 //
 // Validation rules (RFC 1035 §3.1, §4.1.4; Knot's dname checks): uncompressed length ≤ 255 with
 // the root label, labels ≤ 63, label types 0b01/0b10 rejected, and compression pointers must
-// point strictly before the start of the name segment that contains them. Each jump therefore
+// point strictly before the start of the name segment that contains them (and not into the
+// 12-byte header). Each jump therefore
 // moves to a strictly smaller offset, so pointer loops and forward pointers cannot make the walk
 // loop or read out of bounds. All functions are noexcept and thread-safe; only the text helpers
 // allocate.

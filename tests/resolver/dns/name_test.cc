@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <initializer_list>
 #include <string>
 
 #include "tests/resolver/dns/msg_builder.h"
@@ -56,16 +57,25 @@ TEST(Name, MaxLengthAcceptedOneMoreRejected) {
   EXPECT_FALSE(readName(big, 0));
 }
 
+Bytes afterHeader(std::initializer_list<uint8_t> bytes) {
+  Bytes b(kHeaderSize, 0);  // names live after the 12-byte header; pointers may not point into it
+  b.insert(b.end(), bytes);
+  return b;
+}
+
 TEST(Name, CompressionBackwardsChain) {
-  // "example.com" at 0, "www" + ptr(0) at 13, "a" + ptr(13) at 19.
-  Bytes w = test::nameWire("example.com");   // 13 bytes
-  w.insert(w.end(), {3, 'w', 'w', 'w', 0xc0, 0});  // offset 13
-  w.insert(w.end(), {1, 'a', 0xc0, 13});           // offset 19
-  auto ref = readName(w, 19);
+  // "example.com" at 12, "www" + ptr(12) at 25, "a" + ptr(25) at 31.
+  Bytes w(kHeaderSize, 0);
+  Bytes ex = test::nameWire("example.com");  // 13 bytes
+  w.insert(w.end(), ex.begin(), ex.end());
+  w.insert(w.end(), {3, 'w', 'w', 'w', 0xc0, 12});  // offset 25
+  w.insert(w.end(), {1, 'a', 0xc0, 25});            // offset 31
+  auto ref = readName(w, 31);
   ASSERT_TRUE(ref);
   EXPECT_TRUE(ref->compressed);
-  EXPECT_EQ(ref->end, 23);
-  EXPECT_EQ(nameToText(w, 19), "a.www.example.com.");
+  EXPECT_EQ(ref->end, 35);
+  EXPECT_EQ(ref->length, 19);
+  EXPECT_EQ(nameToText(w, 31), "a.www.example.com.");
 }
 
 struct BadName {
@@ -99,13 +109,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadName{"empty", {}, 0}, BadName{"offset past end", {0}, 1},
         BadName{"label past end", {5, 'a', 'b'}, 0},
         BadName{"no root", {1, 'a'}, 0},
-        BadName{"self pointer", {0xc0, 0x00}, 0},
-        BadName{"forward pointer", {0xc0, 0x02, 0x00}, 0},
-        BadName{"two-step loop", {1, 'a', 0xc0, 0x04, 1, 'b', 0xc0, 0x00}, 4},
+        BadName{"self pointer", afterHeader({0xc0, 12}), 12},
+        BadName{"forward pointer", afterHeader({0xc0, 14, 0x00}), 12},
+        BadName{"two-step loop", afterHeader({1, 'a', 0xc0, 16, 1, 'b', 0xc0, 12}), 16},
+        BadName{"pointer into the header", [] {
+                  Bytes b = afterHeader({0xc0, 4});
+                  b[4] = 1;  // header bytes 4..6 spell the valid name "\001x\000"
+                  b[5] = 'x';
+                  b[6] = 0;
+                  return b;
+                }(), 12},
         // Jump back into the middle of an earlier label, which then runs forward into the pointer.
         // A pointer back into the middle of the label that leads to it: "before the pointer" but
         // not before the segment, so a naive rule would loop forever.
-        BadName{"loop via mid-label", {0, 0, 0, 4, 1, 'x', 1, 'y', 0xc0, 4}, 3},
+        BadName{"loop via mid-label", afterHeader({0, 0, 0, 4, 1, 'x', 1, 'y', 0xc0, 16}), 15},
         BadName{"pointer truncated", {1, 'a', 0xc0}, 0},
         BadName{"extended label 0x40", {0x41, 'a', 0}, 0},
         BadName{"reserved label 0x80", {0x81, 'a', 0}, 0},
