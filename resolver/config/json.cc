@@ -78,7 +78,8 @@ class JsonReader {
         if (!member) {
           return member;
         }
-        v.object.emplace_back(std::move(*key), std::move(*member));
+        v.keys.push_back(std::move(*key));
+        v.values.push_back(std::move(*member));
         ws();
         if (pos_ < s_.size() && s_[pos_] == ',') {
           ++pos_;

@@ -20,7 +20,10 @@ struct JsonValue {
   double number = 0;
   std::string string;
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;  // in document order
+  // Object members in document order, as two parallel vectors (a vector of pairs would need
+  // JsonValue complete here; clang rejects that).
+  std::vector<std::string> keys;
+  std::vector<JsonValue> values;
 };
 
 /// Parses one JSON document (surrounding whitespace allowed). Errors name the byte offset.

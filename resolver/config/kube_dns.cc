@@ -177,7 +177,9 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
         return fail(Errc::kParse, "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got " +
                                       std::string(detail::jsonKindName(j->kind)));
       }
-      for (const auto& [domain, servers] : j->object) {
+      for (size_t k = 0; k < j->keys.size(); ++k) {
+        const std::string& domain = j->keys[k];
+        const detail::JsonValue& servers = j->values[k];
         auto list = stringArray(servers, "kube-dns ConfigMap key 'stubDomains': '" + domain + "'");
         if (!list) {
           return fail(std::move(list.error()));
