@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds a libFuzzer target with clang (ASan + UBSan) in a scratch directory and runs it for a
+# while on a scratch copy of its corpus (the committed corpus is only read; new interesting
+# inputs stay in the scratch copy — copy a crash reproducer into tests/fuzz/corpus/ by hand once
+# it is fixed).
+#
+#   tests/fuzz/run_libfuzzer.sh [SECONDS=60] [TARGET=fuzz_parse_query] [BUILD_DIR=/tmp/nld-fuzz]
+#
+# Exit status is libFuzzer's: 0 when no crash was found.
+set -euo pipefail
+seconds=${1:-60}
+target=${2:-fuzz_parse_query}
+build=${3:-/tmp/nld-fuzz}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+case $target in
+  fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
+  fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
+  *) echo "unknown target '$target'" >&2; exit 2 ;;
+esac
+cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+nice cmake --build "$build" -j2 --target "${target}_libfuzzer"
+work=$build/corpus-$target
+mkdir -p "$work" "$build/artifacts"
+exec "$build/tests/fuzz/${target}_libfuzzer" -max_total_time="$seconds" -timeout=5 \
+  -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+  -artifact_prefix="$build/artifacts/" "$work" "$corpus"
