@@ -350,9 +350,8 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
     return fail(std::move(ok.error()));
   }
   rollback.dismiss();
-  NLD_LOG(kNetcfg, debug, "ensured link '{}' kind={} created={} added={} brought_up={}",
-          spec.name, toString(report.kind), report.created, report.added.size(),
-          report.brought_up);
+  NLD_LOG(kNetcfg, debug, "ensured link '{}' kind={} created={} added={} brought_up={}", spec.name,
+          toString(report.kind), report.created, report.added.size(), report.brought_up);
   return report;
 }
 

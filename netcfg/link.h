@@ -71,10 +71,10 @@ struct LinkReport {
 
 /// The pure diff between desired and observed state.
 struct LinkPlan {
-  bool create = false;         // the link is absent
+  bool create = false;  // the link is absent
   LinkKind create_kind = LinkKind::kAuto;
-  std::vector<IpPrefix> add;   // host prefixes to add, in spec order, without duplicates
-  bool bring_up = false;       // create implies bring_up
+  std::vector<IpPrefix> add;  // host prefixes to add, in spec order, without duplicates
+  bool bring_up = false;      // create implies bring_up
   bool empty() const { return !create && add.empty() && !bring_up; }
 };
 

@@ -16,8 +16,8 @@ Result<void> validateName(std::string_view name) {
     return fail(Errc::kInvalidArgument, "invalid interface name '': empty");
   }
   if (name.size() > kMaxLinkName) {
-    return fail(Errc::kInvalidArgument, "invalid interface name '" + std::string(name) +
-                                            "': longer than 15 characters");
+    return fail(Errc::kInvalidArgument,
+                "invalid interface name '" + std::string(name) + "': longer than 15 characters");
   }
   if (name == "." || name == "..") {
     return fail(Errc::kInvalidArgument, "invalid interface name '" + std::string(name) + "'");
@@ -81,8 +81,8 @@ Result<LinkPlan> planLink(const LinkSpec& spec, const std::optional<LinkState>& 
   LinkPlan plan;
   for (const auto& a : spec.addresses) {
     if (a.isUnspecified()) {
-      return fail(Errc::kInvalidArgument, "invalid local address '" + a.toString() +
-                                              "' for '" + spec.name + "': unspecified address");
+      return fail(Errc::kInvalidArgument, "invalid local address '" + a.toString() + "' for '" +
+                                              spec.name + "': unspecified address");
     }
     IpPrefix want = IpPrefix::host(a);
     if (std::find(plan.add.begin(), plan.add.end(), want) != plan.add.end()) {
@@ -102,8 +102,8 @@ Result<LinkPlan> planLink(const LinkSpec& spec, const std::optional<LinkState>& 
     return plan;
   }
   if (!isAdoptableLinkKind(observed->kind)) {
-    std::string kind = observed->kind.empty() ? "none (not a virtual link)" : "'" + observed->kind +
-                                                                                   "'";
+    std::string kind =
+        observed->kind.empty() ? "none (not a virtual link)" : "'" + observed->kind + "'";
     return fail(Errc::kAlreadyExists, "link '" + spec.name + "' exists with kind " + kind +
                                           ", expected dummy or bridge; not touching it");
   }
@@ -132,10 +132,10 @@ std::vector<std::string> planLinkText(const LinkSpec& spec,
     lines.push_back("set link " + spec.name + " up");
   }
   if (plan->empty()) {
-    std::string have = observed->addresses.empty() ? "no addresses"
-                                                   : joinPrefixes(observed->addresses);
-    lines.push_back("link " + spec.name + ": up to date (kind " + observed->kind + ", up, " +
-                    have + ")");
+    std::string have =
+        observed->addresses.empty() ? "no addresses" : joinPrefixes(observed->addresses);
+    lines.push_back("link " + spec.name + ": up to date (kind " + observed->kind + ", up, " + have +
+                    ")");
   }
   return lines;
 }

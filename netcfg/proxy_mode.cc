@@ -299,8 +299,8 @@ Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
   auto endpoint = SocketAddress::parse(options.metrics_address, kDefaultMetricsPort);
   if (!endpoint) {
     return fail(Errc::kInvalidArgument, "invalid kube-proxy metrics address '" +
-                                            options.metrics_address + "': " +
-                                            endpoint.error().message());
+                                            options.metrics_address +
+                                            "': " + endpoint.error().message());
   }
   std::vector<std::string> absent;  // why each probe found nothing, for the default's text
 

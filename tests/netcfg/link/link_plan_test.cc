@@ -50,9 +50,9 @@ TEST(PlanLink, AbsentLinkIsCreatedWithEveryAddressAndBroughtUp) {
 }
 
 TEST(PlanLink, UpToDateLinkNeedsNothing) {
-  auto plan = planLink(spec({ip("169.254.20.10"), ip("fd00::10")}),
-                       state("bridge", true, {pfx("fd00::10", 128), pfx("fe80::1", 64),
-                                              pfx("169.254.20.10", 32)}));
+  auto plan = planLink(
+      spec({ip("169.254.20.10"), ip("fd00::10")}),
+      state("bridge", true, {pfx("fd00::10", 128), pfx("fe80::1", 64), pfx("169.254.20.10", 32)}));
   ASSERT_TRUE(plan) << plan.error().message();
   EXPECT_TRUE(plan->empty());
 }
@@ -68,15 +68,15 @@ TEST(PlanLink, ReaddsOnlyTheMissingAddress) {
 
 TEST(PlanLink, AddressPresentWithAnotherPrefixCountsAsPresent) {
   // Someone configured it differently on purpose; we neither duplicate nor "fix" it.
-  auto plan = planLink(spec({ip("169.254.20.10")}),
-                       state("bridge", true, {pfx("169.254.20.10", 24)}));
+  auto plan =
+      planLink(spec({ip("169.254.20.10")}), state("bridge", true, {pfx("169.254.20.10", 24)}));
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->empty());
 }
 
 TEST(PlanLink, DownLinkIsBroughtUp) {
-  auto plan = planLink(spec({ip("169.254.20.10")}),
-                       state("dummy", false, {pfx("169.254.20.10", 32)}));
+  auto plan =
+      planLink(spec({ip("169.254.20.10")}), state("dummy", false, {pfx("169.254.20.10", 32)}));
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->bring_up);
   EXPECT_TRUE(plan->add.empty());
@@ -100,8 +100,7 @@ TEST(PlanLink, ForeignKindIsAnErrorNamingTheKind) {
 TEST(PlanLink, LinkWithoutKindIsAnError) {
   auto plan = planLink(spec({}), state("", true, {}));
   ASSERT_FALSE(plan);
-  EXPECT_NE(plan.error().message().find("kind none"), std::string::npos)
-      << plan.error().message();
+  EXPECT_NE(plan.error().message().find("kind none"), std::string::npos) << plan.error().message();
 }
 
 TEST(PlanLink, EitherAdoptableKindIsFineWhateverKindWasAsked) {
@@ -145,10 +144,10 @@ TEST(PlanLinkText, CreateLines) {
 }
 
 TEST(PlanLinkText, UpToDateLine) {
-  EXPECT_EQ(planLinkText(spec({ip("169.254.20.10")}),
-                         state("bridge", true, {pfx("169.254.20.10", 32)})),
-            (std::vector<std::string>{
-                "link nodelocaldns: up to date (kind bridge, up, 169.254.20.10/32)"}));
+  EXPECT_EQ(
+      planLinkText(spec({ip("169.254.20.10")}), state("bridge", true, {pfx("169.254.20.10", 32)})),
+      (std::vector<std::string>{
+          "link nodelocaldns: up to date (kind bridge, up, 169.254.20.10/32)"}));
 }
 
 TEST(PlanLinkText, ErrorLine) {

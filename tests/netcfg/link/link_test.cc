@@ -1,17 +1,18 @@
 // The link module against the real kernel, each TEST in its own throw-away network namespace.
 // Oracle: `ip -j addr` / `ip -d -j link` output, matched on the fields that matter.
+#include "netcfg/link.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <string>
 
 #include "base/fd.h"
-#include "netcfg/link.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
@@ -142,9 +143,9 @@ TEST(LinkNetns, DualStackInOneCall) {
   EXPECT_EQ(count(addrs, v6Entry("fd00::10") + ",\"nodad\":true"), 1u) << addrs;
   auto st = observeLink("nodelocaldns");
   ASSERT_TRUE(st && st->has_value());
-  EXPECT_NE(std::find((*st)->addresses.begin(), (*st)->addresses.end(),
-                      IpPrefix{ip("fd00::10"), 128}),
-            (*st)->addresses.end());
+  EXPECT_NE(
+      std::find((*st)->addresses.begin(), (*st)->addresses.end(), IpPrefix{ip("fd00::10"), 128}),
+      (*st)->addresses.end());
 }
 
 TEST(LinkNetns, EnsureTwiceChangesNothing) {
@@ -284,8 +285,8 @@ TEST(LinkNetns, UdpServerAnswersOnLocalAddress) {
         << strerror(errno);
 
     pollfd p{server.get(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 2000), 1)
-        << "server got nothing; routes:\n" << run("ip route show table all").out;
+    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "server got nothing; routes:\n"
+                                      << run("ip route show table all").out;
     char buf[16];
     sockaddr_storage from{};
     socklen_t from_len = sizeof(from);

@@ -19,9 +19,8 @@ TEST(ProxyMode, RejectsUnknownModeNamingIt) {
     auto r = parseProxyMode(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code(), Errc::kInvalidArgument);
-    EXPECT_EQ(r.error().message(),
-              "invalid kube-proxy mode '" + std::string(bad) +
-                  "': expected iptables, ipvs or nftables");
+    EXPECT_EQ(r.error().message(), "invalid kube-proxy mode '" + std::string(bad) +
+                                       "': expected iptables, ipvs or nftables");
   }
 }
 

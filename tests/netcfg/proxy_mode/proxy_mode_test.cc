@@ -1,18 +1,19 @@
 // kube-proxy mode detection: each signal alone in its own network namespace, then precedence.
 // The /proxyMode endpoint is a loopback HTTP responder thread on port 0, started AFTER entering
 // the namespace (unshare needs a single-threaded process).
+#include "netcfg/proxy_mode.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
-#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 
 #include "base/fd.h"
-#include "netcfg/proxy_mode.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
@@ -99,9 +100,9 @@ void sh(const std::string& cmd) {
 
 TEST(ProxyModeNetns, EndpointAnswersEachMode) {
   NLD_ENTER_NETNS();
-  for (auto [body, mode] : {std::pair{"iptables", ProxyMode::kIptables},
-                            std::pair{"ipvs", ProxyMode::kIpvs},
-                            std::pair{"nftables", ProxyMode::kNftables}}) {
+  for (auto [body, mode] :
+       {std::pair{"iptables", ProxyMode::kIptables}, std::pair{"ipvs", ProxyMode::kIpvs},
+        std::pair{"nftables", ProxyMode::kNftables}}) {
     SCOPED_TRACE(body);
     Result<ProxyModeDetection> d = fail(Errc::kInternal, "not run");
     std::string addr;
@@ -130,8 +131,7 @@ TEST(ProxyModeNetns, EndpointSendsAPlainGet) {
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->mode, ProxyMode::kIpvs);
   EXPECT_EQ(d->signal, "kube-proxy /proxyMode at " + http.address() + " answered 'ipvs'");
-  EXPECT_EQ(http.request().rfind("GET /proxyMode HTTP/1.0\r\nHost: " + http.address() + "\r\n",
-                                 0),
+  EXPECT_EQ(http.request().rfind("GET /proxyMode HTTP/1.0\r\nHost: " + http.address() + "\r\n", 0),
             0u)
       << http.request();
 }
