@@ -1,0 +1,101 @@
+#include "resolver/metrics/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+
+namespace nld::resolver::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Metrics, TypeLabelsFollowCoreDnsFixedList) {
+  EXPECT_STREQ(typeLabel(typeIndex(1)), "A");
+  EXPECT_STREQ(typeLabel(typeIndex(28)), "AAAA");
+  EXPECT_STREQ(typeLabel(typeIndex(33)), "SRV");
+  EXPECT_STREQ(typeLabel(typeIndex(65)), "HTTPS");
+  EXPECT_STREQ(typeLabel(typeIndex(99)), "other");
+  EXPECT_STREQ(rcodeLabel(rcodeIndex(3)), "NXDOMAIN");
+  EXPECT_STREQ(rcodeLabel(rcodeIndex(16)), "BADVERS");
+}
+
+TEST(Metrics, SumsWorkersAndRendersCoreDnsNames) {
+  Registry r(2);
+  ZoneStats* z = r.zone("dns://169.254.20.10:53", "cluster.local.");
+  z[0].requests[0][0][typeIndex(1)].inc();
+  z[1].requests[0][0][typeIndex(1)].inc(2);
+  z[1].responses[0][0].inc();
+  z[0].duration[typeIndex(1)].observe(100000);    // 0.1 ms -> first bucket
+  z[1].duration[typeIndex(1)].observe(3000000);   // 3 ms -> le=0.004
+  CacheStats* c = r.cache("dns://169.254.20.10:53", "cluster.local.");
+  c[1].hits[0].inc(5);
+  UpstreamStats* u = r.upstream("10.96.0.10:53");
+  u[0].duration[0].observe(1000000);
+  r.maxConcurrentRejects()[1].inc();
+  CacheGauge g;
+  g.server = "dns://169.254.20.10:53";
+  g.zones = "cluster.local.";
+  g.entries[0] = 7;
+  std::string text = r.render({g}, "0.1.0");
+  EXPECT_THAT(text, HasSubstr("coredns_dns_requests_total{server=\"dns://169.254.20.10:53\","
+                              "zone=\"cluster.local.\",view=\"\",proto=\"udp\",family=\"1\","
+                              "type=\"A\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_responses_total{server=\"dns://169.254.20.10:53\","
+                              "zone=\"cluster.local.\",view=\"\",rcode=\"NOERROR\","
+                              "plugin=\"cache\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_duration_seconds_bucket{server=\"dns://"
+                              "169.254.20.10:53\",zone=\"cluster.local.\",view=\"\",type=\"A\","
+                              "le=\"0.00025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(",type=\"A\",le=\"0.004\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr(",type=\"A\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_duration_seconds_count{server=\"dns://"
+                              "169.254.20.10:53\",zone=\"cluster.local.\",view=\"\",type=\"A\"} 2"));
+  EXPECT_THAT(text, HasSubstr("coredns_cache_hits_total{server=\"dns://169.254.20.10:53\","
+                              "zones=\"cluster.local.\",view=\"\",type=\"success\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_cache_entries{server=\"dns://169.254.20.10:53\","
+                              "zones=\"cluster.local.\",view=\"\",type=\"success\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_proxy_request_duration_seconds_count{proxy_name="
+                              "\"forward\",to=\"10.96.0.10:53\",rcode=\"NOERROR\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_forward_max_concurrent_rejects_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_build_info{version=\"0.1.0\""));
+}
+
+TEST(Metrics, EveryFamilyHasHelpAndTypeAndEverySampleIsWellFormed) {
+  Registry r(1);
+  r.zone("dns://:53", ".")[0].requests[1][1][0].inc();
+  r.cache("dns://:53", ".");
+  r.upstream("1.1.1.1:53");
+  std::string text = r.render({}, "x");
+  std::istringstream in(text);
+  std::string line;
+  std::set<std::string> typed;
+  static const std::regex sample(R"(^([a-z_]+)(\{[^}]*\})? [0-9.e+-]+$)");
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      typed.insert(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) {
+      continue;
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << line;
+    std::string name = m[1].str();
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (!typed.count(name) && name.size() > strlen(suffix) &&
+          name.compare(name.size() - strlen(suffix), strlen(suffix), suffix) == 0) {
+        name = name.substr(0, name.size() - strlen(suffix));
+      }
+    }
+    EXPECT_TRUE(typed.count(name)) << "no # TYPE before " << line;
+  }
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  EXPECT_EQ(escapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace nld::resolver::metrics

@@ -1,0 +1,79 @@
+#include "resolver/server/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include "resolver/dns/name.h"
+
+namespace nld::resolver::server {
+namespace {
+
+std::shared_ptr<const Snapshot> build(const std::string& corefile, metrics::Registry& r,
+                                      const Snapshot* prev = nullptr) {
+  auto cfg = config::parseCorefile(corefile, "Corefile");
+  EXPECT_TRUE(cfg.has_value()) << cfg.error().message();
+  auto snap = buildSnapshot(std::move(*cfg), prev, r, 1 << 20, 1);
+  EXPECT_TRUE(snap.has_value());
+  return *snap;
+}
+
+const char* kCorefile =
+    "cluster.local:53 {\n  cache 30\n  bind 169.254.20.10 10.96.0.10\n"
+    "  forward . 10.96.12.34 {\n    force_tcp\n  }\n}\n"
+    "in-addr.arpa:53 {\n  cache 30\n  bind 169.254.20.10 10.96.0.10\n  forward . 10.96.12.34\n}\n"
+    ".:53 {\n  cache 30\n  bind 169.254.20.10 10.96.0.10\n  forward . 8.8.8.8 1.1.1.1\n}\n";
+
+int routeBlock(const Snapshot& s, size_t listener, const std::string& name) {
+  uint8_t wire[255];
+  size_t n = dns::nameFromText(name, wire);
+  EXPECT_GT(n, 0u);
+  const RouteZone* z = s.route(listener, wire, n);
+  return z == nullptr ? -1 : z->block;
+}
+
+TEST(Snapshot, ListenersAndServerLabels) {
+  metrics::Registry r(1);
+  auto s = build(kCorefile, r);
+  ASSERT_EQ(s->listeners.size(), 2u);
+  EXPECT_EQ(s->server_labels[0], "dns://169.254.20.10:53");
+  EXPECT_EQ(s->server_labels[1], "dns://10.96.0.10:53");
+}
+
+TEST(Snapshot, RoutesByLongestZoneAtLabelBoundaries) {
+  metrics::Registry r(1);
+  auto s = build(kCorefile, r);
+  EXPECT_EQ(routeBlock(*s, 0, "svc.default.svc.cluster.local."), 0);
+  EXPECT_EQ(routeBlock(*s, 1, "cluster.local."), 0);
+  EXPECT_EQ(routeBlock(*s, 0, "1.0.96.10.in-addr.arpa."), 1);
+  EXPECT_EQ(routeBlock(*s, 0, "example.com."), 2);
+  EXPECT_EQ(routeBlock(*s, 0, "xcluster.local."), 2);  // not a label boundary
+  EXPECT_EQ(routeBlock(*s, 0, "."), 2);
+}
+
+TEST(Snapshot, ReloadKeepsUnchangedCachesAndUpstreamState) {
+  metrics::Registry r(1);
+  auto a = build(kCorefile, r);
+  a->groups[2]->upstreams[0]->onFailure();
+  auto b = build(kCorefile, r, a.get());
+  EXPECT_EQ(a->blocks[0].cache, b->blocks[0].cache);
+  EXPECT_EQ(a->groups[2]->upstreams[0], b->groups[2]->upstreams[0]);
+  EXPECT_EQ(b->groups[2]->upstreams[0]->fails.load(), 1u);
+  std::string changed = kCorefile;
+  changed.replace(changed.find("cache 30"), 8, "cache 10");
+  auto c = build(changed, r, b.get());
+  EXPECT_NE(b->blocks[0].cache, c->blocks[0].cache);
+  EXPECT_EQ(b->blocks[1].cache, c->blocks[1].cache);
+  EXPECT_GT(c->generation, b->generation);
+}
+
+TEST(Snapshot, UnboundBlockListensOnWildcards) {
+  metrics::Registry r(1);
+  auto s = build(".:1053 {\n  forward . 8.8.8.8\n}\n", r);
+  ASSERT_EQ(s->listeners.size(), 2u);
+  EXPECT_TRUE(s->listeners[0].ip.isUnspecified());
+  EXPECT_EQ(s->listeners[0].port, 1053);
+  EXPECT_EQ(s->server_labels[0], "dns://:1053");
+  EXPECT_EQ(routeBlock(*s, 1, "example.org."), 0);
+}
+
+}  // namespace
+}  // namespace nld::resolver::server

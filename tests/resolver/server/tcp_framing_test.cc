@@ -1,0 +1,95 @@
+#include "resolver/net/tcp_framing.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+namespace nld::resolver::net {
+namespace {
+
+void feed(TcpFramer& f, const std::vector<uint8_t>& bytes) {
+  auto space = f.prepare(bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  f.commit(bytes.size());
+}
+
+TEST(TcpFramer, SplitsSeveralMessagesInOneRead) {
+  TcpFramer f;
+  feed(f, {0, 2, 'a', 'b', 0, 1, 'c'});
+  auto m1 = f.next();
+  ASSERT_TRUE(m1);
+  EXPECT_EQ(std::vector<uint8_t>(m1->begin(), m1->end()), (std::vector<uint8_t>{'a', 'b'}));
+  auto m2 = f.next();
+  ASSERT_TRUE(m2);
+  EXPECT_EQ(m2->size(), 1u);
+  EXPECT_FALSE(f.next());
+  EXPECT_EQ(f.buffered(), 0u);
+}
+
+TEST(TcpFramer, ReassemblesAMessageSplitAcrossReads) {
+  TcpFramer f(4);
+  feed(f, {0});
+  EXPECT_FALSE(f.next());
+  feed(f, {5, 'h', 'e'});
+  EXPECT_FALSE(f.next());
+  feed(f, {'l', 'l', 'o', 0});
+  auto m = f.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(std::string(m->begin(), m->end()), "hello");
+  EXPECT_FALSE(f.next());
+  EXPECT_EQ(f.buffered(), 1u);
+}
+
+TEST(TcpFramer, ZeroLengthIsAProtocolError) {
+  TcpFramer f;
+  feed(f, {0, 0, 0, 1, 'x'});
+  EXPECT_FALSE(f.next());
+  EXPECT_TRUE(f.broken());
+}
+
+TEST(TcpFramer, LargeMessageGrowsTheBuffer) {
+  TcpFramer f(16);
+  std::vector<uint8_t> wire(2 + 65535, 7);
+  wire[0] = 0xff;
+  wire[1] = 0xff;
+  for (size_t off = 0; off < wire.size(); off += 1000) {
+    size_t n = std::min<size_t>(1000, wire.size() - off);
+    feed(f, std::vector<uint8_t>(wire.begin() + off, wire.begin() + off + n));
+  }
+  auto m = f.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->size(), 65535u);
+}
+
+TEST(TcpOutput, PrefixesLengthAndFlushesToASocket) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  TcpOutput out;
+  const uint8_t a[] = {1, 2, 3};
+  ASSERT_TRUE(out.append(a));
+  ASSERT_TRUE(out.append(a));
+  EXPECT_EQ(out.pending(), 10u);
+  ASSERT_TRUE(out.flush(sv[0]));
+  EXPECT_TRUE(out.empty());
+  uint8_t buf[16];
+  ASSERT_EQ(::read(sv[1], buf, sizeof buf), 10);
+  EXPECT_EQ(buf[0], 0);
+  EXPECT_EQ(buf[1], 3);
+  EXPECT_EQ(buf[5], 0);
+  EXPECT_EQ(buf[6], 3);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
+TEST(TcpOutput, RejectsOversizedMessages) {
+  TcpOutput out;
+  std::vector<uint8_t> big(65536);
+  EXPECT_FALSE(out.append(big));
+  EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace nld::resolver::net
