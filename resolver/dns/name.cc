@@ -11,7 +11,8 @@ namespace {
 // One walk for validation and copying: `out` (may be empty) receives the uncompressed name,
 // lower-cased when `lower` is set.
 std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std::span<uint8_t> out,
-                                bool lower) noexcept {
+                                bool lower, NameByteVisitor visit = nullptr,
+                                void* ctx = nullptr) noexcept {
   if (offset >= msg.size()) {
     return std::nullopt;
   }
@@ -32,6 +33,9 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
       if (pos + 1 >= msg.size()) {
         return std::nullopt;
       }
+      if (visit != nullptr && !visit(ctx, pos, pos + 2)) {
+        return std::nullopt;
+      }
       const size_t target = (static_cast<size_t>(b & 0x3f) << 8) | msg[pos + 1];
       // Strictly before the current segment: every jump lowers segment_start, so the walk ends.
       // Never into the header: no name lives there.
@@ -48,6 +52,9 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
     }
     if ((b & 0xc0) != 0) {
       return std::nullopt;  // 0b01 (extended, RFC 6891 deprecated it) and 0b10 are reserved
+    }
+    if (visit != nullptr && !visit(ctx, pos, pos + 1 + b)) {
+      return std::nullopt;
     }
     if (b == 0) {
       length += 1;
@@ -113,6 +120,11 @@ const char* rcodeName(Rcode rcode) noexcept {
 
 std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset) noexcept {
   return walkName(msg, offset, {}, false);
+}
+
+std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset, NameByteVisitor visit,
+                                void* ctx) noexcept {
+  return walkName(msg, offset, {}, false, visit, ctx);
 }
 
 size_t copyNameLower(std::span<const uint8_t> msg, size_t offset, std::span<uint8_t> out) noexcept {

@@ -33,6 +33,15 @@ struct NameRef {
 ///         type, or a compression pointer that does not point strictly backwards.
 std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset) noexcept;
 
+/// Called with each byte range [begin, end) of the message a name walk reads (labels, the root
+/// byte, pointers); returning false rejects the name.
+using NameByteVisitor = bool (*)(void* ctx, size_t begin, size_t end) noexcept;
+
+/// readName() that also reports the bytes it reads, e.g. to refuse names that overlap TTL fields
+/// (which the cache rewrites).
+std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset, NameByteVisitor visit,
+                                void* ctx) noexcept;
+
 /// Writes the uncompressed, ASCII-lower-cased wire form of the name at `offset` into `out`.
 /// @return the number of bytes written (the name's length), or 0 if the name is invalid or `out`
 ///         is too small (`out` may then hold a partial name).

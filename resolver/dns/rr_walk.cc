@@ -1,6 +1,7 @@
 #include "resolver/dns/rr_walk.h"
 
 #include <algorithm>
+#include <array>
 
 #include "resolver/dns/name.h"
 #include "resolver/dns/wire_reader.h"
@@ -11,14 +12,34 @@ namespace {
 constexpr uint32_t kMaximumDefaultTtl = 3600;  // CoreDNS dnsutil.MaximumDefaulTTL
 constexpr uint32_t kMinimalDefaultTtl = 5;     // CoreDNS dnsutil.MinimalDefaultTTL
 
-// Calls fn(rr_start, type, ttl_offset, rdata_offset, rdlength) for each RR after the question;
-// returns false on any bounds or name error. `wire` must hold at least a header.
+// TTL fields seen so far (ascending): the cache rewrites them, so no name we parse may read
+// them — a name pointing into a TTL would decode differently after the rewrite.
+struct TtlGuard {
+  static constexpr size_t kMaxRrs = kMaxMessageSize / 11 + 1;  // an RR takes at least 11 bytes
+  std::array<uint16_t, kMaxRrs> at;
+  size_t count = 0;
+
+  static bool visit(void* ctx, size_t begin, size_t end) noexcept {
+    const auto* g = static_cast<const TtlGuard*>(ctx);
+    // First TTL field ending after `begin`; overlap iff it starts before `end`.
+    const auto* first = std::upper_bound(
+        g->at.data(), g->at.data() + g->count, begin,
+        [](size_t b, uint16_t t) noexcept { return b < size_t{t} + 4; });
+    return first == g->at.data() + g->count || size_t{*first} >= end;
+  }
+};
+
+// Calls fn(index, rr_start, type, ttl_offset, rdata_offset, rdlength, next) for each RR after
+// the question; returns false on any bounds or name error, or when fn returns false. With a
+// guard, owner names may not read TTL fields of earlier RRs.
 template <typename Fn>
-bool forEachRr(std::span<const uint8_t> wire, size_t question_end, unsigned count, Fn&& fn) noexcept {
+bool forEachRr(std::span<const uint8_t> wire, size_t question_end, unsigned count, Fn&& fn,
+               TtlGuard* guard = nullptr) noexcept {
   WireReader r(wire, question_end);
   for (unsigned i = 0; i < count; ++i) {
     const size_t start = r.position();
-    auto owner = readName(wire, start);
+    auto owner = guard != nullptr ? readName(wire, start, &TtlGuard::visit, guard)
+                                  : readName(wire, start);
     if (!owner) {
       return false;
     }
@@ -32,6 +53,9 @@ bool forEachRr(std::span<const uint8_t> wire, size_t question_end, unsigned coun
     r.skip(rdlength);
     if (!r.ok()) {
       return false;
+    }
+    if (guard != nullptr && type != qtype::kOpt) {
+      guard->at[guard->count++] = static_cast<uint16_t>(ttl_at);
     }
     if (!fn(i, start, type, ttl_at, rdata_at, rdlength, r.position())) {
       return false;
@@ -107,6 +131,7 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
   const unsigned total = an + ns + info.arcount;
   bool bad = false;
   bool has_ns = false;
+  TtlGuard guard;
   uint32_t neg_min = UINT32_MAX;  // min over RRs with the SOA rule applied
   uint32_t ext_rcode = 0;
   info.answer_end = info.question_end;
@@ -145,8 +170,9 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
           if (type == qtype::kSoa) {
             info.has_soa = true;
             // RDATA: mname, rname (names, maybe compressed), then 5 × u32; MINIMUM is the last.
-            auto mname = readName(wire, rdata_at);
-            auto rname = mname ? readName(wire, mname->end) : std::nullopt;
+            auto mname = readName(wire, rdata_at, &TtlGuard::visit, &guard);
+            auto rname =
+                mname ? readName(wire, mname->end, &TtlGuard::visit, &guard) : std::nullopt;
             if (!rname || size_t{rname->end} + 20 != rdata_at + rdlen) {
               bad = true;
               return false;
@@ -158,7 +184,8 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
         }
         neg_min = std::min(neg_min, neg_ttl);
         return true;
-      });
+      },
+      &guard);
   if (!walked || bad) {
     return std::nullopt;
   }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -24,11 +25,16 @@ namespace {
 
 using namespace nld::resolver;
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
+void checkFailed(const char* what, int line) {
+  std::fprintf(stderr, "fuzz_parse_query.cc:%d: invariant failed: %s\n", line, what);
+  std::abort();
 }
+#define check(cond)                  \
+  do {                               \
+    if (!(cond)) {                   \
+      checkFailed(#cond, __LINE__);  \
+    }                                \
+  } while (0)
 
 cache::Cache& theCache() {
   static cache::Cache* c = [] {

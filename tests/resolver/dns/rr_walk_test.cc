@@ -158,3 +158,29 @@ TEST(RewriteTtls, SkipsOpt) {
 
 }  // namespace
 }  // namespace nld::resolver::dns
+
+namespace nld::resolver::dns {
+namespace {
+
+// Found by libFuzzer: an owner name pointing into an earlier RR's TTL field decodes differently
+// once the cache rewrites that TTL, so such messages are refused up front.
+TEST(InspectResponse, RejectsNamesReadingTtlFields) {
+  // TTL 0: the last byte of the TTL field is a root label, a valid name by itself.
+  Bytes ok = Msg::replyTo("a.test", qtype::kA).answer("a.test", qtype::kA, 0,
+                                                     test::ipv4(1, 2, 3, 4)).wire();
+  const size_t ttl_at = 12 + 8 + 4 + 8 + 4;  // header, qname(8) + 4, owner(8) + type + class
+  ASSERT_EQ(readU32(ok.data() + ttl_at), 0u);
+  Bytes bad = ok;
+  bad[hdr::kArcount + 1] = 1;
+  const uint8_t ptr = static_cast<uint8_t>(ttl_at + 3);
+  bad.insert(bad.end(), {0xc0, ptr, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 5, 6, 7, 8});
+  EXPECT_FALSE(inspectResponse(bad));
+  // The same RR with its owner pointing at the question name is fine.
+  Bytes good = ok;
+  good[hdr::kArcount + 1] = 1;
+  good.insert(good.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 5, 6, 7, 8});
+  EXPECT_TRUE(inspectResponse(good));
+}
+
+}  // namespace
+}  // namespace nld::resolver::dns
