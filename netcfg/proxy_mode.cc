@@ -16,6 +16,7 @@
 #include <sys/time.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -61,6 +62,58 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
 };
+
+// True once the headers and a Content-Length body have arrived (otherwise we read to EOF).
+bool complete(std::string_view resp) {
+  size_t head_end = resp.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) {
+    return false;
+  }
+  std::string head(resp.substr(0, head_end));
+  for (char& c : head) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  size_t at = head.find("\r\ncontent-length:");
+  if (at == std::string::npos) {
+    return false;
+  }
+  size_t length = 0;
+  bool digits = false;
+  for (size_t i = at + 17; i < head.size() && head[i] != '\r'; ++i) {
+    if (head[i] >= '0' && head[i] <= '9') {
+      length = length * 10 + static_cast<size_t>(head[i] - '0');
+      digits = true;
+      if (length > kMaxHttpResponse) {
+        return false;
+      }
+    } else if (head[i] != ' ' && head[i] != '\t') {
+      return false;
+    }
+  }
+  return digits && resp.size() - (head_end + 4) >= length;
+}
+
+// Accepts what an operator may type for kube-proxy's metricsBindAddress: "IP[:port]",
+// "[v6]:port", "localhost[:port]", optionally with "http://" in front and a trailing "/".
+Result<SocketAddress> parseMetricsAddress(std::string_view text) {
+  std::string_view t = text;
+  if (t.rfind("http://", 0) == 0) {
+    t.remove_prefix(7);
+  }
+  if (!t.empty() && t.back() == '/') {
+    t.remove_suffix(1);
+  }
+  std::string host_port(t);
+  if (t == "localhost" || t.rfind("localhost:", 0) == 0) {
+    host_port = "127.0.0.1" + std::string(t.substr(9));
+  }
+  auto a = SocketAddress::parse(host_port, kDefaultMetricsPort);
+  if (!a) {
+    return fail(Errc::kInvalidArgument, "invalid kube-proxy metrics address '" + std::string(text) +
+                                            "': " + a.error().message());
+  }
+  return a;
+}
 
 std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path,
                                   std::chrono::milliseconds timeout, std::string* why,
@@ -130,6 +183,9 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
         *malformed = true;
         *why = "response larger than 64 KiB";
         return std::nullopt;
+      }
+      if (complete(resp)) {
+        break;  // a server that keeps the connection open despite HTTP/1.0 + close
       }
       continue;
     }
@@ -296,11 +352,9 @@ Result<ProxyMode> parseProxyMode(std::string_view text) {
 }
 
 Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
-  auto endpoint = SocketAddress::parse(options.metrics_address, kDefaultMetricsPort);
+  auto endpoint = parseMetricsAddress(options.metrics_address);
   if (!endpoint) {
-    return fail(Errc::kInvalidArgument, "invalid kube-proxy metrics address '" +
-                                            options.metrics_address +
-                                            "': " + endpoint.error().message());
+    return fail(std::move(endpoint.error()));
   }
   std::vector<std::string> absent;  // why each probe found nothing, for the default's text
 

@@ -31,8 +31,10 @@ std::string_view toString(ProxyMode mode);
 Result<ProxyMode> parseProxyMode(std::string_view text);
 
 struct ProxyModeOptions {
-  std::string metrics_address = "127.0.0.1:10249";  // kube-proxy metricsBindAddress; IP[:port]
-  std::chrono::milliseconds timeout{1000};          // for the whole HTTP exchange
+  /// kube-proxy's metricsBindAddress: "IP[:port]", "[v6]:port" or "localhost[:port]"
+  /// ("http://" and a trailing "/" are accepted); the port defaults to 10249.
+  std::string metrics_address = "127.0.0.1:10249";
+  std::chrono::milliseconds timeout{1000};  // for the whole HTTP exchange
   std::string ipvs_link = "kube-ipvs0";
 };
 

@@ -25,13 +25,15 @@ TEST(ProxyMode, RejectsUnknownModeNamingIt) {
 }
 
 TEST(ProxyMode, InvalidMetricsAddressIsAnInputError) {
-  ProxyModeOptions o;
-  o.metrics_address = "localhost:x";
-  auto d = detectProxyMode(o);
-  ASSERT_FALSE(d);
-  EXPECT_EQ(d.error().code(), Errc::kInvalidArgument);
-  EXPECT_EQ(d.error().message().rfind("invalid kube-proxy metrics address 'localhost:x'", 0), 0u)
-      << d.error().message();
+  for (std::string bad : {"localhost:x", "kube-proxy:10249", "", "https://127.0.0.1:10249"}) {
+    ProxyModeOptions o;
+    o.metrics_address = bad;
+    auto d = detectProxyMode(o);
+    ASSERT_FALSE(d) << bad;
+    EXPECT_EQ(d.error().code(), Errc::kInvalidArgument);
+    EXPECT_EQ(d.error().message().rfind("invalid kube-proxy metrics address '" + bad + "'", 0), 0u)
+        << d.error().message();
+  }
 }
 
 }  // namespace

@@ -24,7 +24,10 @@ using test::run;
 // Answers up to one HTTP request on 127.0.0.1:<port> with `response` (raw bytes), then exits.
 class HttpResponder {
  public:
-  explicit HttpResponder(std::string response) : response_(std::move(response)) {
+  // keep_open: after answering, hold the connection until the client closes it (a server that
+  // ignores "Connection: close"); the client must stop at Content-Length.
+  explicit HttpResponder(std::string response, bool keep_open = false)
+      : response_(std::move(response)), keep_open_(keep_open) {
     listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
@@ -46,6 +49,7 @@ class HttpResponder {
   }
   bool ok() const { return ok_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
   const std::string& request() const { return request_; }  // valid after join()
 
  private:
@@ -71,9 +75,16 @@ class HttpResponder {
       request_.append(buf, static_cast<size_t>(n));
     }
     ::send(conn.get(), response_.data(), response_.size(), MSG_NOSIGNAL);
+    while (keep_open_) {
+      p = {conn.get(), POLLIN, 0};
+      if (::poll(&p, 1, 5000) != 1 || ::recv(conn.get(), buf, sizeof(buf), 0) <= 0) {
+        break;
+      }
+    }
   }
 
   std::string response_;
+  bool keep_open_ = false;
   Fd listener_;
   bool ok_ = false;
   uint16_t port_ = 0;
@@ -134,6 +145,36 @@ TEST(ProxyModeNetns, EndpointSendsAPlainGet) {
   EXPECT_EQ(http.request().rfind("GET /proxyMode HTTP/1.0\r\nHost: " + http.address() + "\r\n", 0),
             0u)
       << http.request();
+}
+
+TEST(ProxyModeNetns, StopsAtContentLengthWhenTheServerKeepsTheConnection) {
+  NLD_ENTER_NETNS();
+  HttpResponder http("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nnftables", true);
+  ASSERT_TRUE(http.ok());
+  ProxyModeOptions o;
+  o.metrics_address = http.address();
+  o.timeout = std::chrono::milliseconds(3000);
+  auto start = std::chrono::steady_clock::now();
+  auto d = detectProxyMode(o);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->mode, ProxyMode::kNftables);
+  EXPECT_LT(took, std::chrono::milliseconds(1000)) << "waited for EOF instead of the length";
+}
+
+TEST(ProxyModeNetns, AcceptsLocalhostAndUrlForms) {
+  NLD_ENTER_NETNS();
+  for (std::string form : {"localhost:", "http://127.0.0.1:", "http://localhost:"}) {
+    SCOPED_TRACE(form);
+    HttpResponder http(ok200("ipvs"));
+    ASSERT_TRUE(http.ok());
+    ProxyModeOptions o;
+    o.metrics_address = form + std::to_string(http.port()) + (form[0] == 'h' ? "/" : "");
+    auto d = detectProxyMode(o);
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(d->mode, ProxyMode::kIpvs);
+    EXPECT_EQ(d->signal, "kube-proxy /proxyMode at " + http.address() + " answered 'ipvs'");
+  }
 }
 
 TEST(ProxyModeNetns, UnknownAnswerIsAnErrorNotAFallthrough) {
