@@ -4,7 +4,9 @@
 // every block's bind addresses and ports are known (loop avoidance needs them).
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <set>
+#include <unordered_set>
 
 #include "base/atomic_file.h"
 #include "resolver/config/config.h"
@@ -274,6 +276,7 @@ Result<std::vector<std::string>> Parser::zones(const std::vector<Token>& args, s
 
 Result<void> Parser::keys(const RawBlock& raw, ServerBlock& out) {
   std::optional<uint16_t> port;
+  std::unordered_set<std::string> seen;
   for (const auto& k : raw.keys) {
     std::string_view key = k.text;
     if (auto scheme = key.find("://"); scheme != std::string_view::npos) {
@@ -304,7 +307,7 @@ Result<void> Parser::keys(const RawBlock& raw, ServerBlock& out) {
       return err(k, "server block '" + k.text + "': " + z.error().message());
     }
     for (auto& zone : *z) {
-      if (std::find(out.zones.begin(), out.zones.end(), zone) == out.zones.end()) {
+      if (seen.insert(zone).second) {
         out.zones.push_back(std::move(zone));
       }
     }
@@ -1018,26 +1021,23 @@ Result<Config> Parser::run(std::string_view text) {
   }
   // Two blocks may not serve the same zone on the same port and address (CoreDNS: "cannot serve
   // dns://zone:port - it is already defined").
+  std::map<std::pair<uint16_t, std::string_view>, std::vector<size_t>> served;
   for (size_t a = 0; a < config.blocks.size(); ++a) {
-    for (size_t b = 0; b < a; ++b) {
-      const auto& x = config.blocks[a];
-      const auto& y = config.blocks[b];
-      if (x.port != y.port) {
-        continue;
-      }
-      bool overlap = x.bind.empty() || y.bind.empty() ||
-                     std::any_of(x.bind.begin(), x.bind.end(), [&](const IpAddress& ip) {
-                       return std::find(y.bind.begin(), y.bind.end(), ip) != y.bind.end();
-                     });
-      if (!overlap) {
-        continue;
-      }
-      for (const auto& z : x.zones) {
-        if (std::find(y.zones.begin(), y.zones.end(), z) != y.zones.end()) {
+    const auto& x = config.blocks[a];
+    for (const auto& z : x.zones) {
+      auto& users = served[{x.port, z}];
+      for (size_t b : users) {
+        const auto& y = config.blocks[b];
+        bool overlap = x.bind.empty() || y.bind.empty() ||
+                       std::any_of(x.bind.begin(), x.bind.end(), [&](const IpAddress& ip) {
+                         return std::find(y.bind.begin(), y.bind.end(), ip) != y.bind.end();
+                       });
+        if (overlap) {
           return err(x.line, "cannot serve zone '" + z + "' on port " + std::to_string(x.port) +
                                  ": already defined at line " + std::to_string(y.line));
         }
       }
+      users.push_back(a);
     }
   }
   if (auto r = resolveForwards(config); !r) {
