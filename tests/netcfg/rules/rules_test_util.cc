@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -48,15 +47,28 @@ LockHolder::~LockHolder() {
   }
 }
 
+// Drops a trailing " [123:456]" (chain counters).
+std::string stripCounters(const std::string& line) {
+  size_t open = line.rfind(" [");
+  if (open == std::string::npos || line.back() != ']') {
+    return line;
+  }
+  std::string inner = line.substr(open + 2, line.size() - open - 3);
+  size_t colon = inner.find(':');
+  bool counters = colon != std::string::npos && colon > 0 && colon + 1 < inner.size() &&
+                  inner.find_first_not_of("0123456789:") == std::string::npos &&
+                  inner.find(':', colon + 1) == std::string::npos;
+  return counters ? line.substr(0, open) : line;
+}
+
 std::string normaliseSave(const std::string& text) {
-  static const std::regex kCounters(R"( \[[0-9]+:[0-9]+\]$)");
   std::istringstream in(text);
   std::string out;
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') {
       continue;
     }
-    out += std::regex_replace(line, kCounters, "");
+    out += stripCounters(line);
     out += '\n';
   }
   return out;
