@@ -373,6 +373,15 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
       writeU32(wire + e->ttlOffset(k), e->ttl);
     }
   }
+  // What we serve must itself be valid: a name may have read bytes of the OPT RR we dropped
+  // (found by libFuzzer). Hits only change the header, the question's casing, TTL fields (no
+  // name may read them: inspectResponse) and append an OPT, so checking once here suffices.
+  if (info.opt_offset) {
+    auto again = dns::inspectResponse(stored);
+    if (!again || again->rr_count != ttl_count) {
+      return InsertResult::kNotCacheable;
+    }
+  }
 
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
