@@ -356,18 +356,34 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
 }
 
 Result<bool> removeLink(std::string_view name) {
-  auto sk = detail::connectNetlink(NETLINK_ROUTE, "remove link " + quoted(name));
+  const std::string what = "remove link " + quoted(name);
+  auto sk = detail::connectNetlink(NETLINK_ROUTE, what);
   if (!sk) {
     return fail(std::move(sk.error()));
   }
-  int err = deleteLink(sk->get(), name);
+  bool absent = false;
+  auto link = getLink(sk->get(), name, &absent);
+  if (!link) {
+    return fail(std::move(link.error()));
+  }
+  if (absent) {
+    return false;
+  }
+  const char* kind = rtnl_link_get_type(link->get());
+  if (kind == nullptr || !isAdoptableLinkKind(kind)) {
+    return fail(Errc::kAlreadyExists,
+                what + ": it has kind " + (kind == nullptr ? "none" : quoted(kind)) +
+                    ", not dummy or bridge, so it is not ours; not removing it");
+  }
+  // By ifindex (rtnl_link_delete prefers it over the name): exactly the link we just checked.
+  int err = rtnl_link_delete(sk->get(), link->get());
   if (err == 0) {
     return true;
   }
   if (isAbsent(err)) {
     return false;
   }
-  return fail(nlError(err, "remove link " + quoted(name)));
+  return fail(nlError(err, what));
 }
 
 }  // namespace nld::netcfg

@@ -106,7 +106,9 @@ Result<std::optional<LinkState>> observeLink(std::string_view name);
 Result<LinkReport> ensureLink(const LinkSpec& spec);
 
 /// Deletes link `name` (the kernel drops its addresses and routes). Returns true if it existed;
-/// an absent link is not an error. Does not check the kind: the caller decides what to remove.
+/// an absent link is not an error. A link of a kind we never make (not dummy/bridge, e.g. a veth
+/// someone named so) is left alone: kAlreadyExists, "remove link 'nodelocaldns': it has kind
+/// 'veth', not dummy or bridge, so it is not ours; not removing it".
 Result<bool> removeLink(std::string_view name);
 
 /// rtnetlink event subscription (links and IPv4/IPv6 addresses), for the daemon's sync loop:

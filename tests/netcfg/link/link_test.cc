@@ -246,6 +246,19 @@ TEST(LinkNetns, RemoveThenRemoveAbsent) {
   EXPECT_FALSE(*second);
 }
 
+TEST(LinkNetns, RemoveLeavesAForeignKindAlone) {
+  NLD_ENTER_NETNS();
+  auto mk = run("ip link add nodelocaldns type veth peer name nld-peer");
+  ASSERT_EQ(mk.exit_code, 0) << mk.out;
+  auto r = removeLink("nodelocaldns");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(r.error().message(),
+            "remove link 'nodelocaldns': it has kind 'veth', not dummy or bridge, so it is not "
+            "ours; not removing it");
+  EXPECT_EQ(run("ip link show nodelocaldns").exit_code, 0);
+}
+
 TEST(LinkNetns, FailedAddressStepRollsBackTheLinkItCreated) {
   NLD_ENTER_NETNS();
   // IPv6 disabled for new links in this namespace: adding fd00::10 must fail after creation.
