@@ -246,6 +246,45 @@ TEST(LinkNetns, RemoveThenRemoveAbsent) {
   EXPECT_FALSE(*second);
 }
 
+TEST(LinkNetns, ManyEnsuresKeepOneCopyOfEachAddress) {
+  NLD_ENTER_NETNS();
+  auto s = spec({ip("169.254.20.10"), ip("fd00::10")});
+  for (int i = 0; i < 200; ++i) {
+    auto r = ensureLink(s);
+    ASSERT_TRUE(r) << i << ": " << r.error().message();
+    ASSERT_EQ(r->unchanged(), i > 0) << i;
+  }
+  std::string addrs = addrJson();
+  EXPECT_EQ(count(addrs, "\"local\":\"169.254.20.10\""), 1u) << addrs;
+  EXPECT_EQ(count(addrs, "\"local\":\"fd00::10\""), 1u) << addrs;
+}
+
+// A foreign copy of our IPv6 address still in duplicate address detection never gets its local
+// route within the bound: ensureLink says so instead of returning a link that drops queries.
+TEST(LinkNetns, Ipv6AddressStuckInDadIsATimeout) {
+  NLD_ENTER_NETNS();
+  ASSERT_TRUE(ensureLink(spec({ip("169.254.20.10")})));
+  {
+    std::ofstream f("/proc/sys/net/ipv6/conf/nodelocaldns/dad_transmits");
+    f << "100\n";  // 100 probes, 1 s apart
+    ASSERT_TRUE(f.good());
+  }
+  auto add = run("ip addr add fd00::10/128 dev nodelocaldns");  // with DAD: tentative
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  auto start = std::chrono::steady_clock::now();
+  auto r = ensureLink(spec({ip("169.254.20.10"), ip("fd00::10")}));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::kTimeout);
+  EXPECT_EQ(r.error().message().rfind(
+                "address 'fd00::10' on 'nodelocaldns' not usable after 3000 ms (no local route", 0),
+            0u)
+      << r.error().message();
+  EXPECT_GE(took, std::chrono::milliseconds(3000));
+  EXPECT_LT(took, std::chrono::milliseconds(4000));
+  EXPECT_EQ(run("ip link show nodelocaldns").exit_code, 0) << "an adopted link is never removed";
+}
+
 TEST(LinkNetns, RemoveLeavesAForeignKindAlone) {
   NLD_ENTER_NETNS();
   auto mk = run("ip link add nodelocaldns type veth peer name nld-peer");
