@@ -150,7 +150,8 @@ class Worker::TcpClient final : public net::IoHandler {
           c.tcp = true;
           c.listener = listener_;
           c.conn_id = id_;
-          w_.progress_.fetch_add(1, std::memory_order_relaxed);
+          c.received = net::MonoClock::now();
+          w_.countPackets(1);
           size_t len = w_.handleQuery(listener_, *msg, w_.scratch_, c);
           if (closed_) {
             return;
@@ -355,10 +356,14 @@ void Worker::onUdpReadable(UdpListener& l) noexcept {
     if (n <= 0) {
       return;
     }
-    progress_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    countPackets(static_cast<uint64_t>(n));
+    const MonoTime received = loop_->now();
+    DeferredObservation defer[Batch::kSize];
     unsigned m = 0;
     for (int i = 0; i < n; ++i) {
       Client c;
+      c.received = received;
+      c.defer = &defer[i];
       c.listener = l.index();
       c.peer = &b.peers[i];
       c.peer_len = b.rx[i].msg_hdr.msg_namelen;
@@ -370,6 +375,14 @@ void Worker::onUdpReadable(UdpListener& l) noexcept {
         b.tx[m].msg_hdr.msg_name = &b.peers[i];
         b.tx[m].msg_hdr.msg_namelen = c.peer_len;
         ++m;
+      }
+    }
+    if (m > 0) {
+      uint64_t ns = elapsedNs(received);
+      for (int i = 0; i < n; ++i) {
+        if (defer[i].histogram != nullptr) {
+          defer[i].histogram->observe(ns);
+        }
       }
     }
     unsigned sent = 0;
@@ -421,7 +434,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
   const size_t type_index = metrics::typeIndex(q->qtype);
   zs.requests[client.tcp ? 1 : 0][family][type_index].inc();
   const BlockRuntime& block = snap.blocks[route->block];
-  const MonoTime start = net::MonoClock::now();
+  const MonoTime start = client.received;
 
   bool verify = false;
   if (block.cache) {
@@ -455,7 +468,11 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
           startForward(snap, *route, *key, wire, nullptr, false, type_index);
         }
         zs.responses[static_cast<size_t>(Plugin::kCache)][rcodeOf(out.first(len))].inc();
-        zs.duration[type_index].observe(elapsedNs(start));
+        if (client.defer != nullptr) {
+          client.defer->histogram = &zs.duration[type_index];
+        } else {
+          zs.duration[type_index].observe(elapsedNs(start));
+        }
         return len;
       }
       case cache::Outcome::kStaleVerifyFirst:

@@ -55,6 +55,9 @@ class Worker {
   void run();
 
   uint64_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
+  void countPackets(uint64_t n) noexcept {
+    progress_.store(progress_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   /// Queries waiting for upstream answers (approximate, any thread).
   size_t pending() const noexcept { return pending_count_.load(std::memory_order_relaxed); }
 
@@ -77,6 +80,10 @@ class Worker {
       return static_cast<size_t>(k.key.hash ^ (k.generation << 20) ^ k.block);
     }
   };
+  /// A cache hit's duration, observed once per batch (one clock read per batch, not per query).
+  struct DeferredObservation {
+    metrics::Histogram* histogram = nullptr;
+  };
   /// Where the answer goes.
   struct Client {
     bool tcp = false;
@@ -84,6 +91,8 @@ class Worker {
     uint64_t conn_id = 0;
     const sockaddr_storage* peer = nullptr;
     socklen_t peer_len = 0;
+    net::MonoTime received;                     ///< when the batch/read was received
+    DeferredObservation* defer = nullptr;       ///< UDP batches: record here instead of observing
   };
 
   Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,
