@@ -20,17 +20,18 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
   ref.offset = static_cast<uint16_t>(offset);
   size_t pos = offset;
   size_t segment_start = offset;
+  size_t limit = msg.size();  // after a jump: the pointer's position (read only earlier bytes)
   size_t length = 0;
   size_t end = 0;
   bool jumped = false;
   unsigned labels = 0;
   while (true) {
-    if (pos >= msg.size()) {
+    if (pos >= limit) {
       return std::nullopt;
     }
     const uint8_t b = msg[pos];
     if ((b & 0xc0) == 0xc0) {
-      if (pos + 1 >= msg.size()) {
+      if (pos + 1 >= limit) {
         return std::nullopt;
       }
       if (visit != nullptr && !visit(ctx, pos, pos + 2)) {
@@ -47,6 +48,7 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
         jumped = true;
       }
       segment_start = target;
+      limit = pos;
       pos = target;
       continue;
     }
@@ -72,7 +74,7 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
       }
       break;
     }
-    if (pos + 1 + b > msg.size() || length + b + 1 + 1 > kMaxNameLength) {
+    if (pos + 1 + b > limit || length + b + 1 + 1 > kMaxNameLength) {
       return std::nullopt;
     }
     if (!out.empty()) {

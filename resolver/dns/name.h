@@ -2,12 +2,13 @@
 // comparison, and text conversion (for tests, logs and configuration, not the packet path).
 //
 // Validation rules (RFC 1035 §3.1, §4.1.4; Knot's dname checks): uncompressed length ≤ 255 with
-// the root label, labels ≤ 63, label types 0b01/0b10 rejected, and compression pointers must
-// point strictly before the start of the name segment that contains them (and not into the
-// 12-byte header). Each jump therefore
-// moves to a strictly smaller offset, so pointer loops and forward pointers cannot make the walk
-// loop or read out of bounds. All functions are noexcept and thread-safe; only the text helpers
-// allocate.
+// the root label, labels ≤ 63, label types 0b01/0b10 rejected; a compression pointer must point
+// strictly before the start of the name segment that contains it and not into the 12-byte
+// header, and what follows a jump must end before the pointer that made it. So each jump moves
+// to a strictly smaller offset (pointer loops and forward pointers cannot make the walk loop or
+// read out of bounds), and a name reads only bytes before its own end: dropping later RRs
+// (truncation, the cache removing the OPT RR) never changes an earlier name. All functions are
+// noexcept and thread-safe; only the text helpers allocate.
 #pragma once
 
 #include <cstddef>

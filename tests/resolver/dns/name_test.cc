@@ -122,6 +122,9 @@ INSTANTIATE_TEST_SUITE_P(
         // Jump back into the middle of an earlier label, which then runs forward into the pointer.
         // A pointer back into the middle of the label that leads to it: "before the pointer" but
         // not before the segment, so a naive rule would loop forever.
+        // The label at 13 swallows the pointer at 15 and ends at 18: the name would read bytes
+        // after itself (libFuzzer found such names running into dropped RRs).
+        BadName{"jump runs past its pointer", afterHeader({0, 4, 'x', 0xc0, 13, 'y', 0}), 15},
         BadName{"loop via mid-label", afterHeader({0, 0, 0, 4, 1, 'x', 1, 'y', 0xc0, 16}), 15},
         BadName{"pointer truncated", {1, 'a', 0xc0}, 0},
         BadName{"extended label 0x40", {0x41, 'a', 0}, 0},
