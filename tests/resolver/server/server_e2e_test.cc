@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <regex>
 #include <thread>
@@ -227,6 +228,214 @@ TEST(ServerE2e, BindErrorNamesTheAddress) {
   auto server = resolver::Server::create(std::move(*cfg), {});
   ASSERT_FALSE(server.has_value());
   EXPECT_EQ(server.error().message(), "bind udp 169.254.20.10:53: Cannot assign requested address");
+}
+
+}  // namespace
+}  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+std::vector<uint8_t> makeQuery(uint16_t id, const std::string& name, uint16_t qtype) {
+  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00,
+                            0, 1, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) {
+      dot = name.size();
+    }
+    q.push_back(static_cast<uint8_t>(dot - start));
+    q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
+    start = dot + 1;
+  }
+  q.push_back(0);
+  q.push_back(static_cast<uint8_t>(qtype >> 8));
+  q.push_back(static_cast<uint8_t>(qtype));
+  q.push_back(0);
+  q.push_back(1);
+  return q;
+}
+
+/// A scripted UDP upstream on 127.0.0.3:5300: counts queries; answers each after `delay` with
+/// A 192.0.2.1, or never when `silent`.
+class FakeUpstream {
+ public:
+  FakeUpstream(bool silent, std::chrono::milliseconds delay) : silent_(silent), delay_(delay) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(5300);
+    a.sin_addr.s_addr = htonl(0x7f000003);
+    ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeUpstream() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+  int queries() const { return queries_.load(); }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) {
+        continue;
+      }
+      uint8_t buf[512];
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 12) {
+        continue;
+      }
+      ++queries_;
+      if (silent_) {
+        continue;
+      }
+      std::this_thread::sleep_for(delay_);
+      std::vector<uint8_t> r(buf, buf + n);
+      r[2] |= 0x80;
+      r[3] = 0x80;
+      r[7] = 1;  // ANCOUNT
+      r[11] = 0;  // drop any OPT from the copy's count
+      // Cut everything after the question (12 + name + 4).
+      size_t pos = 12;
+      while (pos < r.size() && r[pos] != 0) {
+        pos += 1 + r[pos];
+      }
+      r.resize(pos + 5);
+      const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 1};
+      r.insert(r.end(), rr, rr + sizeof rr);
+      ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+
+  bool silent_;
+  std::chrono::milliseconds delay_;
+  int fd_ = -1;
+  bool ok_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> queries_{0};
+  std::thread thread_;
+};
+
+std::string fakeCorefile(const std::string& forward_line, const std::string& options = "") {
+  return "example.org:53 {\n    cache 30\n    bind 127.0.0.1\n    forward . " + forward_line +
+         " {\n" + options + "    }\n}\n";
+}
+
+/// Sends `queries` from one socket each, concurrently, and returns the answers' rcodes
+/// (-1 = no answer within 6 s).
+std::vector<int> sendConcurrently(const std::vector<std::vector<uint8_t>>& queries) {
+  std::vector<int> fds;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (const auto& q : queries) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    fds.push_back(fd);
+  }
+  std::vector<int> rcodes;
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    int rc = -1;
+    if (::poll(&p, 1, 6000) > 0) {
+      uint8_t buf[512];
+      if (::recv(fd, buf, sizeof buf, 0) >= 12) {
+        rc = buf[3] & 0x0f;
+      }
+    }
+    rcodes.push_back(rc);
+    ::close(fd);
+  }
+  return rcodes;
+}
+
+TEST(ServerForwarding, CoalescesIdenticalConcurrentQueries) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(300));
+  ASSERT_TRUE(up.ok());
+  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1);
+  ASSERT_NE(server, nullptr);
+  std::vector<std::vector<uint8_t>> qs;
+  for (int i = 0; i < 20; ++i) {
+    qs.push_back(makeQuery(static_cast<uint16_t>(100 + i), "same.example.org", 1));
+  }
+  auto rcodes = sendConcurrently(qs);
+  for (int rc : rcodes) {
+    EXPECT_EQ(rc, 0);
+  }
+  EXPECT_EQ(up.queries(), 1);
+}
+
+TEST(ServerForwarding, FailsOverAfterTheAttemptTimeout) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  FakeUpstream silent(true, std::chrono::milliseconds(0));
+  ASSERT_TRUE(silent.ok());
+  auto server = startServer(
+      "cluster.local:53 {\n    bind 127.0.0.1\n"
+      "    forward . 127.0.0.3:5300 127.0.0.2:5300 {\n        policy sequential\n    }\n}\n",
+      1);
+  ASSERT_NE(server, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = dig("+short svc1.default.svc.cluster.local A");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.out, "10.96.0.11\n");
+  EXPECT_GE(took, std::chrono::milliseconds(1900));
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+  EXPECT_EQ(silent.queries(), 1);
+}
+
+TEST(ServerForwarding, ServfailWhenEveryUpstreamTimesOut) {
+  NLD_ENTER_NETNS();
+  FakeUpstream silent(true, std::chrono::milliseconds(0));
+  ASSERT_TRUE(silent.ok());
+  auto server = startServer(fakeCorefile("127.0.0.3:5300", "        timeout 2s 3s\n"), 1);
+  ASSERT_NE(server, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = dig("x.example.org A");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(status(r), "SERVFAIL") << r.out;
+  EXPECT_GE(took, std::chrono::milliseconds(1900));
+  EXPECT_LT(took, std::chrono::milliseconds(3600));
+}
+
+TEST(ServerForwarding, TruncatedUdpAnswerIsRefetchedOverTcp) {
+  NLD_E2E_SETUP(
+      "cluster.local:53 {\n    cache 30\n    bind 127.0.0.1\n"
+      "    forward . 127.0.0.2:5300\n}\n");
+  // UDP client without EDNS: we ask nsd over UDP, it truncates, we retry over TCP and cache the
+  // full answer; the client gets TC (its limit is 512).
+  auto udp = dig("+ignore +noedns big.default.svc.cluster.local TXT");
+  EXPECT_THAT(udp.out, HasSubstr(" tc")) << udp.out;
+  nsd.stop();
+  auto tcp = dig("+tcp big.default.svc.cluster.local TXT");
+  EXPECT_EQ(status(tcp), "NOERROR") << tcp.out;
+  EXPECT_THAT(tcp.out, HasSubstr("ANSWER: 1"));
+}
+
+TEST(ServerForwarding, MaxConcurrentAnswersRefusedAboveTheLimit) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(400));
+  ASSERT_TRUE(up.ok());
+  auto server = startServer(fakeCorefile("127.0.0.3:5300", "        max_concurrent 1\n"), 1);
+  ASSERT_NE(server, nullptr);
+  auto rcodes = sendConcurrently({makeQuery(1, "a.example.org", 1),
+                                  makeQuery(2, "b.example.org", 1)});
+  ASSERT_EQ(rcodes.size(), 2u);
+  EXPECT_EQ(rcodes[0], 0);
+  EXPECT_EQ(rcodes[1], 5);  // REFUSED
+  EXPECT_THAT(server->renderMetrics(),
+              HasSubstr("coredns_forward_max_concurrent_rejects_total 1\n"));
 }
 
 }  // namespace
