@@ -112,7 +112,10 @@ Result<LinkReport> ensureLink(const LinkSpec& spec);
 Result<bool> removeLink(std::string_view name);
 
 /// rtnetlink event subscription (links and IPv4/IPv6 addresses), for the daemon's sync loop:
-/// poll fd() for POLLIN, then drain() and re-run ensureLink() if it returns true.
+/// poll fd() for POLLIN, then drain() and re-run ensureLink() if it returns true. Not filtered:
+/// any link or address event in the namespace counts (pod veths too). A no-op ensureLink() costs
+/// ~130 µs and emits no events itself, so re-running it per drain is fine (debounce if you like);
+/// expect one extra event ~1 s after creation, when the link's fe80:: address finishes DAD.
 class LinkWatcher {
  public:
   static Result<std::unique_ptr<LinkWatcher>> create();
