@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "netcfg/iptc_table.h"
 #include "netcfg/rules.h"
 #include "tests/netcfg/rules/rules_test_util.h"
 #include "tests/support/netns.h"
@@ -382,6 +383,44 @@ TEST_F(RulesTest, WithoutPrivilegesTheErrorSaysSo) {
   ::waitpid(pid, nullptr, 0);
   EXPECT_EQ(got, std::to_string(static_cast<int>(Errc::kPermissionDenied)) +
                      " ensure rules: iptables table 'raw': open: Permission denied (you must be root)");
+}
+
+// IptcTable is a transaction: dropped without commit, the kernel never sees the changes.
+TEST_F(RulesTest, IptcTableWithoutCommitIsARollback) {
+  NLD_ENTER_NETNS();
+  ASSERT_EQ(sh("iptables-legacy -w -t raw -S").exit_code, 0);  // instantiate the table
+  std::string before = test::saveAll("iptables-legacy");
+  auto rules = nodeLocalDnsRules(kOneV4);
+  {
+    auto table = IptcTable::open(Family::kV4, "raw");
+    ASSERT_TRUE(table.has_value()) << table.error().message();
+    ASSERT_TRUE(table->insert("PREROUTING", rules[0], 0).has_value());
+    EXPECT_TRUE(table->dirty());
+    auto listed = table->listChain("PREROUTING");
+    ASSERT_TRUE(listed.has_value());
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0], rules[0]);  // decodes what it just encoded
+  }
+  EXPECT_EQ(test::saveAll("iptables-legacy"), before);
+}
+
+TEST_F(RulesTest, IptcTableErrorsNameTableChainAndCause) {
+  NLD_ENTER_NETNS();
+  auto table = IptcTable::open(Family::kV6, "filter");
+  ASSERT_TRUE(table.has_value()) << table.error().message();
+  auto missing = table->listChain("NO-SUCH-CHAIN");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), Errc::kNotFound);
+  EXPECT_EQ(missing.error().message(), "ip6tables table 'filter': chain 'NO-SUCH-CHAIN' not found");
+  auto bad = table->erase("INPUT", 5);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message().rfind("ip6tables table 'filter': delete rule 6 of 'INPUT': ", 0),
+            0u)
+      << bad.error().message();
+  auto nope = IptcTable::open(Family::kV4, "no_such_table");
+  ASSERT_FALSE(nope.has_value());
+  EXPECT_EQ(nope.error().message().rfind("iptables table 'no_such_table': open: ", 0), 0u)
+      << nope.error().message();
 }
 
 TEST_F(RulesTest, EmptySpecDoesNothing) {
