@@ -13,6 +13,9 @@ function(nld_add_test name)
   endif()
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 120
-    ENVIRONMENT "NLD_SOURCE_DIR=${PROJECT_SOURCE_DIR};NLD_BINARY_DIR=${PROJECT_BINARY_DIR}"
+    # One value per property: gtest_discover_tests splits a ';' list into separate arguments,
+    # which dropped NLD_BINARY_DIR (test::binaryPath() then pointed at ./).
+    ENVIRONMENT "NLD_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    ENVIRONMENT_MODIFICATION "NLD_BINARY_DIR=set:${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 30)
 endfunction()
