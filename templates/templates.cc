@@ -31,6 +31,23 @@ constexpr std::string_view kPillar = "__PILLAR__";
 
 Error invalid(std::string message) { return Error(Errc::kInvalidArgument, std::move(message)); }
 
+/// User text for a one-line message: control characters escaped, at most 80 bytes.
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, 80)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + (text.size() > 80 ? "...'" : "'");
+}
+
 void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   size_t pos = 0;
   while ((pos = text.find(from, pos)) != std::string::npos) {
@@ -137,7 +154,7 @@ Result<std::string> checkImage(std::string_view image) {
     auto u = static_cast<unsigned char>(c);
     if (std::isspace(u) != 0 || std::iscntrl(u) != 0 || c == '"' || c == '\'' || c == '#' ||
         c == '{' || c == '}' || c == '[' || c == ']' || c == ',') {
-      return fail(invalid("invalid image reference '" + std::string(image) + "'"));
+      return fail(invalid("invalid image reference " + quoted(image)));
     }
   }
   return std::string(image);
@@ -327,8 +344,8 @@ Result<ProxyMode> parseProxyMode(std::string_view text) {
   for (ProxyMode m : {ProxyMode::kIptables, ProxyMode::kIpvs, ProxyMode::kNftables}) {
     if (text == toString(m)) return m;
   }
-  return fail(invalid("invalid kube-proxy mode '" + std::string(text) +
-                      "' (expected iptables, ipvs or nftables)"));
+  return fail(invalid("invalid kube-proxy mode " + quoted(text) +
+                      " (expected iptables, ipvs or nftables)"));
 }
 
 IpAddress defaultLocalIp() {
@@ -345,7 +362,7 @@ Result<std::string> validateDomain(std::string_view domain) {
   std::string d = lower(domain);
   if (d.ends_with('.')) d.pop_back();
   auto bad = [&](std::string_view why) {
-    return fail(invalid("invalid domain '" + std::string(domain) + "': " + std::string(why)));
+    return fail(invalid("invalid domain " + quoted(domain) + ": " + std::string(why)));
   };
   if (d.empty()) return bad("empty");
   if (d.size() > 253) return bad("longer than 253 characters");
@@ -355,8 +372,8 @@ Result<std::string> validateDomain(std::string_view domain) {
     std::string_view label = std::string_view(d).substr(pos, dot == std::string::npos ? d.npos
                                                                                       : dot - pos);
     if (!validLabel(label)) {
-      return bad("label '" + std::string(label) +
-                 "' is not 1-63 of a-z, 0-9, '-' (not starting or ending with '-')");
+      return bad("label " + quoted(label) +
+                 " is not 1-63 of a-z, 0-9, '-' (not starting or ending with '-')");
     }
     if (dot == std::string::npos) break;
     pos = dot + 1;
@@ -437,11 +454,11 @@ Result<std::string> extractObject(std::string_view manifest, std::string_view se
   std::string all;
   for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
   if (found.empty()) {
-    return fail(invalid("no object '" + std::string(selector) + "' in the manifest (objects: " +
+    return fail(invalid("no object " + quoted(selector) + " in the manifest (objects: " +
                         all + ")"));
   }
   if (found.size() > 1) {
-    return fail(invalid("'" + std::string(selector) + "' names " + std::to_string(found.size()) +
+    return fail(invalid(quoted(selector) + " names " + std::to_string(found.size()) +
                         " objects; use kind/name (objects: " + all + ")"));
   }
   std::string out = std::move(found.front());
@@ -455,7 +472,7 @@ Result<std::string> renderCorefile(const CorefileParams& params) {
   if (!domain) return fail(domain.error());
   const auto& up = params.upstream_servers;
   if (up.empty() || up.find_first_of("{}\n#") != std::string::npos) {
-    return fail(invalid("invalid upstream servers '" + up + "'"));
+    return fail(invalid("invalid upstream servers " + quoted(up)));
   }
   std::string text =
       substitute(corefileTemplate(), params.local_ips, *domain, params.kube_dns, params.mode);
