@@ -268,6 +268,20 @@ TEST(RuntimeCorefile, StubBlocksAndPrometheus) {
   EXPECT_EQ(with->find("__PROMETHEUS"), std::string::npos);
 }
 
+TEST(RuntimeCorefile, StubDomainClashingWithABaseZoneFailsToParseNotToRender) {
+  // CoreDNS refuses the same zone twice on one address and port; so does parseCorefile, and the
+  // caller keeps serving the previous config.
+  SubstitutionParams p;
+  p.local_ips = {ip("169.254.20.10")};
+  p.kube_dns.stub_domains["cluster.local"] = {"192.0.2.1"};
+  auto text = renderRuntimeCorefile("cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.0.10\n}\n", p);
+  ASSERT_TRUE(text) << text.error().message();
+  auto config = parseCorefile(*text, "/etc/Corefile");
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message(),
+            "/etc/Corefile:6: cannot serve zone 'cluster.local.' on port 53: already defined at line 1");
+}
+
 TEST(RuntimeCorefile, InvalidKubeDnsConfigOrNoLocalIpIsAnError) {
   SubstitutionParams p;
   p.local_ips = {ip("169.254.20.10")};
