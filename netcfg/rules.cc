@@ -3,6 +3,7 @@
 #include "netcfg/rules.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "netcfg/iptc_table.h"
 #include "netcfg/rule_plan.h"
@@ -28,6 +29,14 @@ void add(RulesReport& into, const RulesReport& from) {
 
 enum class Mode : uint8_t { kEnsure, kRemove };
 
+// libiptc keeps the last failing function in a global for iptc_strerror(); one session at a time
+// per process keeps error texts right when the sync loop and `status` run concurrently. Across
+// processes the xtables lock serialises writers.
+std::mutex& libiptcMutex() {
+  static std::mutex m;
+  return m;
+}
+
 // One locked read-modify-commit of one (family, table). The counts are returned only when the
 // commit (if any) succeeded, so a failed table reports nothing as changed.
 Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, Mode mode) {
@@ -35,6 +44,7 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
   if (!lock) {
     return fail(std::move(lock).error());
   }
+  std::lock_guard<std::mutex> guard(libiptcMutex());
   auto table = IptcTable::open(t.family, t.table);
   if (!table) {
     return fail(std::move(table).error());
@@ -107,6 +117,7 @@ Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOpti
     out.push_back(RuleStatus{r, 0});
   }
   // Read-only: like iptables-save, no lock (the kernel hands out a consistent snapshot).
+  std::lock_guard<std::mutex> guard(libiptcMutex());
   for (const TableRules& t : groupRules(list)) {
     auto table = IptcTable::open(t.family, t.table);
     if (!table) {

@@ -19,7 +19,8 @@
 // - Errors: lock wait timed out → Errc::kBusy ("xtables lock '/run/xtables.lock' held by another
 //   process for 5s"); missing privileges → kPermissionDenied; other libiptc failures → kSystem etc.
 //   with iptc_strerror() text captured at the failing call. No call logs above debug.
-// - Thread safety: functions are reentrant; concurrent calls serialise on the xtables lock.
+// - Thread safety: callable from any thread; libiptc sessions are serialised by a process-wide
+//   mutex, writers across processes by the xtables lock.
 #pragma once
 
 #include <chrono>
