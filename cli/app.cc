@@ -21,6 +21,11 @@ using AddFn = Command (*)(CLI::App&);
 // The order here is the order in --help. A command is listed only once it works.
 const std::vector<AddFn> kCommands = {
     addRenderManifestCommand,
+    addInstallCommand,
+    addStatusCommand,
+    addStopCommand,
+    addTeardownCommand,
+    addRevertKubeletCommand,
 };
 
 int printError(const std::string& message, ExitCode code) {

@@ -21,5 +21,10 @@ struct Command {
 
 // One line per subcommand, in the file of the same name (cmd_<name>.cc).
 Command addRenderManifestCommand(CLI::App& app);
+Command addInstallCommand(CLI::App& app);
+Command addTeardownCommand(CLI::App& app);
+Command addStopCommand(CLI::App& app);
+Command addRevertKubeletCommand(CLI::App& app);
+Command addStatusCommand(CLI::App& app);
 
 }  // namespace nld::cli

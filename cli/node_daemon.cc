@@ -101,12 +101,14 @@ bool isDaemonProcess(pid_t pid) {
     return false;
   }
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string argv0;
-  std::string argv1;
-  if (!std::getline(in, argv0, '\0') || !std::getline(in, argv1, '\0')) {
-    return false;
+  // "<exe> run ..."; also "<interpreter> <script> run ..." for a script stand-in.
+  std::string arg;
+  for (int i = 0; i < 3 && std::getline(in, arg, '\0'); ++i) {
+    if (i > 0 && arg == "run") {
+      return true;
+    }
   }
-  return argv1 == "run";
+  return false;
 }
 
 std::optional<pid_t> findDaemon(const std::string& pidfile) {

@@ -22,8 +22,8 @@ Result<std::string> selfExecutable();
 /// The pid written in `pidfile`, if the file exists and holds a positive number.
 std::optional<pid_t> readPidFile(const std::string& pidfile);
 
-/// True if `pid` is a live (non-zombie) process whose first argument is "run", i.e. our daemon and
-/// not a process that reused the pid after a crash.
+/// True if `pid` is a live (non-zombie) process whose first (or, behind an interpreter, second)
+/// argument is "run", i.e. our daemon and not a process that reused the pid after a crash.
 bool isDaemonProcess(pid_t pid);
 
 /// The running daemon named by `pidfile`, or nullopt (no file, stale pid, other process).

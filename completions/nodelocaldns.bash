@@ -31,6 +31,83 @@ _nodelocaldns_cmd_render_manifest() {
         --only -o --output" -- "$cur"))
 }
 # ---- end render-manifest ---------------------------------------------------------------------
+# ---- install ---------------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(install)
+_nodelocaldns_cmd_install() {
+    local cur=$1 prev=$2
+    case $prev in
+        --mode)
+            COMPREPLY=($(compgen -W "auto iptables ipvs nftables" -- "$cur"))
+            return ;;
+        --link-kind)
+            COMPREPLY=($(compgen -W "auto dummy bridge" -- "$cur"))
+            return ;;
+        --kubelet-config | --kubelet-extra-args | --log-file | --state-file | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --config-dir | --run-dir)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+        --kube-dns | --local-ip | --domain | --kube-proxy-address | --interface-name | --cluster-upstream | --upstream-servers | --wait)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --kube-dns --local-ip --domain --mode --kube-proxy-address --interface-name --link-kind --cluster-upstream --upstream-servers --kubelet-config --kubelet-extra-args --skip-kubelet --config-dir --run-dir --log-file --wait --dry-run --state-file --pidfile --xtables-lock" -- "$cur"))
+}
+# ---- end install -----------------------------------------------------------------------------
+# ---- status ----------------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(status)
+_nodelocaldns_cmd_status() {
+    local cur=$1 prev=$2
+    case $prev in
+        --kubelet-config | --state-file | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+    esac
+    COMPREPLY=($(compgen -W "-h --help --json --kubelet-config --state-file --pidfile --xtables-lock" -- "$cur"))
+}
+# ---- end status ------------------------------------------------------------------------------
+# ---- stop ------------------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(stop)
+_nodelocaldns_cmd_stop() {
+    local cur=$1 prev=$2
+    case $prev in
+        --state-file | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --grace)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --grace --state-file --pidfile --xtables-lock" -- "$cur"))
+}
+# ---- end stop --------------------------------------------------------------------------------
+# ---- teardown --------------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(teardown)
+_nodelocaldns_cmd_teardown() {
+    local cur=$1 prev=$2
+    case $prev in
+        --state-file | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --interface-name | --local-ip | --kube-dns | --grace)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --interface-name --local-ip --kube-dns --grace --keep-kubelet --state-file --pidfile --xtables-lock" -- "$cur"))
+}
+# ---- end teardown ----------------------------------------------------------------------------
+# ---- revert-kubelet --------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(revert-kubelet)
+_nodelocaldns_cmd_revert_kubelet() {
+    local cur=$1 prev=$2
+    case $prev in
+        --kubelet-config | --kubelet-extra-args | --state-file | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --kube-dns | --local-ip)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --kube-dns --local-ip --kubelet-config --kubelet-extra-args --restart-kubelet --dry-run --state-file --pidfile --xtables-lock" -- "$cur"))
+}
+# ---- end revert-kubelet ----------------------------------------------------------------------
 
 _nodelocaldns() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=""

@@ -34,3 +34,125 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from render-manifest' -l onl
 complete -c nodelocaldns -n '__fish_seen_subcommand_from render-manifest' -s o -l output -r -F \
     -d 'Write to FILE atomically'
 # ---- end render-manifest ---------------------------------------------------------------------
+# ---- install ---------------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a install \
+    -d 'Set up the node (interface, cache daemon, rules, kubelet in ipvs mode)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l kube-dns -x \
+    -d 'kube-dns Service ClusterIP'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l local-ip -x \
+    -d 'Node-local address'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l domain -x \
+    -d 'Cluster domain'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l mode -x -a 'auto iptables ipvs nftables' \
+    -d 'kube-proxy mode'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l kube-proxy-address -x \
+    -d 'kube-proxy metrics address for /proxyMode'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l interface-name -x \
+    -d 'Name of the node-local interface'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l link-kind -x -a 'auto dummy bridge' \
+    -d 'Interface kind'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l cluster-upstream -x \
+    -d 'Forward target of the cluster zone in iptables and nftables mode'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l upstream-servers -x \
+    -d 'Forward target of all other names'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l kubelet-config -r -F \
+    -d 'KubeletConfiguration file'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l kubelet-extra-args -r -F \
+    -d 'KUBELET_EXTRA_ARGS file whose --cluster-dns is also edited in ipvs mode'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l skip-kubelet \
+    -d 'Never edit kubelet files'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l config-dir -r -F \
+    -d 'Directory of Corefile.base'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l run-dir -r -F \
+    -d 'Directory of the daemons generated Corefile'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l log-file -r -F \
+    -d 'Log file of the daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l wait -x \
+    -d 'How long to wait for the daemon to answer DNS before rolling back'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l dry-run \
+    -d 'Print the full plan and change nothing'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l state-file -r -F \
+    -d 'State file where install records what it did'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l pidfile -r -F \
+    -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does'
+# ---- end install -----------------------------------------------------------------------------
+# ---- status ----------------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a status \
+    -d 'Show the NodeLocal DNSCache state of this node'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l json \
+    -d 'Print one JSON object instead of text'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l kubelet-config -r -F \
+    -d 'KubeletConfiguration file to read clusterDNS from'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l state-file -r -F \
+    -d 'State file where install records what it did'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l pidfile -r -F \
+    -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does'
+# ---- end status ------------------------------------------------------------------------------
+# ---- stop ------------------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a stop \
+    -d 'Stop the cache daemon only'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from stop' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from stop' -l grace -x \
+    -d 'Seconds to wait after SIGTERM before SIGKILL'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from stop' -l state-file -r -F \
+    -d 'State file where install records what it did'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from stop' -l pidfile -r -F \
+    -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from stop' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does'
+# ---- end stop --------------------------------------------------------------------------------
+# ---- teardown --------------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a teardown \
+    -d 'Remove everything install set up'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l interface-name -x \
+    -d 'Interface to remove'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l local-ip -x \
+    -d 'Also remove the rules of these addresses'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l kube-dns -x \
+    -d 'Also remove the rules of this kube-dns IP'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l grace -x \
+    -d 'Seconds to wait after SIGTERM before SIGKILL'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l keep-kubelet \
+    -d 'Leave kubelets clusterDNS as it is'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l state-file -r -F \
+    -d 'State file where install records what it did'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l pidfile -r -F \
+    -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does'
+# ---- end teardown ----------------------------------------------------------------------------
+# ---- revert-kubelet --------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a revert-kubelet \
+    -d 'Put the clusterDNS of kubelet back to kube-dns'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l kube-dns -x \
+    -d 'Set every local-address value to this IP instead of the recorded originals'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l local-ip -x \
+    -d 'With --kube-dns'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l kubelet-config -r -F \
+    -d 'KubeletConfiguration file'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l kubelet-extra-args -r -F \
+    -d 'KUBELET_EXTRA_ARGS file'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l restart-kubelet \
+    -d 'Run systemctl restart kubelet afterwards'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l dry-run \
+    -d 'Print the diff and change nothing'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l state-file -r -F \
+    -d 'State file where install records what it did'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l pidfile -r -F \
+    -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from revert-kubelet' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does'
+# ---- end revert-kubelet ----------------------------------------------------------------------

@@ -1,0 +1,242 @@
+// `nodelocaldns teardown`: undo install. Stop the daemon (SIGTERM, bounded wait, SIGKILL), remove
+// every copy of the rules (ours or upstream node-cache's), then the interface (rules first: no
+// window where queries hit a missing address while still being NOTRACKed, kubernetes/dns#690),
+// put kubelet's clusterDNS back, remove our files. Best effort: every step is tried; the exit code
+// is non-zero only if something is left afterwards, and the message names it. Works without a
+// state file (after a crash, or for an upstream node-cache's leftovers) from flags and what the
+// interface holds.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "cli/commands.h"
+#include "cli/node_daemon.h"
+#include "cli/node_flags.h"
+#include "cli/node_kubelet.h"
+#include "cli/node_ops.h"
+#include "cli/node_state.h"
+
+namespace nld::cli {
+namespace {
+
+struct TeardownOptions {
+  NodePaths paths;
+  std::string interface;
+  std::vector<std::string> local_ips;
+  std::string kube_dns;
+  uint16_t dns_port = 0;
+  uint16_t health_port = 0;
+  double grace_seconds = 10;
+  bool keep_kubelet = false;
+};
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) {
+    out += (out.empty() ? "" : sep) + s;
+  }
+  return out;
+}
+
+void addIp(std::vector<IpAddress>& ips, const IpAddress& ip) {
+  if (std::find(ips.begin(), ips.end(), ip) == ips.end()) {
+    ips.push_back(ip);
+  }
+}
+
+bool isLinkLocalV6(const IpAddress& ip) {
+  return ip.isV6() && ip.bytes()[0] == 0xfe && (ip.bytes()[1] & 0xc0) == 0x80;
+}
+
+Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
+  std::vector<std::string> done;
+  std::vector<std::string> problems;
+  auto loaded = loadNodeState(o.paths.state_file);
+  NodeState state;
+  bool have_state = false;
+  if (!loaded) {
+    problems.push_back("state file unreadable (" + loaded.error().message() +
+                       "), using flags");
+  } else if (*loaded) {
+    state = **loaded;
+    have_state = true;
+  }
+  auto given = [cmd](const char* flag) { return cmd->count(flag) > 0; };
+  std::string pidfile = given("--pidfile") || !have_state ? o.paths.pidfile : state.pidfile;
+  std::string lock = given("--xtables-lock") || !have_state ? o.paths.xtables_lock
+                                                            : state.xtables_lock;
+  std::string interface = !o.interface.empty() ? o.interface
+                          : have_state        ? state.interface
+                                              : std::string(kDefaultInterface);
+
+  // 1. daemon.
+  auto stopped = stopDaemon(pidfile, std::chrono::milliseconds(
+                                         static_cast<int64_t>(o.grace_seconds * 1000)));
+  if (!stopped) {
+    problems.push_back("daemon: " + stopped.error().message());
+  } else if (stopped->was_running) {
+    done.push_back("stopped daemon pid " + std::to_string(stopped->pid) +
+                   (stopped->killed ? " (SIGKILL after SIGTERM timed out)" : ""));
+  }
+
+  // 2. rules, for every address we know of.
+  std::vector<IpAddress> ips;
+  for (const auto& s : state.addresses) {
+    if (auto ip = IpAddress::parse(s)) {
+      addIp(ips, *ip);
+    }
+  }
+  for (const auto& s : splitCommaList(o.local_ips)) {
+    auto ip = IpAddress::parseOrError(s);
+    if (!ip) {
+      return fail(Errc::kInvalidArgument, "--local-ip: " + ip.error().message());
+    }
+    addIp(ips, *ip);
+  }
+  if (!o.kube_dns.empty()) {
+    auto ip = IpAddress::parseOrError(o.kube_dns);
+    if (!ip) {
+      return fail(Errc::kInvalidArgument, "--kube-dns: " + ip.error().message());
+    }
+    addIp(ips, *ip);
+  }
+  auto link = observeNodeLink(interface);
+  if (!link) {
+    problems.push_back("link " + interface + ": " + link.error().message());
+  } else if (*link) {
+    for (const IpAddress& ip : (*link)->addresses) {
+      if (!isLinkLocalV6(ip)) {
+        addIp(ips, ip);
+      }
+    }
+  }
+  if (ips.empty()) {
+    addIp(ips, *IpAddress::parse(kDefaultLocalIp));
+  }
+  NodeRules rules{.ips = ips,
+                  .dns_port = o.dns_port ? o.dns_port : (have_state ? state.dns_port
+                                                                     : uint16_t{53}),
+                  .health_port = o.health_port ? o.health_port
+                                               : (have_state ? state.health_port
+                                                             : uint16_t{8080}),
+                  .lock_path = lock};
+  auto before = checkNodeRules(rules);
+  unsigned present = 0;
+  if (before) {
+    for (const auto& r : *before) {
+      present += r.copies;
+    }
+  }
+  if (auto r = removeNodeRules(rules); !r) {
+    problems.push_back("rules: " + r.error().message());
+  } else if (present > 0) {
+    done.push_back("removed " + std::to_string(present) + " rule(s)");
+  }
+
+  // 3. the interface.
+  if (auto r = removeNodeLink(interface); !r) {
+    problems.push_back("link " + interface + ": " + r.error().message());
+  } else if (*r) {
+    done.push_back("removed link " + interface);
+  }
+
+  // 4. kubelet.
+  std::vector<KubeletChange> kubelet_left;
+  if (have_state && !state.kubelet.empty()) {
+    if (o.keep_kubelet) {
+      kubelet_left = state.kubelet;
+      done.push_back("kept kubelet's clusterDNS (--keep-kubelet); revert with "
+                     "'nodelocaldns revert-kubelet'");
+    } else {
+      auto k = revertKubeletChanges(state.kubelet, false);
+      for (auto& d : k.done) {
+        done.push_back(d);
+      }
+      for (auto& p : k.problems) {
+        problems.push_back(p);
+      }
+      kubelet_left = k.remaining;
+      if (!k.diff.empty()) {
+        done.push_back("restart kubelet to apply its clusterDNS (systemctl restart kubelet)");
+      }
+    }
+  }
+
+  // 5. our files.
+  for (const std::string& f : {state.corefile_base, state.corefile}) {
+    if (!f.empty() && ::unlink(f.c_str()) == 0) {
+      done.push_back("removed " + f);
+    } else if (!f.empty() && errno != ENOENT) {
+      problems.push_back("remove " + f + ": " + std::strerror(errno));
+    }
+  }
+  if (have_state) {
+    if (kubelet_left.empty()) {
+      if (auto r = removeNodeState(o.paths.state_file); !r) {
+        problems.push_back(r.error().message());
+      }
+    } else {
+      NodeState rest = state;
+      rest.kubelet = kubelet_left;
+      if (auto r = saveNodeState(o.paths.state_file, rest); !r) {
+        problems.push_back(r.error().message());
+      }
+    }
+  }
+
+  // 6. verify: name whatever is left.
+  std::vector<std::string> left;
+  if (auto pid = findDaemon(pidfile)) {
+    left.push_back("daemon pid " + std::to_string(*pid));
+  }
+  if (auto l = observeNodeLink(interface); l && *l) {
+    left.push_back("link " + interface);
+  }
+  if (auto after = checkNodeRules(rules)) {
+    for (const auto& r : *after) {
+      if (r.copies > 0) {
+        left.push_back("rule '" + r.line + "'");
+      }
+    }
+  }
+  for (const KubeletChange& k : kubelet_left) {
+    if (!o.keep_kubelet) {
+      left.push_back("kubelet clusterDNS in " + k.path);
+    }
+  }
+
+  std::string out = done.empty() ? "nothing to tear down\n" : join(done, "\n") + "\n";
+  std::fputs(out.c_str(), stdout);
+  for (const auto& p : problems) {
+    std::fprintf(stderr, "nodelocaldns: warning: %s\n", p.c_str());
+  }
+  if (!left.empty()) {
+    return fail(Errc::kSystem, "teardown left: " + join(left, "; "));
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command addTeardownCommand(CLI::App& app) {
+  auto opts = std::make_shared<TeardownOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "teardown", "Stop the daemon, remove the rules and the interface, revert kubelet");
+  cmd->add_option("--interface-name", opts->interface,
+                  "Interface to remove (default: from the state file, else nodelocaldns)");
+  cmd->add_option("--local-ip", opts->local_ips,
+                  "Also remove the rules of these addresses (repeat or comma-separate)");
+  cmd->add_option("--kube-dns", opts->kube_dns, "Also remove the rules of this kube-dns IP");
+  cmd->add_option("--grace", opts->grace_seconds,
+                  "Seconds to wait after SIGTERM before SIGKILL")
+      ->capture_default_str();
+  cmd->add_flag("--keep-kubelet", opts->keep_kubelet, "Leave kubelet's clusterDNS as it is");
+  addNodePathFlags(cmd, opts->paths);
+  return {cmd, [opts, cmd]() { return runTeardown(*opts, cmd); }};
+}
+
+}  // namespace nld::cli

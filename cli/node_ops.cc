@@ -1,0 +1,170 @@
+#include "cli/node_ops.h"
+
+#include "netcfg/link.h"
+#include "netcfg/rules.h"
+
+#include "netcfg/proxy_mode.h"
+#include "templates/templates.h"
+
+namespace nld::cli {
+namespace {
+
+netcfg::RuleSpec toSpec(const NodeRules& r) {
+  return netcfg::RuleSpec{.local_ips = r.ips, .dns_port = r.dns_port,
+                          .health_port = r.health_port};
+}
+
+netcfg::RulesOptions toOptions(const NodeRules& r) {
+  netcfg::RulesOptions o;
+  if (!r.lock_path.empty()) {
+    o.lock_path = r.lock_path;
+  }
+  o.lock_timeout = r.lock_timeout;
+  return o;
+}
+
+Result<netcfg::LinkSpec> linkSpec(const std::string& name, const std::string& kind,
+                                  const std::vector<IpAddress>& addresses) {
+  auto k = netcfg::parseLinkKind(kind);
+  if (!k) {
+    return fail(std::move(k.error()));
+  }
+  return netcfg::LinkSpec{.name = name, .kind = *k, .addresses = addresses};
+}
+
+}  // namespace
+
+Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string& kube_proxy_addr) {
+  if (requested == "iptables" || requested == "ipvs" || requested == "nftables") {
+    return ModeInfo{requested, "--mode " + requested};
+  }
+  if (requested != "auto") {
+    return fail(Errc::kInvalidArgument,
+                "invalid --mode '" + requested + "' (expected auto, iptables, ipvs or nftables)");
+  }
+netcfg::ProxyModeOptions options;
+  if (!kube_proxy_addr.empty()) {
+    options.metrics_address = kube_proxy_addr;
+  }
+  auto d = netcfg::detectProxyMode(options);
+  if (!d) {
+    return fail(std::move(d.error()).withContext("detect kube-proxy mode"));
+  }
+  return ModeInfo{std::string(netcfg::toString(d->mode)), d->signal};
+}
+
+Result<std::optional<NodeLink>> observeNodeLink(const std::string& name) {
+  auto s = netcfg::observeLink(name);
+  if (!s) {
+    return fail(std::move(s.error()));
+  }
+  if (!*s) {
+    return std::optional<NodeLink>();
+  }
+  NodeLink link;
+  link.kind = (*s)->kind;
+  link.up = (*s)->up;
+  for (const IpPrefix& p : (*s)->addresses) {
+    link.addresses.push_back(p.address);
+  }
+  return std::optional<NodeLink>(std::move(link));
+}
+
+Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string& kind,
+                                      const std::vector<IpAddress>& addresses) {
+  auto spec = linkSpec(name, kind, addresses);
+  if (!spec) {
+    return fail(std::move(spec.error()));
+  }
+  auto r = netcfg::ensureLink(*spec);
+  if (!r) {
+    return fail(std::move(r.error()));
+  }
+  NodeLinkChange c;
+  c.created = r->created;
+  c.kind = std::string(netcfg::toString(r->kind));
+  c.fallback_reason = r->fallback_reason;
+  for (const IpPrefix& p : r->added) {
+    c.added.push_back(p.address);
+  }
+  return c;
+}
+
+Result<bool> removeNodeLink(const std::string& name) { return netcfg::removeLink(name); }
+
+std::string planNodeLinkText(const std::string& name, const std::string& kind,
+                             const std::vector<IpAddress>& addresses,
+                             const std::optional<NodeLink>& observed) {
+  auto spec = linkSpec(name, kind, addresses);
+  if (!spec) {
+    return "error: " + spec.error().message() + "\n";
+  }
+  std::optional<netcfg::LinkState> state;
+  if (observed) {
+    state.emplace();
+    state->kind = observed->kind;
+    state->up = observed->up;
+    for (const IpAddress& a : observed->addresses) {
+      state->addresses.push_back(IpPrefix::host(a));
+    }
+  }
+  std::string out;
+  for (const std::string& line : netcfg::planLinkText(*spec, state)) {
+    out += line + "\n";
+  }
+  return out;
+}
+
+Result<unsigned> ensureNodeRules(const NodeRules& rules) {
+  auto r = netcfg::ensureRules(toSpec(rules), toOptions(rules));
+  if (!r) {
+    return fail(std::move(r.error()));
+  }
+  return static_cast<unsigned>(r->inserted);
+}
+
+Result<void> removeNodeRules(const NodeRules& rules) {
+  auto r = netcfg::removeRules(toSpec(rules), toOptions(rules));
+  if (!r) {
+    return fail(std::move(r.error()));
+  }
+  return {};
+}
+
+Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules) {
+  auto r = netcfg::checkRules(toSpec(rules), toOptions(rules));
+  if (!r) {
+    return fail(std::move(r.error()));
+  }
+  std::vector<NodeRuleState> out;
+  for (const auto& s : *r) {
+    out.push_back({"-t " + s.rule.table + " " + s.rule.toSaveLine(),
+                   std::string(familyName(s.rule.family)), static_cast<unsigned>(s.copies)});
+  }
+  return out;
+}
+
+std::string planNodeRulesText(const NodeRules& rules) {
+  std::string out;
+  for (const std::string& line : netcfg::planRulesText(toSpec(rules))) {
+    out += line + "\n";
+  }
+  return out;
+}
+
+Result<std::string> renderNodeCorefile(const NodeCorefile& p) {
+auto mode = templates::parseProxyMode(p.mode);
+  if (!mode) {
+    return fail(std::move(mode.error()));
+  }
+  templates::CorefileParams params;
+  params.local_ips = p.local_ips;
+  params.domain = p.domain;
+  params.cluster_dns = p.cluster_dns;
+  params.upstream_servers = p.upstream_servers;
+  params.mode = *mode;
+  params.kube_dns = p.kube_dns;
+  return templates::renderCorefile(params);
+}
+
+}  // namespace nld::cli

@@ -1,0 +1,83 @@
+// The node workflows' view of netcfg (mode detection, link, rules) and templates (Corefile): one
+// narrow set of calls in plain types, so install/teardown/status/stop read as a sequence of
+// steps. Each function is a thin adapter over the owning library; errors keep its message.
+// No logging.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/ip.h"
+#include "base/result.h"
+
+namespace nld::cli {
+
+struct ModeInfo {
+  std::string mode;    // iptables | ipvs | nftables
+  std::string signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
+};
+
+/// `requested` = auto|iptables|ipvs|nftables (anything else: kInvalidArgument).
+Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string& kube_proxy_addr);
+
+struct NodeLink {
+  std::string kind;  // dummy | bridge | other kind name
+  bool up = false;
+  std::vector<IpAddress> addresses;
+};
+
+struct NodeLinkChange {
+  bool created = false;
+  std::string kind;
+  std::string fallback_reason;      // why auto did not make a dummy link
+  std::vector<IpAddress> added;     // addresses this call added
+};
+
+Result<std::optional<NodeLink>> observeNodeLink(const std::string& name);
+/// `kind`: auto|dummy|bridge.
+Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string& kind,
+                                      const std::vector<IpAddress>& addresses);
+/// true if the link existed and was removed.
+Result<bool> removeNodeLink(const std::string& name);
+/// Dry-run text of what ensureNodeLink would do.
+std::string planNodeLinkText(const std::string& name, const std::string& kind,
+                             const std::vector<IpAddress>& addresses,
+                             const std::optional<NodeLink>& observed);
+
+struct NodeRules {
+  std::vector<IpAddress> ips;
+  uint16_t dns_port = 53;
+  uint16_t health_port = 8080;
+  std::string lock_path;
+  std::chrono::milliseconds lock_timeout{5000};
+};
+
+struct NodeRuleState {
+  std::string line;     // iptables-save form, with "-t table" context
+  std::string family;   // IPv4 | IPv6
+  unsigned copies = 0;  // 0 = missing
+};
+
+/// Installs the missing rules. Returns how many rules were added (0 = all were present).
+Result<unsigned> ensureNodeRules(const NodeRules& rules);
+/// Removes every copy of every rule (ours or upstream node-cache's).
+Result<void> removeNodeRules(const NodeRules& rules);
+Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules);
+/// The rules as iptables-save lines, grouped by family and table.
+std::string planNodeRulesText(const NodeRules& rules);
+
+struct NodeCorefile {
+  std::vector<IpAddress> local_ips;    // the template adds kube_dns to `bind` in iptables mode
+  std::string domain;
+  IpAddress cluster_dns;               // forward target of the cluster zone (iptables/nftables)
+  std::string upstream_servers;        // "/etc/resolv.conf" or "IP IP ..."
+  std::string mode;                    // iptables | ipvs | nftables
+  IpAddress kube_dns;
+};
+
+/// The manifest's Corefile for this node (ports 53, health 8080, metrics 9253 as in upstream).
+Result<std::string> renderNodeCorefile(const NodeCorefile& params);
+
+}  // namespace nld::cli

@@ -1,0 +1,379 @@
+// install → status → teardown, stop, revert-kubelet through the real binary, each TEST in its own
+// network namespace. The namespace must look exactly as before afterwards: links, addresses and
+// the raw/filter tables of both families (iptables-legacy-save without comments and counters).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "base/atomic_file.h"
+#include "base/fd.h"
+#include "tests/support/netns.h"
+
+namespace nld {
+namespace {
+
+const char* kKubeDns = "10.96.0.10";
+const char* kUpstream = "10.96.0.11";  // kube-dns-upstream stand-in: nsd on this address
+
+// kubeadm's KubeletConfiguration shape with comments, CRLF line ends and a quoted value.
+const std::string kKubeletConfig =
+    "apiVersion: kubelet.config.k8s.io/v1beta1\r\n"
+    "authentication:\r\n"
+    "  anonymous:\r\n"
+    "    enabled: false\r\n"
+    "cgroupDriver: systemd\r\n"
+    "# set by kubeadm\r\n"
+    "clusterDNS:\r\n"
+    "- \"10.96.0.10\"   # kube-dns\r\n"
+    "clusterDomain: cluster.local\r\n"
+    "kind: KubeletConfiguration\r\n";
+
+std::string snapshot() {
+  return test::run(
+             "ip -br link | sort; ip -br addr | sort; "
+             "for t in raw filter; do iptables-legacy-save -t $t; ip6tables-legacy-save -t $t; "
+             "done | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'")
+      .out;
+}
+
+// Legacy tables appear in a namespace when first used; use them before the "before" snapshot so
+// the comparison is about rules, not table instantiation.
+void touchTables() {
+  test::run("for t in raw filter; do iptables-legacy -t $t -S; ip6tables-legacy -t $t -S; "
+            "done >/dev/null");
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+class Node {
+ public:
+  Node() : bin_(NLD_TEST_BINARY) {}
+  ~Node() {
+    // Never leave a daemon behind (it would keep the namespace alive).
+    test::run("[ -f " + dir_.file("pid") + " ] && kill -9 $(cat " + dir_.file("pid") + ")");
+    test::run("[ -f " + dir_.file("nsd.pid") + " ] && kill $(cat " + dir_.file("nsd.pid") + ")");
+  }
+  const test::TempDir& dir() const { return dir_; }
+  std::string paths() const {
+    return " --state-file " + dir_.file("state/state") + " --pidfile " + dir_.file("pid") +
+           " --xtables-lock " + dir_.file("xtables.lock");
+  }
+  std::string installFlags(int wait_seconds = 20) const {
+    return paths() + " --config-dir " + dir_.file("etc") + " --run-dir " + dir_.file("run") +
+           " --log-file " + dir_.file("daemon.log") + " --kubelet-config " +
+           dir_.file("kubelet.yaml") + " --kubelet-extra-args " + dir_.file("kubelet.env") +
+           " --upstream-servers " + kUpstream + " --wait " + std::to_string(wait_seconds);
+  }
+  test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
+  bool hasRun() const { return contains(nld("--help").out, "\n  run "); }
+
+  // nsd serving cluster.local on kUpstream:53 (kube-dns-upstream stand-in).
+  bool startNsd() const {
+    std::string zone =
+        "$ORIGIN cluster.local.\n$TTL 30\n"
+        "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5\n"
+        "@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n"
+        "svc1.default.svc IN A 10.96.7.7\n";
+    std::string conf = "server:\n  ip-address: " + std::string(kUpstream) +
+                       "\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" +
+                       dir_.path() + "\"\n  database: \"\"\n  pidfile: \"" +
+                       dir_.file("nsd.pid") + "\"\n  xfrdfile: \"" + dir_.file("xfrd.state") +
+                       "\"\n  zonelistfile: \"" + dir_.file("zone.list") +
+                       "\"\n  server-count: 1\n  logfile: \"" + dir_.file("nsd.log") +
+                       "\"\nremote-control:\n  control-enable: no\nzone:\n  name: cluster.local\n"
+                       "  zonefile: cluster.local.zone\n";
+    if (!writeFileAtomic(dir_.file("cluster.local.zone"), zone) ||
+        !writeFileAtomic(dir_.file("nsd.conf"), conf)) {
+      return false;
+    }
+    if (test::run("ip addr add " + std::string(kUpstream) + "/32 dev lo").exit_code != 0 ||
+        test::run("nsd -c " + dir_.file("nsd.conf")).exit_code != 0) {
+      return false;
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (test::run("dig +short +time=1 +tries=1 @" + std::string(kUpstream) +
+                    " svc1.default.svc.cluster.local")
+              .out.find("10.96.7.7") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  test::TempDir dir_;
+  std::string bin_;
+};
+
+std::string dig(const std::string& server, const std::string& name) {
+  return test::run("dig +short +time=2 +tries=2 @" + server + " " + name).out;
+}
+
+#define NEED_RUN(node)                                                                    \
+  do {                                                                                    \
+    if (!(node).hasRun()) {                                                               \
+      GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";         \
+    }                                                                                     \
+  } while (0)
+
+TEST(Workflows, StatusWithoutInstallIsDegraded) {
+  NLD_ENTER_NETNS();
+  Node node;
+  auto r = node.nld("status --json" + node.paths());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "\"healthy\":false")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\"installed\":false")) << r.out;
+}
+
+TEST(Workflows, DryRunPrintsThePlanAndChangesNothing) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  ASSERT_TRUE(writeFileAtomic(node.dir().file("kubelet.yaml"), kKubeletConfig));
+  std::string before = snapshot();
+  auto r = node.nld("install --dry-run --mode iptables --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "kube-dns: 10.96.0.10 (clusterDNS in")) << r.out;
+  EXPECT_TRUE(contains(r.out, "169.254.20.10")) << r.out;
+  EXPECT_TRUE(contains(r.out, "-A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "-A PREROUTING -d 10.96.0.10/32 -p udp")) << r.out;
+  EXPECT_TRUE(contains(r.out, " run -localip 169.254.20.10,10.96.0.10 ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "forward . 10.96.0.11")) << r.out;
+  EXPECT_TRUE(contains(r.out, "no change (iptables mode")) << r.out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc").c_str(), F_OK), -1);
+  EXPECT_EQ(*readFile(node.dir().file("kubelet.yaml")), kKubeletConfig);
+
+  // ipvs: the plan shows the kubelet diff, still without touching the file.
+  auto ipvs = node.nld("install --dry-run --mode ipvs" + node.installFlags());
+  ASSERT_EQ(ipvs.exit_code, 0) << ipvs.out;
+  EXPECT_TRUE(contains(ipvs.out, "+- \"169.254.20.10\"   # kube-dns")) << ipvs.out;
+  EXPECT_TRUE(contains(ipvs.out, " run -localip 169.254.20.10 ")) << ipvs.out;
+  EXPECT_EQ(*readFile(node.dir().file("kubelet.yaml")), kKubeletConfig);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST(Workflows, BadInputChangesNothing) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  // Forwarding the cluster zone to kube-dns itself would loop through our own interception.
+  auto loop = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream "
+                       "10.96.0.10" + node.installFlags());
+  EXPECT_EQ(loop.exit_code, 2) << loop.out;
+  EXPECT_TRUE(contains(loop.out, "kube-dns-upstream")) << loop.out;
+  // Malformed kubelet config and no --kube-dns: one clear line, file untouched.
+  std::string bad = "kind: KubeletConfiguration\nclusterDNS: [10.96.0.10\n";
+  ASSERT_TRUE(writeFileAtomic(node.dir().file("kubelet.yaml"), bad));
+  auto r = node.nld("install --mode ipvs" + node.installFlags());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "line ")) << r.out;
+  EXPECT_EQ(*readFile(node.dir().file("kubelet.yaml")), bad);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST(Workflows, DaemonFailureRollsBack) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  // Hold TCP port 53 on every address so the daemon cannot bind (and, where `run` is not built
+  // yet, the daemon fails to start at all: the same rollback path).
+  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(::listen(s.get(), 1), 0);
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags(5));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "rolled back:")) << r.out;
+  EXPECT_TRUE(contains(r.out, "link nodelocaldns")) << r.out;
+  EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+}
+
+TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  // What a SIGKILLed upstream node-cache leaves: the link, its addresses, rules (one duplicated).
+  std::string c = "-m comment --comment 'NodeLocal DNS Cache: skip conntrack'";
+  std::string a = "-m comment --comment 'NodeLocal DNS Cache: allow DNS traffic'";
+  std::string setup =
+      "set -e; ip link add nodelocaldns type bridge; "
+      "ip addr add 169.254.20.10/32 dev nodelocaldns; ip addr add 10.96.0.10/32 dev nodelocaldns; "
+      "for ip in 169.254.20.10 10.96.0.10; do "
+      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " + c + "; "
+      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " + c + "; "
+      "iptables-legacy -w -t filter -I INPUT -p tcp -d $ip --dport 53 -j ACCEPT " + a + "; "
+      "iptables-legacy -w -t raw -I OUTPUT -p tcp -s $ip --sport 8080 -j NOTRACK " + c + "; "
+      "done";
+  auto s = test::run(setup);
+  ASSERT_EQ(s.exit_code, 0) << s.out;
+  ASSERT_NE(snapshot(), before);
+  auto r = node.nld("teardown" + node.paths());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "removed link nodelocaldns")) << r.out;
+  EXPECT_EQ(snapshot(), before);
+  // Idempotent.
+  auto again = node.nld("teardown" + node.paths());
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "nothing to tear down")) << again.out;
+}
+
+TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
+  NLD_ENTER_NETNS();
+  Node node;
+  std::string cfg = node.dir().file("kubelet.yaml");
+  std::string env = node.dir().file("kubelet.env");
+  std::string env_text = "KUBELET_EXTRA_ARGS=\"--cluster-dns=169.254.20.10,fd00::a --v=2\"\n";
+  std::string edited = kKubeletConfig;
+  edited.replace(edited.find("10.96.0.10"), 10, "169.254.20.10");
+  ASSERT_TRUE(writeFileAtomic(cfg, edited));
+  ASSERT_TRUE(writeFileAtomic(env, env_text));
+  ASSERT_EQ(test::run("mkdir -p " + node.dir().file("state")).exit_code, 0);
+  ASSERT_TRUE(writeFileAtomic(node.dir().file("state/state"),
+                              "mode=ipvs\nlocal_ips=169.254.20.10\nkube_dns=10.96.0.10\n"
+                              "kubelet=config|" + cfg + "|10.96.0.10|169.254.20.10|\n"
+                              "kubelet=args|" + env + "|10.96.0.10,fd00::a|169.254.20.10,fd00::a|\n"));
+  auto dry = node.nld("revert-kubelet --dry-run" + node.paths());
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
+  EXPECT_TRUE(contains(dry.out, "+- \"10.96.0.10\"   # kube-dns")) << dry.out;
+  EXPECT_EQ(*readFile(cfg), edited);
+  auto r = node.nld("revert-kubelet" + node.paths());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+  EXPECT_EQ(*readFile(env), "KUBELET_EXTRA_ARGS=\"--cluster-dns=10.96.0.10,fd00::a --v=2\"\n");
+  // The record is consumed: a second revert has nothing to do without --kube-dns.
+  auto again = node.nld("revert-kubelet" + node.paths());
+  EXPECT_EQ(again.exit_code, 2) << again.out;
+  // --kube-dns: every local-address value becomes kube-dns.
+  ASSERT_TRUE(writeFileAtomic(cfg, edited));
+  auto flag = node.nld("revert-kubelet --kube-dns 10.96.0.10 --kubelet-config " + cfg +
+                       " --kubelet-extra-args " + env + node.paths());
+  EXPECT_EQ(flag.exit_code, 0) << flag.out;
+  EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+}
+
+TEST(Workflows, InstallStatusTeardownLeavesNoTrace) {
+  NLD_ENTER_NETNS();
+  Node node;
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd()) << test::run("cat " + node.dir().file("nsd.log")).out;
+  ASSERT_TRUE(writeFileAtomic(node.dir().file("kubelet.yaml"), kKubeletConfig));
+  touchTables();
+  std::string before = snapshot();
+
+  auto r = node.nld("install --mode iptables --cluster-upstream " + std::string(kUpstream) +
+                    node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out << test::run("cat " + node.dir().file("daemon.log")).out;
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  EXPECT_TRUE(contains(dig(kKubeDns, "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  auto status = node.nld("status --json" + node.paths());
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_TRUE(contains(status.out, "\"healthy\":true")) << status.out;
+  EXPECT_EQ(*readFile(node.dir().file("kubelet.yaml")), kKubeletConfig);  // iptables: untouched
+
+  // Twice = once.
+  std::string installed = snapshot();
+  auto again = node.nld("install --mode iptables --cluster-upstream " + std::string(kUpstream) +
+                        node.installFlags());
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
+  EXPECT_EQ(snapshot(), installed);
+
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
+}
+
+TEST(Workflows, TeardownAfterKill9) {
+  NLD_ENTER_NETNS();
+  Node node;
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(test::run("kill -9 $(cat " + node.dir().file("pid") + ")").exit_code, 0);
+  auto status = node.nld("status" + node.paths());
+  EXPECT_EQ(status.exit_code, 1) << status.out;
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST(Workflows, StopKeepsInterfaceAndRules) {
+  NLD_ENTER_NETNS();
+  Node node;
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string installed = snapshot();
+  auto stop = node.nld("stop" + node.paths());
+  EXPECT_EQ(stop.exit_code, 0) << stop.out;
+  EXPECT_TRUE(contains(stop.out, "DNS to 169.254.20.10, 10.96.0.10 fails")) << stop.out;
+  EXPECT_EQ(snapshot(), installed);
+  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
+  // A new install starts the daemon again.
+  auto again = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                        std::string(kUpstream) + node.installFlags());
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 0);
+  EXPECT_EQ(node.nld("teardown" + node.paths()).exit_code, 0);
+}
+
+TEST(Workflows, IpvsInstallThenRevertKubeletIsByteExact) {
+  NLD_ENTER_NETNS();
+  Node node;
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  // ipvs: the cluster zone goes to kube-dns itself; put the stand-in there.
+  ASSERT_EQ(test::run("ip addr add 10.96.0.10/32 dev lo").exit_code, 0);
+  std::string cfg = node.dir().file("kubelet.yaml");
+  ASSERT_TRUE(writeFileAtomic(cfg, kKubeletConfig));
+  touchTables();
+  std::string before = snapshot();
+  auto r = node.nld("install --mode ipvs" + node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out << test::run("cat " + node.dir().file("daemon.log")).out;
+  EXPECT_TRUE(contains(r.out, "restart kubelet")) << r.out;
+  std::string edited = kKubeletConfig;
+  edited.replace(edited.find("10.96.0.10"), 10, "169.254.20.10");
+  EXPECT_EQ(*readFile(cfg), edited);
+  auto again = node.nld("install --mode ipvs" + node.installFlags());
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
+  auto revert = node.nld("revert-kubelet" + node.paths());
+  EXPECT_EQ(revert.exit_code, 0) << revert.out;
+  EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+}
+
+}  // namespace
+}  // namespace nld
