@@ -36,8 +36,8 @@ enum class Policy : uint8_t { kRandom, kRoundRobin, kSequential };
 /// One `forward FROM TO... { options }` directive.
 struct ForwardConfig {
   std::string from;  ///< zone, FQDN lower-case with trailing dot ("." for the root)
-  /// Resolved upstreams: resolv.conf paths already expanded (port 53), IPv6 zone ids stripped,
-  /// loops dropped; 1..15 entries, in file order.
+  /// Resolved upstreams: resolv.conf paths already expanded (port 53), loops and IPv6 link-local
+  /// addresses (no scope id in SocketAddress) dropped with a note; 1..15 entries, in file order.
   std::vector<SocketAddress> to;
   std::vector<std::string> except;  ///< `except` zones, normalized like `from`
   bool force_tcp = false;
@@ -123,7 +123,7 @@ Result<Config> parseCorefile(std::string_view text, std::string_view filename,
                              const ParseOptions& options = {});
 
 /// Nameservers of a resolv.conf text (`nameserver` lines, %zone stripped, port 53), in order.
-/// Invalid addresses are skipped with a note. Never fails.
+/// Invalid and IPv6 link-local addresses are skipped with a note. Never fails.
 struct ResolvConf {
   std::vector<SocketAddress> nameservers;
   std::vector<std::string> notes;

@@ -541,6 +541,11 @@ Result<void> Parser::forward(const Directive& d, size_t index, ForwardConfig& f)
       port_text = hp->port;
     }
     auto ip = IpAddress::parse(detail::stripZone(host));
+    if (ip && detail::isV6LinkLocal(*ip)) {
+      f.notes.push_back("dropped " + t.text +
+                        ": IPv6 link-local upstreams need an interface scope (not supported)");
+      continue;
+    }
     if (ip) {
       uint16_t port = 53;
       if (port_text) {

@@ -32,6 +32,11 @@ struct HostPort {
 /// unbracketed IPv6 address ("too many colons").
 Result<HostPort> splitHostPort(std::string_view text);
 
+/// fe80::/10: unusable as an upstream without a scope id (which SocketAddress does not carry).
+inline bool isV6LinkLocal(const IpAddress& ip) {
+  return ip.isV6() && ip.bytes()[0] == 0xfe && (ip.bytes()[1] & 0xc0) == 0x80;
+}
+
 /// Strips an IPv6 zone ("fe80::1%eth0" → "fe80::1").
 std::string_view stripZone(std::string_view host);
 

@@ -1,5 +1,6 @@
 // resolv.conf parsing as CoreDNS's forward reads it (miekg/dns ClientConfigFromReader): only
-// `nameserver ADDR` lines matter; the port is always 53; an IPv6 zone id is stripped.
+// `nameserver ADDR` lines matter; the port is always 53; an IPv6 zone id is stripped. IPv6
+// link-local servers are skipped: SocketAddress carries no scope id, so they could not be reached.
 #include <sstream>
 
 #include "resolver/config/config.h"
@@ -28,6 +29,12 @@ ResolvConf parseResolvConf(std::string_view text) {
     if (!ip) {
       out.notes.push_back("line " + std::to_string(lineno) + ": '" + value +
                           "' is not an IP address, ignoring");
+      continue;
+    }
+    if (detail::isV6LinkLocal(*ip)) {
+      out.notes.push_back("line " + std::to_string(lineno) + ": '" + value +
+                          "' is IPv6 link-local (needs an interface scope, not supported), "
+                          "ignoring");
       continue;
     }
     out.nameservers.push_back(SocketAddress{*ip, 53});

@@ -249,8 +249,16 @@ TEST(CorefileParser, ForwardForms) {
                                                      sa("10.0.0.4", 54)}));
        }},
       {"forward . /etc/resolv.conf", [](const ForwardConfig& f) {
-         EXPECT_EQ(f.to, (std::vector<SocketAddress>{sa("192.0.2.1", 53), sa("fe80::1", 53),
-                                                     sa("192.0.2.2", 53)}));
+         EXPECT_EQ(f.to, (std::vector<SocketAddress>{sa("192.0.2.1", 53), sa("192.0.2.2", 53)}));
+         EXPECT_EQ(f.notes, std::vector<std::string>{
+                                "/etc/resolv.conf: line 4: 'fe80::1%eth0' is IPv6 link-local "
+                                "(needs an interface scope, not supported), ignoring"});
+       }},
+      {"forward . fe80::1%eth0 192.0.2.3", [](const ForwardConfig& f) {
+         EXPECT_EQ(f.to, std::vector<SocketAddress>{sa("192.0.2.3", 53)});
+         EXPECT_EQ(f.notes, std::vector<std::string>{
+                                "dropped fe80::1%eth0: IPv6 link-local upstreams need an "
+                                "interface scope (not supported)"});
        }},
       {"forward . 10.96.0.10 {\n force_tcp\n }", [](const ForwardConfig& f) { EXPECT_TRUE(f.force_tcp); }},
       {"forward . 10.96.0.10 {\n prefer_udp\n force_tcp\n }", [](const ForwardConfig& f) {

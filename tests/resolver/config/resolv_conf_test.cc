@@ -22,11 +22,19 @@ TEST(ResolvConf, NameserverLinesOnly) {
       "nameserver\n"
       "nameserver dns.example\n"
       "nameservers 192.0.2.98\n");
-  EXPECT_EQ(rc.nameservers, (std::vector<SocketAddress>{sa("192.0.2.1"), sa("2001:db8::1"),
-                                                        sa("fe80::1"), sa("192.0.2.2")}));
-  ASSERT_EQ(rc.notes.size(), 2u);
-  EXPECT_EQ(rc.notes[0], "line 11: nameserver without address, ignoring");
-  EXPECT_EQ(rc.notes[1], "line 12: 'dns.example' is not an IP address, ignoring");
+  EXPECT_EQ(rc.nameservers,
+            (std::vector<SocketAddress>{sa("192.0.2.1"), sa("2001:db8::1"), sa("192.0.2.2")}));
+  ASSERT_EQ(rc.notes.size(), 3u);
+  EXPECT_EQ(rc.notes[0], "line 7: 'fe80::1%eth0' is IPv6 link-local (needs an interface scope, "
+                         "not supported), ignoring");
+  EXPECT_EQ(rc.notes[1], "line 11: nameserver without address, ignoring");
+  EXPECT_EQ(rc.notes[2], "line 12: 'dns.example' is not an IP address, ignoring");
+}
+
+TEST(ResolvConf, ZoneIdOnAGlobalAddressIsStripped) {
+  auto rc = parseResolvConf("nameserver 2001:db8::53%eth0\n");
+  EXPECT_EQ(rc.nameservers, std::vector<SocketAddress>{sa("2001:db8::53")});
+  EXPECT_TRUE(rc.notes.empty());
 }
 
 TEST(ResolvConf, EmptyAndCrlf) {
