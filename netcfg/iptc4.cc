@@ -27,6 +27,9 @@ struct Ip4Api {
   static int deleteNum(const char* chain, unsigned n, xtc_handle* h) {
     return iptc_delete_num_entry(chain, n, h);
   }
+  static bool hasTarget(const char* name, uint8_t revision) {
+    return kernelHasTarget(AF_INET, IPPROTO_IP, IPT_SO_GET_REVISION_TARGET, name, revision);
+  }
   static int commit(xtc_handle* h) { return iptc_commit(h); }
   static const char* strerror(int err) { return iptc_strerror(err); }
 

@@ -30,6 +30,9 @@ struct Ip6Api {
   static int deleteNum(const char* chain, unsigned n, xtc_handle* h) {
     return ip6tc_delete_num_entry(chain, n, h);
   }
+  static bool hasTarget(const char* name, uint8_t revision) {
+    return kernelHasTarget(AF_INET6, IPPROTO_IPV6, IP6T_SO_GET_REVISION_TARGET, name, revision);
+  }
   static int commit(xtc_handle* h) { return ip6tc_commit(h); }
   static const char* strerror(int err) { return ip6tc_strerror(err); }
 

@@ -7,6 +7,9 @@
 // decodeHeader(const Entry&) -> std::optional<HeaderFields>.
 #pragma once
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -59,7 +62,9 @@ class IptcBackendImpl final : public IptcBackend {
   }
 
   Result<void> insert(const std::string& chain, const Rule& rule, unsigned index) override {
-    EncodedBody body = encodeBody(rule);
+    // Once per process and family, like the binary's revision check on every run.
+    static const NotrackEncoding notrack = chooseNotrackEncoding(&Api::hasTarget);
+    EncodedBody body = encodeBody(rule, notrack);
     Entry head{};
     Api::fillHeader(head, rule);
     size_t total = sizeof(Entry) + body.matches.size() + body.target.size();
@@ -130,6 +135,25 @@ class IptcBackendImpl final : public IptcBackend {
 
   xtc_handle* handle_;
 };
+
+/// Asks the kernel whether it has target `name` at `revision` (getsockopt *_SO_GET_REVISION_TARGET
+/// on a raw socket, as libxtables does). Only a definite "no" (ENOENT: no such target,
+/// EPROTONOSUPPORT: older revisions only) returns false; anything else (no CAP_NET_RAW...) says
+/// yes, so the newest encoding is used and the commit reports the real error.
+inline bool kernelHasTarget(int af, int level, int optname, const char* name, uint8_t revision) {
+  int fd = ::socket(af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) {
+    return true;
+  }
+  xt_get_revision rev{};
+  std::strncpy(rev.name, name, sizeof(rev.name) - 1);
+  rev.revision = revision;
+  socklen_t len = sizeof(rev);
+  int rc = ::getsockopt(fd, level, optname, &rev, &len);
+  int err = errno;
+  ::close(fd);
+  return rc == 0 || (err != ENOENT && err != EPROTONOSUPPORT);
+}
 
 /// True when every byte is zero (interface names and masks of a rule without -i/-o).
 inline bool allBytesZero(const void* p, size_t n) {

@@ -32,7 +32,9 @@ void appendRecord(std::vector<uint8_t>& out, size_t header, size_t size, const c
   std::strncpy(head.u.user.name, name, sizeof(head.u.user.name) - 1);
   head.u.user.revision = revision;
   std::memcpy(out.data() + at, &head, sizeof(head));
-  std::memcpy(out.data() + at + header, payload, payload_len);
+  if (payload_len > 0) {
+    std::memcpy(out.data() + at + header, payload, payload_len);
+  }
 }
 
 void portRange(const std::optional<uint16_t>& port, uint16_t out[2]) {
@@ -141,7 +143,20 @@ std::optional<Proto> protoFromNumber(uint16_t number) noexcept {
   return std::nullopt;
 }
 
-EncodedBody encodeBody(const Rule& rule) {
+NotrackEncoding chooseNotrackEncoding(bool (*has_target)(const char* name, uint8_t revision)) {
+  if (has_target("CT", 2)) {
+    return NotrackEncoding::kCtRev2;
+  }
+  if (has_target("CT", 1)) {
+    return NotrackEncoding::kCtRev1;
+  }
+  if (has_target("CT", 0)) {
+    return NotrackEncoding::kCtRev0;
+  }
+  return NotrackEncoding::kNotrackTarget;
+}
+
+EncodedBody encodeBody(const Rule& rule, NotrackEncoding notrack) {
   EncodedBody body;
   if (rule.source_port || rule.destination_port) {
     if (rule.proto == Proto::kTcp) {
@@ -164,11 +179,19 @@ EncodedBody encodeBody(const Rule& rule) {
     appendRecord(body.matches, kMatchHeader, kMatchHeader + XT_ALIGN(sizeof(info)), "comment", 0,
                  &info, sizeof(info));
   }
-  if (rule.target == RuleTarget::kNotrack) {
-    xt_ct_target_info_v1 info{};
-    info.flags = XT_CT_NOTRACK | XT_CT_NOTRACK_ALIAS;
-    appendRecord(body.target, kTargetHeader, kTargetHeader + XT_ALIGN(sizeof(info)), "CT", 2,
+  if (rule.target == RuleTarget::kNotrack && notrack == NotrackEncoding::kNotrackTarget) {
+    appendRecord(body.target, kTargetHeader, kTargetHeader, "NOTRACK", 0, nullptr, 0);
+  } else if (rule.target == RuleTarget::kNotrack && notrack == NotrackEncoding::kCtRev0) {
+    xt_ct_target_info info{};
+    info.flags = XT_CT_NOTRACK;
+    appendRecord(body.target, kTargetHeader, kTargetHeader + XT_ALIGN(sizeof(info)), "CT", 0,
                  &info, sizeof(info));
+  } else if (rule.target == RuleTarget::kNotrack) {
+    xt_ct_target_info_v1 info{};
+    bool rev2 = notrack == NotrackEncoding::kCtRev2;
+    info.flags = rev2 ? XT_CT_NOTRACK | XT_CT_NOTRACK_ALIAS : XT_CT_NOTRACK;
+    appendRecord(body.target, kTargetHeader, kTargetHeader + XT_ALIGN(sizeof(info)), "CT",
+                 rev2 ? 2 : 1, &info, sizeof(info));
   } else {
     int verdict = 0;  // "ACCEPT" label: libiptc sets the verdict on insert
     appendRecord(body.target, kTargetHeader, XT_ALIGN(sizeof(xt_standard_target)), "ACCEPT", 0,

@@ -5,8 +5,9 @@
 // Encoding is byte-for-byte what iptables-legacy 1.8.9 builds for upstream's arguments (checked by
 // reading binary-made entries back through libiptc): `tcp`/`udp` match rev 0 (the unset port is
 // the range 0-65535), `comment` match rev 0 with its full zero-filled 256-byte buffer, NOTRACK as
-// target `CT` rev 2 with flags XT_CT_NOTRACK|XT_CT_NOTRACK_ALIAS (=3) and ACCEPT as the standard
-// target (libiptc maps the "ACCEPT" label to the verdict). Decoding is semantic: it reads the
+// target `CT` rev 2 with flags XT_CT_NOTRACK|XT_CT_NOTRACK_ALIAS (=3; on older kernels the
+// binary's fallbacks, see NotrackEncoding) and ACCEPT as the standard target (libiptc maps the
+// "ACCEPT" label to the verdict). Decoding is semantic: it reads the
 // fields and ignores padding and kernel-private bytes, so it also accepts the older encodings of
 // the same rule (`NOTRACK` rev 0, `CT` rev 0/1 with the NOTRACK flag).
 #pragma once
@@ -26,8 +27,16 @@ struct EncodedBody {
   std::vector<uint8_t> target;   // one xt_entry_target record
 };
 
+/// How NOTRACK is stored. iptables-legacy's `-j NOTRACK` is an alias (libxt_CT.c) that resolves
+/// to the newest of these the kernel supports: `CT` rev 2 flags NOTRACK|NOTRACK_ALIAS, `CT` rev 1
+/// flags NOTRACK, `CT` rev 0 flags NOTRACK, and last the old `NOTRACK` target.
+enum class NotrackEncoding : uint8_t { kCtRev2, kCtRev1, kCtRev0, kNotrackTarget };
+
+/// Picks the encoding as the binary does; `has_target(name, revision)` asks the kernel.
+NotrackEncoding chooseNotrackEncoding(bool (*has_target)(const char* name, uint8_t revision));
+
 /// The matches and target of `rule` as the iptables binary encodes them.
-EncodedBody encodeBody(const Rule& rule);
+EncodedBody encodeBody(const Rule& rule, NotrackEncoding notrack = NotrackEncoding::kCtRev2);
 
 struct BodyFields {
   std::optional<uint16_t> source_port;

@@ -103,6 +103,54 @@ TEST(RuleCodec, OlderNotrackEncodingsAreTheSameRule) {
   EXPECT_EQ(decodeBody(body.matches, old, r.proto)->target, RuleTarget::kNotrack);
 }
 
+// Older kernels: the binary falls back CT rev 2 → 1 → 0 → the NOTRACK target; so do we.
+TEST(RuleCodec, NotrackFallbackEncodingsMatchLibxtCt) {
+  Rule r = sampleRules()[0];
+  struct Want {
+    NotrackEncoding enc;
+    std::string name;
+    uint8_t revision;
+    size_t size;
+    uint8_t flags;
+  };
+  for (const Want& w : {Want{NotrackEncoding::kCtRev2, "CT", 2, 104, 3},
+                        Want{NotrackEncoding::kCtRev1, "CT", 1, 104, 1},
+                        Want{NotrackEncoding::kCtRev0, "CT", 0, 72, 1},
+                        Want{NotrackEncoding::kNotrackTarget, "NOTRACK", 0, 32, 0}}) {
+    SCOPED_TRACE(w.name + " rev " + std::to_string(w.revision));
+    EncodedBody body = encodeBody(r, w.enc);
+    Head t = head(body.target, 0);
+    EXPECT_EQ(t.name, w.name);
+    EXPECT_EQ(t.revision, w.revision);
+    EXPECT_EQ(t.size, w.size);
+    ASSERT_EQ(body.target.size(), w.size);
+    if (w.size > 32) {
+      EXPECT_EQ(body.target[32], w.flags);
+    }
+    auto fields = decodeBody(body.matches, body.target, r.proto);
+    ASSERT_TRUE(fields.has_value());
+    EXPECT_EQ(fields->target, RuleTarget::kNotrack);
+  }
+  // ACCEPT does not depend on it.
+  EXPECT_EQ(encodeBody(sampleRules()[2], NotrackEncoding::kCtRev0).target,
+            encodeBody(sampleRules()[2]).target);
+}
+
+TEST(RuleCodec, ChoosesTheNewestRevisionTheKernelHas) {
+  EXPECT_EQ(chooseNotrackEncoding([](const char*, uint8_t) { return true; }),
+            NotrackEncoding::kCtRev2);
+  EXPECT_EQ(chooseNotrackEncoding([](const char* n, uint8_t rev) {
+              return std::string(n) == "CT" && rev <= 1;
+            }),
+            NotrackEncoding::kCtRev1);
+  EXPECT_EQ(chooseNotrackEncoding([](const char* n, uint8_t rev) {
+              return std::string(n) == "CT" && rev == 0;
+            }),
+            NotrackEncoding::kCtRev0);
+  EXPECT_EQ(chooseNotrackEncoding([](const char*, uint8_t) { return false; }),
+            NotrackEncoding::kNotrackTarget);
+}
+
 TEST(RuleCodec, OtherShapesAreForeign) {
   Rule r = sampleRules()[0];  // tcp dport 53
   auto mutate = [&](auto f, bool target_part) {
