@@ -246,7 +246,7 @@ TEST_F(RulesTest, ForeignRulesSurviveEnsureAndRemoveByteIdentically) {
            "iptables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT",
            "iptables-legacy -w -N FOREIGN",
            "iptables-legacy -w -A FOREIGN -s 10.0.0.0/8 -j RETURN",
-           "iptables-legacy -w -I INPUT -j FOREIGN",
+           "iptables-legacy -w -I INPUT -c 7 700 -j FOREIGN",  // counters must survive too
            "iptables-legacy -w -P FORWARD DROP",
            // Look-alikes: same shape but another comment / port / address / interface.
            "iptables-legacy -w -t raw -A PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK "
@@ -266,6 +266,7 @@ TEST_F(RulesTest, ForeignRulesSurviveEnsureAndRemoveByteIdentically) {
   }
   std::string before4 = test::saveAll("iptables-legacy");
   std::string before6 = test::saveAll("ip6tables-legacy");
+  std::string before4_counters = test::normaliseSave(sh("iptables-legacy-save -c").out);
   RuleSpec dual{{ip("169.254.20.10"), ip("fd00::10")}, 53, 8080};
   RulesReport rep = ensure(dual);
   EXPECT_EQ(rep.inserted, 24);
@@ -280,6 +281,10 @@ TEST_F(RulesTest, ForeignRulesSurviveEnsureAndRemoveByteIdentically) {
   EXPECT_EQ(removed->removed, 24);
   EXPECT_EQ(test::saveAll("iptables-legacy"), before4);
   EXPECT_EQ(test::saveAll("ip6tables-legacy"), before6);
+  // Raw, with counters: libiptc carries the foreign rules' counters through both commits.
+  EXPECT_EQ(test::normaliseSave(sh("iptables-legacy-save -c").out), before4_counters);
+  EXPECT_NE(before4_counters.find("[7:700] -A INPUT -j FOREIGN"), std::string::npos)
+      << before4_counters;
 }
 
 TEST_F(RulesTest, DuplicatesFromTheBinaryAreCollapsed) {
