@@ -48,6 +48,8 @@ void addIp(std::vector<IpAddress>& ips, const IpAddress& ip) {
   }
 }
 
+bool isOurLinkKind(const std::string& kind) { return kind == "dummy" || kind == "bridge"; }
+
 bool isLinkLocalV6(const IpAddress& ip) {
   return ip.isV6() && ip.bytes()[0] == 0xfe && (ip.bytes()[1] & 0xc0) == 0x80;
 }
@@ -107,6 +109,9 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   auto link = observeNodeLink(interface);
   if (!link) {
     problems.push_back("link " + interface + ": " + link.error().message());
+  } else if (*link && !isOurLinkKind((*link)->kind)) {
+    problems.push_back("link " + interface + " has kind '" + (*link)->kind +
+                       "', not dummy or bridge: not ours, not touching it");
   } else if (*link) {
     for (const IpAddress& ip : (*link)->addresses) {
       if (!isLinkLocalV6(ip)) {
@@ -137,11 +142,14 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
     done.push_back("removed " + std::to_string(present) + " rule(s)");
   }
 
-  // 3. the interface.
-  if (auto r = removeNodeLink(interface); !r) {
-    problems.push_back("link " + interface + ": " + r.error().message());
-  } else if (*r) {
-    done.push_back("removed link " + interface);
+  // 3. the interface (only a kind we create: a foreign veth of the same name stays).
+  bool foreign = link && *link && !isOurLinkKind((*link)->kind);
+  if (!foreign) {
+    if (auto r = removeNodeLink(interface); !r) {
+      problems.push_back("link " + interface + ": " + r.error().message());
+    } else if (*r) {
+      done.push_back("removed link " + interface);
+    }
   }
 
   // 4. kubelet.
@@ -193,7 +201,7 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   if (auto pid = findDaemon(pidfile)) {
     left.push_back("daemon pid " + std::to_string(*pid));
   }
-  if (auto l = observeNodeLink(interface); l && *l) {
+  if (auto l = observeNodeLink(interface); l && *l && !foreign) {
     left.push_back("link " + interface);
   }
   if (auto after = checkNodeRules(rules)) {

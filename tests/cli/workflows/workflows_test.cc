@@ -239,6 +239,19 @@ TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
   EXPECT_TRUE(contains(again.out, "nothing to tear down")) << again.out;
 }
 
+TEST(Workflows, TeardownLeavesAForeignLinkOfTheSameName) {
+  NLD_ENTER_NETNS();
+  Node node;
+  auto s = test::run("ip link add nodelocaldns type veth peer name nld-peer");
+  if (s.exit_code != 0) {
+    GTEST_SKIP() << "no veth: " << s.out;
+  }
+  auto r = node.nld("teardown" + node.paths());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "kind 'veth'")) << r.out;
+  EXPECT_EQ(test::run("ip link show nodelocaldns").exit_code, 0);
+}
+
 TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   NLD_ENTER_NETNS();
   Node node;
