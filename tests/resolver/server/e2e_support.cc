@@ -98,13 +98,13 @@ void Nsd::stop() {
 
 Nsd::~Nsd() { stop(); }
 
-std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsigned workers) {
+std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsigned workers,
+                                              resolver::ServerOptions opts) {
   auto cfg = resolver::config::parseCorefile(corefile, "Corefile");
   if (!cfg) {
     ADD_FAILURE() << cfg.error().message();
     return nullptr;
   }
-  resolver::ServerOptions opts;
   opts.workers = workers;
   opts.pin_workers = false;
   auto server = resolver::Server::create(std::move(*cfg), opts);

@@ -27,7 +27,8 @@ class Nsd {
 };
 
 /// Parses `corefile` and starts a Server with `workers` workers.
-std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsigned workers = 2);
+std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsigned workers = 2,
+                                              resolver::ServerOptions options = {});
 
 /// dig against 127.0.0.1:53 with the given arguments (+tries=1 +time=8 added).
 CommandResult dig(const std::string& args);

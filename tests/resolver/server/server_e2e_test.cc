@@ -440,3 +440,89 @@ TEST(ServerForwarding, MaxConcurrentAnswersRefusedAboveTheLimit) {
 
 }  // namespace
 }  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+int connectTcp53() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// True if the peer closed the connection within `ms`.
+bool closedWithin(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) <= 0) {
+    return false;
+  }
+  char c;
+  return ::recv(fd, &c, 1, 0) == 0;
+}
+
+TEST(ServerTcp, ConnectionLimitAndIdleTimeout) {
+  NLD_ENTER_NETNS();
+  resolver::ServerOptions opts;
+  opts.tcp_max_connections = 1;
+  opts.tcp_idle_timeout = std::chrono::milliseconds(1000);
+  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1, opts);
+  ASSERT_NE(server, nullptr);
+  int first = connectTcp53();
+  ASSERT_GE(first, 0);
+  ASSERT_FALSE(closedWithin(first, 200));
+  int second = connectTcp53();
+  ASSERT_GE(second, 0);
+  EXPECT_TRUE(closedWithin(second, 1000)) << "over the limit: closed at once";
+  EXPECT_TRUE(closedWithin(first, 3500)) << "idle: closed after the timeout";
+  ::close(first);
+  ::close(second);
+}
+
+TEST(ServerTcp, PipelinedQueriesAreAnsweredOutOfOrder) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(300));
+  ASSERT_TRUE(up.ok());
+  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1);
+  ASSERT_NE(server, nullptr);
+  // Warm the cache for "fast".
+  sendConcurrently({makeQuery(9, "fast.example.org", 1)});
+  int fd = connectTcp53();
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> wire;
+  for (auto q : {makeQuery(1, "slow.example.org", 1), makeQuery(2, "fast.example.org", 1)}) {
+    wire.push_back(static_cast<uint8_t>(q.size() >> 8));
+    wire.push_back(static_cast<uint8_t>(q.size()));
+    wire.insert(wire.end(), q.begin(), q.end());
+  }
+  ASSERT_EQ(::send(fd, wire.data(), wire.size(), 0), static_cast<ssize_t>(wire.size()));
+  std::vector<uint16_t> ids;
+  std::vector<uint8_t> in;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ids.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) {
+      continue;
+    }
+    uint8_t buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    in.insert(in.end(), buf, buf + n);
+    while (in.size() >= 2 && in.size() >= 2u + ((in[0] << 8) | in[1])) {
+      size_t len = (in[0] << 8) | in[1];
+      ids.push_back(static_cast<uint16_t>((in[2] << 8) | in[3]));
+      in.erase(in.begin(), in.begin() + 2 + static_cast<long>(len));
+    }
+  }
+  ::close(fd);
+  EXPECT_EQ(ids, (std::vector<uint16_t>{2, 1})) << "the cached answer overtakes the slow one";
+}
+
+}  // namespace
+}  // namespace nld::test
