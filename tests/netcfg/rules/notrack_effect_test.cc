@@ -1,10 +1,10 @@
 // The point of the rules: DNS to the node-local address makes no conntrack entry. In a private
 // namespace with the address on a bridge link (made with `ip`, not the link library), a UDP and a
-// TCP exchange with 169.254.20.10:53 are tracked without our rules and untracked with them.
+// TCP exchange with 169.254.20.10:53 (and [fd00::10]:53) are tracked without our rules and
+// untracked with them.
 //
 // Conntrack only hooks a namespace once something there needs it, so both cases first add an
 // ordinary stateful accept rule (`-m conntrack --ctstate ESTABLISHED,RELATED`), as real nodes have.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,38 +12,60 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
+#include <ostream>
 #include <thread>
 
 #include "base/fd.h"
+#include "base/ip.h"
 #include "netcfg/rules.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
 namespace {
 
-constexpr const char* kLocalIp = "169.254.20.10";
+struct Case {
+  const char* name;
+  const char* ip;
+  const char* ip_cmd;  // adds the address to the link
+  const char* bin;
+  const char* conntrack_family;
+};
 
-std::string setUpNode() {
-  for (const char* cmd : {
-           "ip link add nodelocaldns type bridge",
-           "ip addr add 169.254.20.10/32 dev nodelocaldns",
-           "ip link set nodelocaldns up",
-           "iptables-legacy -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+const Case kV4{"IPv4", "169.254.20.10", "ip addr add 169.254.20.10/32 dev nodelocaldns",
+               "iptables-legacy", "ipv4"};
+const Case kV6{"IPv6", "fd00::10", "ip addr add fd00::10/128 dev nodelocaldns nodad",
+               "ip6tables-legacy", "ipv6"};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::string setUpNode(const Case& c) {
+  for (std::string cmd : {
+           std::string("ip link add nodelocaldns type bridge"),
+           std::string(c.ip_cmd),
+           std::string("ip link set nodelocaldns up"),
+           std::string(c.bin) +
+               " -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
        }) {
     auto r = test::run(cmd);
     if (r.exit_code != 0) {
-      return std::string(cmd) + ": " + r.out;
+      return cmd + ": " + r.out;
     }
   }
   return "";
 }
 
-sockaddr_in localAddr(uint16_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  ::inet_pton(AF_INET, kLocalIp, &sa.sin_addr);
-  return sa;
+struct Addr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family() const { return ss.ss_family; }
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+
+Addr localAddr(const Case& c, uint16_t port) {
+  Addr a;
+  a.len = SocketAddress{*IpAddress::parse(c.ip), port}.toSockaddr(a.ss);
+  return a;
 }
 
 bool waitReadable(int fd) {
@@ -57,27 +79,26 @@ constexpr std::array<uint8_t, 25> kQuery = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 
                                             'l',  'e',  0,    0x00, 0x01, 0x00, 0x01};
 
 // One UDP query and its echoed reply through 169.254.20.10:53. "" on success.
-std::string udpExchange() {
-  Fd server(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa = localAddr(53);
-  if (::bind(server.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return "bind udp 169.254.20.10:53 failed";
+std::string udpExchange(const Case& c) {
+  Addr sa = localAddr(c, 53);
+  Fd server(::socket(sa.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (::bind(server.get(), sa.sa(), sa.len) != 0) {
+    return std::string("bind udp ") + c.ip + " port 53 failed";
   }
   std::thread echo([fd = server.get()] {
     if (!waitReadable(fd)) {
       return;
     }
     std::array<uint8_t, 512> buf;
-    sockaddr_in from{};
+    sockaddr_storage from{};
     socklen_t len = sizeof(from);
     ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
     if (n > 0) {
       ::sendto(fd, buf.data(), static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
     }
   });
-  Fd client(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ::sendto(client.get(), kQuery.data(), kQuery.size(), 0, reinterpret_cast<sockaddr*>(&sa),
-           sizeof(sa));
+  Fd client(::socket(sa.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ::sendto(client.get(), kQuery.data(), kQuery.size(), 0, sa.sa(), sa.len);
   std::string err;
   std::array<uint8_t, 512> reply;
   if (!waitReadable(client.get()) || ::recv(client.get(), reply.data(), reply.size(), 0) !=
@@ -89,12 +110,11 @@ std::string udpExchange() {
 }
 
 // One TCP connection (DNS over TCP framing) to 169.254.20.10:53. "" on success.
-std::string tcpExchange() {
-  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa = localAddr(53);
-  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
-      ::listen(listener.get(), 1) != 0) {
-    return "bind/listen tcp 169.254.20.10:53 failed";
+std::string tcpExchange(const Case& c) {
+  Addr sa = localAddr(c, 53);
+  Fd listener(::socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::bind(listener.get(), sa.sa(), sa.len) != 0 || ::listen(listener.get(), 1) != 0) {
+    return std::string("bind/listen tcp ") + c.ip + " port 53 failed";
   }
   std::thread echo([fd = listener.get()] {
     if (!waitReadable(fd)) {
@@ -109,9 +129,9 @@ std::string tcpExchange() {
       }
     }
   });
-  Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd client(::socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   std::string err;
-  if (::connect(client.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  if (::connect(client.get(), sa.sa(), sa.len) != 0) {
     err = "tcp connect failed";
   } else {
     std::array<uint8_t, 27> framed{0, static_cast<uint8_t>(kQuery.size())};
@@ -127,8 +147,9 @@ std::string tcpExchange() {
 }
 
 // Conntrack entries of this namespace whose original direction goes to port 53.
-int trackedDnsFlows(const std::string& proto) {
-  auto r = test::run("conntrack -L -p " + proto + " 2>/dev/null");
+int trackedDnsFlows(const Case& c, const std::string& proto) {
+  auto r = test::run(std::string("conntrack -L -f ") + c.conntrack_family + " -p " + proto +
+                     " 2>/dev/null");
   int n = 0;
   for (size_t at = 0; (at = r.out.find("dport=53 ", at)) != std::string::npos; ++at) {
     ++n;
@@ -138,34 +159,45 @@ int trackedDnsFlows(const std::string& proto) {
   return n;
 }
 
-TEST(NotrackEffect, WithoutRulesTheDnsFlowIsTracked) {
+class NotrackEffect : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override { ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1); }
+  test::TempDir dir_;
+};
+
+TEST_P(NotrackEffect, WithoutRulesTheDnsFlowIsTracked) {
   NLD_ENTER_NETNS();
-  ASSERT_EQ(setUpNode(), "");
-  ASSERT_EQ(udpExchange(), "");
-  ASSERT_EQ(tcpExchange(), "");
-  EXPECT_GE(trackedDnsFlows("udp"), 1) << test::run("conntrack -L 2>&1").out;
-  EXPECT_GE(trackedDnsFlows("tcp"), 1) << test::run("conntrack -L 2>&1").out;
+  const Case& c = GetParam();
+  ASSERT_EQ(setUpNode(c), "");
+  ASSERT_EQ(udpExchange(c), "");
+  ASSERT_EQ(tcpExchange(c), "");
+  EXPECT_GE(trackedDnsFlows(c, "udp"), 1) << test::run("conntrack -L 2>&1").out;
+  EXPECT_GE(trackedDnsFlows(c, "tcp"), 1) << test::run("conntrack -L 2>&1").out;
 }
 
-TEST(NotrackEffect, WithRulesTheDnsFlowIsNotTracked) {
+TEST_P(NotrackEffect, WithRulesTheDnsFlowIsNotTracked) {
   NLD_ENTER_NETNS();
-  ASSERT_EQ(setUpNode(), "");
-  test::TempDir dir;
+  const Case& c = GetParam();
+  ASSERT_EQ(setUpNode(c), "");
   RulesOptions options;
-  options.lock_path = dir.file("xtables.lock");
-  auto r = ensureRules({{*IpAddress::parse(kLocalIp)}, 53, 8080}, options);
+  options.lock_path = dir_.file("xtables.lock");
+  auto r = ensureRules({{*IpAddress::parse(c.ip)}, 53, 8080}, options);
   ASSERT_TRUE(r.has_value()) << r.error().message();
-  ASSERT_EQ(udpExchange(), "");
-  ASSERT_EQ(tcpExchange(), "");
-  EXPECT_EQ(trackedDnsFlows("udp"), 0) << test::run("conntrack -L 2>&1").out;
-  EXPECT_EQ(trackedDnsFlows("tcp"), 0) << test::run("conntrack -L 2>&1").out;
+  ASSERT_EQ(udpExchange(c), "");
+  ASSERT_EQ(tcpExchange(c), "");
+  EXPECT_EQ(trackedDnsFlows(c, "udp"), 0) << test::run("conntrack -L 2>&1").out;
+  EXPECT_EQ(trackedDnsFlows(c, "tcp"), 0) << test::run("conntrack -L 2>&1").out;
   // The rules did match: the query's NOTRACK rule in raw OUTPUT counted packets.
-  auto save = test::run("iptables-legacy-save -c -t raw").out;
-  auto at = save.find("-A OUTPUT -d 169.254.20.10/32 -p udp -m udp --dport 53 ");
+  auto save = test::run(std::string(c.bin) + "-save -c -t raw").out;
+  std::string prefix = c.ip == std::string(kV4.ip) ? "/32" : "/128";
+  auto at = save.find(std::string("-A OUTPUT -d ") + c.ip + prefix + " -p udp -m udp --dport 53 ");
   ASSERT_NE(at, std::string::npos) << save;
   auto line_start = save.rfind('\n', at) + 1;
   EXPECT_NE(save.substr(line_start, 3), "[0:") << save;
 }
+
+INSTANTIATE_TEST_SUITE_P(Families, NotrackEffect, ::testing::Values(kV4, kV6),
+                         [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace
 }  // namespace nld::netcfg
