@@ -106,6 +106,10 @@ struct Config {
   /// local:port: the longest matching zone among blocks on that port bound to that address (or
   /// to every address). nullptr if none (CoreDNS answers REFUSED).
   const ServerBlock* route(std::string_view qname_lower, IpAddress local, uint16_t port) const;
+
+  /// Every note of every block (ignored directives, dropped upstreams), each prefixed with where
+  /// the block starts ("/etc/Corefile:1: cluster.local.: ..."), for the caller to log once.
+  std::vector<std::string> notes() const;
 };
 
 struct ParseOptions {
@@ -115,6 +119,8 @@ struct ParseOptions {
   /// Our bind addresses (-localip): upstreams equal to these (on a served port) are loops. The
   /// Corefile's own `bind` addresses are always treated as ours too.
   std::vector<IpAddress> own_addresses;
+  /// Looks up {$NAME} / {%NAME%} references; defaults to the process environment (tests inject).
+  std::function<std::optional<std::string>(const std::string&)> getenv;
 };
 
 /// Parses and validates a Corefile. Errors read "FILE:LINE: what", e.g.

@@ -104,10 +104,13 @@ std::chrono::seconds ceilSeconds(D d) {
 // Structure ---------------------------------------------------------------------------------
 
 Result<std::vector<RawBlock>> Parser::structure(std::vector<Token> t) {
-  detail::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    return v ? std::optional<std::string>(v) : std::nullopt;
-  };
+  detail::EnvLookup env = options_.getenv;
+  if (!env) {
+    env = [](const std::string& name) -> std::optional<std::string> {
+      const char* v = std::getenv(name.c_str());
+      return v ? std::optional<std::string>(v) : std::nullopt;
+    };
+  }
   for (auto& tok : t) {
     tok.text = detail::replaceEnvVars(tok.text, env);
   }
@@ -1072,6 +1075,21 @@ Result<Config> parseCorefile(std::string_view text, std::string_view filename,
                              const ParseOptions& options) {
   Parser p(filename, options);
   return p.run(text);
+}
+
+std::vector<std::string> Config::notes() const {
+  std::vector<std::string> out;
+  for (const auto& b : blocks) {
+    // Directive notes already carry their own file:line.
+    out.insert(out.end(), b.notes.begin(), b.notes.end());
+    if (b.forward) {
+      for (const auto& n : b.forward->notes) {
+        out.push_back(b.file + ":" + std::to_string(b.line) + ": " +
+                      (b.zones.empty() ? std::string(".") : b.zones.front()) + ": forward: " + n);
+      }
+    }
+  }
+  return out;
 }
 
 const ServerBlock* Config::route(std::string_view qname_lower, IpAddress local,

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return nld::fail(nld::Errc::kNotFound, "no such file");
   };
   options.own_addresses = {*nld::IpAddress::parse("169.254.20.10")};
+  options.getenv = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "UPSTREAM") {  // hermetic: the process environment never decides a path
+      return std::string("192.0.2.7:5353");
+    }
+    return std::nullopt;
+  };
   auto config = parseCorefile(text, "fuzz.Corefile", options);
   if (!config) {
     if (config.error().message().rfind("fuzz.Corefile", 0) != 0) {

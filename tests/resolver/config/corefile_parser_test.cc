@@ -110,6 +110,33 @@ TEST(CorefileParser, CommentsQuotesAndEnvironment) {
   EXPECT_EQ(b.file, "Corefile");
 }
 
+TEST(CorefileParser, InjectedEnvironment) {
+  ParseOptions o;
+  o.getenv = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "ZONE") {
+      return "injected.example";
+    }
+    return std::nullopt;
+  };
+  auto r = parse("{$ZONE} {%ZONE%}:53 {$MISSING}x {\n}\n", o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(only(*r).zones, (std::vector<std::string>{"injected.example.", "x."}));
+}
+
+TEST(CorefileParser, NotesCollectsEveryBlock) {
+  FakeFs fs;
+  fs.files["/etc/resolv.conf"] = "nameserver 169.254.20.10\nnameserver 192.0.2.1\n";
+  auto r = parse("cluster.local {\n debug\n}\n.:53 {\n bind 169.254.20.10\n"
+                 " forward . /etc/resolv.conf\n}\n",
+                 fs.options());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->notes(),
+            (std::vector<std::string>{
+                "Corefile:2: directive 'debug' has no effect in nodelocaldns, ignoring",
+                "Corefile:4: .: forward: dropped 169.254.20.10:53 (from /etc/resolv.conf): it is "
+                "one of our own addresses (forwarding loop)"}));
+}
+
 TEST(CorefileParser, SourceHashIsSha256OfText) {
   auto r = parse(".:53 {\n}\n");
   ASSERT_TRUE(r);
