@@ -110,7 +110,7 @@ struct List {
 
 struct alignas(64) Cache::Shard {
   mutable std::mutex mu;
-  std::unordered_map<uint64_t, std::unique_ptr<Entry>> map;
+  std::unordered_map<uint64_t, Entry> map;
   List lists[2];
   size_t bytes = 0;
   uint64_t hits = 0;
@@ -121,8 +121,8 @@ struct alignas(64) Cache::Shard {
   uint64_t evictions = 0;
 
   // Unlinks and frees the entry owned by map slot `it`. Caller holds mu.
-  void erase(std::unordered_map<uint64_t, std::unique_ptr<Entry>>::iterator it) noexcept {
-    Entry* e = it->second.get();
+  void erase(std::unordered_map<uint64_t, Entry>::iterator it) noexcept {
+    Entry* e = &it->second;
     lists[listOf(e->kind)].remove(e);
     bytes -= e->bytes;
     map.erase(it);
@@ -187,11 +187,11 @@ Hit Cache::answer(const CacheKey& key, const dns::Query& query,
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
   auto it = s.map.find(key.hash);
-  if (it == s.map.end() || !it->second->matches(key)) {
+  if (it == s.map.end() || !it->second.matches(key)) {
     ++s.misses;
     return {};
   }
-  Entry* e = it->second.get();
+  Entry* e = &it->second;
   const int64_t remaining = e->remaining(now);
   Outcome outcome;
   uint32_t ttl;
@@ -334,7 +334,8 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
   }
 
   // Build the entry outside the lock.
-  auto e = std::make_unique<Entry>();
+  Entry entry;  // moved into the map node (node-based: its address is stable for the LRU links)
+  Entry* e = &entry;
   e->hash = key.hash;
   e->qtype = key.qtype;
   e->qclass = key.qclass;
@@ -387,7 +388,7 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
   std::lock_guard lock(s.mu);
   auto it = s.map.find(key.hash);
   if (it != s.map.end()) {
-    Entry* old = it->second.get();
+    Entry* old = &it->second;
     if (old->matches(key)) {
       const int64_t remaining = old->remaining(now);
       const bool servable =
@@ -402,8 +403,7 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
     }
     s.erase(it);
   }
-  Entry* raw = e.get();
-  s.map.emplace(key.hash, std::move(e));
+  Entry* raw = &s.map.emplace(key.hash, std::move(entry)).first->second;
   const size_t list = listOf(kind);
   s.lists[list].pushFront(raw);
   s.bytes += raw->bytes;
@@ -436,7 +436,7 @@ void Cache::erase(const CacheKey& key) noexcept {
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
   auto it = s.map.find(key.hash);
-  if (it != s.map.end() && it->second->matches(key)) {
+  if (it != s.map.end() && it->second.matches(key)) {
     s.erase(it);
   }
 }
