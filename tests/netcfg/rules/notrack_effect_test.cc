@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <ostream>
 #include <thread>
@@ -51,6 +54,19 @@ std::string setUpNode(const Case& c) {
     if (r.exit_code != 0) {
       return cmd + ": " + r.out;
     }
+  }
+  // IPv6 installs the local route only once linkwatch has marked the link operational, which
+  // happens asynchronously after `ip link set up`: poll for it (deadline 3 s).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::string check = std::string("ip route show table local ") + c.ip;
+  if (std::string(c.ip).find(':') != std::string::npos) {
+    check = std::string("ip -6 route show table local ") + c.ip;
+  }
+  while (test::run(check).out.find("local") == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return std::string("no local route for ") + c.ip + " after 3s";
+    }
+    std::this_thread::yield();
   }
   return "";
 }
@@ -98,11 +114,13 @@ std::string udpExchange(const Case& c) {
     }
   });
   Fd client(::socket(sa.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ::sendto(client.get(), kQuery.data(), kQuery.size(), 0, sa.sa(), sa.len);
   std::string err;
   std::array<uint8_t, 512> reply;
-  if (!waitReadable(client.get()) || ::recv(client.get(), reply.data(), reply.size(), 0) !=
-                                         static_cast<ssize_t>(kQuery.size())) {
+  if (::sendto(client.get(), kQuery.data(), kQuery.size(), 0, sa.sa(), sa.len) < 0) {
+    err = std::string("sendto: ") + std::strerror(errno);
+  } else if (!waitReadable(client.get()) ||
+             ::recv(client.get(), reply.data(), reply.size(), 0) !=
+                 static_cast<ssize_t>(kQuery.size())) {
     err = "no UDP reply";
   }
   echo.join();
