@@ -11,7 +11,7 @@ bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 Result<std::vector<Token>> lexCorefile(std::string_view text, std::string_view filename) {
   std::vector<Token> tokens;
   int line = 1;
-  size_t i = 0;
+  size_t i = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // an editor's UTF-8 BOM is not a key
   const size_t n = text.size();
   while (i < n) {
     char c = text[i];

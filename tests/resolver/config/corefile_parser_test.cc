@@ -110,6 +110,13 @@ TEST(CorefileParser, CommentsQuotesAndEnvironment) {
   EXPECT_EQ(b.file, "Corefile");
 }
 
+TEST(CorefileParser, ByteOrderMarkAndCrlf) {
+  auto r = parse("\xEF\xBB\xBF.:53 {\r\n    errors\r\n}\r\n");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(only(*r).zones, std::vector<std::string>{"."});
+  EXPECT_TRUE(only(*r).errors);
+}
+
 TEST(CorefileParser, InjectedEnvironment) {
   ParseOptions o;
   o.getenv = [](const std::string& name) -> std::optional<std::string> {
