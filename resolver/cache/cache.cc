@@ -44,7 +44,9 @@ struct Entry {
   TimePoint last_used{};
   TimePoint window_start{};
   TimePoint refresh_requested{};
+  TimePoint refresh_failed_at{};
   bool refresh_pending = false;
+  bool refresh_failed = false;  // serveStale() was called: the last verify refresh failed
   size_t bytes = 0;
   std::unique_ptr<uint8_t[]> blob;
 
@@ -219,7 +221,12 @@ Hit Cache::answer(const CacheKey& key, const dns::Query& query,
   } else if (remaining <= 0 && policy_.serve_stale.enabled && e->kind != Kind::kServfail &&
              -remaining < policy_.serve_stale.duration.count()) {
     // Expired, inside the stale window (CoreDNS: ttl > -staleUpTo).
-    if (policy_.serve_stale.verify && !stale_only) {
+    if (stale_only) {
+      e->refresh_failed = true;
+      e->refresh_failed_at = now;
+    } else if (policy_.serve_stale.verify &&
+               !(e->refresh_failed &&
+                 now - e->refresh_failed_at < policy_.serve_stale.failure_recheck)) {
       ++s.misses;
       return {Outcome::kStaleVerifyFirst, 0};
     }

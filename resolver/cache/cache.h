@@ -23,7 +23,8 @@
 //    `answer_ttl` (CoreDNS: 0) and kStale: refresh in the background.
 //    serve_stale DURATION verify (RFC 8767 §5): lookup() returns kStaleVerifyFirst without an
 //    answer; the server forwards, and only if that fails (timeout, SERVFAIL, REFUSED) calls
-//    serveStale() for the stale copy.
+//    serveStale() for the stale copy. For `failure_recheck` after such a failure, lookup()
+//    answers stale at once (kStale) so an upstream outage does not cost every client a timeout.
 //  - Eviction: LRU within a shard (CoreDNS evicts at random), when the shard exceeds its share of
 //    the class's capacity or of `max_bytes`.
 //
@@ -72,6 +73,10 @@ struct CachePolicy {
     std::chrono::seconds duration{3600};
     bool verify = false;      ///< RFC 8767 refresh-first instead of CoreDNS's `immediate`
     uint32_t answer_ttl = 0;  ///< TTL of stale answers (CoreDNS 0; RFC 8767 suggests 30)
+    /// verify: after a failed refresh (serveStale() was called), answer stale at once (kStale,
+    /// refresh in the background) for this long instead of making every client wait for the
+    /// upstream again (RFC 8767 §5 "failure recheck timer"; 0 disables).
+    std::chrono::seconds failure_recheck{30};
   } serve_stale;
   std::chrono::seconds refresh_holdoff{2};  ///< min gap between two kFreshPrefetch of one entry
   size_t max_bytes = size_t{64} << 20;      ///< all entries of this cache, bookkeeping included

@@ -328,6 +328,27 @@ TEST(Cache, ServeStaleVerifyRefreshesFirst) {
   EXPECT_EQ(lookup(c, a, kT0 + 30s + 3600s).hit.outcome, Outcome::kMiss);
 }
 
+TEST(Cache, ServeStaleVerifyFailureRecheck) {
+  CachePolicy p;
+  p.serve_stale.enabled = true;
+  p.serve_stale.verify = true;
+  p.serve_stale.failure_recheck = 30s;
+  Cache c(p);
+  auto a = ask("down.example.com");
+  c.insert(a.key, positive("down.example.com", 10), kT0);
+  EXPECT_EQ(lookup(c, a, kT0 + 20s).hit.outcome, Outcome::kStaleVerifyFirst);
+  Bytes out(4096);
+  ASSERT_EQ(c.serveStale(a.key, a.query, a.wire, out, kT0 + 22s).outcome, Outcome::kStale);
+  // Upstream just failed: answer stale at once (and refresh in the background) for 30 s.
+  EXPECT_EQ(lookup(c, a, kT0 + 23s).hit.outcome, Outcome::kStale);
+  EXPECT_EQ(lookup(c, a, kT0 + 51s).hit.outcome, Outcome::kStale);
+  EXPECT_EQ(lookup(c, a, kT0 + 52s).hit.outcome, Outcome::kStaleVerifyFirst);
+  // A successful refresh starts over.
+  c.insert(a.key, positive("down.example.com", 10), kT0 + 53s);
+  EXPECT_EQ(lookup(c, a, kT0 + 54s).hit.outcome, Outcome::kFresh);
+  EXPECT_EQ(lookup(c, a, kT0 + 64s).hit.outcome, Outcome::kStaleVerifyFirst);
+}
+
 TEST(Cache, StaleServfailIsNeverServed) {
   CachePolicy p;
   p.serve_stale.enabled = true;
