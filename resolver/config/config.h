@@ -51,7 +51,8 @@ struct ForwardConfig {
   unsigned max_concurrent = 0;  ///< 0 = unlimited
   /// Ours: `timeout ATTEMPT [OVERALL]` (Go durations). CoreDNS hard-codes 2s read / 5s overall.
   std::chrono::milliseconds attempt_timeout{2000}, overall_timeout{5000};
-  /// e.g. "dropped 127.0.0.53 (systemd-resolved stub, loop), using /run/systemd/resolve/resolv.conf"
+  /// e.g. "dropped 127.0.0.53 (systemd-resolved stub, loop), using
+  /// /run/systemd/resolve/resolv.conf"
   std::vector<std::string> notes;
 };
 

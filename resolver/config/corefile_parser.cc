@@ -20,10 +20,10 @@ namespace {
 
 using detail::Token;
 
-constexpr size_t kMaxUpstreams = 15;        // CoreDNS forward's `max`
-constexpr size_t kCacheShards = 256;        // CoreDNS cache: capacity = shards × per-shard size
+constexpr size_t kMaxUpstreams = 15;  // CoreDNS forward's `max`
+constexpr size_t kCacheShards = 256;  // CoreDNS cache: capacity = shards × per-shard size
 constexpr size_t kMinPerShard = 4;
-constexpr uint32_t kMaxTtl = 0x7fffffff;    // RFC 2181 §8
+constexpr uint32_t kMaxTtl = 0x7fffffff;  // RFC 2181 §8
 
 struct Directive {
   Token name;
@@ -68,8 +68,8 @@ class Parser {
     return err(t.line, msg);
   }
   tl::unexpected<Error> argErr(const Token& t, const std::string& directive) const {
-    return err(t, directive + ": wrong argument count or unexpected line ending after '" +
-                      t.text + "'");
+    return err(
+        t, directive + ": wrong argument count or unexpected line ending after '" + t.text + "'");
   }
 
   // Structure -------------------------------------------------------------------------------
@@ -326,8 +326,8 @@ Result<void> Parser::cache(const Directive& d, const ServerBlock& sb, CacheConfi
   const std::string name = "cache";
   auto capacity = [](int64_t requested) {
     int64_t shards = requested / static_cast<int64_t>(kCacheShards);
-    size_t per = shards < static_cast<int64_t>(kMinPerShard) ? kMinPerShard
-                                                              : static_cast<size_t>(shards);
+    size_t per =
+        shards < static_cast<int64_t>(kMinPerShard) ? kMinPerShard : static_cast<size_t>(shards);
     return per * kCacheShards;
   };
   auto ttl = [&](const Token& t, bool allow_zero) -> Result<uint32_t> {
@@ -468,8 +468,9 @@ Result<void> Parser::cache(const Directive& d, const ServerBlock& sb, CacheConfi
         return err(args[0], "cache servfail: invalid negative duration");
       }
       if (*dur > std::chrono::minutes(5)) {
-        return err(args[0], "cache servfail: caching SERVFAIL responses over 5 minutes is not "
-                            "permitted");
+        return err(args[0],
+                   "cache servfail: caching SERVFAIL responses over 5 minutes is not "
+                   "permitted");
       }
       c.servfail_ttl = ceilSeconds(*dur);
     } else if (o == "disable") {
@@ -492,8 +493,8 @@ Result<void> Parser::cache(const Directive& d, const ServerBlock& sb, CacheConfi
       } else if (args[0].text == "denial") {
         c.denial_disabled_zones = std::move(zs);
       } else {
-        return err(args[0], "cache disable: type must be 'success' or 'denial', not '" +
-                                args[0].text + "'");
+        return err(args[0],
+                   "cache disable: type must be 'success' or 'denial', not '" + args[0].text + "'");
       }
     } else if (o == "keepttl") {
       if (!args.empty()) {
@@ -608,8 +609,8 @@ Result<void> Parser::forward(const Directive& d, size_t index, ForwardConfig& f)
       auto v = detail::parseGoInt(args[0].text);
       if (!v || *v < 0 || *v > 0xffffffff || args[0].text.front() == '-' ||
           args[0].text.front() == '+') {
-        return err(args[0], "forward max_fails: '" + args[0].text +
-                                "' is not a non-negative integer");
+        return err(args[0],
+                   "forward max_fails: '" + args[0].text + "' is not a non-negative integer");
       }
       f.max_fails = static_cast<unsigned>(*v);
     } else if (o == "health_check") {
@@ -633,8 +634,8 @@ Result<void> Parser::forward(const Directive& d, size_t index, ForwardConfig& f)
           }
           std::string dom = detail::fqdnLower(args[k + 1].text);
           if (!detail::isValidDomainName(dom)) {
-            return err(args[k + 1], "forward health_check: invalid domain name '" +
-                                        args[k + 1].text + "'");
+            return err(args[k + 1],
+                       "forward health_check: invalid domain name '" + args[k + 1].text + "'");
           }
           f.health_check_domain = dom;
           ++k;
@@ -689,10 +690,10 @@ Result<void> Parser::forward(const Directive& d, size_t index, ForwardConfig& f)
       if (!attempt) {
         return fail(std::move(attempt.error()));
       }
-      auto overall = args.size() > 1 ? duration(args[1], "forward timeout")
-                                     : Result<std::chrono::nanoseconds>(
-                                           std::max<std::chrono::nanoseconds>(
-                                               *attempt, f.overall_timeout));
+      auto overall = args.size() > 1
+                         ? duration(args[1], "forward timeout")
+                         : Result<std::chrono::nanoseconds>(
+                               std::max<std::chrono::nanoseconds>(*attempt, f.overall_timeout));
       if (!overall) {
         return fail(std::move(overall.error()));
       }
@@ -762,10 +763,9 @@ Result<void> Parser::resolveForwards(Config& config) {
             }
           }
         } else {
-          f.notes.push_back("dropped " + u.addr.toString() + origin +
-                            ": systemd-resolved stub would loop, and " +
-                            std::string(kSystemdResolvConf) + " is unusable (" + systemd_error +
-                            ")");
+          f.notes.push_back(
+              "dropped " + u.addr.toString() + origin + ": systemd-resolved stub would loop, and " +
+              std::string(kSystemdResolvConf) + " is unusable (" + systemd_error + ")");
         }
         continue;
       }
@@ -798,15 +798,15 @@ Result<void> Parser::resolveForwards(Config& config) {
 
 const std::set<std::string, std::less<>>& ignoredDirectives() {
   // Compiled into node-cache, and ignoring them leaves every answer valid.
-  static const std::set<std::string, std::less<>> k = {"debug",   "pprof", "trace",
+  static const std::set<std::string, std::less<>> k = {"debug",   "pprof",       "trace",
                                                        "bufsize", "loadbalance", "timeouts"};
   return k;
 }
 
 const std::set<std::string, std::less<>>& answerChangingDirectives() {
   // Compiled into node-cache, but they change answers: refusing is safer than ignoring.
-  static const std::set<std::string, std::less<>> k = {"whoami", "hosts", "rewrite",
-                                                       "template", "dns64"};
+  static const std::set<std::string, std::less<>> k = {"whoami", "hosts", "rewrite", "template",
+                                                       "dns64"};
   return k;
 }
 
@@ -836,8 +836,8 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
     if (n == "errors") {
       r = once();
       if (r && (d.args.size() > 1 || (d.args.size() == 1 && d.args[0].text != "stdout"))) {
-        r = d.args.size() > 1 ? argErr(d.name, n) : err(d.args[0], "errors: invalid log file '" +
-                                                                       d.args[0].text + "'");
+        r = d.args.size() > 1 ? argErr(d.name, n)
+                              : err(d.args[0], "errors: invalid log file '" + d.args[0].text + "'");
       }
       for (const auto& line : d.lines) {
         if (!r) {
@@ -852,15 +852,15 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
           }
           continue;
         }
-        r = err(line.front(), "errors: unknown option or wrong arguments '" + line.front().text +
-                                  "'");
+        r = err(line.front(),
+                "errors: unknown option or wrong arguments '" + line.front().text + "'");
       }
       sb.errors = true;
     } else if (n == "log") {
       for (const auto& line : d.lines) {
         if (line.front().text != "class" || line.size() < 2) {
-          r = err(line.front(), "log: unknown option or wrong arguments '" + line.front().text +
-                                    "'");
+          r = err(line.front(),
+                  "log: unknown option or wrong arguments '" + line.front().text + "'");
           break;
         }
         for (size_t k = 1; k < line.size(); ++k) {
@@ -879,7 +879,8 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
       if (r && d.args.size() > 2) {
         r = argErr(d.name, n);
       }
-      std::chrono::nanoseconds interval = std::chrono::seconds(30), jitter = std::chrono::seconds(15);
+      std::chrono::nanoseconds interval = std::chrono::seconds(30),
+                               jitter = std::chrono::seconds(15);
       if (r && !d.args.empty()) {
         auto v = duration(d.args[0], n);
         if (!v) {
@@ -926,8 +927,8 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
         }
         auto ip = IpAddress::parse(a.text);
         if (!ip) {
-          r = err(a, "bind: '" + a.text +
-                         "' is not an IP address (interface names are not supported)");
+          r = err(
+              a, "bind: '" + a.text + "' is not an IP address (interface names are not supported)");
         } else if (std::find(sb.bind.begin(), sb.bind.end(), *ip) == sb.bind.end()) {
           sb.bind.push_back(*ip);
         }
@@ -980,8 +981,8 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
           break;
         }
         if (line.front().text != "lameduck" || line.size() != 2) {
-          r = err(line.front(), "health: unknown option or wrong arguments '" +
-                                    line.front().text + "'");
+          r = err(line.front(),
+                  "health: unknown option or wrong arguments '" + line.front().text + "'");
           break;
         }
         auto dur = duration(line[1], "health lameduck");
@@ -995,7 +996,8 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
       sb.notes.push_back(file_ + ":" + std::to_string(d.name.line) + ": directive '" + n +
                          "' has no effect in nodelocaldns, ignoring");
     } else if (answerChangingDirectives().count(n) > 0) {
-      r = err(d.name, "directive '" + n + "' is not supported by nodelocaldns (it changes answers)");
+      r = err(d.name,
+              "directive '" + n + "' is not supported by nodelocaldns (it changes answers)");
     } else {
       r = err(d.name, "unknown directive '" + n + "'");
     }

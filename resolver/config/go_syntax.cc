@@ -191,8 +191,8 @@ namespace {
 
 Result<std::vector<std::string>> reverseZones(std::string_view cidr) {
   auto bad = [&](std::string_view why) {
-    return fail(Errc::kInvalidArgument, "invalid CIDR '" + std::string(cidr) + "': " +
-                                            std::string(why));
+    return fail(Errc::kInvalidArgument,
+                "invalid CIDR '" + std::string(cidr) + "': " + std::string(why));
   };
   size_t slash = cidr.find('/');
   auto ip = IpAddress::parse(cidr.substr(0, slash));

@@ -174,8 +174,9 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
         continue;
       }
       if (j->kind != K::kObject) {
-        return fail(Errc::kParse, "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got " +
-                                      std::string(detail::jsonKindName(j->kind)));
+        return fail(Errc::kParse,
+                    "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got " +
+                        std::string(detail::jsonKindName(j->kind)));
       }
       for (size_t k = 0; k < j->keys.size(); ++k) {
         const std::string& domain = j->keys[k];
@@ -189,7 +190,8 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
     } else if (name == "upstreamNameservers") {
       auto j = detail::parseJson(content);
       if (!j) {
-        return fail(std::move(j.error()).withContext("kube-dns ConfigMap key 'upstreamNameservers'"));
+        return fail(
+            std::move(j.error()).withContext("kube-dns ConfigMap key 'upstreamNameservers'"));
       }
       auto list = stringArray(*j, "kube-dns ConfigMap key 'upstreamNameservers'");
       if (!list) {
@@ -233,7 +235,7 @@ Result<KubeDnsConfig> loadKubeDnsConfigDir(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& name : names) {
     std::string path = dir + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       int e = errno;
       if (e == ENOENT) {

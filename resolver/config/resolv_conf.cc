@@ -21,7 +21,8 @@ ResolvConf parseResolvConf(std::string_view text) {
       continue;  // comments (# ;), search, domain, options, blank lines
     }
     if (!(words >> value) || value.front() == '#' || value.front() == ';') {
-      out.notes.push_back("line " + std::to_string(lineno) + ": nameserver without address, ignoring");
+      out.notes.push_back("line " + std::to_string(lineno) +
+                          ": nameserver without address, ignoring");
       continue;
     }
     std::string_view host = detail::stripZone(value);

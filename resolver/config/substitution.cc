@@ -107,8 +107,8 @@ Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
   replaceAll(out, "[" + std::string(kLocalDns) + "]", first_local);
   for (size_t pos = out.find(kLocalDns); pos != std::string::npos; pos = out.find(kLocalDns, pos)) {
     size_t end = pos + kLocalDns.size();
-    bool host_port = end + 1 < out.size() && out[end] == ':' && out[end + 1] >= '0' &&
-                     out[end + 1] <= '9';
+    bool host_port =
+        end + 1 < out.size() && out[end] == ':' && out[end + 1] >= '0' && out[end + 1] <= '9';
     const std::string& with = host_port ? first_local : local_ips;
     out.replace(pos, kLocalDns.size(), with);
     pos += with.size();

@@ -43,9 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();  // invariants of a valid Config
     }
     if (routed++ < 64) {  // route() is linear in blocks × zones: keep the target linear too
-      const auto* b = config->route(block.zones.front(),
-                                    block.bind.empty() ? nld::IpAddress() : block.bind.front(),
-                                    block.port);
+      const auto* b =
+          config->route(block.zones.front(),
+                        block.bind.empty() ? nld::IpAddress() : block.bind.front(), block.port);
       if (b == nullptr && !block.bind.empty()) {
         std::abort();  // a block's own zone on its own bind address must route somewhere
       }

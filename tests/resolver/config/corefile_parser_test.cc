@@ -104,7 +104,8 @@ TEST(CorefileParser, CommentsQuotesAndEnvironment) {
   EXPECT_TRUE(b.errors);
   ASSERT_TRUE(b.forward);
   EXPECT_EQ(b.forward->from, ".");
-  EXPECT_EQ(b.forward->to, (std::vector<SocketAddress>{sa("192.0.2.53", 53), sa("192.0.2.53", 5353)}));
+  EXPECT_EQ(b.forward->to,
+            (std::vector<SocketAddress>{sa("192.0.2.53", 53), sa("192.0.2.53", 5353)}));
   EXPECT_EQ(b.bind, std::vector<IpAddress>{ip("127.0.0.1")});
   EXPECT_EQ(b.line, 2);
   EXPECT_EQ(b.file, "Corefile");
@@ -133,9 +134,10 @@ TEST(CorefileParser, InjectedEnvironment) {
 TEST(CorefileParser, NotesCollectsEveryBlock) {
   FakeFs fs;
   fs.files["/etc/resolv.conf"] = "nameserver 169.254.20.10\nnameserver 192.0.2.1\n";
-  auto r = parse("cluster.local {\n debug\n}\n.:53 {\n bind 169.254.20.10\n"
-                 " forward . /etc/resolv.conf\n}\n",
-                 fs.options());
+  auto r = parse(
+      "cluster.local {\n debug\n}\n.:53 {\n bind 169.254.20.10\n"
+      " forward . /etc/resolv.conf\n}\n",
+      fs.options());
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->notes(),
             (std::vector<std::string>{
@@ -163,7 +165,8 @@ TEST(CorefileParser, CacheForms) {
     std::function<void(const CacheConfig&)> check;
   };
   const Case cases[] = {
-      {"cache", [](const CacheConfig& c) {
+      {"cache",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_capacity, 9984u);
          EXPECT_EQ(c.success_max_ttl, 3600u);
          EXPECT_EQ(c.success_min_ttl, 5u);
@@ -176,21 +179,25 @@ TEST(CorefileParser, CacheForms) {
          EXPECT_FALSE(c.keepttl);
          EXPECT_TRUE(c.zones.empty());
        }},
-      {"cache 30", [](const CacheConfig& c) {
+      {"cache 30",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_max_ttl, 30u);
          EXPECT_EQ(c.denial_max_ttl, 30u);
          EXPECT_EQ(c.success_min_ttl, 5u);
        }},
-      {"cache 30 Example.org sub.example.org.", [](const CacheConfig& c) {
+      {"cache 30 Example.org sub.example.org.",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_max_ttl, 30u);
          EXPECT_EQ(c.zones, (std::vector<std::string>{"example.org.", "sub.example.org."}));
        }},
       // Not a number: CoreDNS takes it as a zone.
-      {"cache example.org", [](const CacheConfig& c) {
+      {"cache example.org",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_max_ttl, 3600u);
          EXPECT_EQ(c.zones, std::vector<std::string>{"example.org."});
        }},
-      {"cache {\n success 9984 30\n denial 9984 5\n }", [](const CacheConfig& c) {
+      {"cache {\n success 9984 30\n denial 9984 5\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_capacity, 9984u);
          EXPECT_EQ(c.success_max_ttl, 30u);
          EXPECT_EQ(c.success_min_ttl, 5u);
@@ -199,45 +206,54 @@ TEST(CorefileParser, CacheForms) {
          EXPECT_EQ(c.denial_min_ttl, 5u);
        }},
       // Capacity: multiple of 256, at least 4 per shard (1024).
-      {"cache {\n success 10000 60 10\n denial 100\n }", [](const CacheConfig& c) {
+      {"cache {\n success 10000 60 10\n denial 100\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_capacity, 9984u);
          EXPECT_EQ(c.success_max_ttl, 60u);
          EXPECT_EQ(c.success_min_ttl, 10u);
          EXPECT_EQ(c.denial_capacity, 1024u);
          EXPECT_EQ(c.denial_max_ttl, 1800u);
        }},
-      {"cache {\n success 5000 30 0\n }", [](const CacheConfig& c) {
+      {"cache {\n success 5000 30 0\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_capacity, 4864u);
          EXPECT_EQ(c.success_min_ttl, 0u);
        }},
-      {"cache {\n prefetch 10\n }", [](const CacheConfig& c) {
+      {"cache {\n prefetch 10\n }",
+       [](const CacheConfig& c) {
          EXPECT_TRUE(c.prefetch);
          EXPECT_EQ(c.prefetch_amount, 10u);
          EXPECT_EQ(c.prefetch_duration, seconds(60));
          EXPECT_EQ(c.prefetch_percentage, 10u);
        }},
-      {"cache {\n prefetch 2 10m 20%\n }", [](const CacheConfig& c) {
+      {"cache {\n prefetch 2 10m 20%\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.prefetch_amount, 2u);
          EXPECT_EQ(c.prefetch_duration, seconds(600));
          EXPECT_EQ(c.prefetch_percentage, 20u);
        }},
-      {"cache {\n serve_stale\n }", [](const CacheConfig& c) {
+      {"cache {\n serve_stale\n }",
+       [](const CacheConfig& c) {
          EXPECT_TRUE(c.serve_stale);
          EXPECT_EQ(c.stale_duration, seconds(3600));
          EXPECT_FALSE(c.stale_verify);
        }},
-      {"cache {\n serve_stale 30m verify\n }", [](const CacheConfig& c) {
+      {"cache {\n serve_stale 30m verify\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.stale_duration, seconds(1800));
          EXPECT_TRUE(c.stale_verify);
        }},
-      {"cache {\n serve_stale 1h IMMEDIATE\n }", [](const CacheConfig& c) {
-         EXPECT_FALSE(c.stale_verify);
-       }},
-      {"cache {\n servfail 0\n }", [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(0)); }},
-      {"cache {\n servfail 5m\n }", [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(300)); }},
-      {"cache {\n servfail 1500ms\n }", [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(2)); }},
+      {"cache {\n serve_stale 1h IMMEDIATE\n }",
+       [](const CacheConfig& c) { EXPECT_FALSE(c.stale_verify); }},
+      {"cache {\n servfail 0\n }",
+       [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(0)); }},
+      {"cache {\n servfail 5m\n }",
+       [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(300)); }},
+      {"cache {\n servfail 1500ms\n }",
+       [](const CacheConfig& c) { EXPECT_EQ(c.servfail_ttl, seconds(2)); }},
       {"cache {\n keepttl\n }", [](const CacheConfig& c) { EXPECT_TRUE(c.keepttl); }},
-      {"cache {\n disable success sub.example.org\n disable denial\n }", [](const CacheConfig& c) {
+      {"cache {\n disable success sub.example.org\n disable denial\n }",
+       [](const CacheConfig& c) {
          EXPECT_EQ(c.success_disabled_zones, std::vector<std::string>{"sub.example.org."});
          EXPECT_EQ(c.denial_disabled_zones, std::vector<std::string>{"example.org."});
        }},
@@ -261,7 +277,8 @@ TEST(CorefileParser, ForwardForms) {
     std::function<void(const ForwardConfig&)> check;
   };
   const Case cases[] = {
-      {"forward . 10.96.0.10", [](const ForwardConfig& f) {
+      {"forward . 10.96.0.10",
+       [](const ForwardConfig& f) {
          EXPECT_EQ(f.from, ".");
          EXPECT_EQ(f.to, std::vector<SocketAddress>{sa("10.96.0.10", 53)});
          EXPECT_FALSE(f.force_tcp);
@@ -282,20 +299,24 @@ TEST(CorefileParser, ForwardForms) {
                                                      sa("fd00::2", 53), sa("10.0.0.3", 53),
                                                      sa("10.0.0.4", 54)}));
        }},
-      {"forward . /etc/resolv.conf", [](const ForwardConfig& f) {
+      {"forward . /etc/resolv.conf",
+       [](const ForwardConfig& f) {
          EXPECT_EQ(f.to, (std::vector<SocketAddress>{sa("192.0.2.1", 53), sa("192.0.2.2", 53)}));
          EXPECT_EQ(f.notes, std::vector<std::string>{
                                 "/etc/resolv.conf: line 4: 'fe80::1%eth0' is IPv6 link-local "
                                 "(needs an interface scope, not supported), ignoring"});
        }},
-      {"forward . fe80::1%eth0 192.0.2.3", [](const ForwardConfig& f) {
+      {"forward . fe80::1%eth0 192.0.2.3",
+       [](const ForwardConfig& f) {
          EXPECT_EQ(f.to, std::vector<SocketAddress>{sa("192.0.2.3", 53)});
          EXPECT_EQ(f.notes, std::vector<std::string>{
                                 "dropped fe80::1%eth0: IPv6 link-local upstreams need an "
                                 "interface scope (not supported)"});
        }},
-      {"forward . 10.96.0.10 {\n force_tcp\n }", [](const ForwardConfig& f) { EXPECT_TRUE(f.force_tcp); }},
-      {"forward . 10.96.0.10 {\n prefer_udp\n force_tcp\n }", [](const ForwardConfig& f) {
+      {"forward . 10.96.0.10 {\n force_tcp\n }",
+       [](const ForwardConfig& f) { EXPECT_TRUE(f.force_tcp); }},
+      {"forward . 10.96.0.10 {\n prefer_udp\n force_tcp\n }",
+       [](const ForwardConfig& f) {
          EXPECT_TRUE(f.force_tcp);
          EXPECT_TRUE(f.prefer_udp);
        }},
@@ -314,13 +335,15 @@ TEST(CorefileParser, ForwardForms) {
          EXPECT_EQ(f.attempt_timeout, milliseconds(800));
          EXPECT_EQ(f.overall_timeout, milliseconds(3000));
        }},
-      {"forward . 10.96.0.10 {\n policy round_robin\n timeout 1s\n }", [](const ForwardConfig& f) {
+      {"forward . 10.96.0.10 {\n policy round_robin\n timeout 1s\n }",
+       [](const ForwardConfig& f) {
          EXPECT_EQ(f.policy, Policy::kRoundRobin);
          EXPECT_EQ(f.attempt_timeout, milliseconds(1000));
          EXPECT_EQ(f.overall_timeout, milliseconds(5000));
        }},
       // The closing brace on the option line is accepted (CoreDNS would reject it).
-      {"forward . 10.96.0.10 { force_tcp }", [](const ForwardConfig& f) { EXPECT_TRUE(f.force_tcp); }},
+      {"forward . 10.96.0.10 { force_tcp }",
+       [](const ForwardConfig& f) { EXPECT_TRUE(f.force_tcp); }},
   };
   for (const auto& c : cases) {
     std::string text = ". {\n" + std::string(c.body) + "\n}\n";
@@ -355,7 +378,8 @@ TEST(CorefileParser, OtherDirectives) {
   EXPECT_EQ(b.reload_interval, milliseconds(10000));
   EXPECT_EQ(b.reload_jitter, milliseconds(2000));
   EXPECT_TRUE(b.loop);
-  EXPECT_EQ(b.bind, (std::vector<IpAddress>{ip("169.254.20.10"), ip("10.96.0.10"), ip("fd00::10")}));
+  EXPECT_EQ(b.bind,
+            (std::vector<IpAddress>{ip("169.254.20.10"), ip("10.96.0.10"), ip("fd00::10")}));
   ASSERT_TRUE(b.prometheus);
   EXPECT_EQ(*b.prometheus, sa("0.0.0.0", 9253));
   ASSERT_TRUE(b.health);
@@ -368,8 +392,10 @@ TEST(CorefileParser, OtherDirectives) {
 }
 
 TEST(CorefileParser, DirectiveDefaults) {
-  auto r = parse(". {\n reload\n prometheus\n health\n errors stdout {\n  consolidate 5m \".* i/o timeout$\"\n }\n"
-                 " log . {\n  class denial error\n }\n}\n");
+  auto r = parse(
+      ". {\n reload\n prometheus\n health\n errors stdout {\n  consolidate 5m \".* i/o "
+      "timeout$\"\n }\n"
+      " log . {\n  class denial error\n }\n}\n");
   ASSERT_TRUE(r) << r.error().message();
   const auto& b = only(*r);
   EXPECT_EQ(b.reload_interval, milliseconds(30000));
@@ -395,7 +421,8 @@ TEST(CorefileParser, ErrorsNameFileAndLine) {
   const Case cases[] = {
       {"", "Corefile: no server blocks"},
       {"# only a comment\n", "Corefile: no server blocks"},
-      {". {\n  errors\n", "Corefile:1: unexpected end of file: server block '.' has no closing '}'"},
+      {". {\n  errors\n",
+       "Corefile:1: unexpected end of file: server block '.' has no closing '}'"},
       {". {\n}\n}\n", "Corefile:3: unexpected '}'"},
       {"{\n}\n", "Corefile:1: server block without a zone"},
       {". {\n  forwrd . 1.1.1.1\n}\n", "Corefile:2: unknown directive 'forwrd'"},
@@ -408,61 +435,94 @@ TEST(CorefileParser, ErrorsNameFileAndLine) {
       {"a.example:53 b.example:54 {\n}\n", "Corefile:1: server block keys use different ports"},
       {"a..example {\n}\n", "Corefile:1: server block 'a..example': invalid zone name"},
       {"10.0.0.0/33 {\n}\n", "Corefile:1: server block '10.0.0.0/33': invalid CIDR"},
-      {". {\n}\n.:53 {\n}\n", "Corefile:3: cannot serve zone '.' on port 53: already defined at line 1"},
+      {". {\n}\n.:53 {\n}\n",
+       "Corefile:3: cannot serve zone '.' on port 53: already defined at line 1"},
       {". {\n errors\n errors\n}\n", "Corefile:3: 'errors' can only be used once per server block"},
       {". {\n errors stderr\n}\n", "Corefile:2: errors: invalid log file 'stderr'"},
       {". {\n errors {\n  explode\n }\n}\n", "Corefile:3: errors: unknown option"},
       {". {\n loop 1\n}\n", "Corefile:2: loop: wrong argument count"},
       {". {\n reload 1s\n}\n", "Corefile:2: reload: interval value must be greater or equal to 2s"},
-      {". {\n reload 10s 500ms\n}\n", "Corefile:2: reload: jitter value must be greater or equal to 1s"},
+      {". {\n reload 10s 500ms\n}\n",
+       "Corefile:2: reload: jitter value must be greater or equal to 1s"},
       {". {\n reload 10\n}\n", "Corefile:2: reload: missing unit in duration '10'"},
       {". {\n reload 1s 1s 1s\n}\n", "Corefile:2: reload: wrong argument count"},
       {". {\n bind\n}\n", "Corefile:2: bind: wrong argument count"},
-      {". {\n bind eth0\n}\n", "Corefile:2: bind: 'eth0' is not an IP address (interface names are not supported)"},
+      {". {\n bind eth0\n}\n",
+       "Corefile:2: bind: 'eth0' is not an IP address (interface names are not supported)"},
       {". {\n prometheus 9253\n}\n", "Corefile:2: prometheus: address '9253': missing port"},
       {". {\n prometheus :9253 :9254\n}\n", "Corefile:2: prometheus: wrong argument count"},
-      {". {\n prometheus metrics.example:9253\n}\n", "Corefile:2: prometheus: 'metrics.example' is not an IP address"},
-      {". {\n health fd00::10:8080\n}\n", "Corefile:2: health: address 'fd00::10:8080': too many colons"},
-      {". {\n health 169.254.20.10 10.96.0.10:8080\n}\n", "Corefile:2: health: wrong argument count"},
+      {". {\n prometheus metrics.example:9253\n}\n",
+       "Corefile:2: prometheus: 'metrics.example' is not an IP address"},
+      {". {\n health fd00::10:8080\n}\n",
+       "Corefile:2: health: address 'fd00::10:8080': too many colons"},
+      {". {\n health 169.254.20.10 10.96.0.10:8080\n}\n",
+       "Corefile:2: health: wrong argument count"},
       {". {\n health :80800\n}\n", "Corefile:2: health: invalid port in ':80800'"},
-      {". {\n health {\n  lameduck\n }\n}\n", "Corefile:3: health: unknown option or wrong arguments 'lameduck'"},
+      {". {\n health {\n  lameduck\n }\n}\n",
+       "Corefile:3: health: unknown option or wrong arguments 'lameduck'"},
       {". {\n log {\n  class everything\n }\n}\n", "Corefile:3: log: invalid class 'everything'"},
       {". {\n cache 0\n}\n", "Corefile:2: cache: TTL can not be zero or negative: 0"},
       {". {\n cache -5\n}\n", "Corefile:2: cache: TTL can not be zero or negative: -5"},
       {". {\n cache 30 a..b\n}\n", "Corefile:2: cache: invalid zone name 'a..b'"},
       {". {\n cache {\n  success\n }\n}\n", "Corefile:3: cache success: wrong argument count"},
-      {". {\n cache {\n  success many\n }\n}\n", "Corefile:3: cache success: 'many' is not an integer"},
-      {". {\n cache {\n  denial 9984 0\n }\n}\n", "Corefile:3: cache: TTL can not be zero or negative: 0"},
-      {". {\n cache {\n  denial 9984 5 -1\n }\n}\n", "Corefile:3: cache: min TTL can not be negative: -1"},
-      {". {\n cache {\n  prefetch -1\n }\n}\n", "Corefile:3: cache prefetch: amount should be positive"},
-      {". {\n cache {\n  prefetch 1 1m 5%\n }\n}\n", "Corefile:3: cache prefetch: percentage should fall in range [10, 90]: 5"},
-      {". {\n cache {\n  prefetch 1 1m 50\n }\n}\n", "Corefile:3: cache prefetch: last character of percentage should be '%'"},
-      {". {\n cache {\n  serve_stale -1s\n }\n}\n", "Corefile:3: cache serve_stale: invalid negative duration"},
-      {". {\n cache {\n  serve_stale 1h later\n }\n}\n", "Corefile:3: cache serve_stale: invalid refresh mode 'later'"},
-      {". {\n cache {\n  servfail 6m\n }\n}\n", "Corefile:3: cache servfail: caching SERVFAIL responses over 5 minutes"},
+      {". {\n cache {\n  success many\n }\n}\n",
+       "Corefile:3: cache success: 'many' is not an integer"},
+      {". {\n cache {\n  denial 9984 0\n }\n}\n",
+       "Corefile:3: cache: TTL can not be zero or negative: 0"},
+      {". {\n cache {\n  denial 9984 5 -1\n }\n}\n",
+       "Corefile:3: cache: min TTL can not be negative: -1"},
+      {". {\n cache {\n  prefetch -1\n }\n}\n",
+       "Corefile:3: cache prefetch: amount should be positive"},
+      {". {\n cache {\n  prefetch 1 1m 5%\n }\n}\n",
+       "Corefile:3: cache prefetch: percentage should fall in range [10, 90]: 5"},
+      {". {\n cache {\n  prefetch 1 1m 50\n }\n}\n",
+       "Corefile:3: cache prefetch: last character of percentage should be '%'"},
+      {". {\n cache {\n  serve_stale -1s\n }\n}\n",
+       "Corefile:3: cache serve_stale: invalid negative duration"},
+      {". {\n cache {\n  serve_stale 1h later\n }\n}\n",
+       "Corefile:3: cache serve_stale: invalid refresh mode 'later'"},
+      {". {\n cache {\n  servfail 6m\n }\n}\n",
+       "Corefile:3: cache servfail: caching SERVFAIL responses over 5 minutes"},
       {". {\n cache {\n  servfail\n }\n}\n", "Corefile:3: cache servfail: wrong argument count"},
-      {". {\n cache {\n  disable everything\n }\n}\n", "Corefile:3: cache disable: type must be 'success' or 'denial'"},
+      {". {\n cache {\n  disable everything\n }\n}\n",
+       "Corefile:3: cache disable: type must be 'success' or 'denial'"},
       {". {\n cache {\n  keepttl 1\n }\n}\n", "Corefile:3: cache keepttl: wrong argument count"},
       {". {\n cache {\n  evict lru\n }\n}\n", "Corefile:3: cache: unknown option 'evict'"},
-      {". {\n cache {\n  success 1 {\n }\n }\n}\n", "Corefile:3: cache: unexpected '{' (nested option blocks are not supported)"},
+      {". {\n cache {\n  success 1 {\n }\n }\n}\n",
+       "Corefile:3: cache: unexpected '{' (nested option blocks are not supported)"},
       {". {\n cache {\n  success 9984\n", "Corefile:2: cache: unexpected end of file, missing '}'"},
       {". {\n forward .\n}\n", "Corefile:2: forward: need FROM and at least one TO"},
-      {". {\n forward . tls://1.1.1.1\n}\n", "Corefile:2: forward: DNS-over-TLS upstream 'tls://1.1.1.1' is not supported"},
-      {". {\n forward . grpc://1.1.1.1\n}\n", "Corefile:2: forward: 'grpc' is not supported as a destination protocol"},
+      {". {\n forward . tls://1.1.1.1\n}\n",
+       "Corefile:2: forward: DNS-over-TLS upstream 'tls://1.1.1.1' is not supported"},
+      {". {\n forward . grpc://1.1.1.1\n}\n",
+       "Corefile:2: forward: 'grpc' is not supported as a destination protocol"},
       {". {\n forward . 1.1.1.1:0\n}\n", "Corefile:2: forward: invalid port in '1.1.1.1:0'"},
-      {". {\n forward . /nonexistent/resolv.conf\n}\n", "Corefile:2: forward: '/nonexistent/resolv.conf' is not an IP address or a readable file"},
-      {". {\n forward . <nil>\n}\n", "Corefile:2: forward: '<nil>' is not an IP address or a readable file"},
-      {". {\n forward . 1.1.1.1 {\n  force_tcp yes\n }\n}\n", "Corefile:3: forward force_tcp: wrong argument count"},
-      {". {\n forward . 1.1.1.1 {\n  max_fails -1\n }\n}\n", "Corefile:3: forward max_fails: '-1' is not a non-negative integer"},
-      {". {\n forward . 1.1.1.1 {\n  health_check -1s\n }\n}\n", "Corefile:3: forward health_check: can't be negative"},
-      {". {\n forward . 1.1.1.1 {\n  health_check 1s sometimes\n }\n}\n", "Corefile:3: forward health_check: unknown option 'sometimes'"},
-      {". {\n forward . 1.1.1.1 {\n  health_check 1s domain\n }\n}\n", "Corefile:3: forward health_check: wrong argument count"},
-      {". {\n forward . 1.1.1.1 {\n  expire\n }\n}\n", "Corefile:3: forward expire: wrong argument count"},
-      {". {\n forward . 1.1.1.1 {\n  policy fastest\n }\n}\n", "Corefile:3: forward policy: unknown policy 'fastest'"},
-      {". {\n forward . 1.1.1.1 {\n  max_concurrent -1\n }\n}\n", "Corefile:3: forward max_concurrent: can't be negative"},
-      {". {\n forward . 1.1.1.1 {\n  timeout 5s 1s\n }\n}\n", "Corefile:3: forward timeout: need 0 < ATTEMPT <= OVERALL"},
-      {". {\n forward . 1.1.1.1 {\n  tls_servername dns.example\n }\n}\n", "Corefile:3: forward tls_servername: DNS-over-TLS is not supported"},
-      {". {\n forward . 1.1.1.1 {\n  next SERVFAIL\n }\n}\n", "Corefile:3: forward: unknown property 'next'"},
+      {". {\n forward . /nonexistent/resolv.conf\n}\n",
+       "Corefile:2: forward: '/nonexistent/resolv.conf' is not an IP address or a readable file"},
+      {". {\n forward . <nil>\n}\n",
+       "Corefile:2: forward: '<nil>' is not an IP address or a readable file"},
+      {". {\n forward . 1.1.1.1 {\n  force_tcp yes\n }\n}\n",
+       "Corefile:3: forward force_tcp: wrong argument count"},
+      {". {\n forward . 1.1.1.1 {\n  max_fails -1\n }\n}\n",
+       "Corefile:3: forward max_fails: '-1' is not a non-negative integer"},
+      {". {\n forward . 1.1.1.1 {\n  health_check -1s\n }\n}\n",
+       "Corefile:3: forward health_check: can't be negative"},
+      {". {\n forward . 1.1.1.1 {\n  health_check 1s sometimes\n }\n}\n",
+       "Corefile:3: forward health_check: unknown option 'sometimes'"},
+      {". {\n forward . 1.1.1.1 {\n  health_check 1s domain\n }\n}\n",
+       "Corefile:3: forward health_check: wrong argument count"},
+      {". {\n forward . 1.1.1.1 {\n  expire\n }\n}\n",
+       "Corefile:3: forward expire: wrong argument count"},
+      {". {\n forward . 1.1.1.1 {\n  policy fastest\n }\n}\n",
+       "Corefile:3: forward policy: unknown policy 'fastest'"},
+      {". {\n forward . 1.1.1.1 {\n  max_concurrent -1\n }\n}\n",
+       "Corefile:3: forward max_concurrent: can't be negative"},
+      {". {\n forward . 1.1.1.1 {\n  timeout 5s 1s\n }\n}\n",
+       "Corefile:3: forward timeout: need 0 < ATTEMPT <= OVERALL"},
+      {". {\n forward . 1.1.1.1 {\n  tls_servername dns.example\n }\n}\n",
+       "Corefile:3: forward tls_servername: DNS-over-TLS is not supported"},
+      {". {\n forward . 1.1.1.1 {\n  next SERVFAIL\n }\n}\n",
+       "Corefile:3: forward: unknown property 'next'"},
       {". {\n forward . 1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7 1.1.1.8 1.1.1.9 "
        "1.1.1.10 1.1.1.11 1.1.1.12 1.1.1.13 1.1.1.14 1.1.1.15 1.1.1.16\n}\n",
        "Corefile:2: forward: more than 15 upstreams configured: 16"},
@@ -472,8 +532,8 @@ TEST(CorefileParser, ErrorsNameFileAndLine) {
     auto r = parse(c.text, FakeFs{}.options());
     ASSERT_FALSE(r) << "accepted:\n" << c.text;
     EXPECT_NE(r.error().message().find(c.message), std::string::npos)
-        << "input:\n" << c.text << "\ngot:      " << r.error().message()
-        << "\nexpected: " << c.message;
+        << "input:\n"
+        << c.text << "\ngot:      " << r.error().message() << "\nexpected: " << c.message;
     EXPECT_EQ(r.error().code(), Errc::kParse);
   }
 }
@@ -511,20 +571,25 @@ TEST(CorefileParser, SystemdStubWithoutRealListIsAnErrorNamingTheFile) {
 
 TEST(CorefileParser, OwnAddressesAreDropped) {
   FakeFs fs;
-  fs.files["/etc/resolv.conf"] = "nameserver 169.254.20.10\nnameserver 10.96.0.10\nnameserver 192.0.2.1\n";
+  fs.files["/etc/resolv.conf"] =
+      "nameserver 169.254.20.10\nnameserver 10.96.0.10\nnameserver 192.0.2.1\n";
   ParseOptions o = fs.options();
   o.own_addresses = {ip("169.254.20.10")};
   // 10.96.0.10 is ours too: this Corefile binds it.
-  auto r = parse(".:53 {\n bind 169.254.20.10 10.96.0.10\n forward . /etc/resolv.conf 169.254.20.10:5353\n}\n", o);
+  auto r = parse(
+      ".:53 {\n bind 169.254.20.10 10.96.0.10\n forward . /etc/resolv.conf 169.254.20.10:5353\n}\n",
+      o);
   ASSERT_TRUE(r) << r.error().message();
   const auto& f = *only(*r).forward;
   // Port 5353 is not served here: not a loop.
   EXPECT_EQ(f.to, (std::vector<SocketAddress>{sa("192.0.2.1", 53), sa("169.254.20.10", 5353)}));
   ASSERT_EQ(f.notes.size(), 2u);
-  EXPECT_EQ(f.notes[0], "dropped 169.254.20.10:53 (from /etc/resolv.conf): it is one of our own "
-                        "addresses (forwarding loop)");
-  EXPECT_EQ(f.notes[1], "dropped 10.96.0.10:53 (from /etc/resolv.conf): it is one of our own "
-                        "addresses (forwarding loop)");
+  EXPECT_EQ(f.notes[0],
+            "dropped 169.254.20.10:53 (from /etc/resolv.conf): it is one of our own "
+            "addresses (forwarding loop)");
+  EXPECT_EQ(f.notes[1],
+            "dropped 10.96.0.10:53 (from /etc/resolv.conf): it is one of our own "
+            "addresses (forwarding loop)");
 }
 
 TEST(CorefileParser, EmptyOrLoopOnlyResolvConfIsAnError) {

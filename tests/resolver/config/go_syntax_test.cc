@@ -15,10 +15,18 @@ TEST(GoDuration, ParsesLikeTimeParseDuration) {
     int64_t ns;
   };
   const Case ok[] = {
-      {"0", 0},           {"5s", 5'000'000'000},       {"300ms", 300'000'000},
-      {"1.5h", 5'400'000'000'000}, {"2h45m", 9'900'000'000'000}, {"-1s", -1'000'000'000},
-      {"+2m", 120'000'000'000}, {"1us", 1000},      {"1\xC2\xB5s", 1000},
-      {"7ns", 7},         {".5s", 500'000'000},       {"1.s", 1'000'000'000},
+      {"0", 0},
+      {"5s", 5'000'000'000},
+      {"300ms", 300'000'000},
+      {"1.5h", 5'400'000'000'000},
+      {"2h45m", 9'900'000'000'000},
+      {"-1s", -1'000'000'000},
+      {"+2m", 120'000'000'000},
+      {"1us", 1000},
+      {"1\xC2\xB5s", 1000},
+      {"7ns", 7},
+      {".5s", 500'000'000},
+      {"1.s", 1'000'000'000},
       {"1m30s", 90'000'000'000},
   };
   for (const auto& c : ok) {
@@ -55,8 +63,8 @@ TEST(GoSplitHostPort, MatchesNetSplitHostPort) {
   ASSERT_TRUE(hp);
   EXPECT_EQ(hp->host, "");
   EXPECT_EQ(hp->port, "9253");
-  for (const char* bad : {"1.2.3.4", "fd00::1", "fd00::1:53", "[fd00::1]", "[fd00::1", "[a]b:1",
-                          "a[b]:1"}) {
+  for (const char* bad :
+       {"1.2.3.4", "fd00::1", "fd00::1:53", "[fd00::1]", "[fd00::1", "[a]b:1", "a[b]:1"}) {
     EXPECT_FALSE(splitHostPort(bad)) << bad;
   }
 }
@@ -82,8 +90,7 @@ TEST(ListenAddress, HostsAndPorts) {
   EXPECT_EQ(*parseListenAddress(":8080"), (SocketAddress{IpAddress(), 8080}));
   EXPECT_EQ(*parseListenAddress("localhost:9153"),
             (SocketAddress{*IpAddress::parse("127.0.0.1"), 9153}));
-  EXPECT_EQ(*parseListenAddress("127.0.0.1:0"),
-            (SocketAddress{*IpAddress::parse("127.0.0.1"), 0}));
+  EXPECT_EQ(*parseListenAddress("127.0.0.1:0"), (SocketAddress{*IpAddress::parse("127.0.0.1"), 0}));
   EXPECT_FALSE(parseListenAddress("example.com:80"));
   EXPECT_FALSE(parseListenAddress("1.2.3.4:http"));
 }

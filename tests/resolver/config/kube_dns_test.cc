@@ -32,8 +32,10 @@ void kubeletLayout(const test::TempDir& dir, const std::map<std::string, std::st
 
 TEST(KubeDnsConfig, ReadsKubeletSymlinkLayout) {
   test::TempDir dir;
-  kubeletLayout(dir, {{"stubDomains", R"({"acme.local": ["1.2.3.4"], "corp.example": ["10.0.0.1:5353", "[fd00::53]:53"]})"},
-                      {"upstreamNameservers", R"(["8.8.8.8", "8.8.4.4:53"])"}});
+  kubeletLayout(
+      dir, {{"stubDomains",
+             R"({"acme.local": ["1.2.3.4"], "corp.example": ["10.0.0.1:5353", "[fd00::53]:53"]})"},
+            {"upstreamNameservers", R"(["8.8.8.8", "8.8.4.4:53"])"}});
   auto c = loadKubeDnsConfigDir(dir.path());
   ASSERT_TRUE(c) << c.error().message();
   ASSERT_EQ(c->stub_domains.size(), 2u);
@@ -46,8 +48,9 @@ TEST(KubeDnsConfig, ReadsKubeletSymlinkLayout) {
 
   // The same content gives the same version; kubelet's swap to new content changes it.
   EXPECT_EQ(loadKubeDnsConfigDir(dir.path())->version, c->version);
-  kubeletLayout(dir, {{"stubDomains", R"({"acme.local": ["1.2.3.5"]})"},
-                      {"upstreamNameservers", R"(["8.8.8.8", "8.8.4.4:53"])"}},
+  kubeletLayout(dir,
+                {{"stubDomains", R"({"acme.local": ["1.2.3.5"]})"},
+                 {"upstreamNameservers", R"(["8.8.8.8", "8.8.4.4:53"])"}},
                 "..2026_11_24_15_41_00.000000002");
   auto d = loadKubeDnsConfigDir(dir.path());
   ASSERT_TRUE(d) << d.error().message();
@@ -93,7 +96,8 @@ TEST(KubeDnsConfig, InvalidJsonAndValidationErrors) {
       {{{"stubDomains", R"(["1.2.3.4"])"}},
        "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got array"},
       {{{"stubDomains", R"({"acme.local": "1.2.3.4"})"}},
-       "kube-dns ConfigMap key 'stubDomains': 'acme.local': expected a JSON array of strings, got string"},
+       "kube-dns ConfigMap key 'stubDomains': 'acme.local': expected a JSON array of strings, got "
+       "string"},
       {{{"upstreamNameservers", R"([8.8.8.8])"}}, "invalid JSON"},
       {{{"upstreamNameservers", R"([53])"}},
        "kube-dns ConfigMap key 'upstreamNameservers': expected strings in the array, got number"},
@@ -104,13 +108,15 @@ TEST(KubeDnsConfig, InvalidJsonAndValidationErrors) {
       {{{"stubDomains", R"({"acme.local": []})"}},
        "kube-dns ConfigMap: stubDomains: 'acme.local' has no nameservers"},
       {{{"stubDomains", R"({"acme.local": ["dns.acme.local"]})"}},
-       "kube-dns ConfigMap: stubDomains: 'acme.local': 'dns.acme.local' is not an IP address or IP:port"},
+       "kube-dns ConfigMap: stubDomains: 'acme.local': 'dns.acme.local' is not an IP address or "
+       "IP:port"},
       {{{"stubDomains", R"({"acme.local": ["1.2.3.4:70000"]})"}},
        "'1.2.3.4:70000' is not an IP address or IP:port"},
       {{{"upstreamNameservers", R"(["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4"])"}},
        "kube-dns ConfigMap: upstreamNameservers: cannot have more than three entries"},
       {{{"upstreamNameservers", R"(["/etc/resolv.conf"])"}},
-       "kube-dns ConfigMap: upstreamNameservers: '/etc/resolv.conf' is not an IP address or IP:port"},
+       "kube-dns ConfigMap: upstreamNameservers: '/etc/resolv.conf' is not an IP address or "
+       "IP:port"},
       {{{"upstreamNameservers", "[\"\xff\xfe\"]"}},
        "kube-dns ConfigMap key 'upstreamNameservers' is not valid UTF-8"},
   };
@@ -140,7 +146,9 @@ TEST(KubeDnsConfig, DirErrorNamesTheDirectory) {
   write(dir.file("stubDomains"), "{");
   auto r = loadKubeDnsConfigDir(dir.path());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message().rfind("'" + dir.path() + "': kube-dns ConfigMap key 'stubDomains'", 0), 0u)
+  EXPECT_EQ(
+      r.error().message().rfind("'" + dir.path() + "': kube-dns ConfigMap key 'stubDomains'", 0),
+      0u)
       << r.error().message();
 }
 

@@ -25,8 +25,9 @@ TEST(ResolvConf, NameserverLinesOnly) {
   EXPECT_EQ(rc.nameservers,
             (std::vector<SocketAddress>{sa("192.0.2.1"), sa("2001:db8::1"), sa("192.0.2.2")}));
   ASSERT_EQ(rc.notes.size(), 3u);
-  EXPECT_EQ(rc.notes[0], "line 7: 'fe80::1%eth0' is IPv6 link-local (needs an interface scope, "
-                         "not supported), ignoring");
+  EXPECT_EQ(rc.notes[0],
+            "line 7: 'fe80::1%eth0' is IPv6 link-local (needs an interface scope, "
+            "not supported), ignoring");
   EXPECT_EQ(rc.notes[1], "line 11: nameserver without address, ignoring");
   EXPECT_EQ(rc.notes[2], "line 12: 'dns.example' is not an IP address, ignoring");
 }

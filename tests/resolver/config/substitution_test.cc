@@ -33,8 +33,8 @@ void expectGolden(const std::string& name, const std::string& actual) {
     std::ofstream(path, std::ios::binary) << actual;
     return;
   }
-  EXPECT_EQ(readText(path), actual) << "golden " << path
-                                    << " differs (NLD_UPDATE_GOLDEN=1 to accept)";
+  EXPECT_EQ(readText(path), actual)
+      << "golden " << path << " differs (NLD_UPDATE_GOLDEN=1 to accept)";
 }
 
 enum class Mode { kIptables, kIpvs };
@@ -181,16 +181,17 @@ void checkManifestCorefile(const std::string& base, bool golden) {
         EXPECT_EQ(acme, &c.blocks[4]);
         EXPECT_EQ(corp, &c.blocks[5]);
       } else {
-        EXPECT_EQ(root->forward->to, (std::vector<SocketAddress>{sa("192.0.2.1"), sa("192.0.2.2")}));
+        EXPECT_EQ(root->forward->to,
+                  (std::vector<SocketAddress>{sa("192.0.2.1"), sa("192.0.2.2")}));
       }
     }
   }
 }
 
 TEST(RuntimeCorefile, UpstreamConfigMapCorefileInAllFlavours) {
-  checkManifestCorefile(readText(test::sourcePath(
-                            "tests/resolver/config/testdata/upstream-configmap.Corefile")),
-                        /*golden=*/true);
+  checkManifestCorefile(
+      readText(test::sourcePath("tests/resolver/config/testdata/upstream-configmap.Corefile")),
+      /*golden=*/true);
 }
 
 TEST(RuntimeCorefile, OurTemplateCorefileInAllFlavours) {
@@ -209,8 +210,9 @@ TEST(RuntimeCorefile, ForceTcpUpstreamBlockIsRewrittenLikeUpstream) {
   p.local_ips = {ip("169.254.20.10")};
   auto plain = renderRuntimeCorefile(base, p);
   ASSERT_TRUE(plain) << plain.error().message();
-  EXPECT_EQ(*plain, ".:53 {\n    errors\n    forward . /etc/resolv.conf {\n            force_tcp\n"
-                    "    }\n}\n");
+  EXPECT_EQ(*plain,
+            ".:53 {\n    errors\n    forward . /etc/resolv.conf {\n            force_tcp\n"
+            "    }\n}\n");
   p.kube_dns.upstream_nameservers = {"8.8.8.8", "8.8.4.4"};
   auto with = renderRuntimeCorefile(base, p);
   ASSERT_TRUE(with) << with.error().message();
@@ -234,12 +236,14 @@ TEST(RuntimeCorefile, LocalDnsAsHostPortTakesTheFirstAddress) {
   SubstitutionParams p;
   p.local_ips = {ip("fd00::10"), ip("fd00:96::a")};
   auto r = renderRuntimeCorefile(
-      ".:53 {\n bind __PILLAR__LOCAL__DNS__ __PILLAR__DNS__SERVER__\n health __PILLAR__LOCAL__DNS__:8080\n"
+      ".:53 {\n bind __PILLAR__LOCAL__DNS__ __PILLAR__DNS__SERVER__\n health "
+      "__PILLAR__LOCAL__DNS__:8080\n"
       " prometheus [__PILLAR__LOCAL__DNS__]:9253\n}\n",
       p);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(*r, ".:53 {\n bind fd00::10 fd00:96::a \n health [fd00::10]:8080\n"
-                " prometheus [fd00::10]:9253\n}\n");
+  EXPECT_EQ(*r,
+            ".:53 {\n bind fd00::10 fd00:96::a \n health [fd00::10]:8080\n"
+            " prometheus [fd00::10]:9253\n}\n");
   p.local_ips = {ip("169.254.20.10"), ip("10.96.0.10")};
   r = renderRuntimeCorefile(".:53 {\n health __PILLAR__LOCAL__DNS__:8080\n}\n", p);
   EXPECT_EQ(*r, ".:53 {\n health 169.254.20.10:8080\n}\n");
@@ -274,12 +278,14 @@ TEST(RuntimeCorefile, StubDomainClashingWithABaseZoneFailsToParseNotToRender) {
   SubstitutionParams p;
   p.local_ips = {ip("169.254.20.10")};
   p.kube_dns.stub_domains["cluster.local"] = {"192.0.2.1"};
-  auto text = renderRuntimeCorefile("cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.0.10\n}\n", p);
+  auto text = renderRuntimeCorefile(
+      "cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.0.10\n}\n", p);
   ASSERT_TRUE(text) << text.error().message();
   auto config = parseCorefile(*text, "/etc/Corefile");
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error().message(),
-            "/etc/Corefile:6: cannot serve zone 'cluster.local.' on port 53: already defined at line 1");
+  EXPECT_EQ(
+      config.error().message(),
+      "/etc/Corefile:6: cannot serve zone 'cluster.local.' on port 53: already defined at line 1");
 }
 
 TEST(RuntimeCorefile, InvalidKubeDnsConfigOrNoLocalIpIsAnError) {
