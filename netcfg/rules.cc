@@ -70,43 +70,48 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
   return report;
 }
 
-}  // namespace
-
-Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options) {
-  RulesReport report;
-  for (const TableRules& t : groupRules(nodeLocalDnsRules(spec))) {
-    auto r = syncTable(t, options, Mode::kEnsure);
-    if (!r) {
-      return fail(std::move(r).error().withContext("ensure rules"));
-    }
-    add(report, *r);
-  }
-  return report;
-}
-
-Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options) {
+// Every (family, table) is tried even when another failed (one family's trouble, e.g. IPv6
+// disabled on the node, must not keep the other's rules away), except after a lock timeout (the
+// remaining tables would wait for the same lock again, multiplying the delay) or a permission
+// error (they would all fail the same way).
+Result<RulesReport> syncAll(const RuleSpec& spec, const RulesOptions& options, Mode mode) {
   RulesReport report;
   std::optional<Error> first;
   int failures = 0;
   for (const TableRules& t : groupRules(nodeLocalDnsRules(spec))) {
-    auto r = syncTable(t, options, Mode::kRemove);  // teardown: try every table
+    auto r = syncTable(t, options, mode);
     if (!r) {
       ++failures;
+      // Lock held or no privileges: every other table would fail (or wait) the same way.
+      bool stop = r.error().code() == Errc::kBusy || r.error().code() == Errc::kPermissionDenied;
       if (!first) {
         first = std::move(r).error();
+      }
+      if (stop) {
+        break;
       }
       continue;
     }
     add(report, *r);
   }
   if (first) {
-    std::string context = "remove rules";
+    std::string context = mode == Mode::kEnsure ? "ensure rules" : "remove rules";
     if (failures > 1) {
-      context += " (" + std::to_string(failures - 1) + " more tables failed)";
+      context += " (and " + std::to_string(failures - 1) + " more tables failed)";
     }
     return fail(std::move(*first).withContext(context));
   }
   return report;
+}
+
+}  // namespace
+
+Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options) {
+  return syncAll(spec, options, Mode::kEnsure);
+}
+
+Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options) {
+  return syncAll(spec, options, Mode::kRemove);
 }
 
 Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& /*options*/) {

@@ -14,8 +14,11 @@
 //   upstream install has (the reverse of the list, spec §4.2); when none of ours is in the chain
 //   the block goes to the top. Extra copies of a rule (kubernetes/dns#568) are deleted; the top-
 //   most copy is kept. Foreign rules are never touched.
-// - removeRules() deletes every copy of every rule, ours or the upstream agent's, best effort over
-//   all (family, table) pairs; it reports the first error after trying them all.
+// - removeRules() deletes every copy of every rule, ours or the upstream agent's.
+// - Both try every (family, table) even when one fails (so IPv6 trouble does not keep the IPv4
+//   rules away) and report the first error; a lock timeout or a permission error stops at once
+//   (the other tables would wait, or fail, the same way). Each table is all-or-nothing: a failed
+//   one is left unchanged.
 // - Errors: lock wait timed out → Errc::kBusy ("xtables lock '/run/xtables.lock' held by another
 //   process for 5s"); missing privileges → kPermissionDenied; other libiptc failures → kSystem etc.
 //   with iptc_strerror() text captured at the failing call. No call logs above debug.
@@ -61,8 +64,8 @@ struct RulesReport {
 };
 
 /// Makes every rule present exactly once (see the contract above).
-/// @return counts of what changed; an Error naming the family/table on failure (a table whose
-///         commit failed is left unchanged; earlier tables stay committed).
+/// @return counts of what changed; an Error naming the family/table on failure (a table that
+///         failed is left unchanged; the others are committed).
 Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options = {});
 
 /// Deletes every copy of every rule (RulesReport::removed counts them).
