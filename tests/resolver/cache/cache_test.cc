@@ -4,13 +4,41 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "resolver/dns/builder.h"
 #include "resolver/dns/message.h"
 #include "resolver/dns/rr_walk.h"
 #include "tests/resolver/dns/msg_builder.h"
+
+// Counts heap allocations made by this thread while g_count_allocs is set, to prove the hit path
+// allocates nothing. (GCC flags free() in a replaced operator delete once it inlines both.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+namespace {
+thread_local bool g_count_allocs = false;
+thread_local size_t g_allocs = 0;
+}  // namespace
+
+void* operator new(size_t n) {
+  if (g_count_allocs) {
+    ++g_allocs;
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace nld::resolver::cache {
 namespace {
@@ -530,6 +558,35 @@ TEST(Cache, KeepTtl) {
   c.insert(a.key, positive("keep.example.com", 77), kT0);
   EXPECT_EQ(lookup(c, a, kT0 + 10s).ttl(), 77u);
   EXPECT_EQ(lookup(c, a, kT0 + 77s).hit.outcome, Outcome::kMiss);
+}
+
+TEST(Cache, HitPathAllocatesNothing) {
+  CachePolicy p;
+  p.prefetch.enabled = true;
+  p.serve_stale.enabled = true;
+  Cache c(p);
+  auto a = ask("hot.example.com", kA, 9, true);
+  c.insert(a.key, positive("hot.example.com", 60), kT0);
+  Bytes out(4096);
+  g_allocs = 0;
+  g_count_allocs = true;
+  auto q = dns::parseQuery(a.wire);
+  auto k = makeKey(*q, a.wire);
+  Hit fresh = c.lookup(*k, *q, a.wire, out, kT0 + 1s);
+  Hit prefetch = c.lookup(*k, *q, a.wire, out, kT0 + 59s);
+  Hit stale = c.lookup(*k, *q, a.wire, out, kT0 + 61s);
+  const size_t n = dns::truncateToFit(out, stale.length, 512);
+  g_count_allocs = false;
+  EXPECT_EQ(g_allocs, 0u);
+  EXPECT_EQ(fresh.outcome, Outcome::kFresh);
+  EXPECT_EQ(prefetch.outcome, Outcome::kFreshPrefetch);
+  EXPECT_EQ(stale.outcome, Outcome::kStale);
+  EXPECT_EQ(n, stale.length);
+  // The counter works: an insert allocates.
+  g_count_allocs = true;
+  c.insert(a.key, positive("hot.example.com", 60), kT0 + 62s);
+  g_count_allocs = false;
+  EXPECT_GT(g_allocs, 0u);
 }
 
 TEST(Cache, EraseAndClear) {
