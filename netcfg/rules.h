@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/ip.h"
@@ -78,5 +79,11 @@ struct RuleStatus {
 
 /// Reads the tables (no lock, no change) and counts copies of each rule, in list order.
 Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options = {});
+
+/// Upstream's `errortype` label of coredns_nodecache_setup_errors_total for a rules error:
+/// "iptables_lock" when the xtables lock timed out (Errc::kBusy), else "iptables".
+inline std::string_view rulesErrorType(const Error& error) noexcept {
+  return error.code() == Errc::kBusy ? "iptables_lock" : "iptables";
+}
 
 }  // namespace nld::netcfg

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "netcfg/rules.h"
 #include "netcfg/xtables_lock.h"
 #include "tests/netcfg/rules/rules_test_util.h"
 #include "tests/support/netns.h"
@@ -37,6 +38,8 @@ TEST(XtablesLock, HeldLockTimesOutWithBusy) {
             "xtables lock '" + path + "' held by another process for 300ms");
   EXPECT_GE(took, milliseconds(300));
   EXPECT_LT(took, milliseconds(1500));
+  EXPECT_EQ(rulesErrorType(lock.error()), "iptables_lock");  // the daemon's error metric label
+  EXPECT_EQ(rulesErrorType(Error(Errc::kSystem, "commit: x")), "iptables");
 }
 
 TEST(XtablesLock, HeldLockDelaysThenSucceeds) {
