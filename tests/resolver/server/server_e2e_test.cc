@@ -526,3 +526,52 @@ TEST(ServerTcp, PipelinedQueriesAreAnsweredOutOfOrder) {
 
 }  // namespace
 }  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+TEST(ServerHandover, SuccessorTakesOverWithoutLoss) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto old_server = startServer(defaultCorefile(), 1);
+  ASSERT_NE(old_server, nullptr);
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  int answered = 0;
+  const int kQueries = 3000;
+  std::unique_ptr<resolver::Server> successor;
+  for (int i = 0; i < kQueries; ++i) {
+    if (i == 1000) {
+      successor = startServer(defaultCorefile(), 1);  // binds beside the old one (SO_REUSEPORT)
+      ASSERT_NE(successor, nullptr);
+    }
+    if (i == 1500) {
+      old_server->stopAccepting();
+    }
+    if (i == 2000) {
+      old_server->stop(std::chrono::milliseconds(500));
+    }
+    auto q = makeQuery(static_cast<uint16_t>(i), "svc" + std::to_string(1 + i % 50) +
+                                                     ".default.svc.cluster.local", 1);
+    ::send(fd, q.data(), q.size(), 0);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) > 0) {
+      uint8_t buf[512];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n >= 12 && buf[0] == static_cast<uint8_t>(i >> 8) && buf[1] == static_cast<uint8_t>(i)) {
+        ++answered;
+      }
+    }
+  }
+  ::close(fd);
+  EXPECT_EQ(answered, kQueries);
+}
+
+}  // namespace
+}  // namespace nld::test
