@@ -18,7 +18,7 @@ using dns::writeU32;
 
 enum class Kind : uint8_t { kSuccess = 0, kDenial = 1, kServfail = 2 };
 constexpr size_t kListSuccess = 0;
-constexpr size_t kListDenial = 1;  // NXDOMAIN, NODATA and SERVFAIL share the denial capacity
+constexpr size_t kListDenial = 1;        // NXDOMAIN, NODATA and SERVFAIL share the denial capacity
 constexpr size_t kMapNodeOverhead = 48;  // unordered_map node + bucket slot, roughly
 
 size_t listOf(Kind k) noexcept { return k == Kind::kSuccess ? kListSuccess : kListDenial; }
@@ -34,11 +34,11 @@ struct Entry {
   bool do_bit = false;
   bool cd = false;
   Kind kind = Kind::kSuccess;
-  uint16_t flags = 0;         // stored header flags (RA, AD, rcode)
-  uint16_t wire_length = 0;   // stored message, OPT removed
+  uint16_t flags = 0;        // stored header flags (RA, AD, rcode)
+  uint16_t wire_length = 0;  // stored message, OPT removed
   uint16_t question_end = 0;
   uint16_t ttl_count = 0;
-  uint32_t ttl = 0;           // stored duration, seconds
+  uint32_t ttl = 0;  // stored duration, seconds
   uint32_t hits_in_window = 0;
   TimePoint stored{};
   TimePoint last_used{};
@@ -157,7 +157,9 @@ const char* outcomeName(Outcome o) noexcept {
 Cache::Cache(const CachePolicy& policy, unsigned shards) : policy_(policy) {
   const size_t n = std::bit_ceil(std::max(1U, shards));
   shard_mask_ = n - 1;
-  auto share = [n](size_t total) { return total == 0 ? 0 : std::max<size_t>(1, (total + n - 1) / n); };
+  auto share = [n](size_t total) {
+    return total == 0 ? 0 : std::max<size_t>(1, (total + n - 1) / n);
+  };
   success_cap_per_shard_ = share(policy.success_capacity);
   denial_cap_per_shard_ = share(policy.denial_capacity);
   bytes_per_shard_ = std::max<size_t>(1, policy.max_bytes / n);
@@ -171,9 +173,8 @@ Cache::Shard& Cache::shardFor(const CacheKey& key) const noexcept {
   return shards_[(key.hash >> 40) & shard_mask_];
 }
 
-Hit Cache::lookup(const CacheKey& key, const dns::Query& query,
-                  std::span<const uint8_t> query_wire, std::span<uint8_t> out,
-                  TimePoint now) noexcept {
+Hit Cache::lookup(const CacheKey& key, const dns::Query& query, std::span<const uint8_t> query_wire,
+                  std::span<uint8_t> out, TimePoint now) noexcept {
   return answer(key, query, query_wire, out, now, false);
 }
 
@@ -183,9 +184,8 @@ Hit Cache::serveStale(const CacheKey& key, const dns::Query& query,
   return answer(key, query, query_wire, out, now, true);
 }
 
-Hit Cache::answer(const CacheKey& key, const dns::Query& query,
-                  std::span<const uint8_t> query_wire, std::span<uint8_t> out, TimePoint now,
-                  bool stale_only) noexcept {
+Hit Cache::answer(const CacheKey& key, const dns::Query& query, std::span<const uint8_t> query_wire,
+                  std::span<uint8_t> out, TimePoint now, bool stale_only) noexcept {
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
   auto it = s.map.find(key.hash);

@@ -57,7 +57,7 @@ struct CachePolicy {
   size_t success_capacity = 9984;  ///< entries; 0 disables the success cache (`disable success`)
   uint32_t success_max_ttl = 3600;
   uint32_t success_min_ttl = 5;
-  size_t denial_capacity = 9984;   ///< entries (servfail included); 0 disables denial caching
+  size_t denial_capacity = 9984;  ///< entries (servfail included); 0 disables denial caching
   uint32_t denial_max_ttl = 1800;
   uint32_t denial_min_ttl = 5;
   std::chrono::seconds servfail_ttl{5};  ///< 0 disables SERVFAIL caching; CoreDNS caps at 5 min
@@ -107,12 +107,12 @@ enum class InsertResult : uint8_t {
 };
 
 struct CacheStats {
-  uint64_t hits = 0;        ///< kFresh + kFreshPrefetch + kStale + serveStale() answers
+  uint64_t hits = 0;  ///< kFresh + kFreshPrefetch + kStale + serveStale() answers
   uint64_t misses = 0;
   uint64_t stale_hits = 0;  ///< answers served stale
   uint64_t prefetches = 0;  ///< kFreshPrefetch returned
   uint64_t inserts = 0;
-  uint64_t evictions = 0;   ///< removed to make room (not expiry)
+  uint64_t evictions = 0;  ///< removed to make room (not expiry)
   size_t success_entries = 0;
   size_t denial_entries = 0;
   size_t bytes = 0;
@@ -133,9 +133,8 @@ class Cache {
 
   /// serve_stale verify: the refresh failed, answer from the stale entry if it is still inside
   /// the stale window. @return kStale with the answer, or kMiss.
-  Hit serveStale(const CacheKey& key, const dns::Query& query,
-                 std::span<const uint8_t> query_wire, std::span<uint8_t> out,
-                 TimePoint now) noexcept;
+  Hit serveStale(const CacheKey& key, const dns::Query& query, std::span<const uint8_t> query_wire,
+                 std::span<uint8_t> out, TimePoint now) noexcept;
 
   /// Stores an upstream response for `key` (validated here; see the header comment for what is
   /// cached and for how long).

@@ -60,8 +60,8 @@ std::optional<CacheKey> makeKey(const dns::Query& query, std::span<const uint8_t
   return k;
 }
 
-std::optional<CacheKey> makeKey(std::span<const uint8_t> name_wire, uint16_t qtype,
-                                uint16_t qclass, bool do_bit, bool cd) noexcept {
+std::optional<CacheKey> makeKey(std::span<const uint8_t> name_wire, uint16_t qtype, uint16_t qclass,
+                                bool do_bit, bool cd) noexcept {
   CacheKey k;
   auto ref = dns::readName(name_wire, 0);
   if (!ref || ref->compressed || ref->length != name_wire.size()) {

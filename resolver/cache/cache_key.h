@@ -20,7 +20,7 @@ namespace nld::resolver::cache {
 
 struct CacheKey {
   std::array<uint8_t, dns::kMaxNameLength> name;  ///< lower-cased, uncompressed wire name
-  uint8_t name_length = 0;  ///< 1..255 (the root is 1)
+  uint8_t name_length = 0;                        ///< 1..255 (the root is 1)
   bool do_bit = false;
   bool cd = false;
   uint16_t qtype = 0;
@@ -43,7 +43,7 @@ std::optional<CacheKey> makeKey(const dns::Query& query, std::span<const uint8_t
 
 /// The key for an explicit question (tests, prefetch/refresh of a known name).
 /// @param name_wire uncompressed wire name (any case). @return std::nullopt if it is invalid.
-std::optional<CacheKey> makeKey(std::span<const uint8_t> name_wire, uint16_t qtype,
-                                uint16_t qclass, bool do_bit, bool cd) noexcept;
+std::optional<CacheKey> makeKey(std::span<const uint8_t> name_wire, uint16_t qtype, uint16_t qclass,
+                                bool do_bit, bool cd) noexcept;
 
 }  // namespace nld::resolver::cache

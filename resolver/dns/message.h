@@ -18,16 +18,16 @@
 namespace nld::resolver::dns {
 
 enum class ParseError : uint8_t {
-  kTooShort,      ///< fewer than 12 bytes: drop
-  kNotQuery,      ///< QR bit set (a response): drop
-  kNotImplemented,///< opcode other than QUERY: NOTIMP
-  kBadQdcount,    ///< QDCOUNT != 1: FORMERR
-  kBadName,       ///< invalid question name (length, label type, pointer): FORMERR
-  kTruncated,     ///< a section ends early: FORMERR
-  kBadRr,         ///< an RR in answer/authority/additional is malformed: FORMERR
-  kBadOpt,        ///< OPT not root-owned, more than one OPT, bad option layout: FORMERR
-  kBadVersion,    ///< EDNS version != 0: BADVERS (RFC 6891 §6.1.3)
-  kTrailing,      ///< bytes after the last RR: FORMERR
+  kTooShort,        ///< fewer than 12 bytes: drop
+  kNotQuery,        ///< QR bit set (a response): drop
+  kNotImplemented,  ///< opcode other than QUERY: NOTIMP
+  kBadQdcount,      ///< QDCOUNT != 1: FORMERR
+  kBadName,         ///< invalid question name (length, label type, pointer): FORMERR
+  kTruncated,       ///< a section ends early: FORMERR
+  kBadRr,           ///< an RR in answer/authority/additional is malformed: FORMERR
+  kBadOpt,          ///< OPT not root-owned, more than one OPT, bad option layout: FORMERR
+  kBadVersion,      ///< EDNS version != 0: BADVERS (RFC 6891 §6.1.3)
+  kTrailing,        ///< bytes after the last RR: FORMERR
 };
 
 const char* parseErrorName(ParseError e) noexcept;

@@ -190,8 +190,8 @@ size_t nameFromText(std::string_view text, std::span<uint8_t> out) noexcept {
     out[0] = 0;
     return 1;
   }
-  size_t pos = 0;        // write position
-  size_t label_at = 0;   // where the current label's length byte is
+  size_t pos = 0;       // write position
+  size_t label_at = 0;  // where the current label's length byte is
   size_t label_len = 0;
   auto put = [&](uint8_t c) {
     if (pos >= out.size() || pos >= kMaxNameLength) {

@@ -22,10 +22,10 @@ namespace nld::resolver::dns {
 
 /// A validated name inside a message.
 struct NameRef {
-  uint16_t offset = 0;   ///< where the name starts in the message
-  uint16_t end = 0;      ///< offset just after the name's in-place bytes (after the first pointer)
-  uint16_t length = 0;   ///< uncompressed wire length, root label included (1..255)
-  uint8_t labels = 0;    ///< label count, root excluded
+  uint16_t offset = 0;  ///< where the name starts in the message
+  uint16_t end = 0;     ///< offset just after the name's in-place bytes (after the first pointer)
+  uint16_t length = 0;  ///< uncompressed wire length, root label included (1..255)
+  uint8_t labels = 0;   ///< label count, root excluded
   bool compressed = false;
 };
 

@@ -22,9 +22,9 @@ struct TtlGuard {
   static bool visit(void* ctx, size_t begin, size_t end) noexcept {
     const auto* g = static_cast<const TtlGuard*>(ctx);
     // First TTL field ending after `begin`; overlap iff it starts before `end`.
-    const auto* first = std::upper_bound(
-        g->at.data(), g->at.data() + g->count, begin,
-        [](size_t b, uint16_t t) noexcept { return b < size_t{t} + 4; });
+    const auto* first =
+        std::upper_bound(g->at.data(), g->at.data() + g->count, begin,
+                         [](size_t b, uint16_t t) noexcept { return b < size_t{t} + 4; });
     return first == g->at.data() + g->count || size_t{*first} >= end;
   }
 };
@@ -38,8 +38,8 @@ bool forEachRr(std::span<const uint8_t> wire, size_t question_end, unsigned coun
   WireReader r(wire, question_end);
   for (unsigned i = 0; i < count; ++i) {
     const size_t start = r.position();
-    auto owner = guard != nullptr ? readName(wire, start, &TtlGuard::visit, guard)
-                                  : readName(wire, start);
+    auto owner =
+        guard != nullptr ? readName(wire, start, &TtlGuard::visit, guard) : readName(wire, start);
     if (!owner) {
       return false;
     }

@@ -39,18 +39,18 @@ struct ResponseInfo {
   uint16_t ancount = 0;
   uint16_t nscount = 0;
   uint16_t arcount = 0;
-  uint16_t qtype = 0;        ///< 0 when qdcount == 0
+  uint16_t qtype = 0;  ///< 0 when qdcount == 0
   uint16_t qclass = 0;
-  uint16_t question_end = 0; ///< section boundaries (offsets into the message)
+  uint16_t question_end = 0;  ///< section boundaries (offsets into the message)
   uint16_t answer_end = 0;
   uint16_t authority_end = 0;
-  uint16_t end = 0;          ///< == message size (trailing bytes are rejected)
-  uint16_t rr_count = 0;     ///< RRs other than OPT (== TTL fields the cache rewrites)
+  uint16_t end = 0;                    ///< == message size (trailing bytes are rejected)
+  uint16_t rr_count = 0;               ///< RRs other than OPT (== TTL fields the cache rewrites)
   std::optional<uint16_t> opt_offset;  ///< the OPT RR, if any
   uint16_t opt_length = 0;
-  bool opt_last = false;     ///< OPT is the last RR of the message
+  bool opt_last = false;  ///< OPT is the last RR of the message
   bool has_tsig = false;
-  bool has_soa = false;      ///< an SOA in the authority section
+  bool has_soa = false;           ///< an SOA in the authority section
   uint32_t min_ttl = UINT32_MAX;  ///< smallest TTL of the non-OPT RRs (UINT32_MAX: none)
   /// CoreDNS's msgTTL in seconds (dnsutil.MinimalTTL): min over answer+authority+additional
   /// (OPT excluded) capped at 3600; 5 for empty messages and for types other than NoError,

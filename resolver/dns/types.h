@@ -12,7 +12,7 @@
 namespace nld::resolver::dns {
 
 inline constexpr size_t kHeaderSize = 12;
-inline constexpr size_t kMaxNameLength = 255;   // uncompressed wire length, root label included
+inline constexpr size_t kMaxNameLength = 255;  // uncompressed wire length, root label included
 inline constexpr size_t kMaxLabelLength = 63;
 inline constexpr size_t kMaxUdpPayloadDefault = 512;  // without EDNS (RFC 1035 §4.2.1)
 inline constexpr size_t kMaxMessageSize = 65535;      // TCP length prefix bound

@@ -29,11 +29,11 @@ void checkFailed(const char* what, int line) {
   std::fprintf(stderr, "fuzz_parse_query.cc:%d: invariant failed: %s\n", line, what);
   std::abort();
 }
-#define check(cond)                  \
-  do {                               \
-    if (!(cond)) {                   \
-      checkFailed(#cond, __LINE__);  \
-    }                                \
+#define check(cond)                 \
+  do {                              \
+    if (!(cond)) {                  \
+      checkFailed(#cond, __LINE__); \
+    }                               \
   } while (0)
 
 cache::Cache& theCache() {

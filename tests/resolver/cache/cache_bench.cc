@@ -77,12 +77,13 @@ int main() {
     it.query = Msg().id(static_cast<uint16_t>(i)).rd().question(name, 1).edns(1232).wire();
     it.parsed = *dns::parseQuery(it.query);
     it.key = *cache::makeKey(it.parsed, it.query);
-    it.response = Msg::replyTo(name, 1)
-                      .compress()
-                      .answer(name, 1, 30, nld::test::ipv4(10, 96, static_cast<uint8_t>(i >> 8),
-                                                           static_cast<uint8_t>(i)))
-                      .edns(1232)
-                      .wire();
+    it.response =
+        Msg::replyTo(name, 1)
+            .compress()
+            .answer(name, 1, 30,
+                    nld::test::ipv4(10, 96, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)))
+            .edns(1232)
+            .wire();
   }
   const auto& q0 = items[0].query;
   std::printf("query %zu bytes, response %zu bytes\n", q0.size(), items[0].response.size());
@@ -156,7 +157,7 @@ int main() {
   std::printf("hit path parse+key+lookup+fit %5.1f ns\n", full);
   std::printf("cache hit, 2 threads  %7.1f / %.1f ns per op per thread\n", per_thread[0],
               per_thread[1]);
-  std::printf("10k entries: cache accounts %zu bytes (%.0f B/entry); RSS +%ld KiB\n",
-              cache.bytes(), static_cast<double>(cache.bytes()) / kN, rss1 - rss0);
+  std::printf("10k entries: cache accounts %zu bytes (%.0f B/entry); RSS +%ld KiB\n", cache.bytes(),
+              static_cast<double>(cache.bytes()) / kN, rss1 - rss0);
   return 0;
 }

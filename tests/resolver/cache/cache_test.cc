@@ -90,7 +90,9 @@ Bytes positive(std::string_view name, uint32_t ttl, uint8_t last_octet = 1) {
 }
 
 Bytes nxdomain(std::string_view name, uint32_t soa_ttl, uint32_t soa_min) {
-  return Msg::replyTo(name, kA).rcode(Rcode::kNxDomain).soa("cluster.local", soa_ttl, soa_min)
+  return Msg::replyTo(name, kA)
+      .rcode(Rcode::kNxDomain)
+      .soa("cluster.local", soa_ttl, soa_min)
       .wire();
 }
 
@@ -206,8 +208,8 @@ TEST(Cache, DenialFiveSecondsExactly) {
   }
   // NODATA too.
   auto a = ask("svc.cluster.local", dns::qtype::kAaaa);
-  Bytes nodata = Msg::replyTo("svc.cluster.local", dns::qtype::kAaaa).soa("cluster.local", 30, 30)
-                     .wire();
+  Bytes nodata =
+      Msg::replyTo("svc.cluster.local", dns::qtype::kAaaa).soa("cluster.local", 30, 30).wire();
   ASSERT_EQ(c.insert(a.key, nodata, kT0), InsertResult::kStored);
   EXPECT_EQ(lookup(c, a, kT0).ttl(), 5u);
 }
@@ -233,8 +235,7 @@ TEST(Cache, ServfailShortAndNeverMasks) {
   // A fresh positive entry is not replaced by a SERVFAIL.
   auto b = ask("good.example.com");
   c.insert(b.key, positive("good.example.com", 60), kT0);
-  EXPECT_EQ(c.insert(b.key, servfail("good.example.com"), kT0 + 10s),
-            InsertResult::kKeptExisting);
+  EXPECT_EQ(c.insert(b.key, servfail("good.example.com"), kT0 + 10s), InsertResult::kKeptExisting);
   auto hb = lookup(c, b, kT0 + 10s);
   EXPECT_EQ(hb.info->rcode, Rcode::kNoError);
   EXPECT_EQ(hb.ttl(), 50u);
@@ -404,7 +405,7 @@ TEST(Cache, PrefetchThreshold) {
   auto h = lookup(c, a, kT0 + 90s);  // 4 hits in the window, 10 s left ≤ 10 % of 100
   EXPECT_EQ(h.hit.outcome, Outcome::kFreshPrefetch);
   EXPECT_EQ(h.ttl(), 10u);
-  EXPECT_EQ(lookup(c, a, kT0 + 91s).hit.outcome, Outcome::kFresh);  // refresh already asked
+  EXPECT_EQ(lookup(c, a, kT0 + 91s).hit.outcome, Outcome::kFresh);          // refresh already asked
   EXPECT_EQ(lookup(c, a, kT0 + 93s).hit.outcome, Outcome::kFreshPrefetch);  // holdoff over
   EXPECT_EQ(c.stats().prefetches, 2u);
 
@@ -519,7 +520,8 @@ TEST(Cache, CaseInsensitiveKeyEchoesClientCasing) {
 TEST(Cache, OptFollowsTheClient) {
   Cache c(CachePolicy{});
   auto plain = ask("o.example.com");
-  Bytes r = Msg::replyTo("o.example.com", kA).answer("o.example.com", kA, 60, ipv4(1, 2, 3, 4))
+  Bytes r = Msg::replyTo("o.example.com", kA)
+                .answer("o.example.com", kA, 60, ipv4(1, 2, 3, 4))
                 .edns(4096)
                 .wire();
   ASSERT_EQ(c.insert(plain.key, r, kT0), InsertResult::kStored);
@@ -534,8 +536,10 @@ TEST(Cache, OptFollowsTheClient) {
 TEST(Cache, AdOnlyForDoOrAdQueries) {
   Cache c(CachePolicy{});
   auto q = ask("ad.example.com");
-  Bytes r = Msg::replyTo("ad.example.com", kA).ad().answer("ad.example.com", kA, 60,
-                                                           ipv4(1, 2, 3, 4)).wire();
+  Bytes r = Msg::replyTo("ad.example.com", kA)
+                .ad()
+                .answer("ad.example.com", kA, 60, ipv4(1, 2, 3, 4))
+                .wire();
   c.insert(q.key, r, kT0);
   EXPECT_FALSE(lookup(c, q, kT0).info->ad);
   auto q_ad = ask("ad.example.com", kA, 1, std::nullopt, false, true);

@@ -64,8 +64,7 @@ TEST(BuildErrorResponse, HeaderOnlyAndUnreadable) {
   EXPECT_EQ(readU16(out + hdr::kQdcount), 0);
   EXPECT_EQ(buildErrorResponse(Bytes(11, 0), Rcode::kFormErr, out), 0u);
   uint8_t tiny[20];
-  EXPECT_EQ(buildErrorResponse(Msg().question("a.long.name.test", 1).wire(), Rcode::kRefused,
-                               tiny),
+  EXPECT_EQ(buildErrorResponse(Msg().question("a.long.name.test", 1).wire(), Rcode::kRefused, tiny),
             0u);
 }
 
@@ -81,8 +80,7 @@ Bytes bigResponse(bool with_opt) {
                 test::nameWire("ns" + std::to_string(i) + ".example.com"));
   }
   for (uint8_t i = 0; i < 12; ++i) {
-    m.additional("ns" + std::to_string(i % 6) + ".example.com", qtype::kA, 60,
-                 ipv4(192, 0, 2, i));
+    m.additional("ns" + std::to_string(i % 6) + ".example.com", qtype::kA, 60, ipv4(192, 0, 2, i));
   }
   if (with_opt) {
     m.edns(1232, true);

@@ -107,55 +107,68 @@ INSTANTIATE_TEST_SUITE_P(
         BadQuery{"qdcount 0", Msg().wire(), ParseError::kBadQdcount},
         BadQuery{"qdcount 2", Msg().question("a.test", 1).question("b.test", 1).wire(),
                  ParseError::kBadQdcount},
-        BadQuery{"qdcount says 2, one present",
-                 Msg().question("a.test", 1).forceCount(0, 2).wire(), ParseError::kBadQdcount},
-        BadQuery{"pointer as qname", [] {
+        BadQuery{"qdcount says 2, one present", Msg().question("a.test", 1).forceCount(0, 2).wire(),
+                 ParseError::kBadQdcount},
+        BadQuery{"pointer as qname",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).wire();
                    b.resize(12);
                    b.insert(b.end(), {0xc0, 0x0c, 0, 1, 0, 1});
                    return b;
-                 }(), ParseError::kBadName},
-        BadQuery{"forward pointer in qname", [] {
+                 }(),
+                 ParseError::kBadName},
+        BadQuery{"forward pointer in qname",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).wire();
                    b.resize(12);
                    b.insert(b.end(), {1, 'a', 0xc0, 0x14, 0, 1, 0, 1, 0});
                    return b;
-                 }(), ParseError::kBadName},
-        BadQuery{"label 64", [] {
+                 }(),
+                 ParseError::kBadName},
+        BadQuery{"label 64",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).wire();
                    b.resize(12);
                    b.push_back(64);
                    b.insert(b.end(), 64, 'x');
                    b.insert(b.end(), {0, 0, 1, 0, 1});
                    return b;
-                 }(), ParseError::kBadName},
-        BadQuery{"qname truncated", [] {
+                 }(),
+                 ParseError::kBadName},
+        BadQuery{"qname truncated",
+                 [] {
                    Bytes b = Msg().question("abc.test", 1).wire();
                    b.resize(15);
                    return b;
-                 }(), ParseError::kBadName},
-        BadQuery{"qtype truncated", [] {
+                 }(),
+                 ParseError::kBadName},
+        BadQuery{"qtype truncated",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).wire();
                    b.resize(b.size() - 3);
                    return b;
-                 }(), ParseError::kTruncated},
+                 }(),
+                 ParseError::kTruncated},
         BadQuery{"arcount 1, no RR", Msg().question("a.test", 1).forceCount(3, 1).wire(),
                  ParseError::kTruncated},
-        BadQuery{"two OPT", Msg().question("a.test", 1).edns().edns().wire(),
-                 ParseError::kBadOpt},
-        BadQuery{"OPT with non-root owner", [] {
+        BadQuery{"two OPT", Msg().question("a.test", 1).edns().edns().wire(), ParseError::kBadOpt},
+        BadQuery{"OPT with non-root owner",
+                 [] {
                    Bytes o{1, 'x', 0, 0, 41};
                    Msg::put16(o, 1232);
                    Msg::put32(o, 0);
                    Msg::put16(o, 0);
                    return Msg().question("a.test", 1).rawAdditional(o).wire();
-                 }(), ParseError::kBadOpt},
-        BadQuery{"OPT in answer section", [] {
+                 }(),
+                 ParseError::kBadOpt},
+        BadQuery{"OPT in answer section",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).wire();
                    b[7] = 1;  // ancount
                    b.insert(b.end(), kOptRr.begin(), kOptRr.end());
                    return b;
-                 }(), ParseError::kBadOpt},
+                 }(),
+                 ParseError::kBadOpt},
         BadQuery{"OPT option overruns rdata",
                  Msg().question("a.test", 1).edns(1232, false, 0, {0, 10, 0, 9, 1, 2}).wire(),
                  ParseError::kBadOpt},
@@ -163,15 +176,16 @@ INSTANTIATE_TEST_SUITE_P(
                  ParseError::kBadVersion},
         BadQuery{"trailing garbage", Msg().question("a.test", 1).trailing({0xde, 0xad}).wire(),
                  ParseError::kTrailing},
-        BadQuery{"trailing after OPT",
-                 Msg().question("a.test", 1).edns().trailing({0}).wire(),
+        BadQuery{"trailing after OPT", Msg().question("a.test", 1).edns().trailing({0}).wire(),
                  ParseError::kTrailing},
-        BadQuery{"additional RR with looping owner", [] {
+        BadQuery{"additional RR with looping owner",
+                 [] {
                    Bytes b = Msg().question("a.test", 1).forceCount(3, 1).wire();
                    const uint8_t at = static_cast<uint8_t>(b.size());
                    b.insert(b.end(), {0xc0, at, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0});
                    return b;
-                 }(), ParseError::kBadRr}),
+                 }(),
+                 ParseError::kBadRr}),
     caseName);
 
 // Every strict prefix of a valid query with EDNS is rejected (and never read out of bounds:
@@ -208,8 +222,8 @@ TEST(SameQuestion, CaseInsensitiveAndStrict) {
   EXPECT_TRUE(sameQuestion(q, r));
   EXPECT_FALSE(sameQuestion(q, Msg::replyTo("www.example.com", qtype::kAaaa).wire()));
   EXPECT_FALSE(sameQuestion(q, Msg::replyTo("ww.example.com", qtype::kA).wire()));
-  EXPECT_FALSE(sameQuestion(
-      q, Msg().qr().question("www.example.com", qtype::kA, qclass::kCh).wire()));
+  EXPECT_FALSE(
+      sameQuestion(q, Msg().qr().question("www.example.com", qtype::kA, qclass::kCh).wire()));
   EXPECT_FALSE(sameQuestion(q, Msg().qr().wire()));  // no question
   Bytes cut = r;
   cut.resize(cut.size() - 1);

@@ -32,14 +32,38 @@ inline Bytes ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return {a, b, c,
 
 class Msg {
  public:
-  Msg& id(uint16_t v) { id_ = v; return *this; }
-  Msg& flags(uint16_t v) { flags_ = v; return *this; }
-  Msg& qr() { flags_ |= resolver::dns::flag::kQr; return *this; }
-  Msg& rd() { flags_ |= resolver::dns::flag::kRd; return *this; }
-  Msg& ra() { flags_ |= resolver::dns::flag::kRa; return *this; }
-  Msg& ad() { flags_ |= resolver::dns::flag::kAd; return *this; }
-  Msg& cd() { flags_ |= resolver::dns::flag::kCd; return *this; }
-  Msg& tc() { flags_ |= resolver::dns::flag::kTc; return *this; }
+  Msg& id(uint16_t v) {
+    id_ = v;
+    return *this;
+  }
+  Msg& flags(uint16_t v) {
+    flags_ = v;
+    return *this;
+  }
+  Msg& qr() {
+    flags_ |= resolver::dns::flag::kQr;
+    return *this;
+  }
+  Msg& rd() {
+    flags_ |= resolver::dns::flag::kRd;
+    return *this;
+  }
+  Msg& ra() {
+    flags_ |= resolver::dns::flag::kRa;
+    return *this;
+  }
+  Msg& ad() {
+    flags_ |= resolver::dns::flag::kAd;
+    return *this;
+  }
+  Msg& cd() {
+    flags_ |= resolver::dns::flag::kCd;
+    return *this;
+  }
+  Msg& tc() {
+    flags_ |= resolver::dns::flag::kTc;
+    return *this;
+  }
   Msg& rcode(resolver::dns::Rcode r) {
     flags_ = static_cast<uint16_t>((flags_ & ~0xfu) | (static_cast<unsigned>(r) & 0xfu));
     return *this;
@@ -49,7 +73,10 @@ class Msg {
     return *this;
   }
   /// Compress owner names equal to the question name as a pointer to offset 12.
-  Msg& compress(bool on = true) { compress_ = on; return *this; }
+  Msg& compress(bool on = true) {
+    compress_ = on;
+    return *this;
+  }
 
   Msg& question(std::string_view name, uint16_t type, uint16_t klass = 1) {
     qname_ = nameWire(name);
@@ -95,10 +122,19 @@ class Msg {
     return *this;
   }
   /// Raw RR bytes appended to the additional section (for malformed cases).
-  Msg& rawAdditional(const Bytes& b) { additional_.push_back(b); return *this; }
-  Msg& trailing(const Bytes& b) { trailing_ = b; return *this; }
+  Msg& rawAdditional(const Bytes& b) {
+    additional_.push_back(b);
+    return *this;
+  }
+  Msg& trailing(const Bytes& b) {
+    trailing_ = b;
+    return *this;
+  }
   /// Overrides a count in the header (qd, an, ns, ar = 0..3).
-  Msg& forceCount(int which, uint16_t v) { forced_[which] = v; return *this; }
+  Msg& forceCount(int which, uint16_t v) {
+    forced_[which] = v;
+    return *this;
+  }
 
   Bytes wire() const {
     Bytes w;
@@ -107,8 +143,8 @@ class Msg {
     const size_t counts[4] = {questions_.size(), answers_.size(), authority_.size(),
                               additional_.size()};
     for (int i = 0; i < 4; ++i) {
-      put16(w, forced_[i] >= 0 ? static_cast<uint16_t>(forced_[i])
-                                : static_cast<uint16_t>(counts[i]));
+      put16(w,
+            forced_[i] >= 0 ? static_cast<uint16_t>(forced_[i]) : static_cast<uint16_t>(counts[i]));
     }
     for (const auto* sec : {&questions_, &answers_, &authority_, &additional_}) {
       for (const auto& b : *sec) {

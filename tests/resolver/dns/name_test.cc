@@ -107,18 +107,19 @@ INSTANTIATE_TEST_SUITE_P(
     Table, NameRejects,
     ::testing::Values(
         BadName{"empty", {}, 0}, BadName{"offset past end", {0}, 1},
-        BadName{"label past end", {5, 'a', 'b'}, 0},
-        BadName{"no root", {1, 'a'}, 0},
+        BadName{"label past end", {5, 'a', 'b'}, 0}, BadName{"no root", {1, 'a'}, 0},
         BadName{"self pointer", afterHeader({0xc0, 12}), 12},
         BadName{"forward pointer", afterHeader({0xc0, 14, 0x00}), 12},
         BadName{"two-step loop", afterHeader({1, 'a', 0xc0, 16, 1, 'b', 0xc0, 12}), 16},
-        BadName{"pointer into the header", [] {
+        BadName{"pointer into the header",
+                [] {
                   Bytes b = afterHeader({0xc0, 4});
                   b[4] = 1;  // header bytes 4..6 spell the valid name "\001x\000"
                   b[5] = 'x';
                   b[6] = 0;
                   return b;
-                }(), 12},
+                }(),
+                12},
         // Jump back into the middle of an earlier label, which then runs forward into the pointer.
         // A pointer back into the middle of the label that leads to it: "before the pointer" but
         // not before the segment, so a naive rule would loop forever.
@@ -129,12 +130,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadName{"pointer truncated", {1, 'a', 0xc0}, 0},
         BadName{"extended label 0x40", {0x41, 'a', 0}, 0},
         BadName{"reserved label 0x80", {0x81, 'a', 0}, 0},
-        BadName{"label 64", [] {
+        BadName{"label 64",
+                [] {
                   Bytes b{64};
                   b.insert(b.end(), 64, 'a');
                   b.push_back(0);
                   return b;
-                }(), 0}),
+                }(),
+                0}),
     caseName);
 
 TEST(Name, CopyLowerAndCompare) {

@@ -36,8 +36,8 @@ TEST(InspectResponse, PositiveAnswer) {
 }
 
 TEST(InspectResponse, MsgTtlCappedAtOneHour) {
-  Bytes r = Msg::replyTo("a.test", qtype::kA).answer("a.test", qtype::kA, 86400, ipv4(1, 2, 3, 4))
-                .wire();
+  Bytes r =
+      Msg::replyTo("a.test", qtype::kA).answer("a.test", qtype::kA, 86400, ipv4(1, 2, 3, 4)).wire();
   EXPECT_EQ(inspectResponse(r)->msg_ttl, 3600u);
 }
 
@@ -70,7 +70,8 @@ TEST(InspectResponse, Typify) {
     ResponseType type;
   } cases[] = {
       {"delegation",
-       Msg::replyTo("a.sub.test", 1).authority("sub.test", qtype::kNs, 60, test::nameWire("ns.x"))
+       Msg::replyTo("a.sub.test", 1)
+           .authority("sub.test", qtype::kNs, 60, test::nameWire("ns.x"))
            .wire(),
        ResponseType::kDelegation},
       {"empty noerror", Msg::replyTo("a.test", 1).wire(), ResponseType::kNoError},
@@ -78,8 +79,7 @@ TEST(InspectResponse, Typify) {
        ResponseType::kServerError},
       {"refused", Msg::replyTo("a.test", 1).rcode(Rcode::kRefused).wire(),
        ResponseType::kOtherError},
-      {"notimp", Msg::replyTo("a.test", 1).rcode(Rcode::kNotImp).wire(),
-       ResponseType::kOtherError},
+      {"notimp", Msg::replyTo("a.test", 1).rcode(Rcode::kNotImp).wire(), ResponseType::kOtherError},
       {"formerr", Msg::replyTo("a.test", 1).rcode(Rcode::kFormErr).wire(),
        ResponseType::kOtherError},
       {"nxdomain without SOA", Msg::replyTo("a.test", 1).rcode(Rcode::kNxDomain).wire(),
@@ -166,8 +166,9 @@ namespace {
 // once the cache rewrites that TTL, so such messages are refused up front.
 TEST(InspectResponse, RejectsNamesReadingTtlFields) {
   // TTL 0: the last byte of the TTL field is a root label, a valid name by itself.
-  Bytes ok = Msg::replyTo("a.test", qtype::kA).answer("a.test", qtype::kA, 0,
-                                                     test::ipv4(1, 2, 3, 4)).wire();
+  Bytes ok = Msg::replyTo("a.test", qtype::kA)
+                 .answer("a.test", qtype::kA, 0, test::ipv4(1, 2, 3, 4))
+                 .wire();
   const size_t ttl_at = 12 + 8 + 4 + 8 + 4;  // header, qname(8) + 4, owner(8) + type + class
   ASSERT_EQ(readU32(ok.data() + ttl_at), 0u);
   Bytes bad = ok;
