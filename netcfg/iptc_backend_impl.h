@@ -79,8 +79,8 @@ class IptcBackendImpl final : public IptcBackend {
     if (Api::insertEntry(chain.c_str(), reinterpret_cast<const Entry*>(bytes), index, handle_) ==
         0) {
       int err = errno;
-      return fail(iptcError(err, "insert '" + rule.toSaveLine() + "' at " +
-                                     std::to_string(index + 1),
+      return fail(iptcError(err,
+                            "insert '" + rule.toSaveLine() + "' at " + std::to_string(index + 1),
                             Api::strerror(err)));
     }
     return {};

@@ -18,19 +18,19 @@ namespace nld::netcfg {
 enum class Proto : uint8_t { kTcp, kUdp };
 enum class RuleTarget : uint8_t { kNotrack, kAccept };
 
-std::string_view protoName(Proto p) noexcept;         // "tcp" / "udp"
-std::string_view targetName(RuleTarget t) noexcept;   // "NOTRACK" / "ACCEPT"
+std::string_view protoName(Proto p) noexcept;        // "tcp" / "udp"
+std::string_view targetName(RuleTarget t) noexcept;  // "NOTRACK" / "ACCEPT"
 
 inline constexpr std::string_view kSkipConntrackComment = "NodeLocal DNS Cache: skip conntrack";
 inline constexpr std::string_view kAllowDnsComment = "NodeLocal DNS Cache: allow DNS traffic";
 
 struct Rule {
   Family family = Family::kV4;
-  std::string table;   // "raw" or "filter"
-  std::string chain;   // "PREROUTING", "INPUT", "OUTPUT"
+  std::string table;  // "raw" or "filter"
+  std::string chain;  // "PREROUTING", "INPUT", "OUTPUT"
   Proto proto = Proto::kTcp;
-  std::optional<IpAddress> source;        // host address (/32 or /128), if matched
-  std::optional<IpAddress> destination;   // host address (/32 or /128), if matched
+  std::optional<IpAddress> source;       // host address (/32 or /128), if matched
+  std::optional<IpAddress> destination;  // host address (/32 or /128), if matched
   std::optional<uint16_t> source_port;
   std::optional<uint16_t> destination_port;
   RuleTarget target = RuleTarget::kAccept;

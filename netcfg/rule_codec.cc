@@ -110,8 +110,8 @@ std::optional<RuleTarget> decodeTarget(std::span<const uint8_t> bytes) {
   if (rec->name == "CT") {
     // Rev 0 lacks `timeout`; rev 1 and 2 share xt_ct_target_info_v1. Only flags may be set, and
     // they must say NOTRACK (with or without the alias bit).
-    size_t need = rec->revision == 0 ? offsetof(xt_ct_target_info, ct)
-                                     : offsetof(xt_ct_target_info_v1, ct);
+    size_t need =
+        rec->revision == 0 ? offsetof(xt_ct_target_info, ct) : offsetof(xt_ct_target_info_v1, ct);
     if (rec->payload.size() < need) {
       return std::nullopt;
     }
@@ -163,14 +163,14 @@ EncodedBody encodeBody(const Rule& rule, NotrackEncoding notrack) {
       xt_tcp tcp{};
       portRange(rule.source_port, tcp.spts);
       portRange(rule.destination_port, tcp.dpts);
-      appendRecord(body.matches, kMatchHeader, kMatchHeader + XT_ALIGN(sizeof(tcp)), "tcp", 0,
-                   &tcp, sizeof(tcp));
+      appendRecord(body.matches, kMatchHeader, kMatchHeader + XT_ALIGN(sizeof(tcp)), "tcp", 0, &tcp,
+                   sizeof(tcp));
     } else {
       xt_udp udp{};
       portRange(rule.source_port, udp.spts);
       portRange(rule.destination_port, udp.dpts);
-      appendRecord(body.matches, kMatchHeader, kMatchHeader + XT_ALIGN(sizeof(udp)), "udp", 0,
-                   &udp, sizeof(udp));
+      appendRecord(body.matches, kMatchHeader, kMatchHeader + XT_ALIGN(sizeof(udp)), "udp", 0, &udp,
+                   sizeof(udp));
     }
   }
   if (!rule.comment.empty()) {
@@ -184,8 +184,8 @@ EncodedBody encodeBody(const Rule& rule, NotrackEncoding notrack) {
   } else if (rule.target == RuleTarget::kNotrack && notrack == NotrackEncoding::kCtRev0) {
     xt_ct_target_info info{};
     info.flags = XT_CT_NOTRACK;
-    appendRecord(body.target, kTargetHeader, kTargetHeader + XT_ALIGN(sizeof(info)), "CT", 0,
-                 &info, sizeof(info));
+    appendRecord(body.target, kTargetHeader, kTargetHeader + XT_ALIGN(sizeof(info)), "CT", 0, &info,
+                 sizeof(info));
   } else if (rule.target == RuleTarget::kNotrack) {
     xt_ct_target_info_v1 info{};
     bool rev2 = notrack == NotrackEncoding::kCtRev2;
@@ -247,8 +247,8 @@ std::optional<BodyFields> decodeBody(std::span<const uint8_t> matches,
     } else if (rec->name == "comment" && !seen_comment) {
       seen_comment = true;
       const char* text = reinterpret_cast<const char*>(rec->payload.data());
-      out.comment.assign(text, strnlen(text, std::min<size_t>(rec->payload.size(),
-                                                              XT_MAX_COMMENT_LEN)));
+      out.comment.assign(text,
+                         strnlen(text, std::min<size_t>(rec->payload.size(), XT_MAX_COMMENT_LEN)));
     } else {
       return std::nullopt;
     }

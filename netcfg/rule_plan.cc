@@ -66,9 +66,11 @@ std::vector<TableRules> groupRules(const std::vector<Rule>& list) {
     c->top_order.push_back(*it);
   }
   for (TableRules& t : tables) {
-    std::stable_sort(t.chains.begin(), t.chains.end(), [](const ChainRules& a, const ChainRules& b) {
-      return std::make_pair(chainRank(a.chain), a.chain) < std::make_pair(chainRank(b.chain), b.chain);
-    });
+    std::stable_sort(t.chains.begin(), t.chains.end(),
+                     [](const ChainRules& a, const ChainRules& b) {
+                       return std::make_pair(chainRank(a.chain), a.chain) <
+                              std::make_pair(chainRank(b.chain), b.chain);
+                     });
   }
   std::stable_sort(tables.begin(), tables.end(), [](const TableRules& a, const TableRules& b) {
     return std::make_tuple(a.family, tableRank(a.table), a.table) <

@@ -23,7 +23,8 @@ Rule makeRule(const IpAddress& ip, const char* table, const char* chain, Proto p
     r.destination_port = port;
   }
   r.target = target;
-  r.comment = std::string(target == RuleTarget::kNotrack ? kSkipConntrackComment : kAllowDnsComment);
+  r.comment =
+      std::string(target == RuleTarget::kNotrack ? kSkipConntrackComment : kAllowDnsComment);
   return r;
 }
 
@@ -41,18 +42,18 @@ std::vector<Rule> nodeLocalDnsRules(const RuleSpec& spec) {
   std::vector<Rule> rules;
   rules.reserve(spec.local_ips.size() * 12);
   for (const IpAddress& l : spec.local_ips) {
-    rules.push_back(makeRule(l, "raw", "PREROUTING", kTcp, kDst, p, kNotrack));   // 1
-    rules.push_back(makeRule(l, "raw", "PREROUTING", kUdp, kDst, p, kNotrack));   // 2
-    rules.push_back(makeRule(l, "filter", "INPUT", kTcp, kDst, p, kAccept));      // 3
-    rules.push_back(makeRule(l, "filter", "INPUT", kUdp, kDst, p, kAccept));      // 4
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kSrc, p, kNotrack));       // 5
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kUdp, kSrc, p, kNotrack));       // 6
-    rules.push_back(makeRule(l, "filter", "OUTPUT", kTcp, kSrc, p, kAccept));     // 7
-    rules.push_back(makeRule(l, "filter", "OUTPUT", kUdp, kSrc, p, kAccept));     // 8
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kDst, p, kNotrack));       // 9
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kUdp, kDst, p, kNotrack));       // 10
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kDst, h, kNotrack));       // 11
-    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kSrc, h, kNotrack));       // 12
+    rules.push_back(makeRule(l, "raw", "PREROUTING", kTcp, kDst, p, kNotrack));  // 1
+    rules.push_back(makeRule(l, "raw", "PREROUTING", kUdp, kDst, p, kNotrack));  // 2
+    rules.push_back(makeRule(l, "filter", "INPUT", kTcp, kDst, p, kAccept));     // 3
+    rules.push_back(makeRule(l, "filter", "INPUT", kUdp, kDst, p, kAccept));     // 4
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kSrc, p, kNotrack));      // 5
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kUdp, kSrc, p, kNotrack));      // 6
+    rules.push_back(makeRule(l, "filter", "OUTPUT", kTcp, kSrc, p, kAccept));    // 7
+    rules.push_back(makeRule(l, "filter", "OUTPUT", kUdp, kSrc, p, kAccept));    // 8
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kDst, p, kNotrack));      // 9
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kUdp, kDst, p, kNotrack));      // 10
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kDst, h, kNotrack));      // 11
+    rules.push_back(makeRule(l, "raw", "OUTPUT", kTcp, kSrc, h, kNotrack));      // 12
   }
   return rules;
 }

@@ -135,8 +135,8 @@ Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOpti
       }
       for (RuleStatus& s : out) {
         if (s.rule.family == t.family && s.rule.table == t.table && s.rule.chain == c.chain) {
-          s.copies = static_cast<int>(std::count(observed->begin(), observed->end(),
-                                                 std::optional<Rule>(s.rule)));
+          s.copies = static_cast<int>(
+              std::count(observed->begin(), observed->end(), std::optional<Rule>(s.rule)));
         }
       }
     }

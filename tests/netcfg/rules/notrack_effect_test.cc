@@ -14,8 +14,8 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <ostream>
 #include <thread>
 
@@ -47,8 +47,7 @@ std::string setUpNode(const Case& c) {
            std::string("ip link add nodelocaldns type bridge"),
            std::string(c.ip_cmd),
            std::string("ip link set nodelocaldns up"),
-           std::string(c.bin) +
-               " -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+           std::string(c.bin) + " -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
        }) {
     auto r = test::run(cmd);
     if (r.exit_code != 0) {
@@ -118,9 +117,8 @@ std::string udpExchange(const Case& c) {
   std::array<uint8_t, 512> reply;
   if (::sendto(client.get(), kQuery.data(), kQuery.size(), 0, sa.sa(), sa.len) < 0) {
     err = std::string("sendto: ") + std::strerror(errno);
-  } else if (!waitReadable(client.get()) ||
-             ::recv(client.get(), reply.data(), reply.size(), 0) !=
-                 static_cast<ssize_t>(kQuery.size())) {
+  } else if (!waitReadable(client.get()) || ::recv(client.get(), reply.data(), reply.size(), 0) !=
+                                                static_cast<ssize_t>(kQuery.size())) {
     err = "no UDP reply";
   }
   echo.join();

@@ -1,4 +1,6 @@
 // Rule ↔ entry bytes: the layout iptables-legacy 1.8.9 uses, and semantic, bounds-safe decoding.
+#include "netcfg/rule_codec.h"
+
 #include <gtest/gtest.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_CT.h>
@@ -6,7 +8,6 @@
 #include <cstring>
 #include <random>
 
-#include "netcfg/rule_codec.h"
 #include "netcfg/rules.h"
 
 namespace nld::netcfg::detail {
@@ -40,9 +41,9 @@ TEST(RuleCodec, EncodesLikeTheIptablesBinary) {
   EXPECT_EQ(udp.revision, 0);
   uint16_t ports[4];
   std::memcpy(ports, body.matches.data() + 32, sizeof(ports));
-  EXPECT_EQ(ports[0], 0);       // sport: any
+  EXPECT_EQ(ports[0], 0);  // sport: any
   EXPECT_EQ(ports[1], 0xFFFF);
-  EXPECT_EQ(ports[2], 53);      // dport 53
+  EXPECT_EQ(ports[2], 53);  // dport 53
   EXPECT_EQ(ports[3], 53);
   Head comment = head(body.matches, 48);
   EXPECT_EQ(comment.size, 288);
@@ -94,7 +95,7 @@ TEST(RuleCodec, StandardVerdictDecodesAsAccept) {
 TEST(RuleCodec, OlderNotrackEncodingsAreTheSameRule) {
   Rule r = sampleRules()[0];
   EncodedBody body = encodeBody(r);
-  body.target[31] = 1;   // CT rev 1
+  body.target[31] = 1;  // CT rev 1
   body.target[32] = XT_CT_NOTRACK;
   EXPECT_EQ(decodeBody(body.matches, body.target, r.proto)->target, RuleTarget::kNotrack);
   std::vector<uint8_t> old(32, 0);  // NOTRACK rev 0, no payload
@@ -139,13 +140,11 @@ TEST(RuleCodec, NotrackFallbackEncodingsMatchLibxtCt) {
 TEST(RuleCodec, ChoosesTheNewestRevisionTheKernelHas) {
   EXPECT_EQ(chooseNotrackEncoding([](const char*, uint8_t) { return true; }),
             NotrackEncoding::kCtRev2);
-  EXPECT_EQ(chooseNotrackEncoding([](const char* n, uint8_t rev) {
-              return std::string(n) == "CT" && rev <= 1;
-            }),
+  EXPECT_EQ(chooseNotrackEncoding(
+                [](const char* n, uint8_t rev) { return std::string(n) == "CT" && rev <= 1; }),
             NotrackEncoding::kCtRev1);
-  EXPECT_EQ(chooseNotrackEncoding([](const char* n, uint8_t rev) {
-              return std::string(n) == "CT" && rev == 0;
-            }),
+  EXPECT_EQ(chooseNotrackEncoding(
+                [](const char* n, uint8_t rev) { return std::string(n) == "CT" && rev == 0; }),
             NotrackEncoding::kCtRev0);
   EXPECT_EQ(chooseNotrackEncoding([](const char*, uint8_t) { return false; }),
             NotrackEncoding::kNotrackTarget);
@@ -158,7 +157,7 @@ TEST(RuleCodec, OtherShapesAreForeign) {
     f(target_part ? body.target : body.matches);
     return decodeBody(body.matches, body.target, r.proto).has_value();
   };
-  EXPECT_FALSE(mutate([](auto& b) { b[32 + 8 + 3] = 1; }, false));   // tcp invflags
+  EXPECT_FALSE(mutate([](auto& b) { b[32 + 8 + 3] = 1; }, false));     // tcp invflags
   EXPECT_FALSE(mutate([](auto& b) { b[32 + 8 + 1] = 0x3f; }, false));  // tcp flag mask
   EXPECT_FALSE(mutate([](auto& b) { b[32 + 6] = 60; }, false));        // dport range 53:60
   EXPECT_FALSE(mutate([](auto& b) { b[2] = 'x'; }, false));            // unknown match

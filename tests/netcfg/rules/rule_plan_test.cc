@@ -1,7 +1,8 @@
 // planEnsure / planRemove: the position policy of rules.h on in-memory chains.
+#include "netcfg/rule_plan.h"
+
 #include <gtest/gtest.h>
 
-#include "netcfg/rule_plan.h"
 #include "netcfg/rules.h"
 
 namespace nld::netcfg {

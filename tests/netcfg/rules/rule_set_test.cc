@@ -57,9 +57,9 @@ TEST(NodeLocalDnsRules, AddressesInOrderAndFamiliesMixed) {
 
 TEST(NodeLocalDnsRules, ArgvKeepsTheCommentAsOneArgument) {
   auto rules = nodeLocalDnsRules({{ip("169.254.20.10")}, 53, 8080});
-  std::vector<std::string> want = {"-p",      "udp",     "-d",        "169.254.20.10",
-                                   "--dport", "53",      "-j",        "NOTRACK",
-                                   "-m",      "comment", "--comment", "NodeLocal DNS Cache: skip conntrack"};
+  std::vector<std::string> want = {
+      "-p", "udp",     "-d", "169.254.20.10", "--dport",   "53",
+      "-j", "NOTRACK", "-m", "comment",       "--comment", "NodeLocal DNS Cache: skip conntrack"};
   EXPECT_EQ(rules[1].toArgv(), want);
 }
 
@@ -118,11 +118,9 @@ TEST(PlanRulesText, MatchesTheBinaryMadeGoldenFiles) {
   RuleSpec six{{ip("fd00::10")}, 53, 8080};
   ASSERT_FALSE(goldenRuleLines("iptables-one-v4-raw.save").empty());
   EXPECT_EQ(planLines(one, "# iptables -t raw"), goldenRuleLines("iptables-one-v4-raw.save"));
-  EXPECT_EQ(planLines(one, "# iptables -t filter"),
-            goldenRuleLines("iptables-one-v4-filter.save"));
+  EXPECT_EQ(planLines(one, "# iptables -t filter"), goldenRuleLines("iptables-one-v4-filter.save"));
   EXPECT_EQ(planLines(two, "# iptables -t raw"), goldenRuleLines("iptables-two-v4-raw.save"));
-  EXPECT_EQ(planLines(two, "# iptables -t filter"),
-            goldenRuleLines("iptables-two-v4-filter.save"));
+  EXPECT_EQ(planLines(two, "# iptables -t filter"), goldenRuleLines("iptables-two-v4-filter.save"));
   EXPECT_EQ(planLines(six, "# ip6tables -t raw"), goldenRuleLines("ip6tables-one-v6-raw.save"));
   EXPECT_EQ(planLines(six, "# ip6tables -t filter"),
             goldenRuleLines("ip6tables-one-v6-filter.save"));
@@ -136,10 +134,9 @@ TEST(PlanRulesText, GroupsPerFamilyAndTable) {
       headers.push_back(l);
     }
   }
-  std::vector<std::string> want = {"# iptables -t raw",     "*raw",    "COMMIT",
-                                   "# iptables -t filter",  "*filter", "COMMIT",
-                                   "# ip6tables -t raw",    "*raw",    "COMMIT",
-                                   "# ip6tables -t filter", "*filter", "COMMIT"};
+  std::vector<std::string> want = {
+      "# iptables -t raw",  "*raw", "COMMIT", "# iptables -t filter",  "*filter", "COMMIT",
+      "# ip6tables -t raw", "*raw", "COMMIT", "# ip6tables -t filter", "*filter", "COMMIT"};
   EXPECT_EQ(headers, want);
   EXPECT_EQ(text.size(), want.size() + 24);
   EXPECT_TRUE(planRulesText({}).empty());

@@ -38,7 +38,9 @@ class RulesTest : public ::testing::Test {
 
   static test::CommandResult sh(const std::string& cmd) { return test::run(cmd); }
 
-  static std::string bin(Family f) { return f == Family::kV4 ? "iptables-legacy" : "ip6tables-legacy"; }
+  static std::string bin(Family f) {
+    return f == Family::kV4 ? "iptables-legacy" : "ip6tables-legacy";
+  }
 
   static std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -52,8 +54,8 @@ class RulesTest : public ::testing::Test {
   }
 
   static void upstreamInstall(Family f, const std::string& ips) {
-    auto r = sh(test::sourcePath("tests/netcfg/rules/upstream_install.sh") + " " + bin(f) + " " +
-                ips);
+    auto r =
+        sh(test::sourcePath("tests/netcfg/rules/upstream_install.sh") + " " + bin(f) + " " + ips);
     ASSERT_EQ(r.exit_code, 0) << r.out;
   }
 
@@ -242,25 +244,26 @@ TEST_F(RulesTest, RulesMadeByTheBinaryAreAdoptedThenRemoved) {
 
 TEST_F(RulesTest, ForeignRulesSurviveEnsureAndRemoveByteIdentically) {
   NLD_ENTER_NETNS();
-  for (const char* cmd : {
-           "iptables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT",
-           "iptables-legacy -w -N FOREIGN",
-           "iptables-legacy -w -A FOREIGN -s 10.0.0.0/8 -j RETURN",
-           "iptables-legacy -w -I INPUT -c 7 700 -j FOREIGN",  // counters must survive too
-           "iptables-legacy -w -P FORWARD DROP",
-           // Look-alikes: same shape but another comment / port / address / interface.
-           "iptables-legacy -w -t raw -A PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK "
-           "-m comment --comment other",
-           "iptables-legacy -w -t raw -A PREROUTING -p udp -d 169.254.20.10 --dport 5353 -j NOTRACK "
-           "-m comment --comment 'NodeLocal DNS Cache: skip conntrack'",
-           "iptables-legacy -w -t raw -A OUTPUT -o lo -p udp -d 169.254.20.10 --dport 53 -j NOTRACK "
-           "-m comment --comment 'NodeLocal DNS Cache: skip conntrack'",
-           "iptables-legacy -w -A OUTPUT -p udp -s 169.254.20.11 --sport 53 -j ACCEPT "
-           "-m comment --comment 'NodeLocal DNS Cache: allow DNS traffic'",
-           "ip6tables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT",
-           // Instantiate the (empty) raw table: save lists only tables that exist.
-           "ip6tables-legacy -w -t raw -S >/dev/null",
-       }) {
+  for (
+      const char* cmd : {
+          "iptables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT",
+          "iptables-legacy -w -N FOREIGN",
+          "iptables-legacy -w -A FOREIGN -s 10.0.0.0/8 -j RETURN",
+          "iptables-legacy -w -I INPUT -c 7 700 -j FOREIGN",  // counters must survive too
+          "iptables-legacy -w -P FORWARD DROP",
+          // Look-alikes: same shape but another comment / port / address / interface.
+          "iptables-legacy -w -t raw -A PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK "
+          "-m comment --comment other",
+          "iptables-legacy -w -t raw -A PREROUTING -p udp -d 169.254.20.10 --dport 5353 -j NOTRACK "
+          "-m comment --comment 'NodeLocal DNS Cache: skip conntrack'",
+          "iptables-legacy -w -t raw -A OUTPUT -o lo -p udp -d 169.254.20.10 --dport 53 -j NOTRACK "
+          "-m comment --comment 'NodeLocal DNS Cache: skip conntrack'",
+          "iptables-legacy -w -A OUTPUT -p udp -s 169.254.20.11 --sport 53 -j ACCEPT "
+          "-m comment --comment 'NodeLocal DNS Cache: allow DNS traffic'",
+          "ip6tables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT",
+          // Instantiate the (empty) raw table: save lists only tables that exist.
+          "ip6tables-legacy -w -t raw -S >/dev/null",
+      }) {
     auto r = sh(cmd);
     ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.out;
   }
@@ -340,9 +343,10 @@ TEST_F(RulesTest, RulesBelowSomeoneElsesAreLeftWhereTheyAre) {
   NLD_ENTER_NETNS();
   ensure(kOneV4);
   // kube-proxy / a CNI inserts its jump at position 1 afterwards: no move, no flapping.
-  ASSERT_EQ(sh("iptables-legacy -w -N KUBE-FIREWALL && iptables-legacy -w -I INPUT -j KUBE-FIREWALL")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      sh("iptables-legacy -w -N KUBE-FIREWALL && iptables-legacy -w -I INPUT -j KUBE-FIREWALL")
+          .exit_code,
+      0);
   std::string before = test::saveAll("iptables-legacy");
   RulesReport rep = ensure(kOneV4);
   EXPECT_EQ(rep.inserted, 0);
@@ -409,8 +413,8 @@ TEST_F(RulesTest, WithoutPrivilegesTheErrorSaysSo) {
       options_.lock_path = "/tmp/nld-rules-test-nobody-" + std::to_string(::getpid()) + ".lock";
       auto r = ensureRules(kOneV4, options_);
       ::unlink(options_.lock_path.c_str());
-      out = r ? "succeeded" : std::to_string(static_cast<int>(r.error().code())) + " " +
-                                  r.error().message();
+      out = r ? "succeeded"
+              : std::to_string(static_cast<int>(r.error().code())) + " " + r.error().message();
     }
     (void)!::write(pipefd[1], out.data(), out.size());
     ::_exit(0);
@@ -423,8 +427,9 @@ TEST_F(RulesTest, WithoutPrivilegesTheErrorSaysSo) {
   }
   ::close(pipefd[0]);
   ::waitpid(pid, nullptr, 0);
-  EXPECT_EQ(got, std::to_string(static_cast<int>(Errc::kPermissionDenied)) +
-                     " ensure rules: iptables table 'raw': open: Permission denied (you must be root)");
+  EXPECT_EQ(got,
+            std::to_string(static_cast<int>(Errc::kPermissionDenied)) +
+                " ensure rules: iptables table 'raw': open: Permission denied (you must be root)");
 }
 
 // IptcTable is a transaction: dropped without commit, the kernel never sees the changes.
