@@ -120,7 +120,7 @@ struct alignas(64) Cache::Shard {
   uint64_t stale_hits = 0;
   uint64_t prefetches = 0;
   uint64_t inserts = 0;
-  uint64_t evictions = 0;
+  uint64_t evictions[2] = {0, 0};  // per list
 
   // Unlinks and frees the entry owned by map slot `it`. Caller holds mu.
   void erase(std::unordered_map<uint64_t, Entry>::iterator it) noexcept {
@@ -133,7 +133,7 @@ struct alignas(64) Cache::Shard {
     Entry* victim = lists[list].tail;
     if (victim != nullptr) {
       erase(map.find(victim->hash));
-      ++evictions;
+      ++evictions[list];
     }
   }
 };
@@ -476,7 +476,9 @@ CacheStats Cache::stats() const noexcept {
     st.stale_hits += s.stale_hits;
     st.prefetches += s.prefetches;
     st.inserts += s.inserts;
-    st.evictions += s.evictions;
+    st.evictions_success += s.evictions[kListSuccess];
+    st.evictions_denial += s.evictions[kListDenial];
+    st.evictions += s.evictions[kListSuccess] + s.evictions[kListDenial];
     st.success_entries += s.lists[kListSuccess].count;
     st.denial_entries += s.lists[kListDenial].count;
     st.bytes += s.bytes;

@@ -112,7 +112,9 @@ struct CacheStats {
   uint64_t stale_hits = 0;  ///< answers served stale
   uint64_t prefetches = 0;  ///< kFreshPrefetch returned
   uint64_t inserts = 0;
-  uint64_t evictions = 0;  ///< removed to make room (not expiry)
+  uint64_t evictions = 0;  ///< removed to make room (not expiry): the two below summed
+  uint64_t evictions_success = 0;
+  uint64_t evictions_denial = 0;  ///< NXDOMAIN, NODATA and SERVFAIL entries
   size_t success_entries = 0;
   size_t denial_entries = 0;
   size_t bytes = 0;

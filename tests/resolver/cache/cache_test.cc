@@ -455,6 +455,9 @@ TEST(Cache, SuccessAndDenialCapacitiesAreSeparate) {
   }
   EXPECT_EQ(c.entries(true), 2u);
   EXPECT_EQ(c.entries(false), 4u);
+  EXPECT_EQ(c.stats().evictions_denial, 4u);
+  EXPECT_EQ(c.stats().evictions_success, 2u);
+  EXPECT_EQ(c.stats().evictions, 6u);
 }
 
 TEST(Cache, ByteBound) {
