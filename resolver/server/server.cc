@@ -224,8 +224,25 @@ Result<void> Server::reload(config::Config config) {
 
 void Server::stopAccepting() {
   std::lock_guard lock(impl_->mutex);
+  if (impl_->stopped) {
+    return;
+  }
+  if (!impl_->started) {
+    for (auto& w : impl_->workers) {
+      w->closeListenersNow();  // no thread yet
+    }
+    return;
+  }
+  // Synchronous: when this returns, our sockets have left the SO_REUSEPORT groups, so the kernel
+  // hands every new datagram and connection to the successor. A datagram that lands between a
+  // worker's last drain and its close() is still lost (a window of microseconds).
+  auto remaining = std::make_shared<std::atomic<size_t>>(impl_->workers.size());
   for (auto& w : impl_->workers) {
-    w->postStopAccepting();
+    w->postStopAccepting([remaining] { remaining->fetch_sub(1); });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (remaining->load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
 

@@ -306,8 +306,8 @@ void Worker::closeListeners() noexcept {
   tcp_.clear();
 }
 
-void Worker::postStopAccepting() {
-  loop_->post([this] {
+void Worker::postStopAccepting(std::function<void()> done) {
+  loop_->post([this, done = std::move(done)] {
     // Answer what is already queued on our UDP sockets, then close them: the kernel moves new
     // datagrams to the successor's sockets in the SO_REUSEPORT group.
     for (auto& l : udp_) {
@@ -326,6 +326,9 @@ void Worker::postStopAccepting() {
         loop_->remove(l->fd());
         l.reset();
       }
+    }
+    if (done) {
+      done();
     }
   });
 }

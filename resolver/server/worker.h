@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -47,8 +48,11 @@ class Worker {
   void install(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
   /// Thread-safe: installs on the worker thread.
   void postInstall(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
-  /// Thread-safe: closes listeners (TCP client connections keep being served).
-  void postStopAccepting();
+  /// Thread-safe: answers what is queued on the listeners, then closes them (TCP client
+  /// connections keep being served). `done` is called on the worker thread afterwards.
+  void postStopAccepting(std::function<void()> done = {});
+  /// Closes the listeners at once: only before run() started.
+  void closeListenersNow() noexcept { closeListeners(); }
   /// Thread-safe: ends run() after the current iteration.
   void postStop();
 
