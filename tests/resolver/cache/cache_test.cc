@@ -549,6 +549,36 @@ TEST(Cache, AdOnlyForDoOrAdQueries) {
   EXPECT_TRUE(lookup(c, q_ad, kT0).info->ad);
 }
 
+// users-and-perf item 32 on the hit path: a cached answer larger than a non-EDNS client's 512
+// bytes sheds additional, then authority, before TC (musl has no TCP fallback).
+TEST(Cache, LargeHitFitsTheClient) {
+  Cache c(CachePolicy{});
+  auto q = ask("many.example.com");
+  Msg m = Msg::replyTo("many.example.com", kA);
+  m.compress();
+  for (uint8_t i = 0; i < 25; ++i) {
+    m.answer("many.example.com", kA, 60, ipv4(10, 0, 0, i));
+  }
+  for (int i = 0; i < 4; ++i) {
+    m.authority("example.com", dns::qtype::kNs, 60,
+                test::nameWire("ns" + std::to_string(i) + ".example.com"));
+  }
+  for (uint8_t i = 0; i < 4; ++i) {
+    m.additional("ns" + std::to_string(i) + ".example.com", kA, 60, ipv4(192, 0, 2, i));
+  }
+  ASSERT_EQ(c.insert(q.key, m.wire(), kT0), InsertResult::kStored);
+  auto h = lookup(c, q, kT0);
+  ASSERT_GT(h.hit.length, 512u);
+  const size_t n = dns::truncateToFit(h.wire, h.wire.size(), q.query.udpLimit());
+  ASSERT_GT(n, 0u);
+  ASSERT_LE(n, 512u);
+  auto t = dns::inspectResponse(std::span<const uint8_t>(h.wire.data(), n));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ancount, 25);
+  EXPECT_FALSE(t->tc);
+  EXPECT_EQ(t->arcount, 0);
+}
+
 TEST(Cache, OutputTooSmallIsAMiss) {
   Cache c(CachePolicy{});
   auto a = ask("s.example.com");

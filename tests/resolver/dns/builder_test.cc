@@ -167,3 +167,33 @@ TEST(AppendOpt, IncrementsArcount) {
 
 }  // namespace
 }  // namespace nld::resolver::dns
+
+namespace nld::resolver::dns {
+namespace {
+
+// OPT not last (some servers put it before TSIG or glue): it still survives truncation and
+// ends up right after the kept sections.
+TEST(TruncateToFit, MovesOptFromTheMiddleOfAdditional) {
+  Msg m = Msg::replyTo("mid.example.com", qtype::kA);
+  for (uint8_t i = 0; i < 30; ++i) {
+    m.answer("mid.example.com", qtype::kA, 60, ipv4(10, 0, 0, i));
+  }
+  m.additional("x.example.com", qtype::kA, 60, ipv4(1, 1, 1, 1));
+  m.edns(1232, true);
+  m.additional("y.example.com", qtype::kA, 60, ipv4(2, 2, 2, 2));
+  Bytes w = m.wire();
+  auto info = inspectResponse(w);
+  ASSERT_TRUE(info);
+  ASSERT_FALSE(info->opt_last);
+  const size_t n = truncateToFit(w, w.size(), w.size() - 1);
+  ASSERT_EQ(n, size_t{info->authority_end} + kOptRrSize);
+  auto t = inspectResponse(std::span<const uint8_t>(w.data(), n));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->arcount, 1);
+  EXPECT_TRUE(t->opt_last);
+  EXPECT_EQ(readU32(w.data() + *t->opt_offset + 5), kEdnsDoBit);
+  EXPECT_EQ(t->ancount, 30);
+}
+
+}  // namespace
+}  // namespace nld::resolver::dns
