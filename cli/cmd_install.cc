@@ -53,6 +53,7 @@ struct InstallOptions {
   uint16_t health_port = 8080;
   double wait_seconds = 30;
   bool dry_run = false;
+  std::string daemon_exe;  // hidden, for tests: a stand-in for this binary's `run`
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ",") {
@@ -328,7 +329,7 @@ Result<int> runInstall(const InstallOptions& o) {
   bool base_existed = fileExists(base_path);
   bool base_changes = !old_base || *old_base != *corefile || !base_existed;
 
-  auto exe = selfExecutable();
+  auto exe = o.daemon_exe.empty() ? selfExecutable() : Result<std::string>(o.daemon_exe);
   if (!exe) {
     return fail(std::move(exe.error()));
   }
@@ -724,6 +725,9 @@ Command addInstallCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--dry-run", opts->dry_run, "Print the full plan and change nothing");
   addNodePathFlags(cmd, opts->paths);
+  // Not in --help: tests substitute a stand-in daemon that takes `run`'s flags.
+  cmd->add_option("--daemon-exe", opts->daemon_exe, "Executable started as '<exe> run ...'")
+      ->group("");
   return {cmd, [opts]() { return runInstall(*opts); }};
 }
 

@@ -55,10 +55,12 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 class Node {
  public:
-  Node() : bin_(NLD_TEST_BINARY) {}
+  /// stand_in: start tests/cli/workflows/fake_run.sh (dnsmasq) instead of the real `run`.
+  explicit Node(bool stand_in = false) : bin_(NLD_TEST_BINARY), stand_in_(stand_in) {}
   ~Node() {
     // Never leave a daemon behind (it would keep the namespace alive).
     test::run("[ -f " + dir_.file("pid") + " ] && kill -9 $(cat " + dir_.file("pid") + ")");
+    killStandInChild();
     test::run("[ -f " + dir_.file("nsd.pid") + " ] && kill $(cat " + dir_.file("nsd.pid") + ")");
   }
   const test::TempDir& dir() const { return dir_; }
@@ -70,19 +72,32 @@ class Node {
     return paths() + " --config-dir " + dir_.file("etc") + " --run-dir " + dir_.file("run") +
            " --log-file " + dir_.file("daemon.log") + " --kubelet-config " +
            dir_.file("kubelet.yaml") + " --kubelet-extra-args " + dir_.file("kubelet.env") +
-           " --upstream-servers " + kUpstream + " --wait " + std::to_string(wait_seconds);
+           " --upstream-servers " + kUpstream + " --wait " + std::to_string(wait_seconds) +
+           daemonFlag();
   }
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
+  std::string daemonFlag() const {
+    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh")
+                     : "";
+  }
+  // The stand-in is two processes (sh + dnsmasq); after kill -9 of the first, end the second too,
+  // as the real daemon is one process.
+  void killStandInChild() const {
+    test::run("[ -f " + dir_.file("pid.child") + " ] && kill -9 $(cat " + dir_.file("pid.child") +
+              ") && rm -f " + dir_.file("pid.child"));
+  }
   bool hasRun() const { return contains(nld("--help").out, "\n  run "); }
 
   // nsd serving cluster.local on kUpstream:53 (kube-dns-upstream stand-in).
-  bool startNsd() const {
+  /// also_kube_dns: nsd answers on the kube-dns IP too (ipvs mode forwards there directly).
+  bool startNsd(bool also_kube_dns = false) const {
     std::string zone =
         "$ORIGIN cluster.local.\n$TTL 30\n"
         "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5\n"
         "@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n"
         "svc1.default.svc IN A 10.96.7.7\n";
     std::string conf = "server:\n  ip-address: " + std::string(kUpstream) +
+                       (also_kube_dns ? "\n  ip-address: " + std::string(kKubeDns) : "") +
                        "\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" +
                        dir_.path() + "\"\n  database: \"\"\n  pidfile: \"" +
                        dir_.file("nsd.pid") + "\"\n  xfrdfile: \"" + dir_.file("xfrd.state") +
@@ -94,7 +109,9 @@ class Node {
         !writeFileAtomic(dir_.file("nsd.conf"), conf)) {
       return false;
     }
-    if (test::run("ip addr add " + std::string(kUpstream) + "/32 dev lo").exit_code != 0 ||
+    if ((also_kube_dns &&
+         test::run("ip addr add " + std::string(kKubeDns) + "/32 dev lo").exit_code != 0) ||
+        test::run("ip addr add " + std::string(kUpstream) + "/32 dev lo").exit_code != 0 ||
         test::run("nsd -c " + dir_.file("nsd.conf")).exit_code != 0) {
       return false;
     }
@@ -111,15 +128,20 @@ class Node {
  private:
   test::TempDir dir_;
   std::string bin_;
+  bool stand_in_ = false;
 };
 
 std::string dig(const std::string& server, const std::string& name) {
   return test::run("dig +short +time=2 +tries=2 @" + server + " " + name).out;
 }
 
+// The daemon flows run twice: with the real `run`, and with a dnsmasq stand-in that isolates the
+// workflow logic (ordering, rollback, state, stop/teardown) from the daemon's own state.
+class DaemonWorkflows : public ::testing::TestWithParam<bool> {};
+
 #define NEED_RUN(node)                                                                    \
   do {                                                                                    \
-    if (!(node).hasRun()) {                                                               \
+    if (!GetParam() && !(node).hasRun()) {                                                \
       GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";         \
     }                                                                                     \
   } while (0)
@@ -286,9 +308,9 @@ TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
 }
 
-TEST(Workflows, InstallStatusTeardownLeavesNoTrace) {
+TEST_P(DaemonWorkflows, InstallStatusTeardownLeavesNoTrace) {
   NLD_ENTER_NETNS();
-  Node node;
+  Node node(GetParam());
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd()) << test::run("cat " + node.dir().file("nsd.log")).out;
   ASSERT_TRUE(writeFileAtomic(node.dir().file("kubelet.yaml"), kKubeletConfig));
@@ -319,9 +341,9 @@ TEST(Workflows, InstallStatusTeardownLeavesNoTrace) {
   EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
 }
 
-TEST(Workflows, TeardownAfterKill9) {
+TEST_P(DaemonWorkflows, TeardownAfterKill9) {
   NLD_ENTER_NETNS();
-  Node node;
+  Node node(GetParam());
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd());
   touchTables();
@@ -330,6 +352,7 @@ TEST(Workflows, TeardownAfterKill9) {
                     std::string(kUpstream) + node.installFlags());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   ASSERT_EQ(test::run("kill -9 $(cat " + node.dir().file("pid") + ")").exit_code, 0);
+  node.killStandInChild();
   auto status = node.nld("status" + node.paths());
   EXPECT_EQ(status.exit_code, 1) << status.out;
   auto down = node.nld("teardown" + node.paths());
@@ -337,9 +360,9 @@ TEST(Workflows, TeardownAfterKill9) {
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST(Workflows, StopKeepsInterfaceAndRules) {
+TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   NLD_ENTER_NETNS();
-  Node node;
+  Node node(GetParam());
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd());
   auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
@@ -359,13 +382,12 @@ TEST(Workflows, StopKeepsInterfaceAndRules) {
   EXPECT_EQ(node.nld("teardown" + node.paths()).exit_code, 0);
 }
 
-TEST(Workflows, IpvsInstallThenRevertKubeletIsByteExact) {
+TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   NLD_ENTER_NETNS();
-  Node node;
+  Node node(GetParam());
   NEED_RUN(node);
-  ASSERT_TRUE(node.startNsd());
-  // ipvs: the cluster zone goes to kube-dns itself; put the stand-in there.
-  ASSERT_EQ(test::run("ip addr add 10.96.0.10/32 dev lo").exit_code, 0);
+  // ipvs: the cluster zone goes to kube-dns itself; nsd answers there too.
+  ASSERT_TRUE(node.startNsd(true));
   std::string cfg = node.dir().file("kubelet.yaml");
   ASSERT_TRUE(writeFileAtomic(cfg, kKubeletConfig));
   touchTables();
@@ -373,6 +395,7 @@ TEST(Workflows, IpvsInstallThenRevertKubeletIsByteExact) {
   auto r = node.nld("install --mode ipvs" + node.installFlags());
   ASSERT_EQ(r.exit_code, 0) << r.out << test::run("cat " + node.dir().file("daemon.log")).out;
   EXPECT_TRUE(contains(r.out, "restart kubelet")) << r.out;
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
   std::string edited = kKubeletConfig;
   edited.replace(edited.find("10.96.0.10"), 10, "169.254.20.10");
   EXPECT_EQ(*readFile(cfg), edited);
@@ -387,6 +410,11 @@ TEST(Workflows, IpvsInstallThenRevertKubeletIsByteExact) {
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
 }
+
+INSTANTIATE_TEST_SUITE_P(Daemons, DaemonWorkflows, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "StandIn" : "Real";
+                         });
 
 }  // namespace
 }  // namespace nld
