@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 namespace nld::resolver::net {
@@ -41,6 +42,16 @@ Result<Fd> bindUdp(const SocketAddress& address, bool reuse_port) {
   if (fd) {
     int size = 4 << 20;
     ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (address.ip.isUnspecified()) {
+      // A wildcard listener must answer from the address the query was sent to: learn it per
+      // datagram (the worker echoes it back as the reply's source).
+      int one = 1;
+      if (address.ip.isV4()) {
+        ::setsockopt(fd->get(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+      } else {
+        ::setsockopt(fd->get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+      }
+    }
   }
   return fd;
 }
@@ -84,6 +95,41 @@ std::optional<Fd> connectTcp(const SocketAddress& upstream) noexcept {
     return std::nullopt;
   }
   return fd;
+}
+
+size_t replyControl(const void* control, size_t control_len, uint8_t* out) noexcept {
+  msghdr in{};
+  in.msg_control = const_cast<void*>(control);
+  in.msg_controllen = control_len;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(&in, c)) {
+    msghdr o{};
+    o.msg_control = out;
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo got;
+      std::memcpy(&got, CMSG_DATA(c), sizeof got);
+      in_pktinfo reply{};
+      reply.ipi_spec_dst = got.ipi_addr;
+      o.msg_controllen = CMSG_SPACE(sizeof reply);
+      cmsghdr* w = CMSG_FIRSTHDR(&o);
+      w->cmsg_level = IPPROTO_IP;
+      w->cmsg_type = IP_PKTINFO;
+      w->cmsg_len = CMSG_LEN(sizeof reply);
+      std::memcpy(CMSG_DATA(w), &reply, sizeof reply);
+      return CMSG_SPACE(sizeof reply);
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo reply;
+      std::memcpy(&reply, CMSG_DATA(c), sizeof reply);
+      o.msg_controllen = CMSG_SPACE(sizeof reply);
+      cmsghdr* w = CMSG_FIRSTHDR(&o);
+      w->cmsg_level = IPPROTO_IPV6;
+      w->cmsg_type = IPV6_PKTINFO;
+      w->cmsg_len = CMSG_LEN(sizeof reply);
+      std::memcpy(CMSG_DATA(w), &reply, sizeof reply);
+      return CMSG_SPACE(sizeof reply);
+    }
+  }
+  return 0;
 }
 
 std::optional<SocketAddress> localAddress(int fd) noexcept {

@@ -11,6 +11,7 @@
 #include "resolver/dns/message.h"
 #include "resolver/dns/name.h"
 #include "resolver/dns/rr_walk.h"
+#include "resolver/net/socket.h"
 #include "resolver/net/tcp_framing.h"
 
 namespace nld::resolver::server {
@@ -53,6 +54,8 @@ struct Worker::Waiter {
   std::vector<uint8_t> query;
   MonoTime start;
   size_t type_index = 0;
+  alignas(cmsghdr) uint8_t control[net::kControlSize];
+  size_t control_len = 0;
 };
 
 struct Worker::Pending {
@@ -73,6 +76,8 @@ struct Worker::Batch {
   sockaddr_storage peers[kSize];
   mmsghdr tx[kSize];
   iovec tx_iov[kSize];
+  alignas(cmsghdr) uint8_t rx_ctl[kSize][net::kControlSize];
+  alignas(cmsghdr) uint8_t reply_ctl[kSize][net::kControlSize];
   alignas(64) uint8_t rx_buf[kSize][kMaxUdpAnswer];
   alignas(64) uint8_t tx_buf[kSize][kMaxUdpAnswer];
 
@@ -92,8 +97,10 @@ struct Worker::Batch {
 
 class Worker::UdpListener final : public net::IoHandler {
  public:
-  UdpListener(Worker& w, size_t index, Fd fd) : w_(w), index_(index), fd_(std::move(fd)) {}
+  UdpListener(Worker& w, size_t index, Fd fd, bool pktinfo)
+      : w_(w), index_(index), fd_(std::move(fd)), pktinfo_(pktinfo) {}
   void onIo(uint32_t) noexcept override { w_.onUdpReadable(*this); }
+  bool pktinfo() const noexcept { return pktinfo_; }
   int fd() const noexcept { return fd_.get(); }
   size_t index() const noexcept { return index_; }
   void setIndex(size_t i) noexcept { index_ = i; }
@@ -103,6 +110,7 @@ class Worker::UdpListener final : public net::IoHandler {
   Worker& w_;
   size_t index_;
   Fd fd_;
+  bool pktinfo_;
 };
 
 class Worker::TcpListener final : public net::IoHandler {
@@ -276,7 +284,8 @@ void Worker::installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets 
       }
     }
     if (!udp[i] && i < sockets.udp.size() && sockets.udp[i]) {
-      udp[i] = std::make_unique<UdpListener>(*this, i, std::move(sockets.udp[i]));
+      udp[i] = std::make_unique<UdpListener>(*this, i, std::move(sockets.udp[i]),
+                                             addr.ip.isUnspecified());
       loop_->add(udp[i]->fd(), EPOLLIN, udp[i].get());
     }
     if (!tcp[i] && i < sockets.tcp.size() && sockets.tcp[i]) {
@@ -351,9 +360,17 @@ void Worker::run() {
 void Worker::onUdpReadable(UdpListener& l) noexcept {
   Batch& b = *batch_;
   const int fd = l.fd();
+  const bool pktinfo = l.pktinfo();
   for (int round = 0; round < 16; ++round) {
     for (size_t i = 0; i < Batch::kSize; ++i) {
       b.rx[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      if (pktinfo) {
+        b.rx[i].msg_hdr.msg_control = b.rx_ctl[i];
+        b.rx[i].msg_hdr.msg_controllen = net::kControlSize;
+      } else {
+        b.rx[i].msg_hdr.msg_control = nullptr;
+        b.rx[i].msg_hdr.msg_controllen = 0;
+      }
     }
     int n = ::recvmmsg(fd, b.rx, Batch::kSize, MSG_DONTWAIT, nullptr);
     if (n <= 0) {
@@ -370,6 +387,11 @@ void Worker::onUdpReadable(UdpListener& l) noexcept {
       c.listener = l.index();
       c.peer = &b.peers[i];
       c.peer_len = b.rx[i].msg_hdr.msg_namelen;
+      if (pktinfo) {
+        c.control_len = net::replyControl(b.rx_ctl[i], b.rx[i].msg_hdr.msg_controllen,
+                                          b.reply_ctl[i]);
+        c.control = c.control_len > 0 ? b.reply_ctl[i] : nullptr;
+      }
       size_t len = handleQuery(l.index(), std::span<const uint8_t>(b.rx_buf[i], b.rx[i].msg_len),
                                std::span<uint8_t>(b.tx_buf[m], kMaxUdpAnswer), c);
       if (len > 0) {
@@ -377,6 +399,8 @@ void Worker::onUdpReadable(UdpListener& l) noexcept {
         b.tx_iov[m].iov_len = len;
         b.tx[m].msg_hdr.msg_name = &b.peers[i];
         b.tx[m].msg_hdr.msg_namelen = c.peer_len;
+        b.tx[m].msg_hdr.msg_control = const_cast<uint8_t*>(c.control);
+        b.tx[m].msg_hdr.msg_controllen = c.control_len;
         ++m;
       }
     }
@@ -530,6 +554,10 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route,
       std::memcpy(&w.peer, client->peer, client->peer_len);
       w.peer_len = client->peer_len;
     }
+    if (client->control != nullptr && client->control_len <= sizeof w.control) {
+      std::memcpy(w.control, client->control, client->control_len);
+      w.control_len = client->control_len;
+    }
     w.query.assign(wire.begin(), wire.end());
     w.start = net::MonoClock::now();
     w.type_index = type_index;
@@ -649,8 +677,17 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
     return;
   }
   if (w.listener < udp_.size() && udp_[w.listener]) {
-    ::sendto(udp_[w.listener]->fd(), answer.data(), answer.size(), MSG_DONTWAIT,
-             reinterpret_cast<const sockaddr*>(&w.peer), w.peer_len);
+    iovec iov{const_cast<uint8_t*>(answer.data()), answer.size()};
+    msghdr m{};
+    m.msg_name = const_cast<sockaddr_storage*>(&w.peer);
+    m.msg_namelen = w.peer_len;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (w.control_len > 0) {
+      m.msg_control = const_cast<uint8_t*>(w.control);
+      m.msg_controllen = w.control_len;
+    }
+    ::sendmsg(udp_[w.listener]->fd(), &m, MSG_DONTWAIT);
   }
   // Listener closed by stopAccepting(): the answer cannot leave from the right source; the
   // client retries against the successor.

@@ -575,3 +575,23 @@ TEST(ServerHandover, SuccessorTakesOverWithoutLoss) {
 
 }  // namespace
 }  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+TEST(ServerListeners, WildcardListenerAnswersFromTheAddressAskedAndServesIpv6) {
+  NLD_E2E_SETUP(".:53 {\n    cache 30\n    forward . 127.0.0.2:5300\n}\n");
+  // 127.0.0.5 is local on lo; without IP_PKTINFO the reply would leave from 127.0.0.1 and dig
+  // would reject it ("reply from unexpected source").
+  auto v4 = run("dig @127.0.0.5 -p 53 +tries=1 +time=3 +short svc1.default.svc.cluster.local A");
+  EXPECT_EQ(v4.out, "10.96.0.11\n");
+  auto v6 = run("dig @::1 -p 53 +tries=1 +time=3 +short svc1.default.svc.cluster.local AAAA");
+  EXPECT_EQ(v6.out, "fd00::11\n");
+  auto v6tcp = run("dig @::1 -p 53 +tcp +tries=1 +time=3 +short svc1.default.svc.cluster.local A");
+  EXPECT_EQ(v6tcp.out, "10.96.0.11\n");
+  EXPECT_THAT(server->renderMetrics(), HasSubstr("server=\"dns://:53\",zone=\".\",view=\"\","
+                                                 "proto=\"udp\",family=\"2\",type=\"AAAA\""));
+}
+
+}  // namespace
+}  // namespace nld::test
