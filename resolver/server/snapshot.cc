@@ -57,7 +57,42 @@ std::string serverLabel(const SocketAddress& a) {
   return "dns://" + a.ip.toUrlHost() + ":" + std::to_string(a.port);
 }
 
+std::vector<uint8_t> zoneWire(const std::string& zone) {
+  uint8_t wire[255];
+  size_t n = dns::nameFromText(zone, wire);
+  std::vector<uint8_t> out(wire, wire + n);
+  for (auto& c : out) {
+    c = dns::asciiLower(c);
+  }
+  return out;
+}
+
 }  // namespace
+
+bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
+                 size_t zone_length) noexcept {
+  if (zone_length == 0 || zone_length > name_length) {
+    return false;
+  }
+  size_t off = name_length - zone_length;
+  size_t pos = 0;
+  while (pos < off) {
+    pos += 1 + name[pos];
+  }
+  return pos == off && std::memcmp(name + off, zone, zone_length) == 0;
+}
+
+bool BlockRuntime::forwards(const uint8_t* name, size_t name_length) const noexcept {
+  if (!nameIsUnder(name, name_length, forward_from.data(), forward_from.size())) {
+    return false;
+  }
+  for (const auto& e : forward_except) {
+    if (nameIsUnder(name, name_length, e.data(), e.size())) {
+      return false;
+    }
+  }
+  return true;
+}
 
 const RouteZone* Snapshot::route(size_t listener, const uint8_t* name,
                                  size_t name_length) const noexcept {
@@ -174,6 +209,16 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
                     b.file + ":" + std::to_string(b.line) + ": more than 15 upstreams");
       }
       rt.forward = g;
+      rt.forward_from = zoneWire(b.forward->from.empty() ? "." : b.forward->from);
+      if (rt.forward_from.empty()) {
+        return fail(Errc::kInvalidArgument, "invalid forward zone '" + b.forward->from + "'");
+      }
+      for (const auto& e : b.forward->except) {
+        auto w = zoneWire(e);
+        if (!w.empty()) {
+          rt.forward_except.push_back(std::move(w));
+        }
+      }
       snap->groups.push_back(std::move(g));
     }
     snap->blocks.push_back(std::move(rt));

@@ -33,7 +33,17 @@ struct BlockRuntime {
   std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
   std::string cache_signature;                    ///< equal → the cache is kept across reloads
   std::string zones_label;                        ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
+  /// `forward FROM` and `except` zones, lower-cased wire form; forwarded only if the name is
+  /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
+  std::vector<uint8_t> forward_from;
+  std::vector<std::vector<uint8_t>> forward_except;
+
+  bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };
+
+/// True if the lower-cased wire name is `zone` or below it (label boundary).
+bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
+                 size_t zone_length) noexcept;
 
 struct Snapshot {
   config::Config config;

@@ -490,7 +490,8 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
             cs->prefetch.inc();
           }
         }
-        if (hit.outcome != cache::Outcome::kFresh && block.forward) {
+        if (hit.outcome != cache::Outcome::kFresh && block.forward &&
+            block.forwards(key->name.data(), key->name_length)) {
           // Background refresh: the client has its answer already.
           startForward(snap, *route, *key, wire, nullptr, false, type_index);
         }
@@ -512,7 +513,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         break;
     }
   }
-  if (!block.forward) {
+  if (!block.forward || !block.forwards(key->name.data(), key->name_length)) {
     size_t len = dns::buildErrorResponse(wire, dns::Rcode::kServFail, out);
     zs.responses[static_cast<size_t>(Plugin::kNone)][2].inc();
     return len;

@@ -77,3 +77,32 @@ TEST(Snapshot, UnboundBlockListensOnWildcards) {
 
 }  // namespace
 }  // namespace nld::resolver::server
+
+namespace nld::resolver::server {
+namespace {
+
+std::vector<uint8_t> wireOf(const std::string& text) {
+  uint8_t w[255];
+  size_t n = dns::nameFromText(text, w);
+  return std::vector<uint8_t>(w, w + n);
+}
+
+TEST(Snapshot, ForwardFromAndExceptLimitWhatIsForwarded) {
+  metrics::Registry r(1);
+  auto s = build(".:53 {\n  forward example.org 8.8.8.8 {\n    except internal.example.org\n"
+                 "  }\n}\n", r);
+  const auto& b = s->blocks[0];
+  auto yes = wireOf("www.example.org.");
+  auto apex = wireOf("example.org.");
+  auto other = wireOf("www.example.com.");
+  auto excepted = wireOf("a.internal.example.org.");
+  auto lookalike = wireOf("xexample.org.");
+  EXPECT_TRUE(b.forwards(yes.data(), yes.size()));
+  EXPECT_TRUE(b.forwards(apex.data(), apex.size()));
+  EXPECT_FALSE(b.forwards(other.data(), other.size()));
+  EXPECT_FALSE(b.forwards(excepted.data(), excepted.size()));
+  EXPECT_FALSE(b.forwards(lookalike.data(), lookalike.size()));
+}
+
+}  // namespace
+}  // namespace nld::resolver::server
