@@ -12,6 +12,7 @@
 
 #include "netcfg/iptc_table.h"
 #include "netcfg/rules.h"
+#include "netcfg/xtables_lock.h"
 #include "tests/netcfg/rules/rules_test_util.h"
 #include "tests/support/netns.h"
 
@@ -378,6 +379,22 @@ TEST_F(RulesTest, HeldLockTimesOutAsBusyAndChangesNothing) {
   auto rm = removeRules(kOneV4, options_);
   ASSERT_FALSE(rm.has_value());
   EXPECT_EQ(rm.error().code(), Errc::kBusy);
+}
+
+// Same lock as the binary: while our kind of holder (flock LOCK_EX) has the file, iptables-legacy
+// waits for it too and gives up with its own "holding the xtables lock" message.
+TEST_F(RulesTest, TheBinaryHonoursTheSameLock) {
+  NLD_ENTER_NETNS();
+  {
+    test::LockHolder holder(options_.lock_path, milliseconds(-1));
+    auto r = sh("iptables-legacy -w 1 -A INPUT -p tcp --dport 22 -j ACCEPT");
+    EXPECT_EQ(r.exit_code, 4) << r.out;
+    EXPECT_NE(r.out.find("holding the xtables lock"), std::string::npos) << r.out;
+  }
+  auto held = XtablesLock::acquire(options_.lock_path, milliseconds(100));
+  ASSERT_TRUE(held.has_value());
+  auto r = sh("iptables-legacy -w 1 -A INPUT -p tcp --dport 22 -j ACCEPT");
+  EXPECT_EQ(r.exit_code, 4) << r.out;
 }
 
 TEST_F(RulesTest, CheckRulesCountsCopies) {
