@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -591,6 +592,59 @@ TEST(ServerListeners, WildcardListenerAnswersFromTheAddressAskedAndServesIpv6) {
   EXPECT_EQ(v6tcp.out, "10.96.0.11\n");
   EXPECT_THAT(server->renderMetrics(), HasSubstr("server=\"dns://:53\",zone=\".\",view=\"\","
                                                  "proto=\"udp\",family=\"2\",type=\"AAAA\""));
+}
+
+}  // namespace
+}  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+TEST(ServerRobustness, SurvivesRandomAndMutatedPacketsOverUdpAndTcp) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(0));
+  ASSERT_TRUE(up.ok());
+  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 2);
+  ASSERT_NE(server, nullptr);
+  std::mt19937 rng(42);
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  auto base = makeQuery(7, "www.example.org", 1);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> p;
+    if (i % 2 == 0) {
+      p.resize(rng() % 600);
+      for (auto& b : p) {
+        b = static_cast<uint8_t>(rng());
+      }
+    } else {
+      p = base;
+      for (int k = 0; k < 3; ++k) {
+        p[rng() % p.size()] = static_cast<uint8_t>(rng());
+      }
+      p[2] &= 0x7f;  // keep it a query, so the parser goes deep
+    }
+    ::sendto(fd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    if (i % 64 == 0) {
+      uint8_t sink[4096];
+      while (::recv(fd, sink, sizeof sink, 0) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  // Garbage over TCP: a bogus frame, then a zero length (protocol error: connection closed).
+  int t = connectTcp53();
+  ASSERT_GE(t, 0);
+  const uint8_t junk[] = {0, 5, 1, 2, 3, 4, 5, 0, 0, 9, 9};
+  ::send(t, junk, sizeof junk, 0);
+  EXPECT_TRUE(closedWithin(t, 2000));
+  ::close(t);
+  EXPECT_TRUE(server->probe(std::chrono::milliseconds(2000)));
+  EXPECT_EQ(run("dig @127.0.0.1 -p 53 +tries=1 +time=3 +short www.example.org A").out,
+            "192.0.2.1\n");
 }
 
 }  // namespace
