@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/run_flags.h"
 
 #ifndef NLD_VERSION
 #define NLD_VERSION "0.0.0-dev"
@@ -23,10 +24,27 @@ const std::vector<AddFn> kCommands = {
     addRenderManifestCommand,
     addInstallCommand,
     addStatusCommand,
+    addRunCommand,
     addStopCommand,
     addTeardownCommand,
     addRevertKubeletCommand,
 };
+
+// Applies translateRunArgs() when the subcommand (first argument that is neither an option nor
+// the value of --log-level) is `run`.
+std::vector<std::string> runSubcommandArgs(std::vector<std::string> args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (!args[i].empty() && args[i][0] == '-') {
+      continue;
+    }
+    return args[i] == "run" ? translateRunArgs(args) : args;
+  }
+  return args;
+}
 
 int printError(const std::string& message, ExitCode code) {
   std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
@@ -53,7 +71,11 @@ int runMain(int argc, char** argv) {
     }
 
     try {
-      app.parse(argc, argv);
+      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run_flags.h).
+      std::vector<std::string> args(argv + 1, argv + argc);
+      args = runSubcommandArgs(std::move(args));
+      std::vector<std::string> reversed(args.rbegin(), args.rend());
+      app.parse(reversed);
     } catch (const CLI::CallForHelp& e) {
       return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

@@ -26,5 +26,6 @@ Command addTeardownCommand(CLI::App& app);
 Command addStopCommand(CLI::App& app);
 Command addRevertKubeletCommand(CLI::App& app);
 Command addStatusCommand(CLI::App& app);
+Command addRunCommand(CLI::App& app);
 
 }  // namespace nld::cli

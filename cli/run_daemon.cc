@@ -1,0 +1,603 @@
+#include "cli/run_daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "base/atomic_file.h"
+#include "base/log.h"
+#include "cli/run_http.h"
+#include "cli/run_metrics.h"
+#include "cli/run_process.h"
+#include "cli/run_watch.h"
+#include "netcfg/rules.h"
+#include "resolver/config/config.h"
+
+namespace nld::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kReloadDebounce{150};
+constexpr milliseconds kLinkRetry{1000};
+constexpr milliseconds kProbeTimeout{1000};
+
+bool isFile(const std::string& path) {
+  struct stat st{};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string dirOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string baseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Test hook (NLD_TEST_HOOKS=1): this signal stops the DNS workers but keeps the process, HTTP
+// and the sync loop running, so a test can watch /health turn red.
+int wedgeSignal() { return SIGRTMIN + 1; }
+
+enum class Source : uint8_t { kBase, kConfAsIs, kBuiltin };
+
+class Daemon {
+ public:
+  explicit Daemon(const RunConfig& cfg) : cfg_(cfg) {}
+  Result<int> run();
+
+ private:
+  Result<void> startUp();
+  Result<std::string> renderText();
+  Result<resolver::config::Config> parse(const std::string& text);
+  std::vector<SocketAddress> httpAddresses(const resolver::config::Config& config) const;
+  void reload(const char* why);
+  void ensureInterface(bool count_check);
+  void ensureRulesNow();
+  int shutdown(int signo);
+  HttpResponse handleHttp(const std::string& path);
+  bool healthy();
+
+  RunConfig cfg_;
+  RunMetrics metrics_;
+  Source source_ = Source::kBuiltin;
+  std::string text_;  // the Corefile text being served
+  std::optional<resolver::config::KubeDnsConfig> kube_dns_;  // last valid one
+  std::mutex server_mutex_;  // orders control calls between this thread and the HTTP thread
+  std::unique_ptr<resolver::Server> server_;
+  bool wedged_ = false;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<netcfg::LinkWatcher> link_watcher_;
+  std::unique_ptr<DirWatcher> dir_watcher_;
+  Fd signal_fd_;
+  std::optional<Clock::time_point> reload_at_, link_retry_at_;
+  Clock::time_point next_sync_;
+  bool pidfile_written_ = false;
+};
+
+Result<std::string> Daemon::renderText() {
+  std::string base;
+  std::string base_name;
+  if (isFile(cfg_.base_corefile)) {
+    source_ = Source::kBase;
+    auto text = readFile(cfg_.base_corefile);
+    if (!text) {
+      return fail(std::move(text.error()));
+    }
+    base = std::move(*text);
+    base_name = cfg_.base_corefile;
+  } else if (source_ == Source::kConfAsIs) {
+    return readFile(cfg_.conf);
+  } else {
+    base = defaultBaseCorefile(cfg_.health_port);
+  }
+  namespace rc = resolver::config;
+  if (!cfg_.kube_dns_dir.empty()) {
+    auto kd = rc::loadKubeDnsConfigDir(cfg_.kube_dns_dir);
+    if (kd) {
+      for (const auto& note : kd->notes) {
+        NLD_LOG(kConfig, info, "kube-dns ConfigMap '{}': {}", cfg_.kube_dns_dir, note);
+      }
+      kube_dns_ = std::move(*kd);
+    } else if (kd.error().code() == Errc::kNotFound) {
+      kube_dns_ = rc::KubeDnsConfig{};  // optional volume: no ConfigMap
+    } else {
+      metrics_.count(SetupError::kConfigmap);
+      NLD_LOG(kConfig, warn, "invalid kube-dns ConfigMap in '{}': {}, {}", cfg_.kube_dns_dir,
+              kd.error().message(),
+              kube_dns_ ? "keeping the previous one" : "ignoring it");
+    }
+  }
+  rc::SubstitutionParams params;
+  params.local_ips = cfg_.local_ips;
+  params.port = cfg_.dns_port;
+  params.prometheus_endpoint = cfg_.prometheus_endpoint;
+  if (kube_dns_) {
+    params.kube_dns = *kube_dns_;
+  }
+  std::string env = serviceHostEnvName(cfg_.upstream_svc);
+  if (const char* v = std::getenv(env.c_str()); v != nullptr && *v != '\0') {
+    auto ip = IpAddress::parse(v);
+    if (ip) {
+      params.cluster_dns = *ip;
+    } else {
+      NLD_LOG(kConfig, warn, "${}='{}' is not an IP address, ignoring", env, v);
+    }
+  }
+  auto out = rc::renderRuntimeCorefile(base, params);
+  if (!out) {
+    std::string msg = out.error().message();
+    if (!params.cluster_dns && msg.find("CLUSTER") != std::string::npos) {
+      msg += " (set $" + env + ", the ClusterIP of Service '" + cfg_.upstream_svc + "')";
+    }
+    return fail(out.error().code(),
+                "render '" + (base_name.empty() ? std::string("built-in Corefile") : base_name) +
+                    "': " + msg);
+  }
+  return out;
+}
+
+Result<resolver::config::Config> Daemon::parse(const std::string& text) {
+  resolver::config::ParseOptions opts;
+  opts.default_port = cfg_.dns_port;
+  opts.own_addresses = cfg_.local_ips;
+  std::string name = source_ == Source::kBuiltin ? "built-in Corefile"
+                     : cfg_.conf.empty()        ? cfg_.base_corefile
+                                                : cfg_.conf;
+  auto config = resolver::config::parseCorefile(text, name, opts);
+  if (config) {
+    for (const auto& b : config->blocks) {
+      for (const auto& note : b.notes) {
+        NLD_LOG(kConfig, info, "{}:{}: {}", b.file, b.line, note);
+      }
+      if (b.forward) {
+        for (const auto& note : b.forward->notes) {
+          NLD_LOG(kConfig, info, "{}:{}: {}", b.file, b.line, note);
+        }
+      }
+    }
+  }
+  return config;
+}
+
+std::vector<SocketAddress> Daemon::httpAddresses(const resolver::config::Config& config) const {
+  std::vector<SocketAddress> out;
+  auto add = [&](const SocketAddress& a) {
+    if (std::find(out.begin(), out.end(), a) == out.end()) {
+      out.push_back(a);
+    }
+  };
+  for (const auto& b : config.blocks) {
+    if (b.health) {
+      add(*b.health);
+    }
+  }
+  for (const auto& b : config.blocks) {
+    if (b.prometheus) {
+      add(*b.prometheus);
+    }
+  }
+  if (cfg_.metrics_listen) {
+    add(*cfg_.metrics_listen);
+  }
+  return out;
+}
+
+void Daemon::ensureInterface(bool count_check) {
+  if (!cfg_.setup_interface) {
+    return;
+  }
+  if (count_check) {
+    if (auto obs = netcfg::observeLink(cfg_.interface_name); !obs) {
+      metrics_.count(SetupError::kInterfaceCheck);
+      NLD_LOG(kNetcfg, warn, "check interface '{}': {}", cfg_.interface_name,
+              obs.error().message());
+    }
+  }
+  netcfg::LinkSpec spec{cfg_.interface_name, cfg_.link_kind, cfg_.local_ips};
+  auto r = netcfg::ensureLink(spec);
+  if (!r) {
+    metrics_.count(SetupError::kInterfaceAdd);
+    NLD_LOG(kNetcfg, warn, "ensure interface '{}': {}, retrying in {}ms", cfg_.interface_name,
+            r.error().message(), kLinkRetry.count());
+    link_retry_at_ = Clock::now() + kLinkRetry;
+    return;
+  }
+  link_retry_at_.reset();
+  if (!r->unchanged()) {
+    std::string added;
+    for (const auto& p : r->added) {
+      added += (added.empty() ? "" : ",") + p.toString();
+    }
+    NLD_LOG(kNetcfg, info, "interface '{}' restored: created={} kind={} added=[{}] up={}",
+            cfg_.interface_name, r->created, netcfg::toString(r->kind), added, r->brought_up);
+  }
+}
+
+void Daemon::ensureRulesNow() {
+  if (!cfg_.setup_iptables) {
+    return;
+  }
+  netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
+  netcfg::RulesOptions opts;
+  opts.lock_path = cfg_.xtables_lock;
+  auto r = netcfg::ensureRules(spec, opts);
+  if (!r) {
+    bool lock = r.error().code() == Errc::kBusy;
+    metrics_.count(lock ? SetupError::kIptablesLock : SetupError::kIptables);
+    NLD_LOG(kRules, warn, "ensure rules: {}, retrying in {}ms", r.error().message(),
+            cfg_.sync_interval.count());
+    return;
+  }
+  if (r->inserted > 0 || r->duplicates_removed > 0) {
+    NLD_LOG(kRules, info, "rules ensured: inserted={} duplicates_removed={} present={}",
+            r->inserted, r->duplicates_removed, r->already_present);
+  }
+}
+
+bool Daemon::healthy() {
+  std::lock_guard lock(server_mutex_);
+  if (!server_ || wedged_) {
+    return false;
+  }
+  return server_->probe(kProbeTimeout);
+}
+
+HttpResponse Daemon::handleHttp(const std::string& path) {
+  if (path == "/health") {
+    return healthy() ? HttpResponse{200, "text/plain; charset=utf-8", "OK"}
+                     : HttpResponse{503, "text/plain; charset=utf-8", "DNS serving loop not "
+                                                                      "answering\n"};
+  }
+  if (path == "/ready") {
+    if (!healthy()) {
+      return {503, "text/plain; charset=utf-8", "DNS serving loop not answering\n"};
+    }
+    std::lock_guard lock(server_mutex_);
+    if (!server_ || !server_->upstreamReachable()) {
+      return {503, "text/plain; charset=utf-8", "no upstream reachable\n"};
+    }
+    return {200, "text/plain; charset=utf-8", "OK"};
+  }
+  if (path == "/metrics") {
+    std::string text;
+    {
+      std::lock_guard lock(server_mutex_);
+      if (server_) {
+        text = server_->renderMetrics();
+      }
+    }
+    text += metrics_.render(text);
+    return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+  }
+  return {404, "text/plain; charset=utf-8", "not found (try /health, /ready, /metrics)\n"};
+}
+
+Result<void> Daemon::startUp() {
+  // Every thread (workers, HTTP) inherits this mask, so signals arrive only through signalfd.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
+    sigaddset(&set, s);
+  }
+  if (std::getenv("NLD_TEST_HOOKS") != nullptr) {
+    sigaddset(&set, wedgeSignal());
+  }
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) {
+    return failSys(errno, "block signals");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd_) {
+    return failSys(errno, "signalfd");
+  }
+
+  if (cfg_.setup_interface) {
+    netcfg::LinkSpec spec{cfg_.interface_name, cfg_.link_kind, cfg_.local_ips};
+    auto r = netcfg::ensureLink(spec);
+    if (!r) {
+      return fail(std::move(r.error()).withContext("set up interface '" + cfg_.interface_name +
+                                                   "'"));
+    }
+    if (!r->fallback_reason.empty()) {
+      NLD_LOG(kNetcfg, info, "interface '{}': {}", cfg_.interface_name, r->fallback_reason);
+    }
+    NLD_LOG(kNetcfg, info, "interface '{}' ready: {} kind={} added={}", cfg_.interface_name,
+            r->created ? "created" : "adopted", netcfg::toString(r->kind), r->added.size());
+    auto w = netcfg::LinkWatcher::create();
+    if (!w) {
+      return fail(std::move(w.error()).withContext("watch interface"));
+    }
+    link_watcher_ = std::move(*w);
+  }
+
+  if (isFile(cfg_.base_corefile)) {
+    source_ = Source::kBase;
+  } else if (isFile(cfg_.conf)) {
+    source_ = Source::kConfAsIs;
+    NLD_LOG(kConfig, info, "no base Corefile '{}': serving '{}' as is", cfg_.base_corefile,
+            cfg_.conf);
+  } else {
+    source_ = Source::kBuiltin;
+    NLD_LOG(kConfig, info,
+            "no Corefile at '{}' or '{}': serving the built-in default (forward . to "
+            "/etc/resolv.conf)",
+            cfg_.base_corefile, cfg_.conf);
+  }
+  auto text = renderText();
+  if (!text) {
+    return fail(std::move(text.error()));
+  }
+  auto config = parse(*text);
+  if (!config) {
+    return fail(std::move(config.error()));
+  }
+  if (source_ != Source::kConfAsIs && !cfg_.conf.empty()) {
+    if (auto r = writeFileAtomic(cfg_.conf, *text); !r) {
+      return fail(std::move(r.error()).withContext("write -conf"));
+    }
+  }
+  std::vector<SocketAddress> http_addresses = httpAddresses(*config);
+  auto server = resolver::Server::create(std::move(*config), cfg_.server);
+  if (!server) {
+    return fail(std::move(server.error()).withContext("start DNS server"));
+  }
+  server_ = std::move(*server);
+  server_->start();
+  text_ = std::move(*text);
+  std::string bound;
+  for (const auto& a : server_->boundUdp()) {
+    bound += (bound.empty() ? "" : " ") + a.toString();
+  }
+  NLD_LOG(kServer, info, "serving DNS on {}", bound);
+
+  auto http = HttpServer::create([this](const std::string&, const std::string& path) {
+    return handleHttp(path);
+  });
+  if (!http) {
+    return fail(std::move(http.error()));
+  }
+  http_ = std::move(*http);
+  if (auto r = http_->setListeners(http_addresses); !r) {
+    // node-cache logs "Failed to start metrics handler" and goes on; so do we.
+    NLD_LOG(kMetrics, err, "{}, serving DNS without it", r.error().message());
+  }
+
+  if (!cfg_.pidfile.empty()) {
+    if (auto r = writePidFile(cfg_.pidfile, ::getpid()); !r) {
+      return fail(std::move(r.error()));
+    }
+    pidfile_written_ = true;
+  }
+  // Only now that we answer: divert DNS to us.
+  ensureRulesNow();
+
+  auto dw = DirWatcher::create();
+  if (!dw) {
+    return fail(std::move(dw.error()));
+  }
+  dir_watcher_ = std::move(*dw);
+  std::vector<std::string> dirs;
+  if (!cfg_.base_corefile.empty()) {
+    dirs.push_back(dirOf(cfg_.base_corefile));
+  }
+  if (!cfg_.kube_dns_dir.empty()) {
+    dirs.push_back(cfg_.kube_dns_dir);
+  }
+  if (source_ == Source::kConfAsIs) {
+    dirs.push_back(dirOf(cfg_.conf));
+  } else if (!cfg_.conf.empty()) {
+    dir_watcher_->ignoreName(baseName(cfg_.conf));
+  }
+  for (const auto& d : dirs) {
+    if (auto r = dir_watcher_->add(d); !r) {
+      NLD_LOG(kConfig, warn, "{}, config changes there need SIGHUP", r.error().message());
+    }
+  }
+  next_sync_ = Clock::now() + cfg_.sync_interval;
+  return {};
+}
+
+void Daemon::reload(const char* why) {
+  auto text = renderText();
+  if (!text) {
+    metrics_.count(SetupError::kConfigmap);
+    NLD_LOG(kConfig, warn, "reload ({}): {}, keeping the current configuration", why,
+            text.error().message());
+    return;
+  }
+  if (*text == text_) {
+    NLD_LOG(kConfig, debug, "reload ({}): Corefile unchanged", why);
+    return;
+  }
+  auto config = parse(*text);
+  if (!config) {
+    metrics_.countReloadFailure();
+    NLD_LOG(kConfig, warn, "reload ({}): {}, keeping the current configuration", why,
+            config.error().message());
+    return;
+  }
+  std::vector<SocketAddress> http_addresses = httpAddresses(*config);
+  {
+    std::lock_guard lock(server_mutex_);
+    auto r = server_->reload(std::move(*config));
+    if (!r) {
+      metrics_.countReloadFailure();
+      NLD_LOG(kConfig, warn, "reload ({}): {}, keeping the current configuration", why,
+              r.error().message());
+      return;
+    }
+  }
+  if (source_ != Source::kConfAsIs && !cfg_.conf.empty()) {
+    if (auto r = writeFileAtomic(cfg_.conf, *text); !r) {
+      metrics_.count(SetupError::kConfigmap);
+      NLD_LOG(kConfig, warn, "write -conf: {}, ignoring", r.error().message());
+    }
+  }
+  text_ = std::move(*text);
+  metrics_.countReload();
+  if (auto r = http_->setListeners(http_addresses); !r) {
+    NLD_LOG(kMetrics, err, "{}, ignoring", r.error().message());
+  }
+  NLD_LOG(kConfig, info, "configuration reloaded ({})", why);
+}
+
+int Daemon::shutdown(int signo) {
+  bool handover = signo == SIGUSR2 || cfg_.handover == HandoverMode::kAlways;
+  if (!handover && cfg_.handover == HandoverMode::kAuto) {
+    std::vector<SocketAddress> bound;
+    {
+      std::lock_guard lock(server_mutex_);
+      bound = server_->boundUdp();
+    }
+    handover = anotherInstanceServes(bound);
+  }
+  bool teardown = !handover && !cfg_.skip_teardown;
+  NLD_LOG(kCli, info, "{}: shutting down ({})", ::strsignal(signo),
+          handover ? "handing over to the successor, no teardown"
+          : teardown ? "tearing down"
+                     : "-skipteardown");
+  // A hung step (kernel, lock) must not keep the pod in Terminating forever (kubernetes/dns#394).
+  std::thread([timeout = cfg_.shutdown_timeout] {
+    std::this_thread::sleep_for(timeout);
+    NLD_LOG(kCli, err, "shutdown took longer than {}ms, exiting", timeout.count());
+    ::_exit(1);
+  }).detach();
+
+  bool failed = false;
+  // Rules first: queries go back to kube-dns while we still answer what is queued.
+  if (teardown && cfg_.setup_iptables) {
+    netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
+    netcfg::RulesOptions opts;
+    opts.lock_path = cfg_.xtables_lock;
+    auto r = netcfg::removeRules(spec, opts);
+    if (!r) {
+      failed = true;
+      NLD_LOG(kRules, err, "remove rules: {}", r.error().message());
+    } else {
+      NLD_LOG(kRules, info, "removed {} rules", r->removed);
+    }
+  }
+  {
+    std::lock_guard lock(server_mutex_);
+    // Answers what is queued, closes the sockets (the successor's take new datagrams), then
+    // waits for in-flight upstream queries.
+    server_->stopAccepting();
+    server_->stop(cfg_.drain);
+  }
+  if (teardown && cfg_.setup_interface) {
+    auto r = netcfg::removeLink(cfg_.interface_name);
+    if (!r) {
+      failed = true;
+      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name,
+              r.error().message());
+    }
+  }
+  http_->stop();
+  if (pidfile_written_) {
+    removePidFileIfOwned(cfg_.pidfile, ::getpid());
+  }
+  NLD_LOG(kCli, info, "stopped");
+  return failed ? 1 : 0;
+}
+
+Result<int> Daemon::run() {
+  if (auto r = startUp(); !r) {
+    return fail(std::move(r.error()));
+  }
+  while (true) {
+    auto now = Clock::now();
+    Clock::time_point wake = next_sync_;
+    if (reload_at_) {
+      wake = std::min(wake, *reload_at_);
+    }
+    if (link_retry_at_) {
+      wake = std::min(wake, *link_retry_at_);
+    }
+    int timeout = static_cast<int>(
+        std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count() + 1));
+    pollfd fds[3] = {{signal_fd_.get(), POLLIN, 0},
+                     {dir_watcher_->fd(), POLLIN, 0},
+                     {link_watcher_ ? link_watcher_->fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 3, timeout);
+    if (n < 0 && errno != EINTR) {
+      NLD_LOG(kCli, critical, "poll: {}, shutting down", std::strerror(errno));
+      return shutdown(SIGTERM);
+    }
+    if (n > 0 && (fds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo si{};
+      while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+        int signo = static_cast<int>(si.ssi_signo);
+        if (signo == SIGHUP || signo == SIGUSR1) {
+          reload(signo == SIGHUP ? "SIGHUP" : "SIGUSR1");
+        } else if (signo == wedgeSignal()) {
+          NLD_LOG(kCli, warn, "test hook: stopping the DNS workers");
+          std::lock_guard lock(server_mutex_);
+          server_->stop(milliseconds(0));
+          wedged_ = true;
+        } else {
+          return shutdown(signo);
+        }
+      }
+    }
+    if (n > 0 && (fds[2].revents & POLLIN) != 0 && link_watcher_->drain()) {
+      ensureInterface(false);
+    }
+    if (n > 0 && (fds[1].revents & POLLIN) != 0 && dir_watcher_->drain()) {
+      reload_at_ = Clock::now() + kReloadDebounce;
+    }
+    now = Clock::now();
+    if (reload_at_ && now >= *reload_at_) {
+      reload_at_.reset();
+      reload("config directory changed");
+    }
+    if (link_retry_at_ && now >= *link_retry_at_) {
+      ensureInterface(false);
+    }
+    if (now >= next_sync_) {
+      next_sync_ = now + cfg_.sync_interval;
+      ensureRulesNow();
+      ensureInterface(true);
+      if (dir_watcher_->rewatch()) {
+        reload("config directory appeared");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string defaultBaseCorefile(uint16_t health_port) {
+  return ". {\n"
+         "    errors\n"
+         "    cache 30\n"
+         "    reload\n"
+         "    bind __PILLAR__LOCAL__DNS__\n"
+         "    forward . __PILLAR__UPSTREAM__SERVERS__\n"
+         "    prometheus __PROMETHEUS__ENDPOINT__\n"
+         "    health __PILLAR__LOCAL__DNS__:" +
+         std::to_string(health_port) +
+         "\n"
+         "}\n";
+}
+
+Result<int> runDaemon(const RunConfig& config) {
+  Daemon daemon(config);
+  return daemon.run();
+}
+
+}  // namespace nld::cli
