@@ -3,6 +3,7 @@
 #include "netcfg/rules.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 
 #include "netcfg/iptc_table.h"
@@ -37,14 +38,8 @@ std::mutex& libiptcMutex() {
   return m;
 }
 
-// One locked read-modify-commit of one (family, table). The counts are returned only when the
-// commit (if any) succeeded, so a failed table reports nothing as changed.
-Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, Mode mode) {
-  auto lock = XtablesLock::acquire(options.lock_path, options.lock_timeout);
-  if (!lock) {
-    return fail(std::move(lock).error());
-  }
-  std::lock_guard<std::mutex> guard(libiptcMutex());
+// Read, plan, apply and commit one table (the caller holds the locks).
+Result<RulesReport> syncTableOnce(const TableRules& t, Mode mode) {
   auto table = IptcTable::open(t.family, t.table);
   if (!table) {
     return fail(std::move(table).error());
@@ -68,6 +63,25 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
     }
   }
   return report;
+}
+
+// One locked read-modify-commit of one (family, table). The counts are returned only when the
+// commit (if any) succeeded, so a failed table reports nothing as changed. The kernel refuses a
+// replace built on a stale read with EAGAIN — only possible when some writer ignores the xtables
+// lock — so that is retried from a fresh read a few times.
+Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, Mode mode) {
+  constexpr int kAttempts = 3;
+  auto lock = XtablesLock::acquire(options.lock_path, options.lock_timeout);
+  if (!lock) {
+    return fail(std::move(lock).error());
+  }
+  std::lock_guard<std::mutex> guard(libiptcMutex());
+  for (int attempt = 1;; ++attempt) {
+    auto r = syncTableOnce(t, mode);
+    if (r || r.error().sysErrno() != EAGAIN || attempt == kAttempts) {
+      return r;
+    }
+  }
 }
 
 // Every (family, table) is tried even when another failed (one family's trouble, e.g. IPv6
