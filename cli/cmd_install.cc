@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <thread>
@@ -107,7 +107,8 @@ Result<IpAddress> lookupClusterUpstream() {
     return fail(Errc::kInvalidArgument,
                 "the cluster zone needs the kube-dns-upstream Service's ClusterIP in this mode "
                 "(forwarding to kube-dns itself would loop back into the cache) and kubectl is "
-                "not installed: " + how);
+                "not installed: " +
+                    how);
   }
   std::string cmd = *kubectl +
                     " -n kube-system get svc kube-dns-upstream --request-timeout=5s"
@@ -156,7 +157,8 @@ class Rollback {
       }
     }
     steps_.clear();
-    std::string out = "; rolled back: " + (done.empty() ? std::string("nothing") : join(done, ", "));
+    std::string out =
+        "; rolled back: " + (done.empty() ? std::string("nothing") : join(done, ", "));
     out += "; left: " + (left_.empty() ? std::string("nothing") : join(left_, ", "));
     return out;
   }
@@ -193,13 +195,13 @@ std::string tailOfLog(const std::string& path, off_t from) {
 }
 
 off_t fileSize(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
 struct KubeletPlan {
   netcfg::KubeletEdit edit;
-  std::string kind;  // "config" / "args"
+  std::string kind;                   // "config" / "args"
   std::vector<std::string> original;  // values before any install (from an earlier state)
   std::string backup;
 };
@@ -212,9 +214,8 @@ Result<int> runInstall(const InstallOptions& o) {
 
   // Local addresses.
   std::vector<IpAddress> local_ips;
-  for (const std::string& s : splitCommaList(o.local_ips.empty()
-                                                  ? std::vector<std::string>{kDefaultLocalIp}
-                                                  : o.local_ips)) {
+  for (const std::string& s : splitCommaList(
+           o.local_ips.empty() ? std::vector<std::string>{kDefaultLocalIp} : o.local_ips)) {
     auto ip = IpAddress::parseOrError(s);
     if (!ip) {
       return fail(Errc::kInvalidArgument, "--local-ip: " + ip.error().message());
@@ -243,19 +244,19 @@ Result<int> runInstall(const InstallOptions& o) {
   } else {
     auto values = netcfg::readClusterDns(o.kubelet_config, netcfg::KubeletFileKind::kConfigYaml);
     if (!values) {
-      return fail(Errc::kInvalidArgument,
-                  "no --kube-dns given and the kubelet config cannot be used: " +
-                      values.error().message());
+      return fail(
+          Errc::kInvalidArgument,
+          "no --kube-dns given and the kubelet config cannot be used: " + values.error().message());
     }
     if (values->empty()) {
-      return fail(Errc::kInvalidArgument, "no --kube-dns given and '" + o.kubelet_config +
-                                              "' has no clusterDNS");
+      return fail(Errc::kInvalidArgument,
+                  "no --kube-dns given and '" + o.kubelet_config + "' has no clusterDNS");
     }
     auto ip = IpAddress::parse(values->front());
     if (!ip) {
-      return fail(Errc::kInvalidArgument,
-                  "first clusterDNS '" + values->front() + "' in '" + o.kubelet_config +
-                      "' is not an IP address; pass --kube-dns");
+      return fail(Errc::kInvalidArgument, "first clusterDNS '" + values->front() + "' in '" +
+                                              o.kubelet_config +
+                                              "' is not an IP address; pass --kube-dns");
     }
     if (isLocal(*ip)) {
       return fail(Errc::kInvalidArgument,
@@ -266,8 +267,8 @@ Result<int> runInstall(const InstallOptions& o) {
     kube_dns_from = "clusterDNS in " + o.kubelet_config;
   }
   if (isLocal(kube_dns)) {
-    return fail(Errc::kInvalidArgument, "--kube-dns " + kube_dns.toString() +
-                                            " is also a --local-ip");
+    return fail(Errc::kInvalidArgument,
+                "--kube-dns " + kube_dns.toString() + " is also a --local-ip");
   }
 
   auto mode = detectNodeMode(o.mode, o.kube_proxy_addr);
@@ -316,8 +317,11 @@ Result<int> runInstall(const InstallOptions& o) {
     addresses.push_back(kube_dns);
   }
 
-  NodeCorefile cf{.local_ips = local_ips, .domain = o.domain, .cluster_dns = cluster_dns,
-                  .upstream_servers = o.upstream_servers, .mode = mode->mode,
+  NodeCorefile cf{.local_ips = local_ips,
+                  .domain = o.domain,
+                  .cluster_dns = cluster_dns,
+                  .upstream_servers = o.upstream_servers,
+                  .mode = mode->mode,
                   .kube_dns = kube_dns};
   auto corefile = renderNodeCorefile(cf);
   if (!corefile) {
@@ -355,7 +359,9 @@ Result<int> runInstall(const InstallOptions& o) {
                                    "--xtables-lock",
                                    o.paths.xtables_lock};
 
-  NodeRules rules{.ips = addresses, .dns_port = o.dns_port, .health_port = o.health_port,
+  NodeRules rules{.ips = addresses,
+                  .dns_port = o.dns_port,
+                  .health_port = o.health_port,
                   .lock_path = o.paths.xtables_lock};
 
   // Kubelet edits (ipvs only): planned now so a problem stops us before anything changes.
@@ -380,7 +386,8 @@ Result<int> runInstall(const InstallOptions& o) {
         if (i == 0) {
           return fail(Errc::kInvalidArgument,
                       "ipvs mode: kubelet's clusterDNS must point at the local address, but '" +
-                          path + "' does not exist (--kubelet-config, or --skip-kubelet to do it "
+                          path +
+                          "' does not exist (--kubelet-config, or --skip-kubelet to do it "
                           "yourself)");
         }
         continue;
@@ -393,16 +400,16 @@ Result<int> runInstall(const InstallOptions& o) {
         continue;
       }
       any_values = true;
-      auto edit = netcfg::planKubeletEdit(path, kind, netcfg::pointClusterDnsAt(*values,
-                                                                                  local_ips));
+      auto edit =
+          netcfg::planKubeletEdit(path, kind, netcfg::pointClusterDnsAt(*values, local_ips));
       if (!edit) {
         return fail(Errc::kInvalidArgument, edit.error().message() + "; file left untouched");
       }
       KubeletPlan plan;
       plan.kind = kind == netcfg::KubeletFileKind::kConfigYaml ? "config" : "args";
       plan.original = edit->before;
-      plan.backup = kubelet_backup_dir + "/kubelet-" + plan.kind + "-" + std::to_string(i) +
-                    ".orig";
+      plan.backup =
+          kubelet_backup_dir + "/kubelet-" + plan.kind + "-" + std::to_string(i) + ".orig";
       if (*prev) {
         for (const KubeletChange& k : (*prev)->kubelet) {
           if (k.path == path) {  // an earlier install changed it: keep the true original
@@ -446,8 +453,8 @@ Result<int> runInstall(const InstallOptions& o) {
         out += "restart (the Corefile changes): stop pid " + std::to_string(*running) + "\n";
       }
       out += "start: " + commandLineText(argv) + " >>" + o.log_file + " 2>&1\n";
-      out += "wait until it answers DNS on " +
-             SocketAddress{local_ips[0], o.dns_port}.toString() + "\n";
+      out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
+             "\n";
     }
     out += "\n## rules (iptables-save)\n" + planNodeRulesText(rules);
     out += "\n## kubelet\n";
@@ -469,6 +476,16 @@ Result<int> runInstall(const InstallOptions& o) {
     std::fputs(out.c_str(), stdout);
     return 0;
   }
+
+  // Rules already there before this run (an earlier install, or upstream node-cache's) are not
+  // ours to roll back.
+  bool rules_were_absent = true;
+  if (auto before = checkNodeRules(rules)) {
+    for (const auto& r : *before) {
+      rules_were_absent = rules_were_absent && r.copies == 0;
+    }
+  }
+  bool rules_undo_added = false;
 
   // ---- apply ----
   Rollback rollback;
@@ -536,6 +553,12 @@ Result<int> runInstall(const InstallOptions& o) {
         return failed(std::move(r.error()));
       }
     }
+    if (rules_were_absent) {
+      // The daemon may add the rules as soon as it has bound; undo them after it is stopped
+      // (undo runs in reverse order, so register this first).
+      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
+      rules_undo_added = true;
+    }
     off_t log_start = fileSize(o.log_file);
     auto pid = spawnDetached(argv, o.log_file);
     if (!pid) {
@@ -565,8 +588,8 @@ Result<int> runInstall(const InstallOptions& o) {
       if (childExited(child, status)) {
         std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                                             : "signal " + std::to_string(WTERMSIG(status));
-        return failed(Error(Errc::kSystem, "daemon exited (" + why + "): " +
-                                               tailOfLog(o.log_file, log_start) + " (log " +
+        return failed(Error(Errc::kSystem, "daemon exited (" + why +
+                                               "): " + tailOfLog(o.log_file, log_start) + " (log " +
                                                o.log_file + ")"));
       }
       if (dnsAnswers(probe, o.domain + ".", std::chrono::milliseconds(500))) {
@@ -582,17 +605,15 @@ Result<int> runInstall(const InstallOptions& o) {
     daemon_pid = readPidFile(o.paths.pidfile).value_or(child);
   }
 
-  // 4. rules, only now that the cache answers.
-  auto before = checkNodeRules(rules);
-  bool rules_were_absent = true;
-  if (before) {
-    for (const auto& r : *before) {
-      rules_were_absent = rules_were_absent && r.copies == 0;
-    }
-  }
+  // 4. rules, only now that the cache answers. (The daemon's own sync loop ensures the same
+  // rules right after it has bound; this is the explicit step, and usually finds them there.)
   auto added = ensureNodeRules(rules);
-  if (rules_were_absent || (started && added && *added > 0)) {
-    rollback.add("rules", [rules]() { return removeNodeRules(rules); });
+  if (!rules_undo_added && added && *added > 0) {
+    if (rules_were_absent) {
+      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
+    } else {
+      rollback.note(std::to_string(*added) + " rule(s) added next to ones already there");
+    }
   }
   if (!added) {
     return failed(std::move(added.error()));
@@ -628,6 +649,26 @@ Result<int> runInstall(const InstallOptions& o) {
     }
   }
 
+  // Addresses an earlier install served and this one does not: their rules go (the daemon now
+  // runs with the new -localip); the addresses stay on the link (no address removal here).
+  std::vector<IpAddress> stale;
+  if (*prev) {
+    for (const std::string& a : (*prev)->addresses) {
+      auto ip = IpAddress::parse(a);
+      if (ip && std::find(addresses.begin(), addresses.end(), *ip) == addresses.end()) {
+        stale.push_back(*ip);
+      }
+    }
+  }
+  if (!stale.empty()) {
+    NodeRules old_rules = rules;
+    old_rules.ips = stale;
+    if (auto r = removeNodeRules(old_rules); !r) {
+      NLD_LOG(kCli, warn, "remove rules of addresses no longer served ({}): {}",
+              join(toStrings(stale)), r.error().message());
+    }
+  }
+
   // 6. state.
   state.mode = mode->mode;
   state.mode_signal = mode->signal;
@@ -647,6 +688,7 @@ Result<int> runInstall(const InstallOptions& o) {
   state.log_file = o.log_file;
   state.xtables_lock = o.paths.xtables_lock;
   state.daemon_command = commandLineText(argv);
+  state.kubelet_config = o.kubelet_config;
   state.installed_at = *prev ? (*prev)->installed_at : static_cast<int64_t>(std::time(nullptr));
   if (!*prev || formatNodeState(**prev) != formatNodeState(state)) {
     if (auto r = saveNodeState(o.paths.state_file, state); !r) {
@@ -655,22 +697,28 @@ Result<int> runInstall(const InstallOptions& o) {
   }
   rollback.dismiss();
 
-  bool changed = link->created || !link->added.empty() || base_changes || started ||
-                 *added > 0 || kubelet_changed;
+  size_t rules_total = 0;
+  if (auto now = checkNodeRules(rules)) {
+    for (const auto& r : *now) {
+      rules_total += r.copies > 0 ? 1 : 0;
+    }
+  }
+  bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
+                 kubelet_changed;
   std::string out;
   if (!changed) {
     out += "nodelocaldns is already installed; nothing changed\n";
   }
   out += "mode: " + mode->mode + " (" + mode->signal + ")\n";
-  out += "link " + o.interface + ": " + (link->created ? "created (" + link->kind + ")" :
-                                                         std::string("present")) +
+  out += "link " + o.interface + ": " +
+         (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
   out += "daemon: pid " + std::to_string(daemon_pid.value_or(0)) +
          (started ? " started" : " running") + ", answering on " +
          SocketAddress{local_ips[0], o.dns_port}.toString() + "\n";
-  out += "cluster zone " + o.domain + " -> " + cluster_dns.toString() + " (" + cluster_from +
-         ")\n";
-  out += "rules: " + std::to_string(*added) + " added\n";
+  out += "cluster zone " + o.domain + " -> " + cluster_dns.toString() + " (" + cluster_from + ")\n";
+  out += "rules: " + std::to_string(rules_total) + " present (" + std::to_string(*added) +
+         " added by install; the daemon keeps them in place)\n";
   if (kubelet_changed) {
     out += "kubelet: clusterDNS now points at " + local_ips[0].toString() +
            "; restart kubelet to apply it (systemctl restart kubelet); undo with "

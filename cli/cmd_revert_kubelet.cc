@@ -31,9 +31,8 @@ Result<int> runRevert(const RevertOptions& o) {
   KubeletRevertReport report;
   if (o.kube_dns.empty()) {
     if (!*state || (*state)->kubelet.empty()) {
-      return fail(Errc::kInvalidArgument,
-                  "no kubelet change recorded in '" + o.paths.state_file +
-                      "'; pass --kube-dns IP to set clusterDNS back");
+      return fail(Errc::kInvalidArgument, "no kubelet change recorded in '" + o.paths.state_file +
+                                              "'; pass --kube-dns IP to set clusterDNS back");
     }
     report = revertKubeletChanges((*state)->kubelet, o.dry_run);
   } else {
@@ -105,7 +104,8 @@ Result<int> runRevert(const RevertOptions& o) {
       }
       std::printf("restarted kubelet\n");
     } else {
-      std::printf("restart kubelet to apply it (systemctl restart kubelet, or --restart-kubelet)\n");
+      std::printf(
+          "restart kubelet to apply it (systemctl restart kubelet, or --restart-kubelet)\n");
     }
   }
   return 0;

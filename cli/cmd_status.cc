@@ -114,16 +114,17 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     }
   }
   if (link_present && !missing_addrs.empty()) {
-    degraded.push_back("addresses missing on " + state.interface + ": " +
-                       [&] {
-                         std::string s;
-                         for (auto& a : missing_addrs) s += (s.empty() ? "" : ", ") + a;
-                         return s;
-                       }());
+    degraded.push_back("addresses missing on " + state.interface + ": " + [&] {
+      std::string s;
+      for (auto& a : missing_addrs) s += (s.empty() ? "" : ", ") + a;
+      return s;
+    }());
   }
 
   // Rules.
-  NodeRules rules{.ips = want, .dns_port = state.dns_port, .health_port = state.health_port,
+  NodeRules rules{.ips = want,
+                  .dns_port = state.dns_port,
+                  .health_port = state.health_port,
                   .lock_path = state.xtables_lock};
   auto checked = checkNodeRules(rules);
   size_t rules_missing = 0;
@@ -162,7 +163,9 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   // Kubelet.
   std::string kubelet_path = !o.kubelet_config.empty() ? o.kubelet_config
                              : !state.kubelet.empty()  ? state.kubelet.front().path
-                                                       : std::string(netcfg::kDefaultKubeletConfig);
+                             : !state.kubelet_config.empty()
+                                 ? state.kubelet_config
+                                 : std::string(netcfg::kDefaultKubeletConfig);
   std::string kubelet_kind = "config";
   for (const auto& k : state.kubelet) {
     if (k.path == kubelet_path) {
@@ -238,11 +241,9 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     if (checked) {
       out += "rules:\n";
       for (const auto& r : *checked) {
-        out += std::string(r.copies == 0 ? "  missing  " : r.copies == 1 ? "  present  "
-                                                                         : "  present×" +
-                                                                               std::to_string(
-                                                                                   r.copies) +
-                                                                               " ") +
+        out += std::string(r.copies == 0   ? "  missing  "
+                           : r.copies == 1 ? "  present  "
+                                           : "  present×" + std::to_string(r.copies) + " ") +
                r.family + " " + r.line + "\n";
       }
     }
@@ -255,8 +256,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     } else {
       out += "not running";
     }
-    out += std::string(", ") + (answering ? "answering" : "NOT answering") + " on " + probe +
-           "\n";
+    out += std::string(", ") + (answering ? "answering" : "NOT answering") + " on " + probe + "\n";
     out += "kubelet " + kubelet_path + ": clusterDNS ";
     if (kubelet_error.empty()) {
       std::string v;

@@ -30,8 +30,8 @@ Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
       addresses += (addresses.empty() ? "" : ", ") + a;
     }
   }
-  auto r = stopDaemon(pidfile, std::chrono::milliseconds(
-                                   static_cast<int64_t>(o.grace_seconds * 1000)));
+  auto r =
+      stopDaemon(pidfile, std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
   if (!r) {
     return fail(std::move(r.error()).withContext("stop daemon"));
   }
@@ -54,8 +54,7 @@ Command addStopCommand(CLI::App& app) {
   auto opts = std::make_shared<StopOptions>();
   CLI::App* cmd = app.add_subcommand(
       "stop", "Stop the cache daemon only (interface and rules stay: DNS on them fails)");
-  cmd->add_option("--grace", opts->grace_seconds,
-                  "Seconds to wait after SIGTERM before SIGKILL")
+  cmd->add_option("--grace", opts->grace_seconds, "Seconds to wait after SIGTERM before SIGKILL")
       ->capture_default_str();
   addNodePathFlags(cmd, opts->paths);
   return {cmd, [opts, cmd]() { return runStop(*opts, cmd); }};

@@ -61,23 +61,22 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   NodeState state;
   bool have_state = false;
   if (!loaded) {
-    problems.push_back("state file unreadable (" + loaded.error().message() +
-                       "), using flags");
+    problems.push_back("state file unreadable (" + loaded.error().message() + "), using flags");
   } else if (*loaded) {
     state = **loaded;
     have_state = true;
   }
   auto given = [cmd](const char* flag) { return cmd->count(flag) > 0; };
   std::string pidfile = given("--pidfile") || !have_state ? o.paths.pidfile : state.pidfile;
-  std::string lock = given("--xtables-lock") || !have_state ? o.paths.xtables_lock
-                                                            : state.xtables_lock;
+  std::string lock =
+      given("--xtables-lock") || !have_state ? o.paths.xtables_lock : state.xtables_lock;
   std::string interface = !o.interface.empty() ? o.interface
                           : have_state        ? state.interface
                                               : std::string(kDefaultInterface);
 
   // 1. daemon.
-  auto stopped = stopDaemon(pidfile, std::chrono::milliseconds(
-                                         static_cast<int64_t>(o.grace_seconds * 1000)));
+  auto stopped =
+      stopDaemon(pidfile, std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
   if (!stopped) {
     problems.push_back("daemon: " + stopped.error().message());
   } else if (stopped->was_running) {
@@ -122,13 +121,12 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   if (ips.empty()) {
     addIp(ips, *IpAddress::parse(kDefaultLocalIp));
   }
-  NodeRules rules{.ips = ips,
-                  .dns_port = o.dns_port ? o.dns_port : (have_state ? state.dns_port
-                                                                     : uint16_t{53}),
-                  .health_port = o.health_port ? o.health_port
-                                               : (have_state ? state.health_port
-                                                             : uint16_t{8080}),
-                  .lock_path = lock};
+  NodeRules rules{
+      .ips = ips,
+      .dns_port = o.dns_port ? o.dns_port : (have_state ? state.dns_port : uint16_t{53}),
+      .health_port =
+          o.health_port ? o.health_port : (have_state ? state.health_port : uint16_t{8080}),
+      .lock_path = lock};
   auto before = checkNodeRules(rules);
   unsigned present = 0;
   if (before) {
@@ -157,8 +155,9 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   if (have_state && !state.kubelet.empty()) {
     if (o.keep_kubelet) {
       kubelet_left = state.kubelet;
-      done.push_back("kept kubelet's clusterDNS (--keep-kubelet); revert with "
-                     "'nodelocaldns revert-kubelet'");
+      done.push_back(
+          "kept kubelet's clusterDNS (--keep-kubelet); revert with "
+          "'nodelocaldns revert-kubelet'");
     } else {
       auto k = revertKubeletChanges(state.kubelet, false);
       for (auto& d : k.done) {
@@ -239,8 +238,7 @@ Command addTeardownCommand(CLI::App& app) {
   cmd->add_option("--local-ip", opts->local_ips,
                   "Also remove the rules of these addresses (repeat or comma-separate)");
   cmd->add_option("--kube-dns", opts->kube_dns, "Also remove the rules of this kube-dns IP");
-  cmd->add_option("--grace", opts->grace_seconds,
-                  "Seconds to wait after SIGTERM before SIGKILL")
+  cmd->add_option("--grace", opts->grace_seconds, "Seconds to wait after SIGTERM before SIGKILL")
       ->capture_default_str();
   cmd->add_flag("--keep-kubelet", opts->keep_kubelet, "Leave kubelet's clusterDNS as it is");
   addNodePathFlags(cmd, opts->paths);

@@ -20,8 +20,7 @@ inline void addNodePathFlags(CLI::App* cmd, NodePaths& paths) {
   cmd->add_option("--state-file", paths.state_file,
                   "Where install records what it did (read by teardown, status, revert-kubelet)")
       ->capture_default_str();
-  cmd->add_option("--pidfile", paths.pidfile, "Pidfile of the cache daemon")
-      ->capture_default_str();
+  cmd->add_option("--pidfile", paths.pidfile, "Pidfile of the cache daemon")->capture_default_str();
   cmd->add_option("--xtables-lock", paths.xtables_lock,
                   "xtables lock file taken around rule changes (as iptables-legacy does)")
       ->capture_default_str();
@@ -34,8 +33,8 @@ inline std::vector<std::string> splitCommaList(const std::vector<std::string>& i
     size_t start = 0;
     while (start <= item.size()) {
       size_t comma = item.find(',', start);
-      std::string part = item.substr(start, comma == std::string::npos ? std::string::npos
-                                                                       : comma - start);
+      std::string part =
+          item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       if (!part.empty()) {
         out.push_back(part);
       }

@@ -26,8 +26,7 @@ std::string join(const std::vector<std::string>& v) {
 
 // Plans and (unless dry_run) applies `want` to `path`; records the outcome in `report`.
 bool applyValues(const std::string& path, netcfg::KubeletFileKind kind,
-                 const std::vector<std::string>& want, bool dry_run,
-                 KubeletRevertReport& report) {
+                 const std::vector<std::string>& want, bool dry_run, KubeletRevertReport& report) {
   auto edit = netcfg::planKubeletEdit(path, kind, want);
   if (!edit) {
     report.problems.push_back("kubelet file " + path + ": " + edit.error().message());
@@ -51,8 +50,7 @@ bool applyValues(const std::string& path, netcfg::KubeletFileKind kind,
 
 }  // namespace
 
-KubeletRevertReport revertKubeletChanges(const std::vector<KubeletChange>& changes,
-                                         bool dry_run) {
+KubeletRevertReport revertKubeletChanges(const std::vector<KubeletChange>& changes, bool dry_run) {
   KubeletRevertReport report;
   for (const KubeletChange& c : changes) {
     auto kind = kindOf(c.kind);
@@ -71,8 +69,7 @@ KubeletRevertReport revertKubeletChanges(const std::vector<KubeletChange>& chang
     if (current->size() != c.before.size() || c.after.size() != c.before.size()) {
       report.problems.push_back("kubelet file " + c.path + " now has " +
                                 std::to_string(current->size()) + " clusterDNS value(s), " +
-                                std::to_string(c.before.size()) +
-                                " expected; not touching it" +
+                                std::to_string(c.before.size()) + " expected; not touching it" +
                                 (c.backup.empty() ? "" : " (original in " + c.backup + ")"));
       report.remaining.push_back(c);
       continue;

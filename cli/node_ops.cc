@@ -1,17 +1,15 @@
 #include "cli/node_ops.h"
 
 #include "netcfg/link.h"
-#include "netcfg/rules.h"
-
 #include "netcfg/proxy_mode.h"
+#include "netcfg/rules.h"
 #include "templates/templates.h"
 
 namespace nld::cli {
 namespace {
 
 netcfg::RuleSpec toSpec(const NodeRules& r) {
-  return netcfg::RuleSpec{.local_ips = r.ips, .dns_port = r.dns_port,
-                          .health_port = r.health_port};
+  return netcfg::RuleSpec{.local_ips = r.ips, .dns_port = r.dns_port, .health_port = r.health_port};
 }
 
 netcfg::RulesOptions toOptions(const NodeRules& r) {
@@ -42,7 +40,7 @@ Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string&
     return fail(Errc::kInvalidArgument,
                 "invalid --mode '" + requested + "' (expected auto, iptables, ipvs or nftables)");
   }
-netcfg::ProxyModeOptions options;
+  netcfg::ProxyModeOptions options;
   if (!kube_proxy_addr.empty()) {
     options.metrics_address = kube_proxy_addr;
   }
@@ -153,7 +151,7 @@ std::string planNodeRulesText(const NodeRules& rules) {
 }
 
 Result<std::string> renderNodeCorefile(const NodeCorefile& p) {
-auto mode = templates::parseProxyMode(p.mode);
+  auto mode = templates::parseProxyMode(p.mode);
   if (!mode) {
     return fail(std::move(mode.error()));
   }

@@ -15,8 +15,9 @@
 namespace nld::cli {
 
 struct ModeInfo {
-  std::string mode;    // iptables | ipvs | nftables
-  std::string signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
+  std::string mode;  // iptables | ipvs | nftables
+  std::string
+      signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
 };
 
 /// `requested` = auto|iptables|ipvs|nftables (anything else: kInvalidArgument).
@@ -31,8 +32,8 @@ struct NodeLink {
 struct NodeLinkChange {
   bool created = false;
   std::string kind;
-  std::string fallback_reason;      // why auto did not make a dummy link
-  std::vector<IpAddress> added;     // addresses this call added
+  std::string fallback_reason;   // why auto did not make a dummy link
+  std::vector<IpAddress> added;  // addresses this call added
 };
 
 Result<std::optional<NodeLink>> observeNodeLink(const std::string& name);
@@ -69,11 +70,11 @@ Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules);
 std::string planNodeRulesText(const NodeRules& rules);
 
 struct NodeCorefile {
-  std::vector<IpAddress> local_ips;    // the template adds kube_dns to `bind` in iptables mode
+  std::vector<IpAddress> local_ips;  // the template adds kube_dns to `bind` in iptables mode
   std::string domain;
-  IpAddress cluster_dns;               // forward target of the cluster zone (iptables/nftables)
-  std::string upstream_servers;        // "/etc/resolv.conf" or "IP IP ..."
-  std::string mode;                    // iptables | ipvs | nftables
+  IpAddress cluster_dns;         // forward target of the cluster zone (iptables/nftables)
+  std::string upstream_servers;  // "/etc/resolv.conf" or "IP IP ..."
+  std::string mode;              // iptables | ipvs | nftables
   IpAddress kube_dns;
 };
 

@@ -81,10 +81,11 @@ std::string formatNodeState(const NodeState& s) {
   kv("xtables_lock", s.xtables_lock);
   kv("daemon_command", s.daemon_command);
   kv("installed_at", std::to_string(s.installed_at));
+  kv("kubelet_config", s.kubelet_config);
   for (const KubeletChange& k : s.kubelet) {
     // kind|path|before|after|backup
-    kv("kubelet", k.kind + "|" + k.path + "|" + join(k.before) + "|" + join(k.after) + "|" +
-                      k.backup);
+    kv("kubelet",
+       k.kind + "|" + k.path + "|" + join(k.before) + "|" + join(k.after) + "|" + k.backup);
   }
   return out;
 }
@@ -103,8 +104,8 @@ Result<NodeState> parseNodeState(const std::string& text) {
     }
     size_t eq = line.find('=');
     auto bad = [&](std::string_view why) {
-      return fail(Errc::kParse, "state file line " + std::to_string(line_no) + ": " +
-                                    std::string(why));
+      return fail(Errc::kParse,
+                  "state file line " + std::to_string(line_no) + ": " + std::string(why));
     };
     if (eq == std::string_view::npos) {
       return bad("expected key=value");
@@ -155,6 +156,8 @@ Result<NodeState> parseNodeState(const std::string& text) {
       if (!parseNumber(value, s.installed_at)) {
         return bad("bad installed_at");
       }
+    } else if (key == "kubelet_config") {
+      s.kubelet_config = value;
     } else if (key == "kubelet") {
       auto parts = split(value, '|');
       if (parts.size() != 5) {

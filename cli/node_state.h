@@ -37,10 +37,10 @@ struct NodeState {
   std::string mode;         // iptables | ipvs | nftables
   std::string mode_signal;  // how the mode was decided
   std::string interface = kDefaultInterface;
-  std::string link_kind;    // dummy | bridge, as created
-  bool link_created = false;                 // this node's install created the link
-  std::vector<std::string> addresses;        // on the link (local IPs, + kube-dns IP in iptables)
-  std::vector<std::string> local_ips;        // the node-local addresses (--local-ip)
+  std::string link_kind;               // dummy | bridge, as created
+  bool link_created = false;           // this node's install created the link
+  std::vector<std::string> addresses;  // on the link (local IPs, + kube-dns IP in iptables)
+  std::vector<std::string> local_ips;  // the node-local addresses (--local-ip)
   std::string kube_dns;
   std::string cluster_upstream;
   std::string domain = "cluster.local";
@@ -53,6 +53,7 @@ struct NodeState {
   std::string xtables_lock = kDefaultXtablesLock;
   std::string daemon_command;  // the command line install started, for status
   int64_t installed_at = 0;    // unix seconds
+  std::string kubelet_config;  // the KubeletConfiguration install read (status shows it)
   std::vector<KubeletChange> kubelet;
 };
 

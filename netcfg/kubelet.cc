@@ -103,14 +103,14 @@ Result<std::vector<DnsValueSpan>> findClusterDnsYaml(std::string_view text) {
                                     ": clusterDNS is an alias; cannot edit it in place");
     }
     if (!list.IsSequence()) {
-      return fail(Errc::kParse, "line " + std::to_string(list.Mark().line + 1) +
-                                    ": clusterDNS is not a list");
+      return fail(Errc::kParse,
+                  "line " + std::to_string(list.Mark().line + 1) + ": clusterDNS is not a list");
     }
     size_t index = 0;
     for (const YAML::Node& item : list) {
       const YAML::Mark mark = item.Mark();
-      std::string where = "line " + std::to_string(mark.line + 1) + ": clusterDNS entry " +
-                          std::to_string(index);
+      std::string where =
+          "line " + std::to_string(mark.line + 1) + ": clusterDNS entry " + std::to_string(index);
       if (!item.IsScalar()) {
         return fail(Errc::kParse, where + " is not a scalar");
       }
@@ -195,10 +195,9 @@ Result<std::string> replaceClusterDns(std::string_view text, KubeletFileKind kin
     return fail(std::move(spans.error()));
   }
   if (spans->size() != values.size()) {
-    return fail(Errc::kInvalidArgument, "the " + std::string(toString(kind)) + " has " +
-                                            std::to_string(spans->size()) +
-                                            " cluster DNS value(s), " +
-                                            std::to_string(values.size()) + " given");
+    return fail(Errc::kInvalidArgument,
+                "the " + std::string(toString(kind)) + " has " + std::to_string(spans->size()) +
+                    " cluster DNS value(s), " + std::to_string(values.size()) + " given");
   }
   std::vector<size_t> order(spans->size());
   for (size_t i = 0; i < order.size(); ++i) {
@@ -212,8 +211,8 @@ Result<std::string> replaceClusterDns(std::string_view text, KubeletFileKind kin
   for (size_t i : order) {
     const DnsValueSpan& s = (*spans)[i];
     if (s.offset < copied) {
-      return fail(Errc::kParse, "cluster DNS values overlap in the " +
-                                    std::string(toString(kind)) + " (an alias?)");
+      return fail(Errc::kParse, "cluster DNS values overlap in the " + std::string(toString(kind)) +
+                                    " (an alias?)");
     }
     const std::string& v = values[i];
     if (v.empty() || v.find_first_of(" \t\r\n\"',#[]{}") != std::string::npos) {

@@ -18,8 +18,11 @@ TEST(NodeState, RoundTrips) {
   s.kube_dns = "10.96.0.10";
   s.daemon_command = "/usr/sbin/nodelocaldns run -localip 169.254.20.10";
   s.installed_at = 1700000000;
-  s.kubelet.push_back({"config", "/var/lib/kubelet/config.yaml", {"10.96.0.10", "fd00::a"},
-                       {"169.254.20.10", "fd00::10"}, "/var/lib/nodelocaldns/kubelet.orig"});
+  s.kubelet.push_back({"config",
+                       "/var/lib/kubelet/config.yaml",
+                       {"10.96.0.10", "fd00::a"},
+                       {"169.254.20.10", "fd00::10"},
+                       "/var/lib/nodelocaldns/kubelet.orig"});
   auto text = formatNodeState(s);
   auto back = parseNodeState(text);
   ASSERT_TRUE(back) << back.error().message();

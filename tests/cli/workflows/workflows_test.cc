@@ -2,12 +2,11 @@
 // network namespace. The namespace must look exactly as before afterwards: links, addresses and
 // the raw/filter tables of both families (iptables-legacy-save without comments and counters).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 
@@ -45,8 +44,9 @@ std::string snapshot() {
 // Legacy tables appear in a namespace when first used; use them before the "before" snapshot so
 // the comparison is about rules, not table instantiation.
 void touchTables() {
-  test::run("for t in raw filter; do iptables-legacy -t $t -S; ip6tables-legacy -t $t -S; "
-            "done >/dev/null");
+  test::run(
+      "for t in raw filter; do iptables-legacy -t $t -S; ip6tables-legacy -t $t -S; "
+      "done >/dev/null");
 }
 
 bool contains(const std::string& hay, const std::string& needle) {
@@ -77,8 +77,7 @@ class Node {
   }
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
   std::string daemonFlag() const {
-    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh")
-                     : "";
+    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh") : "";
   }
   // The stand-in is two processes (sh + dnsmasq); after kill -9 of the first, end the second too,
   // as the real daemon is one process.
@@ -99,10 +98,10 @@ class Node {
     std::string conf = "server:\n  ip-address: " + std::string(kUpstream) +
                        (also_kube_dns ? "\n  ip-address: " + std::string(kKubeDns) : "") +
                        "\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" +
-                       dir_.path() + "\"\n  database: \"\"\n  pidfile: \"" +
-                       dir_.file("nsd.pid") + "\"\n  xfrdfile: \"" + dir_.file("xfrd.state") +
-                       "\"\n  zonelistfile: \"" + dir_.file("zone.list") +
-                       "\"\n  server-count: 1\n  logfile: \"" + dir_.file("nsd.log") +
+                       dir_.path() + "\"\n  database: \"\"\n  pidfile: \"" + dir_.file("nsd.pid") +
+                       "\"\n  xfrdfile: \"" + dir_.file("xfrd.state") + "\"\n  zonelistfile: \"" +
+                       dir_.file("zone.list") + "\"\n  server-count: 1\n  logfile: \"" +
+                       dir_.file("nsd.log") +
                        "\"\nremote-control:\n  control-enable: no\nzone:\n  name: cluster.local\n"
                        "  zonefile: cluster.local.zone\n";
     if (!writeFileAtomic(dir_.file("cluster.local.zone"), zone) ||
@@ -139,11 +138,11 @@ std::string dig(const std::string& server, const std::string& name) {
 // workflow logic (ordering, rollback, state, stop/teardown) from the daemon's own state.
 class DaemonWorkflows : public ::testing::TestWithParam<bool> {};
 
-#define NEED_RUN(node)                                                                    \
-  do {                                                                                    \
-    if (!GetParam() && !(node).hasRun()) {                                                \
-      GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";         \
-    }                                                                                     \
+#define NEED_RUN(node)                                                            \
+  do {                                                                            \
+    if (!GetParam() && !(node).hasRun()) {                                        \
+      GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet"; \
+    }                                                                             \
   } while (0)
 
 TEST(Workflows, StatusWithoutInstallIsDegraded) {
@@ -192,8 +191,10 @@ TEST(Workflows, BadInputChangesNothing) {
   touchTables();
   std::string before = snapshot();
   // Forwarding the cluster zone to kube-dns itself would loop through our own interception.
-  auto loop = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream "
-                       "10.96.0.10" + node.installFlags());
+  auto loop = node.nld(
+      "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream "
+      "10.96.0.10" +
+      node.installFlags());
   EXPECT_EQ(loop.exit_code, 2) << loop.out;
   EXPECT_TRUE(contains(loop.out, "kube-dns-upstream")) << loop.out;
   // Malformed kubelet config and no --kube-dns: one clear line, file untouched.
@@ -243,10 +244,18 @@ TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
       "set -e; ip link add nodelocaldns type bridge; "
       "ip addr add 169.254.20.10/32 dev nodelocaldns; ip addr add 10.96.0.10/32 dev nodelocaldns; "
       "for ip in 169.254.20.10 10.96.0.10; do "
-      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " + c + "; "
-      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " + c + "; "
-      "iptables-legacy -w -t filter -I INPUT -p tcp -d $ip --dport 53 -j ACCEPT " + a + "; "
-      "iptables-legacy -w -t raw -I OUTPUT -p tcp -s $ip --sport 8080 -j NOTRACK " + c + "; "
+      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " +
+      c +
+      "; "
+      "iptables-legacy -w -t raw -I PREROUTING -p udp -d $ip --dport 53 -j NOTRACK " +
+      c +
+      "; "
+      "iptables-legacy -w -t filter -I INPUT -p tcp -d $ip --dport 53 -j ACCEPT " +
+      a +
+      "; "
+      "iptables-legacy -w -t raw -I OUTPUT -p tcp -s $ip --sport 8080 -j NOTRACK " +
+      c +
+      "; "
       "done";
   auto s = test::run(setup);
   ASSERT_EQ(s.exit_code, 0) << s.out;
@@ -287,8 +296,11 @@ TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   ASSERT_EQ(test::run("mkdir -p " + node.dir().file("state")).exit_code, 0);
   ASSERT_TRUE(writeFileAtomic(node.dir().file("state/state"),
                               "mode=ipvs\nlocal_ips=169.254.20.10\nkube_dns=10.96.0.10\n"
-                              "kubelet=config|" + cfg + "|10.96.0.10|169.254.20.10|\n"
-                              "kubelet=args|" + env + "|10.96.0.10,fd00::a|169.254.20.10,fd00::a|\n"));
+                              "kubelet=config|" +
+                                  cfg +
+                                  "|10.96.0.10|169.254.20.10|\n"
+                                  "kubelet=args|" +
+                                  env + "|10.96.0.10,fd00::a|169.254.20.10,fd00::a|\n"));
   auto dry = node.nld("revert-kubelet --dry-run" + node.paths());
   EXPECT_EQ(dry.exit_code, 0) << dry.out;
   EXPECT_TRUE(contains(dry.out, "+- \"10.96.0.10\"   # kube-dns")) << dry.out;
