@@ -76,6 +76,10 @@ class Node {
            daemonFlag();
   }
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
+  /// With environment assignments first, e.g. "PATH=/x:$PATH".
+  test::CommandResult nldWith(const std::string& env, const std::string& args) const {
+    return test::run(env + " " + bin_ + " " + args);
+  }
   std::string daemonFlag() const {
     return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh") : "";
   }
@@ -283,6 +287,44 @@ TEST(Workflows, TeardownLeavesAForeignLinkOfTheSameName) {
   EXPECT_EQ(test::run("ip link show nodelocaldns").exit_code, 0);
 }
 
+TEST(Workflows, ClusterUpstreamFromKubectlOrAClearError) {
+  NLD_ENTER_NETNS();
+  Node node;
+  std::string bin = node.dir().file("bin");
+  std::string flags =
+      "install --dry-run --mode iptables --kube-dns 10.96.0.10" + node.installFlags();
+  // No kubectl: the error says how to create the Service.
+  ASSERT_EQ(test::run("mkdir " + bin).exit_code, 0);
+  auto none = node.nldWith("PATH=" + bin, flags);
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  EXPECT_TRUE(contains(none.out, "render-manifest --only kube-dns-upstream")) << none.out;
+  // A kubectl that knows the Service.
+  ASSERT_EQ(
+      test::run("printf '#!/bin/sh\\necho \"$@\" > " + node.dir().file("kubectl.args") +
+                "\\nprintf 10.96.12.34\\n' > " + bin + "/kubectl && chmod +x " + bin + "/kubectl")
+          .exit_code,
+      0);
+  auto found = node.nldWith("PATH=" + bin, flags);
+  EXPECT_EQ(found.exit_code, 0) << found.out;
+  EXPECT_TRUE(contains(found.out, "10.96.12.34 (kube-dns-upstream Service (kubectl))"))
+      << found.out;
+  EXPECT_TRUE(contains(test::run("cat " + node.dir().file("kubectl.args")).out,
+                       "kube-system get svc kube-dns-upstream"));
+}
+
+TEST(Workflows, ModeAutoSaysWhichSignalDecided) {
+  NLD_ENTER_NETNS();
+  Node node;
+  ASSERT_TRUE(writeFileAtomic(node.dir().file("kubelet.yaml"), kKubeletConfig));
+  ASSERT_EQ(test::run("ip link add kube-ipvs0 type bridge").exit_code, 0);
+  // Nothing listens on the kube-proxy address in this namespace: the link decides.
+  auto r = node.nld("install --dry-run --mode auto --kube-proxy-address 127.0.0.1:10249" +
+                    node.installFlags());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "mode: ipvs (")) << r.out;
+  EXPECT_TRUE(contains(r.out, "kube-ipvs0")) << r.out;
+}
+
 TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   NLD_ENTER_NETNS();
   Node node;
@@ -401,7 +443,10 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   // ipvs: the cluster zone goes to kube-dns itself; nsd answers there too.
   ASSERT_TRUE(node.startNsd(true));
   std::string cfg = node.dir().file("kubelet.yaml");
+  std::string env = node.dir().file("kubelet.env");
+  const std::string env_text = "# kubeadm\nKUBELET_EXTRA_ARGS=--cluster-dns=10.96.0.10 --v=2\n";
   ASSERT_TRUE(writeFileAtomic(cfg, kKubeletConfig));
+  ASSERT_TRUE(writeFileAtomic(env, env_text));
   touchTables();
   std::string before = snapshot();
   auto r = node.nld("install --mode ipvs" + node.installFlags());
@@ -411,12 +456,28 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   std::string edited = kKubeletConfig;
   edited.replace(edited.find("10.96.0.10"), 10, "169.254.20.10");
   EXPECT_EQ(*readFile(cfg), edited);
+  EXPECT_EQ(*readFile(env), "# kubeadm\nKUBELET_EXTRA_ARGS=--cluster-dns=169.254.20.10 --v=2\n");
+  auto status = node.nld("status --json" + node.paths());
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_TRUE(contains(status.out, "\"cluster_dns\":[\"169.254.20.10\"]")) << status.out;
   auto again = node.nld("install --mode ipvs" + node.installFlags());
   EXPECT_EQ(again.exit_code, 0) << again.out;
   EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
-  auto revert = node.nld("revert-kubelet" + node.paths());
+  // --restart-kubelet runs `systemctl restart kubelet` (a recording stand-in on PATH here).
+  std::string bin = node.dir().file("bin");
+  ASSERT_EQ(test::run("mkdir " + bin + " && printf '#!/bin/sh\\necho \"$@\" > " +
+                      node.dir().file("systemctl.args") + "\\n' > " + bin +
+                      "/systemctl && chmod +x " + bin + "/systemctl")
+                .exit_code,
+            0);
+  auto revert =
+      node.nldWith("PATH=" + bin + ":$PATH", "revert-kubelet --restart-kubelet" + node.paths());
   EXPECT_EQ(revert.exit_code, 0) << revert.out;
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+  EXPECT_EQ(*readFile(env), env_text);
+  EXPECT_EQ(test::run("cat " + node.dir().file("systemctl.args")).out, "restart kubelet\n");
+  // ipvs status now says kubelet does not point here: degraded.
+  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
