@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/atomic_file.h"
 #include "cli/node_daemon.h"
+#include "cli/node_kubelet.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {
@@ -92,6 +94,47 @@ TEST(NodeDaemon, SpawnOfMissingExecutableFails) {
 TEST(NodeDaemon, CommandLineTextQuotes) {
   EXPECT_EQ(commandLineText({"/bin/x", "run", "-localip", "a,b", "it's"}),
             "/bin/x run -localip a,b 'it'\\''s'");
+}
+
+TEST(KubeletRevert, OnlyValuesInstallWroteGoBack) {
+  test::TempDir dir;
+  std::string path = dir.file("config.yaml");
+  // Someone changed the second value after install: it is theirs now and stays.
+  ASSERT_TRUE(writeFileAtomic(path, "clusterDNS: [169.254.20.10, 'fd00::99']  # x\n"));
+  KubeletChange c{"config", path, {"10.96.0.10", "fd00::a"}, {"169.254.20.10", "fd00::10"}, ""};
+  auto dry = revertKubeletChanges({c}, true);
+  EXPECT_TRUE(dry.problems.empty());
+  EXPECT_EQ(dry.remaining.size(), 1u);
+  EXPECT_EQ(*readFile(path), "clusterDNS: [169.254.20.10, 'fd00::99']  # x\n");
+  auto r = revertKubeletChanges({c}, false);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_TRUE(r.remaining.empty());
+  EXPECT_EQ(*readFile(path), "clusterDNS: [10.96.0.10, 'fd00::99']  # x\n");
+}
+
+TEST(KubeletRevert, ChangedValueCountIsLeftAlone) {
+  test::TempDir dir;
+  std::string path = dir.file("config.yaml");
+  std::string text = "clusterDNS:\n- 169.254.20.10\n- 10.0.0.1\n";
+  ASSERT_TRUE(writeFileAtomic(path, text));
+  KubeletChange c{"config", path, {"10.96.0.10"}, {"169.254.20.10"}, dir.file("backup")};
+  auto r = revertKubeletChanges({c}, false);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("not touching it"), std::string::npos) << r.problems[0];
+  EXPECT_NE(r.problems[0].find(dir.file("backup")), std::string::npos) << r.problems[0];
+  EXPECT_EQ(r.remaining.size(), 1u);
+  EXPECT_EQ(*readFile(path), text);
+}
+
+TEST(KubeletRevert, WithoutRecordLocalValuesBecomeKubeDns) {
+  test::TempDir dir;
+  std::string env = dir.file("kubelet");
+  ASSERT_TRUE(writeFileAtomic(env, "KUBELET_EXTRA_ARGS='--cluster-dns 169.254.20.10,10.0.0.2'\n"));
+  auto r =
+      revertKubeletTo({{env, "args"}, {dir.file("absent"), "config"}},
+                      {*IpAddress::parse("169.254.20.10")}, *IpAddress::parse("10.96.0.10"), false);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_EQ(*readFile(env), "KUBELET_EXTRA_ARGS='--cluster-dns 10.96.0.10,10.0.0.2'\n");
 }
 
 }  // namespace

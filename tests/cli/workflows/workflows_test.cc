@@ -484,6 +484,29 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
 }
 
+TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                       std::string(kUpstream) + node.installFlags();
+  auto first = node.nld(common + " --local-ip 169.254.20.10");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  auto second = node.nld(common + " --local-ip 169.254.20.11");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_TRUE(contains(dig("169.254.20.11", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  std::string rules = test::run("iptables-legacy-save").out;
+  EXPECT_TRUE(contains(rules, "-d 169.254.20.11/32")) << rules;
+  EXPECT_FALSE(contains(rules, "169.254.20.10/32")) << rules;
+  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 0);
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, DaemonWorkflows, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "StandIn" : "Real";
