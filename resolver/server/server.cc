@@ -383,7 +383,8 @@ std::string Server::renderMetrics() const {
         auto st = b.cache->stats();
         g.entries[0] = st.success_entries;
         g.entries[1] = st.denial_entries;
-        g.evictions[0] = st.evictions;
+        g.evictions[0] = st.evictions_success;
+        g.evictions[1] = st.evictions_denial;
         gauges.push_back(std::move(g));
         break;
       }

@@ -8,7 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
-#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "resolver/config/config.h"
@@ -29,16 +29,28 @@ using ::testing::Not;
   ASSERT_NE(server, nullptr)
 
 std::string status(const CommandResult& r) {
-  std::smatch m;
-  static const std::regex re("status: ([A-Z]+)");
-  return std::regex_search(r.out, m, re) ? m[1].str() : "<none>";
+  auto pos = r.out.find("status: ");
+  if (pos == std::string::npos) {
+    return "<none>";
+  }
+  pos += 8;
+  auto end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ", pos);
+  return r.out.substr(pos, end - pos);
 }
 
+/// TTL of the first record of `type` in dig's output ("name<ws>TTL<ws>IN<ws>TYPE ..."), or -1.
 int firstAnswerTtl(const CommandResult& r, const std::string& type) {
-  static const std::regex re("\\n[^;\\n]\\S*\\s+(\\d+)\\s+IN\\s+(\\S+)");
-  for (std::sregex_iterator it(r.out.begin(), r.out.end(), re), end; it != end; ++it) {
-    if ((*it)[2].str() == type) {
-      return std::stoi((*it)[1].str());
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == ';') {
+      continue;
+    }
+    std::istringstream fields(line);
+    std::string name, ttl, cls, t;
+    if (fields >> name >> ttl >> cls >> t && cls == "IN" && t == type &&
+        ttl.find_first_not_of("0123456789") == std::string::npos) {
+      return std::stoi(ttl);
     }
   }
   return -1;
