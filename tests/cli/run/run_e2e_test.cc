@@ -1,0 +1,528 @@
+// `nodelocaldns run` end to end, each TEST in its own network namespace: the upstream manifest's
+// Corefile and args (tests/resolver/config/testdata/upstream-configmap.Corefile with the docs'
+// sed applied), nsd on 10.96.12.34:53 as the kube-dns-upstream stand-in, dig/curl/iptables-legacy
+// as oracles.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <gtest/gtest.h>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "base/atomic_file.h"
+#include "base/fd.h"
+#include "base/ip.h"
+#include "tests/support/netns.h"
+
+namespace nld::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+bool waitFor(const std::function<bool()>& cond, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (cond()) {
+      return true;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return cond();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+std::string dig(const std::string& server, const std::string& name) {
+  return trim(test::run("dig +short +time=1 +tries=1 @" + server + " " + name).out);
+}
+
+std::string httpStatus(const std::string& url) {
+  return trim(test::run("curl -s -o /dev/null -m 3 -w '%{http_code}' " + url).out);
+}
+
+// Lines of iptables-legacy-save without comments/counters; interface and address list.
+std::string netState() {
+  std::string rules =
+      test::run("iptables-legacy-save 2>/dev/null | grep -v '^#' | sed 's/\\[[0-9:]*\\]//'").out;
+  std::string links = test::run("ip -o link show | awk '{print $2}'").out;
+  std::string addrs = test::run("ip -o addr show | awk '{print $2, $4}'").out;
+  return rules + links + addrs;
+}
+
+int countOurRules() {
+  return std::stoi(
+      "0" + trim(test::run("iptables-legacy-save | grep -c 'NodeLocal DNS Cache'").out));
+}
+
+class RunE2e : public ::testing::Test {
+ protected:
+  // Call after NLD_ENTER_NETNS().
+  void setUpWorld() {
+    if (test::run("command -v nsd && command -v dig && command -v curl").exit_code != 0) {
+      GTEST_SKIP() << "needs nsd, dig and curl";
+    }
+    ASSERT_EQ(test::run("ip addr add 10.96.12.34/32 dev lo").exit_code, 0);
+    d_ = dir_.path();
+    fs::create_directories(d_ + "/coredns");
+    fs::create_directories(d_ + "/kube-dns");
+    std::string zone = "$ORIGIN cluster.local.\n$TTL 30\n"
+                       "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 "
+                       "86400 5\n@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n";
+    for (int i = 1; i <= 20; ++i) {
+      zone += "svc" + std::to_string(i) + ".default.svc IN A 10.96.0." + std::to_string(i + 1) +
+              "\n";
+    }
+    ASSERT_TRUE(writeFileAtomic(d_ + "/cluster.local.zone", zone));
+    ASSERT_TRUE(writeFileAtomic(d_ + "/acme.local.zone",
+                                "$ORIGIN acme.local.\n$TTL 30\n@ IN SOA ns hm 1 7200 1800 86400 "
+                                "5\n@ IN NS ns\nns IN A 10.96.12.34\nwww IN A 192.0.2.80\n"));
+    std::string conf = "server:\n  ip-address: 10.96.12.34\n  port: 53\n  username: \"\"\n"
+                       "  chroot: \"\"\n  zonesdir: \"" + d_ + "\"\n  database: \"\"\n"
+                       "  pidfile: \"" + d_ + "/nsd.pid\"\n  xfrdfile: \"" + d_ + "/xfrd.state\"\n"
+                       "  zonelistfile: \"" + d_ + "/zone.list\"\n  server-count: 1\n"
+                       "  logfile: \"" + d_ + "/nsd.log\"\nremote-control:\n"
+                       "  control-enable: no\nzone:\n  name: cluster.local\n"
+                       "  zonefile: cluster.local.zone\nzone:\n  name: acme.local\n"
+                       "  zonefile: acme.local.zone\n";
+    ASSERT_TRUE(writeFileAtomic(d_ + "/nsd.conf", conf));
+    auto r = test::run("nsd -c " + d_ + "/nsd.conf");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    nsd_started_ = true;
+    ASSERT_TRUE(waitFor([] { return dig("10.96.12.34", "ns.dns.cluster.local") == "10.96.0.10"; },
+                        milliseconds(5000)));
+    // The docs' sed for iptables mode (spec §5.1).
+    std::string base = readFile(test::sourcePath(
+                                    "tests/resolver/config/testdata/upstream-configmap.Corefile"))
+                           .value();
+    auto replace = [&](const std::string& from, const std::string& to) {
+      for (size_t p; (p = base.find(from)) != std::string::npos;) {
+        base.replace(p, from.size(), to);
+      }
+    };
+    replace("__PILLAR__DNS__DOMAIN__", "cluster.local");
+    replace("__PILLAR__LOCAL__DNS__", "169.254.20.10");
+    replace("__PILLAR__DNS__SERVER__", "10.96.0.10");
+    ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base));
+    ::setenv("KUBE_DNS_UPSTREAM_SERVICE_HOST", "10.96.12.34", 1);
+  }
+
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (nsd_started_) {
+      test::run("kill $(cat " + d_ + "/nsd.pid) 2>/dev/null");
+    }
+  }
+
+  // The manifest's args (spec §2b) plus a per-test lock, pidfile and a short sync interval.
+  std::vector<std::string> manifestArgs() const {
+    return {"run", "-localip", "169.254.20.10,10.96.0.10", "-conf", d_ + "/Corefile",
+            "-basecorefile", d_ + "/coredns/Corefile.base", "-kubednscm", d_ + "/kube-dns",
+            "-upstreamsvc", "kube-dns-upstream", "-pidfile", d_ + "/node-cache.pid",
+            "-syncinterval", "1s", "--xtables-lock", d_ + "/xtables.lock", "--workers", "2"};
+  }
+
+  pid_t start(std::vector<std::string> args, const std::string& log, bool test_hooks = false) {
+    std::string exe = test::binaryPath("nodelocaldns");
+    args.insert(args.begin(), exe);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      if (test_hooks) {
+        ::setenv("NLD_TEST_HOOKS", "1", 1);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+    children_.push_back(pid);
+    return pid;
+  }
+
+  // Waits until the pidfile names `pid` (written once every DNS listener is bound).
+  bool waitServing(pid_t pid) {
+    return waitFor(
+        [&] {
+          auto t = readFile(d_ + "/node-cache.pid");
+          return t && trim(*t) == std::to_string(pid);
+        },
+        milliseconds(10000));
+  }
+
+  int waitExit(pid_t pid, milliseconds timeout) {
+    int status = 0;
+    bool done = waitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+    if (!done) {
+      return -1;
+    }
+    children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string metrics() { return test::run("curl -s -m 3 http://127.0.0.1:9353/metrics").out; }
+
+  static double metricValue(const std::string& text, const std::string& series) {
+    size_t p = text.find("\n" + series + " ");
+    if (p == std::string::npos) {
+      return -1;
+    }
+    return std::stod(text.substr(p + series.size() + 2));
+  }
+
+  test::TempDir dir_;
+  std::string d_;
+  std::vector<pid_t> children_;
+  bool nsd_started_ = false;
+};
+
+TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
+  EXPECT_EQ(dig("10.96.0.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
+  EXPECT_EQ(trim(test::run("dig +short +tcp +time=1 +tries=1 @169.254.20.10 "
+                           "svc3.default.svc.cluster.local").out),
+            "10.96.0.4");
+  // The runtime Corefile was written with the cluster DNS substituted.
+  std::string conf = readFile(d_ + "/Corefile").value_or("");
+  EXPECT_NE(conf.find("forward . 10.96.12.34"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("__PILLAR__"), std::string::npos) << conf;
+
+  EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
+  EXPECT_EQ(httpStatus("http://127.0.0.1:9353/ready"), "200");
+  EXPECT_EQ(countOurRules(), 24);  // 12 per local address (spec §4.1)
+
+  std::string m1 = metrics();
+  for (const char* name :
+       {"# TYPE coredns_dns_requests_total counter", "# TYPE coredns_nodecache_setup_errors_total counter",
+        "coredns_nodecache_setup_errors_total{errortype=\"iptables_lock\"} 0",
+        "coredns_nodecache_setup_errors_total{errortype=\"configmap\"} 0",
+        "# TYPE coredns_dns_request_duration_seconds histogram", "coredns_cache_",
+        "coredns_build_info{", "process_resident_memory_bytes"}) {
+    EXPECT_NE(m1.find(name), std::string::npos) << name << "\n" << m1;
+  }
+  // Every sample line parses as NAME{LABELS} VALUE; counters move with queries.
+  std::istringstream lines(m1);
+  std::string line;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    size_t sp = line.rfind(' ');
+    ASSERT_NE(sp, std::string::npos) << line;
+    EXPECT_NO_THROW((void)std::stod(line.substr(sp + 1))) << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 10);
+  // The same text on the Corefile's prometheus address.
+  EXPECT_NE(test::run("curl -s -m 3 http://127.0.0.1:9253/metrics").out.find(
+                "coredns_nodecache_setup_errors_total"),
+            std::string::npos);
+  const std::string series =
+      "coredns_dns_requests_total{server=\"dns://169.254.20.10:53\",zone=\"cluster.local.\","
+      "view=\"\",proto=\"udp\",family=\"1\",type=\"A\"}";
+  double before = metricValue(m1, series);
+  for (int i = 0; i < 5; ++i) {
+    dig("169.254.20.10", "svc1.default.svc.cluster.local");
+  }
+  double after = metricValue(metrics(), series);
+  EXPECT_GE(after, before + 5) << series;
+
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  // No upstreamNameservers: "." forwards to /etc/resolv.conf, unreachable in this namespace.
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "");
+
+  // kubelet's AtomicWriter: new timestamped directory, ..data symlink swapped, key symlinks.
+  std::string kd = d_ + "/kube-dns";
+  auto project = [&](const std::string& stamp, const std::string& key, const std::string& value) {
+    fs::create_directory(kd + "/" + stamp);
+    ASSERT_TRUE(writeFileAtomic(kd + "/" + stamp + "/" + key, value));
+    fs::create_directory_symlink(stamp, kd + "/..data_tmp");
+    fs::rename(kd + "/..data_tmp", kd + "/..data");
+    if (!fs::is_symlink(kd + "/" + key)) {
+      fs::create_symlink("..data/" + key, kd + "/" + key);
+    }
+  };
+  auto t0 = Clock::now();
+  project("..2026_01", "stubDomains", R"({"acme.local": ["10.96.12.34"]})");
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
+                      milliseconds(5000)));
+  auto applied_ms =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  RecordProperty("configmap_applied_ms", std::to_string(applied_ms));
+  std::printf("ConfigMap change applied in %lld ms\n", static_cast<long long>(applied_ms));
+  std::string conf = readFile(d_ + "/Corefile").value_or("");
+  EXPECT_NE(conf.find("acme.local:53"), std::string::npos) << conf;
+
+  // Invalid JSON: old config keeps serving, counted, watching continues.
+  project("..2026_02", "stubDomains", R"({"acme.local": ["10.96.12.34")");
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return metrics().find("coredns_nodecache_setup_errors_total{errortype=\"configmap\"} 1") !=
+               std::string::npos;
+      },
+      milliseconds(5000)));
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "192.0.2.80");
+  EXPECT_EQ(readFile(d_ + "/Corefile").value_or(""), conf);
+
+  // An invalid base Corefile is survived too (coredns_reload_failed_total).
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base + "\nbroken {\n  forwrd .\n}\n"));
+  EXPECT_TRUE(waitFor([&] { return metricValue(metrics(), "coredns_reload_failed_total") >= 1; },
+                      milliseconds(5000)));
+  EXPECT_EQ(dig("169.254.20.10", "svc4.default.svc.cluster.local"), "10.96.0.5");
+
+  // Fixed again: applied (stub removed).
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base));
+  project("..2026_03", "stubDomains", "{}");
+  EXPECT_TRUE(waitFor(
+      [&] { return readFile(d_ + "/Corefile").value_or("").find("acme.local") == std::string::npos; },
+      milliseconds(5000)));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+TEST_F(RunE2e, DeletedInterfaceAndFlushedRulesAreRestored) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  auto hasAddrs = [] {
+    std::string out = test::run("ip -o addr show dev nodelocaldns 2>/dev/null").out;
+    return out.find("169.254.20.10/32") != std::string::npos &&
+           out.find("10.96.0.10/32") != std::string::npos;
+  };
+  ASSERT_TRUE(hasAddrs());
+  auto t0 = Clock::now();
+  ASSERT_EQ(test::run("ip link del nodelocaldns").exit_code, 0);
+  EXPECT_TRUE(waitFor(hasAddrs, milliseconds(3000)));
+  auto link_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  std::printf("interface restored in %lld ms\n", static_cast<long long>(link_ms));
+  RecordProperty("link_restored_ms", std::to_string(link_ms));
+  EXPECT_LE(link_ms, 1000);
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "svc5.default.svc.cluster.local") ==
+                                  "10.96.0.6"; },
+                      milliseconds(3000)));
+
+  // One address removed: restored too.
+  ASSERT_EQ(test::run("ip addr del 10.96.0.10/32 dev nodelocaldns").exit_code, 0);
+  EXPECT_TRUE(waitFor(hasAddrs, milliseconds(1500)));
+
+  ASSERT_EQ(countOurRules(), 24);
+  t0 = Clock::now();
+  test::run("iptables-legacy -w -t raw -F PREROUTING; iptables-legacy -w -t raw -F OUTPUT; "
+            "iptables-legacy -w -F INPUT; iptables-legacy -w -F OUTPUT");
+  EXPECT_TRUE(waitFor([] { return countOurRules() == 24; }, milliseconds(4000)));
+  auto rules_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  std::printf("rules restored in %lld ms (-syncinterval 1s)\n", static_cast<long long>(rules_ms));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+TEST_F(RunE2e, SigtermLeavesTheNamespaceAsBefore) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  // Listing instantiates the (empty) raw and filter tables, as any iptables user would.
+  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
+  std::string before = netState();
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  EXPECT_NE(netState(), before);
+  auto t0 = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+  std::printf("SIGTERM to exit: %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count()));
+  EXPECT_EQ(netState(), before);
+  EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
+  std::string log = readFile(d_ + "/run.log").value_or("");
+  EXPECT_NE(log.find("tearing down"), std::string::npos) << log;
+}
+
+TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log", /*test_hooks=*/true);
+  ASSERT_TRUE(waitServing(pid));
+  EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
+  ::kill(pid, SIGRTMIN + 1);  // NLD_TEST_HOOKS: stop the DNS workers, keep the process
+  EXPECT_TRUE(waitFor([] { return httpStatus("http://169.254.20.10:8080/health") == "503"; },
+                      milliseconds(5000)));
+  EXPECT_EQ(httpStatus("http://127.0.0.1:9353/ready"), "503");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+// A sequential UDP client: one query at a time, 500 ms to answer, no retry. Counts losses.
+struct Client {
+  std::atomic<bool> stop{false};
+  std::atomic<long> sent{0}, lost{0};
+  std::thread thread;
+
+  void run(const std::string& server) {
+    thread = std::thread([this, server] {
+      std::mt19937 rng(42);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(53);
+      ::inet_pton(AF_INET, server.c_str(), &to.sin_addr);
+      while (!stop.load()) {
+        Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        uint16_t id = static_cast<uint16_t>(rng());
+        int n = static_cast<int>(rng() % 20) + 1;
+        std::string label = "svc" + std::to_string(n);
+        uint8_t q[128] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 1, 0, 0, 1};
+        size_t len = 12;
+        for (const std::string& part : {label, std::string("default"), std::string("svc"),
+                                         std::string("cluster"), std::string("local")}) {
+          q[len++] = static_cast<uint8_t>(part.size());
+          std::memcpy(q + len, part.data(), part.size());
+          len += part.size();
+        }
+        q[len++] = 0;
+        q[len++] = 0;
+        q[len++] = 1;
+        q[len++] = 0;
+        q[len++] = 1;
+        ::sendto(fd.get(), q, len, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+        sent.fetch_add(1);
+        bool ok = false;
+        auto deadline = Clock::now() + milliseconds(500);
+        while (!ok && Clock::now() < deadline) {
+          pollfd p{fd.get(), POLLIN, 0};
+          if (::poll(&p, 1, 50) > 0) {
+            uint8_t buf[512];
+            ssize_t r = ::recv(fd.get(), buf, sizeof(buf), 0);
+            ok = r >= 12 && buf[0] == q[0] && buf[1] == q[1] && (buf[3] & 0x0f) == 0;
+          }
+        }
+        if (!ok) {
+          lost.fetch_add(1);
+        }
+      }
+    });
+  }
+  void finish(long at_least) {
+    while (sent.load() < at_least) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    stop = true;
+    thread.join();
+  }
+};
+
+TEST_F(RunE2e, HandoverRestartLosesNoQueriesPlainRestartIsMeasured) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  // --- hand-over: B starts beside A (SO_REUSEPORT), A gets SIGTERM and sees its successor.
+  pid_t a = start(manifestArgs(), d_ + "/a.log");
+  ASSERT_TRUE(waitServing(a));
+  Client client;
+  client.run("169.254.20.10");
+  while (client.sent.load() < 3000) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  pid_t b = start(manifestArgs(), d_ + "/b.log");
+  ASSERT_TRUE(waitServing(b));
+  while (client.sent.load() < 5000) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ::kill(a, SIGTERM);
+  EXPECT_EQ(waitExit(a, milliseconds(10000)), 0);
+  client.finish(std::max<long>(10000, client.sent.load() + 3000));
+  std::string alog = readFile(d_ + "/a.log").value_or("");
+  EXPECT_NE(alog.find("handing over"), std::string::npos) << alog;
+  std::printf("hand-over restart: %ld queries, %ld lost\n", client.sent.load(),
+              client.lost.load());
+  RecordProperty("handover_sent", std::to_string(client.sent.load()));
+  RecordProperty("handover_lost", std::to_string(client.lost.load()));
+  EXPECT_GE(client.sent.load(), 10000);
+  EXPECT_EQ(client.lost.load(), 0);
+  EXPECT_EQ(countOurRules(), 24);  // A left the rules and interface to B
+  EXPECT_EQ(trim(readFile(d_ + "/node-cache.pid").value_or("")), std::to_string(b));
+
+  // --- plain restart (upstream's behaviour): B tears down on SIGTERM, C starts after it exits.
+  Client plain;
+  plain.run("169.254.20.10");
+  while (plain.sent.load() < 3000) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  auto t0 = Clock::now();
+  ::kill(b, SIGTERM);
+  EXPECT_EQ(waitExit(b, milliseconds(10000)), 0);
+  pid_t c = start(manifestArgs(), d_ + "/c.log");
+  ASSERT_TRUE(waitServing(c));
+  auto gap = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  long sent_at_up = plain.sent.load();
+  plain.finish(std::max<long>(10000, sent_at_up + 3000));
+  std::printf("plain SIGTERM restart: %ld queries, %ld lost, %lld ms from SIGTERM to successor "
+              "serving\n",
+              plain.sent.load(), plain.lost.load(), static_cast<long long>(gap));
+  RecordProperty("plain_sent", std::to_string(plain.sent.load()));
+  RecordProperty("plain_lost", std::to_string(plain.lost.load()));
+  EXPECT_GT(plain.lost.load(), 0);  // the point of hand-over
+  ::kill(c, SIGTERM);
+  EXPECT_EQ(waitExit(c, milliseconds(10000)), 0);
+}
+
+}  // namespace
+}  // namespace nld::cli
