@@ -258,15 +258,18 @@ bool dnsAnswers(const SocketAddress& server, std::string_view qname,
   q.append("\x00\x06\x00\x01", 4);  // SOA IN
   auto deadline = Clock::now() + timeout;
   auto next_send = Clock::now();
+  // Resend quickly while nothing is bound yet (the kernel answers ECONNREFUSED at once), backing
+  // off to 200 ms: install waits on this, so a freshly started daemon is seen within ~10 ms.
+  auto backoff = std::chrono::milliseconds(5);
   while (true) {
     auto now = Clock::now();
     if (now >= deadline) {
       return false;
     }
     if (now >= next_send) {
-      // ECONNREFUSED from an earlier send (nothing bound yet) is reported here; keep trying.
       (void)::send(fd.get(), q.data(), q.size(), 0);
-      next_send = now + std::chrono::milliseconds(200);
+      next_send = now + backoff;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
     }
     auto wait = std::min(deadline, next_send) - now;
     pollfd p{fd.get(), POLLIN, 0};
@@ -276,6 +279,10 @@ bool dnsAnswers(const SocketAddress& server, std::string_view qname,
       ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
       if (n >= 12 && buf[0] == (id >> 8) && buf[1] == (id & 0xff) && (buf[2] & 0x80) != 0) {
         return true;
+      }
+      if (n < 0 && errno == ECONNREFUSED) {
+        // Nothing bound yet: wait out the current backoff before the next try.
+        std::this_thread::sleep_until(std::min(deadline, next_send));
       }
     }
   }
