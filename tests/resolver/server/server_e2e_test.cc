@@ -661,3 +661,34 @@ TEST(ServerRobustness, SurvivesRandomAndMutatedPacketsOverUdpAndTcp) {
 
 }  // namespace
 }  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+TEST(ServerForwarding, PrefetchRefreshesInTheBackground) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(300));
+  ASSERT_TRUE(up.ok());
+  auto server = startServer(
+      "example.org:53 {\n    cache {\n        success 9984 10 10\n        prefetch 1 1m 90%\n"
+      "    }\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n", 1);
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(sendConcurrently({makeQuery(1, "p.example.org", 1)}), std::vector<int>{0});
+  ASSERT_EQ(up.queries(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // A hit with ≤ 90 % of the TTL left: answered at once from the cache, refreshed behind it.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(sendConcurrently({makeQuery(2, "p.example.org", 1)}), std::vector<int>{0});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250))
+      << "the client must not wait for the refresh";
+  for (int i = 0; i < 100 && up.queries() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(up.queries(), 2);
+  EXPECT_THAT(server->renderMetrics(), HasSubstr("coredns_cache_prefetch_total{server=\"dns://"
+                                                 "127.0.0.1:53\",zones=\"example.org.\","
+                                                 "view=\"\"} 1\n"));
+}
+
+}  // namespace
+}  // namespace nld::test
