@@ -2,6 +2,8 @@
 // (state file) each value install changed goes back to its original text, so install followed by
 // revert-kubelet gives back the original file byte for byte; without one (or with --kube-dns) every
 // value that is a local address becomes --kube-dns. Only the values change (see netcfg/kubelet.h).
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -93,6 +95,15 @@ Result<int> runRevert(const RevertOptions& o) {
   if (*state && o.kube_dns.empty()) {
     NodeState s = **state;
     s.kubelet = report.remaining;
+    for (const KubeletChange& k : (*state)->kubelet) {
+      bool still = false;
+      for (const KubeletChange& r : report.remaining) {
+        still = still || r.path == k.path;
+      }
+      if (!still && !k.backup.empty()) {
+        ::unlink(k.backup.c_str());  // reverted: the copy from before install is not needed
+      }
+    }
     if (auto r = saveNodeState(o.paths.state_file, s); !r) {
       return fail(std::move(r.error()));
     }

@@ -181,6 +181,21 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
       problems.push_back("remove " + f + ": " + std::strerror(errno));
     }
   }
+  // Quiet removals: the previous Corefile kept by install, kubelet backups once reverted.
+  std::vector<std::string> extra;
+  if (!state.corefile_base.empty()) {
+    extra.push_back(state.corefile_base + ".bak");
+  }
+  if (kubelet_left.empty() && !o.keep_kubelet) {
+    for (const KubeletChange& k : state.kubelet) {
+      if (!k.backup.empty()) {
+        extra.push_back(k.backup);
+      }
+    }
+  }
+  for (const std::string& f : extra) {
+    ::unlink(f.c_str());
+  }
   if (have_state) {
     if (kubelet_left.empty()) {
       if (auto r = removeNodeState(o.paths.state_file); !r) {

@@ -392,7 +392,10 @@ TEST_P(DaemonWorkflows, InstallStatusTeardownLeavesNoTrace) {
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
-  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 1) << st.out;
+  }
 }
 
 TEST_P(DaemonWorkflows, TeardownAfterKill9) {
@@ -427,13 +430,22 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   EXPECT_EQ(stop.exit_code, 0) << stop.out;
   EXPECT_TRUE(contains(stop.out, "DNS to 169.254.20.10, 10.96.0.10 fails")) << stop.out;
   EXPECT_EQ(snapshot(), installed);
-  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 1) << st.out;
+  }
   // A new install starts the daemon again.
   auto again = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
                         std::string(kUpstream) + node.installFlags());
   EXPECT_EQ(again.exit_code, 0) << again.out;
-  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 0);
-  EXPECT_EQ(node.nld("teardown" + node.paths()).exit_code, 0);
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+  }
+  {
+    auto td = node.nld("teardown" + node.paths());
+    EXPECT_EQ(td.exit_code, 0) << td.out;
+  }
 }
 
 TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
@@ -477,11 +489,19 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   EXPECT_EQ(*readFile(env), env_text);
   EXPECT_EQ(test::run("cat " + node.dir().file("systemctl.args")).out, "restart kubelet\n");
   // ipvs status now says kubelet does not point here: degraded.
-  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 1);
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 1) << st.out;
+  }
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
+  // No file of ours is left (state, kubelet backups, Corefiles).
+  EXPECT_EQ(test::run("find " + node.dir().file("state") + " " + node.dir().file("etc") + " " +
+                      node.dir().file("run") + " -type f")
+                .out,
+            "");
 }
 
 TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
@@ -501,7 +521,10 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   std::string rules = test::run("iptables-legacy-save").out;
   EXPECT_TRUE(contains(rules, "-d 169.254.20.11/32")) << rules;
   EXPECT_FALSE(contains(rules, "169.254.20.10/32")) << rules;
-  EXPECT_EQ(node.nld("status" + node.paths()).exit_code, 0);
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+  }
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
