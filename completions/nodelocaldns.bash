@@ -66,6 +66,26 @@ _nodelocaldns_cmd_status() {
     COMPREPLY=($(compgen -W "-h --help --json --kubelet-config --state-file --pidfile --xtables-lock" -- "$cur"))
 }
 # ---- end status ------------------------------------------------------------------------------
+# ---- run -------------------------------------------------------------------------------------
+_nodelocaldns_subcommands+=(run)
+_nodelocaldns_cmd_run() {
+    local cur=$1 prev=$2
+    case $prev in
+        --basecorefile | --conf | --corefile | --kubednscm | --pidfile | --xtables-lock)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --link-kind)
+            COMPREPLY=($(compgen -W "auto dummy bridge" -- "$cur"))
+            return ;;
+        --handover)
+            COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+            return ;;
+        --localip | --upstreamsvc | --health-port | --interfacename | --syncinterval | --metrics-listen-address | --prometheus-listen-address | --dns.port | --workers | --cache-max-bytes | --shutdown-timeout | -p)
+            return ;;  # free-form values
+    esac
+    COMPREPLY=($(compgen -W "-h --help --localip --conf --corefile --basecorefile --kubednscm --upstreamsvc --health-port --setupinterface --setupiptables --skipteardown --reloadwithsignal --quiet --interfacename --syncinterval --metrics-listen-address --prometheus-listen-address --pidfile --dns.port --link-kind --xtables-lock --workers --cache-max-bytes --handover --shutdown-timeout -p" -- "$cur"))
+}
+# ---- end run ---------------------------------------------------------------------------------
 # ---- stop ------------------------------------------------------------------------------------
 _nodelocaldns_subcommands+=(stop)
 _nodelocaldns_cmd_stop() {

@@ -96,6 +96,62 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l pidfile -r -
 complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does'
 # ---- end status ------------------------------------------------------------------------------
+# ---- run -------------------------------------------------------------------------------------
+complete -c nodelocaldns -n __fish_use_subcommand -a run \
+    -d 'Run the node-local DNS cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -s h -l help \
+    -d 'Print help and exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l localip -x \
+    -d 'Comma-separated local addresses to bind and intercept; IPv4 and IPv6 may be mixed (required)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l conf -r -F \
+    -d 'Corefile written from -basecorefile and served; served as is when there is no base'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l corefile -r -F \
+    -d 'Ignored, as in node-cache (-conf wins)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l basecorefile -r -F \
+    -d 'Template Corefile with __PILLAR__ placeholders; its directory is watched (default /etc/coredns/Corefile.base)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l kubednscm -r -F \
+    -d 'kube-dns ConfigMap directory (stubDomains, upstreamNameservers), watched; default /etc/kube-dns if it exists'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l upstreamsvc -x \
+    -d 'Service whose $NAME_SERVICE_HOST fills __PILLAR__CLUSTER__DNS__ (default kube-dns)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l health-port -x \
+    -d 'Health port used in the NOTRACK rules (default 8080)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l setupinterface \
+    -d 'Create and keep the interface; -setupinterface=false skips it'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l setupiptables \
+    -d 'Install and keep the rules; -setupiptables=false skips them'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l skipteardown \
+    -d 'Leave interface and rules in place on exit'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l reloadwithsignal \
+    -d 'Accepted for compatibility (changes are always applied at once)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l quiet \
+    -d 'Accepted for compatibility'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l interfacename -x \
+    -d 'Interface name (default nodelocaldns)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l syncinterval -x \
+    -d 'Rule and interface re-check period: 60, 60s, 1m (default 60)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l metrics-listen-address -x \
+    -d 'HTTP address of /metrics, /health and /ready (default 0.0.0.0:9353; empty = off)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l prometheus-listen-address -x \
+    -d 'Replaces __PROMETHEUS__ENDPOINT__ in the Corefile (default :9253)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l pidfile -r -F \
+    -d 'Write the pid here once every listener is bound'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l dns.port -x \
+    -d 'Port of server blocks without one, and of the rules (default 53); also -p'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l link-kind -x -a 'auto dummy bridge' \
+    -d 'Interface kind: auto, dummy, bridge (default auto)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l xtables-lock -r -F \
+    -d 'xtables lock taken around rule changes, as iptables-legacy does (default /run/xtables.lock)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l workers -x \
+    -d 'DNS worker threads (default 0 = one per CPU)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l cache-max-bytes -x \
+    -d 'Memory bound of all caches together (default 64 MiB)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 'auto always never' \
+    -d 'On SIGTERM: auto (hand over without teardown when a successor shares our DNS sockets), always, never (default auto)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l shutdown-timeout -x \
+    -d 'Upper bound of the shutdown (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -s p -x \
+    -d 'Same as --dns.port'
+# ---- end run ---------------------------------------------------------------------------------
 # ---- stop ------------------------------------------------------------------------------------
 complete -c nodelocaldns -n __fish_use_subcommand -a stop \
     -d 'Stop the cache daemon only'
