@@ -35,7 +35,9 @@ const std::string kKubeletConfig =
 
 std::string snapshot() {
   return test::run(
-             "ip -br link | sort; ip -br addr | sort; "
+             // Volatile: bridge timers, IPv6 DAD state of the link-local address.
+             "ip -d link | sed -E 's/[a-z_]+_timer +[0-9.]+//g'; "
+             "ip -j addr | sed -E 's/\"(tentative|optimistic)\":true,//g'; "
              "for t in raw filter; do iptables-legacy-save -t $t; ip6tables-legacy-save -t $t; "
              "done | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'")
       .out;

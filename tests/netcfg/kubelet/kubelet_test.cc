@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -240,6 +241,54 @@ TEST(KubeletFile, MalformedFileIsLeftUntouched) {
   ASSERT_FALSE(edit);
   EXPECT_NE(edit.error().message().find(path), std::string::npos);
   EXPECT_EQ(*readFile(path), bad);
+}
+
+// Mutated configs (bytes flipped, inserted, deleted): never a crash or an exception; either an
+// error, or spans that are exactly the values, and an edit that round-trips to the same bytes.
+TEST(KubeletYaml, MutatedInputsNeverCrashAndRoundTrip) {
+  std::mt19937 rng(5);
+  const std::string alphabet = "-:[]{},#'\"&*!|>\n\r\t 0123456789.abcfd";
+  int parsed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = i % 2 ? kKubeadm : crlf(kKubeadm);
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = rng() % text.size();
+      char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          text[at] = c;
+          break;
+        case 1:
+          text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        default:
+          text.erase(at, 1);
+      }
+    }
+    auto spans = findClusterDnsYaml(text);
+    if (!spans) {
+      EXPECT_EQ(spans.error().message().find('\n'), std::string::npos);
+      continue;
+    }
+    ++parsed;
+    std::vector<std::string> original;
+    std::vector<std::string> local;
+    for (const auto& s : *spans) {
+      ASSERT_EQ(text.substr(s.offset, s.length), s.value);
+      original.push_back(s.value);
+      local.push_back("169.254.20.10");
+    }
+    auto edited = replaceClusterDns(text, KubeletFileKind::kConfigYaml, local);
+    if (!edited) {
+      continue;  // e.g. a value the editor refuses to write back; nothing was changed
+    }
+    auto back = replaceClusterDns(*edited, KubeletFileKind::kConfigYaml, original);
+    if (back) {
+      EXPECT_EQ(*back, text);
+    }
+  }
+  EXPECT_GT(parsed, 100);
 }
 
 }  // namespace
