@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
@@ -70,11 +71,11 @@ class Node {
     return " --state-file " + dir_.file("state/state") + " --pidfile " + dir_.file("pid") +
            " --xtables-lock " + dir_.file("xtables.lock");
   }
-  std::string installFlags(int wait_seconds = 20) const {
+  std::string installFlags(int wait_seconds = 20, const std::string& upstream = kUpstream) const {
     return paths() + " --config-dir " + dir_.file("etc") + " --run-dir " + dir_.file("run") +
            " --log-file " + dir_.file("daemon.log") + " --kubelet-config " +
            dir_.file("kubelet.yaml") + " --kubelet-extra-args " + dir_.file("kubelet.env") +
-           " --upstream-servers " + kUpstream + " --wait " + std::to_string(wait_seconds) +
+           " --upstream-servers " + upstream + " --wait " + std::to_string(wait_seconds) +
            daemonFlag();
   }
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
@@ -94,34 +95,36 @@ class Node {
   bool hasRun() const { return contains(nld("--help").out, "\n  run "); }
 
   // nsd serving cluster.local on kUpstream:53 (kube-dns-upstream stand-in).
-  /// also_kube_dns: nsd answers on the kube-dns IP too (ipvs mode forwards there directly).
-  bool startNsd(bool also_kube_dns = false) const {
+  /// nsd serving cluster.local on each of `addresses` port 53, added to lo first (the kube-dns
+  /// stand-in; ipvs mode forwards to the kube-dns IP itself, so it goes there too then).
+  bool startNsd(const std::vector<std::string>& addresses = {kUpstream}) const {
     std::string zone =
         "$ORIGIN cluster.local.\n$TTL 30\n"
         "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5\n"
         "@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n"
         "svc1.default.svc IN A 10.96.7.7\n";
-    std::string conf = "server:\n  ip-address: " + std::string(kUpstream) +
-                       (also_kube_dns ? "\n  ip-address: " + std::string(kKubeDns) : "") +
-                       "\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" +
-                       dir_.path() + "\"\n  database: \"\"\n  pidfile: \"" + dir_.file("nsd.pid") +
-                       "\"\n  xfrdfile: \"" + dir_.file("xfrd.state") + "\"\n  zonelistfile: \"" +
-                       dir_.file("zone.list") + "\"\n  server-count: 1\n  logfile: \"" +
-                       dir_.file("nsd.log") +
-                       "\"\nremote-control:\n  control-enable: no\nzone:\n  name: cluster.local\n"
-                       "  zonefile: cluster.local.zone\n";
-    if (!writeFileAtomic(dir_.file("cluster.local.zone"), zone) ||
-        !writeFileAtomic(dir_.file("nsd.conf"), conf)) {
-      return false;
+    std::string conf = "server:\n";
+    for (const std::string& a : addresses) {
+      conf += "  ip-address: " + a + "\n";
+      bool v6 = a.find(':') != std::string::npos;
+      if (test::run("ip addr add " + a + (v6 ? "/128 dev lo nodad" : "/32 dev lo")).exit_code !=
+          0) {
+        return false;
+      }
     }
-    if ((also_kube_dns &&
-         test::run("ip addr add " + std::string(kKubeDns) + "/32 dev lo").exit_code != 0) ||
-        test::run("ip addr add " + std::string(kUpstream) + "/32 dev lo").exit_code != 0 ||
+    conf += "  port: 53\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"" + dir_.path() +
+            "\"\n  database: \"\"\n  pidfile: \"" + dir_.file("nsd.pid") + "\"\n  xfrdfile: \"" +
+            dir_.file("xfrd.state") + "\"\n  zonelistfile: \"" + dir_.file("zone.list") +
+            "\"\n  server-count: 1\n  logfile: \"" + dir_.file("nsd.log") +
+            "\"\nremote-control:\n  control-enable: no\nzone:\n  name: cluster.local\n"
+            "  zonefile: cluster.local.zone\n";
+    if (!writeFileAtomic(dir_.file("cluster.local.zone"), zone) ||
+        !writeFileAtomic(dir_.file("nsd.conf"), conf) ||
         test::run("nsd -c " + dir_.file("nsd.conf")).exit_code != 0) {
       return false;
     }
     for (int i = 0; i < 100; ++i) {
-      if (test::run("dig +short +time=1 +tries=1 @" + std::string(kUpstream) +
+      if (test::run("dig +short +time=1 +tries=1 @" + addresses[0] +
                     " svc1.default.svc.cluster.local")
               .out.find("10.96.7.7") != std::string::npos) {
         return true;
@@ -455,7 +458,7 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   Node node(GetParam());
   NEED_RUN(node);
   // ipvs: the cluster zone goes to kube-dns itself; nsd answers there too.
-  ASSERT_TRUE(node.startNsd(true));
+  ASSERT_TRUE(node.startNsd({kUpstream, kKubeDns}));
   std::string cfg = node.dir().file("kubelet.yaml");
   std::string env = node.dir().file("kubelet.env");
   const std::string env_text = "# kubeadm\nKUBELET_EXTRA_ARGS=--cluster-dns=10.96.0.10 --v=2\n";
@@ -523,6 +526,30 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   std::string rules = test::run("iptables-legacy-save").out;
   EXPECT_TRUE(contains(rules, "-d 169.254.20.11/32")) << rules;
   EXPECT_FALSE(contains(rules, "169.254.20.10/32")) << rules;
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+  }
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd({"fd00::b"}));
+  touchTables();
+  std::string before = snapshot();
+  auto r = node.nld(
+      "install --mode iptables --kube-dns fd00::a --cluster-upstream fd00::b "
+      "--local-ip fd00::10" +
+      node.installFlags(20, "fd00::b"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << test::run("cat " + node.dir().file("daemon.log")).out;
+  EXPECT_TRUE(contains(dig("fd00::10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  EXPECT_TRUE(contains(dig("fd00::a", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  EXPECT_TRUE(contains(test::run("ip6tables-legacy-save -t raw").out, "-d fd00::10/128"));
   {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 0) << st.out;
