@@ -155,9 +155,11 @@ Result<resolver::config::Config> Daemon::parse(const std::string& text) {
   resolver::config::ParseOptions opts;
   opts.default_port = cfg_.dns_port;
   opts.own_addresses = cfg_.local_ips;
-  std::string name = source_ == Source::kBuiltin ? "built-in Corefile"
-                     : cfg_.conf.empty()        ? cfg_.base_corefile
-                                                : cfg_.conf;
+  // Errors name the file the user edits (line numbers of the rendered text match the base
+  // except below a rewritten force_tcp block).
+  std::string name = source_ == Source::kBuiltin  ? "built-in Corefile"
+                     : source_ == Source::kBase   ? cfg_.base_corefile
+                                                  : cfg_.conf;
   auto config = resolver::config::parseCorefile(text, name, opts);
   if (config) {
     for (const auto& b : config->blocks) {

@@ -409,6 +409,62 @@ TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  // No Corefile anywhere: the built-in one forwards "." to /etc/resolv.conf (here: nsd).
+  ASSERT_TRUE(writeFileAtomic(d_ + "/resolv.conf", "nameserver 10.96.12.34\n"));
+  ASSERT_EQ(test::run("mount --bind " + d_ + "/resolv.conf /etc/resolv.conf").exit_code, 0);
+  pid_t pid = start({"run", "-localip", "169.254.20.10,fd00::10", "-basecorefile",
+                     d_ + "/none/Corefile.base", "-pidfile", d_ + "/node-cache.pid",
+                     "--xtables-lock", d_ + "/xtables.lock", "--workers", "1"},
+                    d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  EXPECT_EQ(dig("169.254.20.10", "svc6.default.svc.cluster.local"), "10.96.0.7");
+  EXPECT_EQ(dig("fd00::10", "svc7.default.svc.cluster.local"), "10.96.0.8");
+  EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
+  EXPECT_EQ(countOurRules(), 12);  // iptables: the IPv4 address
+  EXPECT_EQ(std::stoi("0" + trim(test::run("ip6tables-legacy-save | grep -c 'fd00::10'").out)),
+            12);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+  EXPECT_EQ(countOurRules(), 0);
+}
+
+TEST_F(RunE2e, StartUpFailureDivertsNothing) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", ".:53 {\n    forwrd . 1.1.1.1\n}\n"));
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 1);
+  std::string log = readFile(d_ + "/run.log").value_or("");
+  EXPECT_NE(log.find("Corefile.base:2: unknown directive 'forwrd'"), std::string::npos) << log;
+  EXPECT_EQ(countOurRules(), 0);
+  EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
+}
+
+TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
+  std::string exe = test::binaryPath("nodelocaldns");
+  auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "nodelocaldns: error: invalid localip specified - \"\" (-localip "
+                   "169.254.20.10,)\n");
+  r = test::run(exe + " run -localip 169.254.20.10 -syncinterval=2x 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("invalid -syncinterval '2x'"), std::string::npos) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 -setupiptables=maybe 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 -health-port 99999 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("-health-port '99999'"), std::string::npos) << r.out;
+}
+
 // A paced UDP client: 8 sockets (8 source ports, so the SO_REUSEPORT hash spreads them over
 // every instance's sockets), one query every 200 us (5k qps), no retries. A query is lost when
 // no answer with its ID arrives by the end (answers get 1 s after the last send).
