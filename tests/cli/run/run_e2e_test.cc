@@ -449,6 +449,49 @@ TEST_F(RunE2e, StartUpFailureDivertsNothing) {
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
 }
 
+TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  // How `install` runs us: no base, a rendered -conf.
+  std::string conf = d_ + "/conf/Corefile";
+  fs::create_directories(d_ + "/conf");
+  // "." goes to 10.96.12.99: nothing there (no route), so www.acme.local fails until its block
+  // is added.
+  std::string text = "cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n"
+                     "    health 169.254.20.10:8080\n}\n"
+                     ".:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.99\n}\n";
+  ASSERT_TRUE(writeFileAtomic(conf, text));
+  pid_t pid = start({"run", "-localip", "169.254.20.10", "-conf", conf, "-basecorefile",
+                     d_ + "/none/Corefile.base", "-pidfile", d_ + "/node-cache.pid",
+                     "-setupiptables=false", "--workers", "1"},
+                    d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  EXPECT_EQ(dig("169.254.20.10", "svc8.default.svc.cluster.local"), "10.96.0.9");
+  EXPECT_EQ(readFile(conf).value_or(""), text);  // not rewritten
+  EXPECT_EQ(countOurRules(), 0);                 // -setupiptables=false
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "");
+
+  // A change to the file is picked up by the directory watch.
+  std::string more = text + "acme.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n}\n";
+  ASSERT_TRUE(writeFileAtomic(conf, more));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return readFile(d_ + "/run.log").value_or("").find("configuration reloaded") !=
+               std::string::npos;
+      },
+      milliseconds(3000)));
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "192.0.2.80");
+
+  // SIGHUP re-reads even when nothing watched changed (here: unchanged → no reload, still fine).
+  ::kill(pid, SIGHUP);
+  EXPECT_EQ(dig("169.254.20.10", "svc9.default.svc.cluster.local"), "10.96.0.10");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
 TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
