@@ -1,8 +1,11 @@
 #include "cli/node_state.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "base/atomic_file.h"
+#include "base/scope_exit.h"
 #include "cli/node_daemon.h"
 #include "cli/node_kubelet.h"
 #include "tests/support/netns.h"
@@ -72,6 +75,10 @@ TEST(NodeDaemon, SpawnStopsWithSigtermThenSigkill) {
             "\\nwhile :; do sleep 0.05; done\\n' > " + script + " && chmod +x " + script);
   auto pid = spawnDetached({script, "run"}, dir.file("log"));
   ASSERT_TRUE(pid) << pid.error().message();
+  ScopeExit reap([p = *pid] {  // never leave the stand-in running if an assertion fails
+    ::kill(p, SIGKILL);
+    ::waitpid(p, nullptr, 0);
+  });
   for (int i = 0; i < 200 && !readPidFile(dir.file("pid")); ++i) {
     test::run("sleep 0.01");
   }
