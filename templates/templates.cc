@@ -48,6 +48,26 @@ std::string quoted(std::string_view text) {
   return out + (text.size() > 80 ? "...'" : "'");
 }
 
+/// The same error with control characters escaped, so it prints as one line (yaml-cpp messages
+/// and names read from a template can hold anything).
+template <typename T>
+Result<T> oneLine(Result<T> r) {
+  if (r) return r;
+  std::string msg;
+  for (char c : r.error().message()) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      msg += "\\x";
+      msg += kHex[u >> 4];
+      msg += kHex[u & 0xf];
+    } else {
+      msg += c;
+    }
+  }
+  return fail(Error(r.error().code(), std::move(msg)));
+}
+
 void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   size_t pos = 0;
   while ((pos = text.find(from, pos)) != std::string::npos) {
@@ -326,6 +346,9 @@ bool validLabel(std::string_view label) {
   });
 }
 
+Result<void> validateManifestText(std::string_view yaml, ProxyMode mode);
+Result<std::string> extractObjectText(std::string_view manifest, std::string_view selector);
+
 }  // namespace
 
 std::string_view toString(ProxyMode mode) {
@@ -402,6 +425,16 @@ Result<std::string> renderManifest(const ManifestParams& params, std::string_vie
 }
 
 Result<void> validateManifest(std::string_view yaml, ProxyMode mode) {
+  return oneLine(validateManifestText(yaml, mode));
+}
+
+Result<std::string> extractObject(std::string_view manifest, std::string_view selector) {
+  return oneLine(extractObjectText(manifest, selector));
+}
+
+namespace {
+
+Result<void> validateManifestText(std::string_view yaml, ProxyMode mode) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml));
@@ -427,7 +460,7 @@ Result<void> validateManifest(std::string_view yaml, ProxyMode mode) {
   return auditPlaceholders(yaml, allowed, "the manifest", why);
 }
 
-Result<std::string> extractObject(std::string_view manifest, std::string_view selector) {
+Result<std::string> extractObjectText(std::string_view manifest, std::string_view selector) {
   std::string want_kind;
   std::string want_name(selector);
   if (size_t slash = selector.find('/'); slash != std::string_view::npos) {
@@ -465,6 +498,8 @@ Result<std::string> extractObject(std::string_view manifest, std::string_view se
   if (!out.ends_with('\n')) out += '\n';
   return out;
 }
+
+}  // namespace
 
 Result<std::string> renderCorefile(const CorefileParams& params) {
   if (auto r = checkAddresses(params.local_ips, params.kube_dns); !r) return fail(r.error());

@@ -293,6 +293,8 @@ TEST(RenderManifest, RejectsBadTemplates) {
       {"not yaml", good + "\n  - : [\n"},
       {"missing object", good.substr(0, good.rfind("---"))},
       {"unknown placeholder", replaced("cpu: 25m", "cpu: __PILLAR__CPU__")},
+      {"newline in a kind", good + "---\nkind: \"a\\nb\"\n"},
+      {"bad escape", good + "---\nkind: \"a\\qb\"\n"},
       {"mangled probe host",
        replaced("host: __PILLAR__LOCAL__DNS__", "host: __PILLAR__LOCAL__DNS__:8080")},
   };
