@@ -173,7 +173,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
 
   out.family("coredns_dns_requests_total", "counter", "Counter of DNS requests made per zone, "
              "protocol and family.");
-  for (const auto& [k, s] : zones_) {
+  for (const auto& kv : zones_) {
+    const auto& k = kv.first;
+    const auto* s = kv.second.get();
     for (size_t p = 0; p < 2; ++p) {
       for (size_t f = 0; f < 2; ++f) {
         for (size_t t = 0; t < kTypeCount; ++t) {
@@ -191,7 +193,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
 
   out.family("coredns_dns_responses_total", "counter",
              "Counter of response status codes.");
-  for (const auto& [k, s] : zones_) {
+  for (const auto& kv : zones_) {
+    const auto& k = kv.first;
+    const auto* s = kv.second.get();
     for (size_t p = 0; p < kPluginCount; ++p) {
       for (size_t r = 0; r < kRcodeCount; ++r) {
         uint64_t v = sum([&](unsigned i) { return s[i].responses[p][r].get(); });
@@ -207,7 +211,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
 
   out.family("coredns_dns_request_duration_seconds", "histogram",
              "Histogram of the time (in seconds) each request took per zone.");
-  for (const auto& [k, s] : zones_) {
+  for (const auto& kv : zones_) {
+    const auto& k = kv.first;
+    const auto* s = kv.second.get();
     for (size_t t = 0; t < kTypeCount; ++t) {
       uint64_t b[kBuckets + 1];
       uint64_t total = 0;
@@ -241,7 +247,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
                cacheLabels(g.server, g.zones) + ",type=\"denial\"", g.evictions[1]);
   }
   out.family("coredns_cache_hits_total", "counter", "The count of cache hits.");
-  for (const auto& [k, s] : caches_) {
+  for (const auto& kv : caches_) {
+    const auto& k = kv.first;
+    const auto* s = kv.second.get();
     for (size_t t = 0; t < 2; ++t) {
       out.sample("coredns_cache_hits_total",
                  cacheLabels(k.first, k.second) + ",type=\"" + (t == 0 ? "success" : "denial") +
@@ -265,7 +273,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
   };
   for (const auto& p : plain) {
     out.family(p.name, "counter", p.help);
-    for (const auto& [k, s] : caches_) {
+    for (const auto& kv : caches_) {
+    const auto& k = kv.first;
+    const auto* s = kv.second.get();
       out.sample(p.name, cacheLabels(k.first, k.second),
                  sum([&](unsigned i) { return (s[i].*(p.field)).get(); }));
     }
@@ -273,7 +283,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
 
   out.family("coredns_proxy_request_duration_seconds", "histogram",
              "Histogram of the time each request took.");
-  for (const auto& [to, s] : upstreams_) {
+  for (const auto& kv : upstreams_) {
+    const auto& to = kv.first;
+    const auto* s = kv.second.get();
     for (size_t r = 0; r < kRcodeCount; ++r) {
       uint64_t b[kBuckets + 1];
       uint64_t total = 0;
@@ -291,7 +303,9 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
   }
   out.family("coredns_proxy_healthcheck_failures_total", "counter",
              "Count of failed health checks per upstream.");
-  for (const auto& [to, s] : upstreams_) {
+  for (const auto& kv : upstreams_) {
+    const auto& to = kv.first;
+    const auto* s = kv.second.get();
     out.sample("coredns_proxy_healthcheck_failures_total",
                "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"\"",
                sum([&](unsigned i) { return s[i].healthcheck_failures.get(); }));
