@@ -77,8 +77,9 @@ std::vector<uint64_t> udpSocketInodes(const SocketAddress& address) {
   char port[5];
   std::snprintf(port, sizeof(port), "%04X", address.port);
   std::vector<uint64_t> out;
-  const std::string wildcard = address.ip.isV4() ? std::string(8, '0') : std::string(32, '0');
-  std::vector<std::string> wanted = {procHex(address.ip) + ":" + port, wildcard + ":" + port};
+  // Exact match only: a wildcard listener on the port (dnsmasq, systemd-resolved on 0.0.0.0:53)
+  // is not a successor and must not stop our teardown.
+  std::vector<std::string> wanted = {procHex(address.ip) + ":" + port};
   scanProcNet(address.ip.isV4() ? "/proc/net/udp" : "/proc/net/udp6", wanted, out);
   return out;
 }

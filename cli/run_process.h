@@ -23,8 +23,8 @@ Result<void> writePidFile(const std::string& path, pid_t pid);
 /// @return true when removed.
 bool removePidFileIfOwned(const std::string& path, pid_t pid);
 
-/// Inodes of the UDP sockets bound to `address` (exact IP and port; wildcard binds on the port
-/// count too), from /proc/net/udp and /proc/net/udp6 of this network namespace.
+/// Inodes of the UDP sockets bound to exactly `address` (IP and port; a wildcard bind matches
+/// only a wildcard `address`), from /proc/net/udp or /proc/net/udp6 of this network namespace.
 std::vector<uint64_t> udpSocketInodes(const SocketAddress& address);
 
 /// Inodes of every socket this process has open (/proc/self/fd → "socket:[N]").

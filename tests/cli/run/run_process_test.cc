@@ -1,6 +1,7 @@
 #include "cli/run_process.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -59,6 +60,29 @@ TEST(Successor, SocketFromAnotherProcessIsDetectedOwnIsNot) {
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   EXPECT_FALSE(anotherInstanceServes({addr}));
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+TEST(Successor, WildcardListenerOnThePortIsNotASuccessor) {
+  SocketAddress addr = SocketAddress{*IpAddress::parse("127.0.0.1"), 0};
+  Fd mine = bindUdp(addr);
+  SocketAddress wildcard{IpAddress(), addr.port};
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    Fd theirs = bindUdp(wildcard);
+    char c = 'x';
+    [[maybe_unused]] ssize_t n = ::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  EXPECT_FALSE(anotherInstanceServes({addr}));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
   ::close(ready[0]);
   ::close(ready[1]);
 }
