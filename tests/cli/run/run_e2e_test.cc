@@ -492,6 +492,31 @@ TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+TEST_F(RunE2e, Sigusr2HandsOverEvenWithHandoverNever) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  auto args = manifestArgs();
+  args.push_back("--handover");
+  args.push_back("never");
+  pid_t a = start(args, d_ + "/a.log");
+  ASSERT_TRUE(waitServing(a));
+  pid_t b = start(args, d_ + "/b.log");
+  ASSERT_TRUE(waitServing(b));
+  ::kill(a, SIGUSR2);
+  EXPECT_EQ(waitExit(a, milliseconds(10000)), 0);
+  EXPECT_EQ(countOurRules(), 24);
+  EXPECT_EQ(dig("169.254.20.10", "svc10.default.svc.cluster.local"), "10.96.0.11");
+  EXPECT_EQ(trim(readFile(d_ + "/node-cache.pid").value_or("")), std::to_string(b));
+  // --handover never: B tears down on SIGTERM although nobody else serves (and would anyway).
+  ::kill(b, SIGTERM);
+  EXPECT_EQ(waitExit(b, milliseconds(10000)), 0);
+  EXPECT_EQ(countOurRules(), 0);
+  EXPECT_NE(test::run("ip link show nodelocaldns").exit_code, 0);
+}
+
 TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
