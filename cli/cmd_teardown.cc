@@ -196,20 +196,6 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   for (const std::string& f : extra) {
     ::unlink(f.c_str());
   }
-  if (have_state) {
-    if (kubelet_left.empty()) {
-      if (auto r = removeNodeState(o.paths.state_file); !r) {
-        problems.push_back(r.error().message());
-      }
-    } else {
-      NodeState rest = state;
-      rest.kubelet = kubelet_left;
-      if (auto r = saveNodeState(o.paths.state_file, rest); !r) {
-        problems.push_back(r.error().message());
-      }
-    }
-  }
-
   // 6. verify: name whatever is left.
   std::vector<std::string> left;
   if (auto pid = findDaemon(pidfile)) {
@@ -228,6 +214,22 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   for (const KubeletChange& k : kubelet_left) {
     if (!o.keep_kubelet) {
       left.push_back("kubelet clusterDNS in " + k.path);
+    }
+  }
+
+  // The state file goes only when nothing is left: a second teardown (say, once the xtables lock
+  // is free) must still know every address whose rules may remain.
+  if (have_state) {
+    if (left.empty() && kubelet_left.empty()) {
+      if (auto r = removeNodeState(o.paths.state_file); !r) {
+        problems.push_back(r.error().message());
+      }
+    } else {
+      NodeState rest = state;
+      rest.kubelet = kubelet_left;
+      if (auto r = saveNodeState(o.paths.state_file, rest); !r) {
+        problems.push_back(r.error().message());
+      }
     }
   }
 

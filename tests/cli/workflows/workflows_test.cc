@@ -330,6 +330,31 @@ TEST(Workflows, ModeAutoSaysWhichSignalDecided) {
   EXPECT_TRUE(contains(r.out, "kube-ipvs0")) << r.out;
 }
 
+TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
+  NLD_ENTER_NETNS();
+  Node node(true);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  // Someone holds the xtables lock longer than we wait (5 s): the rules cannot be removed.
+  std::string lock = node.dir().file("xtables.lock");
+  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 8 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
+            0);
+  auto held = node.nld("teardown" + node.paths());
+  EXPECT_EQ(held.exit_code, 1) << held.out;
+  EXPECT_TRUE(contains(held.out, "teardown left: rule '-t raw -A PREROUTING -d 169.254.20.10/32"))
+      << held.out;
+  EXPECT_TRUE(contains(held.out, "removed link nodelocaldns")) << held.out;
+  // Once the lock is free, a second teardown finishes the job.
+  ASSERT_EQ(test::run("flock -x " + lock + " true").exit_code, 0);
+  auto again = node.nld("teardown" + node.paths());
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(snapshot(), before);
+}
+
 TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   NLD_ENTER_NETNS();
   Node node;
