@@ -64,7 +64,7 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   c.base_corefile = f.basecorefile;
   c.kube_dns_dir = f.kubednscm;
   if (c.kube_dns_dir.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (::stat("/etc/kube-dns", &st) == 0) {
       c.kube_dns_dir = "/etc/kube-dns";  // node-cache's fallback
     }
@@ -152,8 +152,7 @@ Command addRunCommand(CLI::App& app) {
   cmd->add_flag("--setupiptables", f.setupiptables,
                 "Install and keep the NOTRACK/ACCEPT rules (-setupiptables=false to skip)")
       ->capture_default_str();
-  cmd->add_flag("--skipteardown", f.skipteardown,
-                "Leave interface and rules in place on exit");
+  cmd->add_flag("--skipteardown", f.skipteardown, "Leave interface and rules in place on exit");
   cmd->add_flag("--reloadwithsignal", f.reloadwithsignal,
                 "Accepted for compatibility (we always reload at once)");
   cmd->add_flag("--quiet", f.quiet, "Accepted for compatibility");

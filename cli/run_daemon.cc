@@ -32,7 +32,7 @@ constexpr milliseconds kLinkRetry{1000};
 constexpr milliseconds kProbeTimeout{1000};
 
 bool isFile(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return !path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -75,7 +75,7 @@ class Daemon {
   RunConfig cfg_;
   RunMetrics metrics_;
   Source source_ = Source::kBuiltin;
-  std::string text_;  // the Corefile text being served
+  std::string text_;                                         // the Corefile text being served
   std::optional<resolver::config::KubeDnsConfig> kube_dns_;  // last valid one
   std::mutex server_mutex_;  // orders control calls between this thread and the HTTP thread
   std::unique_ptr<resolver::Server> server_;
@@ -118,8 +118,7 @@ Result<std::string> Daemon::renderText() {
     } else {
       metrics_.count(SetupError::kConfigmap);
       NLD_LOG(kConfig, warn, "invalid kube-dns ConfigMap in '{}': {}, {}", cfg_.kube_dns_dir,
-              kd.error().message(),
-              kube_dns_ ? "keeping the previous one" : "ignoring it");
+              kd.error().message(), kube_dns_ ? "keeping the previous one" : "ignoring it");
     }
   }
   rc::SubstitutionParams params;
@@ -157,9 +156,9 @@ Result<resolver::config::Config> Daemon::parse(const std::string& text) {
   opts.own_addresses = cfg_.local_ips;
   // Errors name the file the user edits (line numbers of the rendered text match the base
   // except below a rewritten force_tcp block).
-  std::string name = source_ == Source::kBuiltin  ? "built-in Corefile"
-                     : source_ == Source::kBase   ? cfg_.base_corefile
-                                                  : cfg_.conf;
+  std::string name = source_ == Source::kBuiltin ? "built-in Corefile"
+                     : source_ == Source::kBase  ? cfg_.base_corefile
+                                                 : cfg_.conf;
   auto config = resolver::config::parseCorefile(text, name, opts);
   if (config) {
     for (const auto& b : config->blocks) {
@@ -262,8 +261,9 @@ bool Daemon::healthy() {
 HttpResponse Daemon::handleHttp(const std::string& path) {
   if (path == "/health") {
     return healthy() ? HttpResponse{200, "text/plain; charset=utf-8", "OK"}
-                     : HttpResponse{503, "text/plain; charset=utf-8", "DNS serving loop not "
-                                                                      "answering\n"};
+                     : HttpResponse{503, "text/plain; charset=utf-8",
+                                    "DNS serving loop not "
+                                    "answering\n"};
   }
   if (path == "/ready") {
     if (!healthy()) {
@@ -312,8 +312,8 @@ Result<void> Daemon::startUp() {
     netcfg::LinkSpec spec{cfg_.interface_name, cfg_.link_kind, cfg_.local_ips};
     auto r = netcfg::ensureLink(spec);
     if (!r) {
-      return fail(std::move(r.error()).withContext("set up interface '" + cfg_.interface_name +
-                                                   "'"));
+      return fail(
+          std::move(r.error()).withContext("set up interface '" + cfg_.interface_name + "'"));
     }
     if (!r->fallback_reason.empty()) {
       NLD_LOG(kNetcfg, info, "interface '{}': {}", cfg_.interface_name, r->fallback_reason);
@@ -367,9 +367,8 @@ Result<void> Daemon::startUp() {
   }
   NLD_LOG(kServer, info, "serving DNS on {}", bound);
 
-  auto http = HttpServer::create([this](const std::string&, const std::string& path) {
-    return handleHttp(path);
-  });
+  auto http = HttpServer::create(
+      [this](const std::string&, const std::string& path) { return handleHttp(path); });
   if (!http) {
     return fail(std::move(http.error()));
   }
@@ -470,7 +469,7 @@ int Daemon::shutdown(int signo) {
   }
   bool teardown = !handover && !cfg_.skip_teardown;
   NLD_LOG(kCli, info, "{}: shutting down ({})", ::strsignal(signo),
-          handover ? "handing over to the successor, no teardown"
+          handover   ? "handing over to the successor, no teardown"
           : teardown ? "tearing down"
                      : "-skipteardown");
   // A hung step (kernel, lock) must not keep the pod in Terminating forever (kubernetes/dns#394).
@@ -505,8 +504,7 @@ int Daemon::shutdown(int signo) {
     auto r = netcfg::removeLink(cfg_.interface_name);
     if (!r) {
       failed = true;
-      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name,
-              r.error().message());
+      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name, r.error().message());
     }
   }
   http_->stop();

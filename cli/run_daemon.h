@@ -39,9 +39,9 @@ namespace nld::cli {
 
 struct RunConfig {
   std::vector<IpAddress> local_ips;
-  std::string conf;                              ///< -conf ("" = do not write one)
+  std::string conf;  ///< -conf ("" = do not write one)
   std::string base_corefile = "/etc/coredns/Corefile.base";
-  std::string kube_dns_dir;                      ///< "" = none
+  std::string kube_dns_dir;  ///< "" = none
   std::string upstream_svc = "kube-dns";
   uint16_t health_port = 8080;
   uint16_t dns_port = 53;
@@ -51,8 +51,8 @@ struct RunConfig {
   std::string interface_name = "nodelocaldns";
   netcfg::LinkKind link_kind = netcfg::LinkKind::kAuto;
   std::chrono::milliseconds sync_interval{60000};
-  std::optional<SocketAddress> metrics_listen;   ///< -metrics-listen-address ("" = off)
-  std::string prometheus_endpoint = ":9253";     ///< -prometheus-listen-address
+  std::optional<SocketAddress> metrics_listen;  ///< -metrics-listen-address ("" = off)
+  std::string prometheus_endpoint = ":9253";    ///< -prometheus-listen-address
   std::string pidfile;
   std::string xtables_lock = "/run/xtables.lock";
   resolver::ServerOptions server;

@@ -21,8 +21,8 @@ bool isKnownLong(std::string_view name) {
 }
 
 Result<std::chrono::milliseconds> invalidInterval(std::string_view text, std::string_view why) {
-  return fail(Errc::kInvalidArgument, "invalid -syncinterval '" + std::string(text) + "': " +
-                                          std::string(why) +
+  return fail(Errc::kInvalidArgument, "invalid -syncinterval '" + std::string(text) +
+                                          "': " + std::string(why) +
                                           " (use seconds like 60, or a duration like 60s or 1m)");
 }
 
@@ -94,7 +94,8 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
       ++i;
     }
     std::string number(text.substr(start, i - start));
@@ -102,7 +103,8 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
       return bad("expected a number");
     }
     size_t ustart = i;
-    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') {
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) &&
+           text[i] != '.') {
       ++i;
     }
     std::string_view unit = text.substr(ustart, i - ustart);
@@ -175,14 +177,12 @@ Result<std::vector<IpAddress>> parseLocalIps(std::string_view text) {
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    std::string_view part = text.substr(start, comma == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : comma - start);
+    std::string_view part = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     auto ip = IpAddress::parse(part);
     if (!ip || ip->isUnspecified()) {
-      return fail(Errc::kInvalidArgument,
-                  "invalid localip specified - \"" + std::string(part) + "\" (-localip " +
-                      std::string(text) + ")");
+      return fail(Errc::kInvalidArgument, "invalid localip specified - \"" + std::string(part) +
+                                              "\" (-localip " + std::string(text) + ")");
     }
     if (std::find(out.begin(), out.end(), *ip) == out.end()) {
       out.push_back(*ip);
@@ -213,8 +213,8 @@ Result<SocketAddress> parseListenAddress(std::string_view text) {
     return bad("expected HOST:PORT or :PORT");
   }
   // Port 0 (pick any) is allowed: tests run several daemons side by side.
-  std::optional<uint16_t> port =
-      text.substr(colon + 1) == "0" ? std::optional<uint16_t>(0) : parsePort(text.substr(colon + 1));
+  std::optional<uint16_t> port = text.substr(colon + 1) == "0" ? std::optional<uint16_t>(0)
+                                                               : parsePort(text.substr(colon + 1));
   if (!port) {
     return bad("invalid port");
   }

@@ -238,8 +238,8 @@ void HttpServer::serve(int fd) {
   } else {
     std::string method = line.substr(0, sp1);
     size_t sp2 = line.find(' ', sp1 + 1);
-    std::string target = line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos
-                                                                         : sp2 - sp1 - 1);
+    std::string target =
+        line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp1 - 1);
     std::string path = target.substr(0, target.find('?'));
     if (method != "GET" && method != "HEAD") {
       resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
@@ -248,16 +248,17 @@ void HttpServer::serve(int fd) {
       if (method == "HEAD") {
         std::string len = std::to_string(resp.body.size());
         std::string head = "HTTP/1.0 " + std::to_string(resp.status) + " " + reason(resp.status) +
-                           "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-                           len + "\r\nConnection: close\r\n\r\n";
+                           "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " + len +
+                           "\r\nConnection: close\r\n\r\n";
         sendAll(fd, head);
         return;
       }
     }
   }
   std::string out = "HTTP/1.0 " + std::to_string(resp.status) + " " + reason(resp.status) +
-                    "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-                    std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n" + resp.body;
+                    "\r\nContent-Type: " + resp.content_type +
+                    "\r\nContent-Length: " + std::to_string(resp.body.size()) +
+                    "\r\nConnection: close\r\n\r\n" + resp.body;
   sendAll(fd, out);
   ::shutdown(fd, SHUT_WR);
 }

@@ -13,8 +13,13 @@
 
 namespace nld::cli {
 
-enum class SetupError : uint8_t { kIptables, kIptablesLock, kInterfaceAdd, kInterfaceCheck,
-                                  kConfigmap };
+enum class SetupError : uint8_t {
+  kIptables,
+  kIptablesLock,
+  kInterfaceAdd,
+  kInterfaceCheck,
+  kConfigmap
+};
 
 /// The errortype label value: "iptables", "iptables_lock", "interface_add", "interface_check",
 /// "configmap".

@@ -165,24 +165,25 @@ std::string renderProcessMetrics() {
     ::closedir(dir);
   }
   char buf[1024];
-  std::snprintf(buf, sizeof(buf),
-                "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-                "# TYPE process_cpu_seconds_total counter\n"
-                "process_cpu_seconds_total %.2f\n"
-                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                "# TYPE process_resident_memory_bytes gauge\n"
-                "process_resident_memory_bytes %.0f\n"
-                "# HELP process_open_fds Number of open file descriptors.\n"
-                "# TYPE process_open_fds gauge\n"
-                "process_open_fds %zu\n"
-                "# HELP process_threads Number of OS threads in the process.\n"
-                "# TYPE process_threads gauge\n"
-                "process_threads %.0f\n"
-                "# HELP process_start_time_seconds Start time of the process since unix epoch in "
-                "seconds.\n"
-                "# TYPE process_start_time_seconds gauge\n"
-                "process_start_time_seconds %.2f\n",
-                cpu, rss, fds > 0 ? fds - 1 : 0, threads, boot_time + start_ticks / ticks);
+  std::snprintf(
+      buf, sizeof(buf),
+      "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+      "# TYPE process_cpu_seconds_total counter\n"
+      "process_cpu_seconds_total %.2f\n"
+      "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+      "# TYPE process_resident_memory_bytes gauge\n"
+      "process_resident_memory_bytes %.0f\n"
+      "# HELP process_open_fds Number of open file descriptors.\n"
+      "# TYPE process_open_fds gauge\n"
+      "process_open_fds %zu\n"
+      "# HELP process_threads Number of OS threads in the process.\n"
+      "# TYPE process_threads gauge\n"
+      "process_threads %.0f\n"
+      "# HELP process_start_time_seconds Start time of the process since unix epoch in "
+      "seconds.\n"
+      "# TYPE process_start_time_seconds gauge\n"
+      "process_start_time_seconds %.2f\n",
+      cpu, rss, fds > 0 ? fds - 1 : 0, threads, boot_time + start_ticks / ticks);
   return buf;
 }
 

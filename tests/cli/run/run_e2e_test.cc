@@ -4,6 +4,7 @@
 // as oracles.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -71,8 +71,8 @@ std::string netState() {
 }
 
 int countOurRules() {
-  return std::stoi(
-      "0" + trim(test::run("iptables-legacy-save | grep -c 'NodeLocal DNS Cache'").out));
+  return std::stoi("0" +
+                   trim(test::run("iptables-legacy-save | grep -c 'NodeLocal DNS Cache'").out));
 }
 
 class RunE2e : public ::testing::Test {
@@ -86,25 +86,35 @@ class RunE2e : public ::testing::Test {
     d_ = dir_.path();
     fs::create_directories(d_ + "/coredns");
     fs::create_directories(d_ + "/kube-dns");
-    std::string zone = "$ORIGIN cluster.local.\n$TTL 30\n"
-                       "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 "
-                       "86400 5\n@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n";
+    std::string zone =
+        "$ORIGIN cluster.local.\n$TTL 30\n"
+        "@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 "
+        "86400 5\n@ IN NS ns.dns.cluster.local.\nns.dns IN A 10.96.0.10\n";
     for (int i = 1; i <= 20; ++i) {
-      zone += "svc" + std::to_string(i) + ".default.svc IN A 10.96.0." + std::to_string(i + 1) +
-              "\n";
+      zone +=
+          "svc" + std::to_string(i) + ".default.svc IN A 10.96.0." + std::to_string(i + 1) + "\n";
     }
     ASSERT_TRUE(writeFileAtomic(d_ + "/cluster.local.zone", zone));
     ASSERT_TRUE(writeFileAtomic(d_ + "/acme.local.zone",
                                 "$ORIGIN acme.local.\n$TTL 30\n@ IN SOA ns hm 1 7200 1800 86400 "
                                 "5\n@ IN NS ns\nns IN A 10.96.12.34\nwww IN A 192.0.2.80\n"));
-    std::string conf = "server:\n  ip-address: 10.96.12.34\n  port: 53\n  username: \"\"\n"
-                       "  chroot: \"\"\n  zonesdir: \"" + d_ + "\"\n  database: \"\"\n"
-                       "  pidfile: \"" + d_ + "/nsd.pid\"\n  xfrdfile: \"" + d_ + "/xfrd.state\"\n"
-                       "  zonelistfile: \"" + d_ + "/zone.list\"\n  server-count: 1\n"
-                       "  logfile: \"" + d_ + "/nsd.log\"\nremote-control:\n"
-                       "  control-enable: no\nzone:\n  name: cluster.local\n"
-                       "  zonefile: cluster.local.zone\nzone:\n  name: acme.local\n"
-                       "  zonefile: acme.local.zone\n";
+    std::string conf =
+        "server:\n  ip-address: 10.96.12.34\n  port: 53\n  username: \"\"\n"
+        "  chroot: \"\"\n  zonesdir: \"" +
+        d_ +
+        "\"\n  database: \"\"\n"
+        "  pidfile: \"" +
+        d_ + "/nsd.pid\"\n  xfrdfile: \"" + d_ +
+        "/xfrd.state\"\n"
+        "  zonelistfile: \"" +
+        d_ +
+        "/zone.list\"\n  server-count: 1\n"
+        "  logfile: \"" +
+        d_ +
+        "/nsd.log\"\nremote-control:\n"
+        "  control-enable: no\nzone:\n  name: cluster.local\n"
+        "  zonefile: cluster.local.zone\nzone:\n  name: acme.local\n"
+        "  zonefile: acme.local.zone\n";
     ASSERT_TRUE(writeFileAtomic(d_ + "/nsd.conf", conf));
     auto r = test::run("nsd -c " + d_ + "/nsd.conf");
     ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -112,9 +122,9 @@ class RunE2e : public ::testing::Test {
     ASSERT_TRUE(waitFor([] { return dig("10.96.12.34", "ns.dns.cluster.local") == "10.96.0.10"; },
                         milliseconds(5000)));
     // The docs' sed for iptables mode (spec §5.1).
-    std::string base = readFile(test::sourcePath(
-                                    "tests/resolver/config/testdata/upstream-configmap.Corefile"))
-                           .value();
+    std::string base =
+        readFile(test::sourcePath("tests/resolver/config/testdata/upstream-configmap.Corefile"))
+            .value();
     auto replace = [&](const std::string& from, const std::string& to) {
       for (size_t p; (p = base.find(from)) != std::string::npos;) {
         base.replace(p, from.size(), to);
@@ -139,10 +149,25 @@ class RunE2e : public ::testing::Test {
 
   // The manifest's args (spec §2b) plus a per-test lock, pidfile and a short sync interval.
   std::vector<std::string> manifestArgs() const {
-    return {"run", "-localip", "169.254.20.10,10.96.0.10", "-conf", d_ + "/Corefile",
-            "-basecorefile", d_ + "/coredns/Corefile.base", "-kubednscm", d_ + "/kube-dns",
-            "-upstreamsvc", "kube-dns-upstream", "-pidfile", d_ + "/node-cache.pid",
-            "-syncinterval", "1s", "--xtables-lock", d_ + "/xtables.lock", "--workers", "2"};
+    return {"run",
+            "-localip",
+            "169.254.20.10,10.96.0.10",
+            "-conf",
+            d_ + "/Corefile",
+            "-basecorefile",
+            d_ + "/coredns/Corefile.base",
+            "-kubednscm",
+            d_ + "/kube-dns",
+            "-upstreamsvc",
+            "kube-dns-upstream",
+            "-pidfile",
+            d_ + "/node-cache.pid",
+            "-syncinterval",
+            "1s",
+            "--xtables-lock",
+            d_ + "/xtables.lock",
+            "--workers",
+            "2"};
   }
 
   pid_t start(std::vector<std::string> args, const std::string& log, bool test_hooks = false) {
@@ -215,7 +240,8 @@ TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
   EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
   EXPECT_EQ(dig("10.96.0.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
   EXPECT_EQ(trim(test::run("dig +short +tcp +time=1 +tries=1 @169.254.20.10 "
-                           "svc3.default.svc.cluster.local").out),
+                           "svc3.default.svc.cluster.local")
+                     .out),
             "10.96.0.4");
   // The runtime Corefile was written with the cluster DNS substituted.
   std::string conf = readFile(d_ + "/Corefile").value_or("");
@@ -228,7 +254,8 @@ TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
 
   std::string m1 = metrics();
   for (const char* name :
-       {"# TYPE coredns_dns_requests_total counter", "# TYPE coredns_nodecache_setup_errors_total counter",
+       {"# TYPE coredns_dns_requests_total counter",
+        "# TYPE coredns_nodecache_setup_errors_total counter",
         "coredns_nodecache_setup_errors_total{errortype=\"iptables_lock\"} 0",
         "coredns_nodecache_setup_errors_total{errortype=\"configmap\"} 0",
         "# TYPE coredns_dns_request_duration_seconds histogram", "coredns_cache_",
@@ -250,8 +277,8 @@ TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
   }
   EXPECT_GT(samples, 10);
   // The same text on the Corefile's prometheus address.
-  EXPECT_NE(test::run("curl -s -m 3 http://127.0.0.1:9253/metrics").out.find(
-                "coredns_nodecache_setup_errors_total"),
+  EXPECT_NE(test::run("curl -s -m 3 http://127.0.0.1:9253/metrics")
+                .out.find("coredns_nodecache_setup_errors_total"),
             std::string::npos);
   const std::string series =
       "coredns_dns_requests_total{server=\"dns://169.254.20.10:53\",zone=\"cluster.local.\","
@@ -293,8 +320,7 @@ TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
   project("..2026_01", "stubDomains", R"({"acme.local": ["10.96.12.34"]})");
   EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
                       milliseconds(5000)));
-  auto applied_ms =
-      std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  auto applied_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   RecordProperty("configmap_applied_ms", std::to_string(applied_ms));
   std::printf("ConfigMap change applied in %lld ms\n", static_cast<long long>(applied_ms));
   std::string conf = readFile(d_ + "/Corefile").value_or("");
@@ -322,7 +348,9 @@ TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
   ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base));
   project("..2026_03", "stubDomains", "{}");
   EXPECT_TRUE(waitFor(
-      [&] { return readFile(d_ + "/Corefile").value_or("").find("acme.local") == std::string::npos; },
+      [&] {
+        return readFile(d_ + "/Corefile").value_or("").find("acme.local") == std::string::npos;
+      },
       milliseconds(5000)));
   ::kill(pid, SIGTERM);
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
@@ -349,9 +377,9 @@ TEST_F(RunE2e, DeletedInterfaceAndFlushedRulesAreRestored) {
   std::printf("interface restored in %lld ms\n", static_cast<long long>(link_ms));
   RecordProperty("link_restored_ms", std::to_string(link_ms));
   EXPECT_LE(link_ms, 1000);
-  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "svc5.default.svc.cluster.local") ==
-                                  "10.96.0.6"; },
-                      milliseconds(3000)));
+  EXPECT_TRUE(
+      waitFor([] { return dig("169.254.20.10", "svc5.default.svc.cluster.local") == "10.96.0.6"; },
+              milliseconds(3000)));
 
   // One address removed: restored too.
   ASSERT_EQ(test::run("ip addr del 10.96.0.10/32 dev nodelocaldns").exit_code, 0);
@@ -359,8 +387,9 @@ TEST_F(RunE2e, DeletedInterfaceAndFlushedRulesAreRestored) {
 
   ASSERT_EQ(countOurRules(), 24);
   t0 = Clock::now();
-  test::run("iptables-legacy -w -t raw -F PREROUTING; iptables-legacy -w -t raw -F OUTPUT; "
-            "iptables-legacy -w -F INPUT; iptables-legacy -w -F OUTPUT");
+  test::run(
+      "iptables-legacy -w -t raw -F PREROUTING; iptables-legacy -w -t raw -F OUTPUT; "
+      "iptables-legacy -w -F INPUT; iptables-legacy -w -F OUTPUT");
   EXPECT_TRUE(waitFor([] { return countOurRules() == 24; }, milliseconds(4000)));
   auto rules_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   std::printf("rules restored in %lld ms (-syncinterval 1s)\n", static_cast<long long>(rules_ms));
@@ -383,9 +412,9 @@ TEST_F(RunE2e, SigtermLeavesTheNamespaceAsBefore) {
   auto t0 = Clock::now();
   ::kill(pid, SIGTERM);
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
-  std::printf("SIGTERM to exit: %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count()));
+  std::printf(
+      "SIGTERM to exit: %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count()));
   EXPECT_EQ(netState(), before);
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
   std::string log = readFile(d_ + "/run.log").value_or("");
@@ -427,8 +456,7 @@ TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
   EXPECT_EQ(dig("fd00::10", "svc7.default.svc.cluster.local"), "10.96.0.8");
   EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
   EXPECT_EQ(countOurRules(), 12);  // iptables: the IPv4 address
-  EXPECT_EQ(std::stoi("0" + trim(test::run("ip6tables-legacy-save | grep -c 'fd00::10'").out)),
-            12);
+  EXPECT_EQ(std::stoi("0" + trim(test::run("ip6tables-legacy-save | grep -c 'fd00::10'").out)), 12);
   ::kill(pid, SIGTERM);
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
   EXPECT_EQ(countOurRules(), 0);
@@ -460,9 +488,10 @@ TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
   fs::create_directories(d_ + "/conf");
   // "." goes to 10.96.12.99: nothing there (no route), so www.acme.local fails until its block
   // is added.
-  std::string text = "cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n"
-                     "    health 169.254.20.10:8080\n}\n"
-                     ".:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.99\n}\n";
+  std::string text =
+      "cluster.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n"
+      "    health 169.254.20.10:8080\n}\n"
+      ".:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.99\n}\n";
   ASSERT_TRUE(writeFileAtomic(conf, text));
   pid_t pid = start({"run", "-localip", "169.254.20.10", "-conf", conf, "-basecorefile",
                      d_ + "/none/Corefile.base", "-pidfile", d_ + "/node-cache.pid",
@@ -475,7 +504,8 @@ TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
   EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "");
 
   // A change to the file is picked up by the directory watch.
-  std::string more = text + "acme.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n}\n";
+  std::string more =
+      text + "acme.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n}\n";
   ASSERT_TRUE(writeFileAtomic(conf, more));
   EXPECT_TRUE(waitFor(
       [&] {
@@ -521,8 +551,9 @@ TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out, "nodelocaldns: error: invalid localip specified - \"\" (-localip "
-                   "169.254.20.10,)\n");
+  EXPECT_EQ(r.out,
+            "nodelocaldns: error: invalid localip specified - \"\" (-localip "
+            "169.254.20.10,)\n");
   r = test::run(exe + " run -localip 169.254.20.10 -syncinterval=2x 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("invalid -syncinterval '2x'"), std::string::npos) << r.out;
@@ -565,7 +596,7 @@ struct Client {
         uint8_t q[128] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 1, 0, 0, 1};
         size_t len = 12;
         for (const std::string& part : {label, std::string("default"), std::string("svc"),
-                                         std::string("cluster"), std::string("local")}) {
+                                        std::string("cluster"), std::string("local")}) {
           q[len++] = static_cast<uint8_t>(part.size());
           std::memcpy(q + len, part.data(), part.size());
           len += part.size();
@@ -641,8 +672,7 @@ TEST_F(RunE2e, HandoverRestartLosesNoQueriesPlainRestartIsMeasured) {
   client.finish(std::max<long>(10000, client.sent.load() + 3000));
   std::string alog = readFile(d_ + "/a.log").value_or("");
   EXPECT_NE(alog.find("handing over"), std::string::npos) << alog;
-  std::printf("hand-over restart: %ld queries, %ld lost\n", client.sent.load(),
-              client.lost);
+  std::printf("hand-over restart: %ld queries, %ld lost\n", client.sent.load(), client.lost);
   RecordProperty("handover_sent", std::to_string(client.sent.load()));
   RecordProperty("handover_lost", std::to_string(client.lost));
   EXPECT_GE(client.sent.load(), 10000);
@@ -662,9 +692,10 @@ TEST_F(RunE2e, HandoverRestartLosesNoQueriesPlainRestartIsMeasured) {
   auto gap = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   long sent_at_up = plain.sent.load();
   plain.finish(std::max<long>(10000, sent_at_up + 3000));
-  std::printf("plain SIGTERM restart: %ld queries, %ld lost, %lld ms from SIGTERM to successor "
-              "serving\n",
-              plain.sent.load(), plain.lost, static_cast<long long>(gap));
+  std::printf(
+      "plain SIGTERM restart: %ld queries, %ld lost, %lld ms from SIGTERM to successor "
+      "serving\n",
+      plain.sent.load(), plain.lost, static_cast<long long>(gap));
   RecordProperty("plain_sent", std::to_string(plain.sent.load()));
   RecordProperty("plain_lost", std::to_string(plain.lost));
   EXPECT_GT(plain.lost, 0);  // the point of hand-over

@@ -9,21 +9,49 @@ using std::chrono::milliseconds;
 using Args = std::vector<std::string>;
 
 TEST(TranslateRunArgs, AddsDashToNodeCacheFlagsAfterRun) {
-  Args in = {"nodelocaldns", "--log-level", "debug", "run",   "-localip",
-             "169.254.20.10,10.96.0.10", "-conf", "/etc/Corefile", "-upstreamsvc",
-             "kube-dns-upstream", "-pidfile", "/tmp/node-cache.pid"};
-  Args want = {"nodelocaldns", "--log-level", "debug", "run",   "--localip",
-               "169.254.20.10,10.96.0.10", "--conf", "/etc/Corefile", "--upstreamsvc",
-               "kube-dns-upstream", "--pidfile", "/tmp/node-cache.pid"};
+  Args in = {"nodelocaldns", "--log-level",
+             "debug",        "run",
+             "-localip",     "169.254.20.10,10.96.0.10",
+             "-conf",        "/etc/Corefile",
+             "-upstreamsvc", "kube-dns-upstream",
+             "-pidfile",     "/tmp/node-cache.pid"};
+  Args want = {"nodelocaldns",  "--log-level",
+               "debug",         "run",
+               "--localip",     "169.254.20.10,10.96.0.10",
+               "--conf",        "/etc/Corefile",
+               "--upstreamsvc", "kube-dns-upstream",
+               "--pidfile",     "/tmp/node-cache.pid"};
   EXPECT_EQ(translateRunArgs(in), want);
 }
 
 TEST(TranslateRunArgs, HandlesGoBoolsEqualsAndValuesThatLookLikeFlags) {
-  Args in = {"x", "run", "-setupiptables=false", "-skipteardown", "-health-port", "8080",
-             "-dns.port=5353", "-conf", "-localip", "--workers", "2", "-p", "-pidfile"};
+  Args in = {"x",
+             "run",
+             "-setupiptables=false",
+             "-skipteardown",
+             "-health-port",
+             "8080",
+             "-dns.port=5353",
+             "-conf",
+             "-localip",
+             "--workers",
+             "2",
+             "-p",
+             "-pidfile"};
   // "-localip" after -conf is -conf's value (Go would take it too), "-pidfile" is -p's value.
-  Args want = {"x", "run", "--setupiptables=false", "--skipteardown", "--health-port", "8080",
-               "--dns.port=5353", "--conf", "-localip", "--workers", "2", "-p", "-pidfile"};
+  Args want = {"x",
+               "run",
+               "--setupiptables=false",
+               "--skipteardown",
+               "--health-port",
+               "8080",
+               "--dns.port=5353",
+               "--conf",
+               "-localip",
+               "--workers",
+               "2",
+               "-p",
+               "-pidfile"};
   EXPECT_EQ(translateRunArgs(in), want);
 }
 

@@ -1,10 +1,9 @@
 #include "cli/run_http.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 namespace nld::cli {
 namespace {
@@ -76,8 +75,8 @@ TEST(HttpServer, SetListenersKeepsExistingAndReportsBindErrors) {
   ASSERT_TRUE(server->setListeners({SocketAddress{*IpAddress::parse("127.0.0.1"), 0}}));
   SocketAddress first = server->boundAddresses().at(0);
   // 192.0.2.1 is not ours: bind fails with EADDRNOTAVAIL; the loopback listener survives.
-  auto r = server->setListeners({SocketAddress{*IpAddress::parse("127.0.0.1"), 0},
-                                 *SocketAddress::parse("192.0.2.1:80", 0)});
+  auto r = server->setListeners(
+      {SocketAddress{*IpAddress::parse("127.0.0.1"), 0}, *SocketAddress::parse("192.0.2.1:80", 0)});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("listen http 192.0.2.1:80"), std::string::npos);
   ASSERT_EQ(server->boundAddresses().size(), 1u);

@@ -1,10 +1,9 @@
 #include "cli/run_process.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"

@@ -1,12 +1,12 @@
 #include "cli/run_watch.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <gtest/gtest.h>
 
 #include "base/atomic_file.h"
 #include "tests/support/netns.h"
