@@ -255,7 +255,11 @@ bool Daemon::healthy() {
   if (!server_ || wedged_) {
     return false;
   }
-  return server_->probe(kProbeTimeout);
+  // Watchdog: the probe must be answered AND our workers' packet counter must have moved (the
+  // probe's own query counts), so an answer from a successor's socket in the SO_REUSEPORT group
+  // does not make a wedged instance look healthy.
+  uint64_t before = server_->progress();
+  return server_->probe(kProbeTimeout) && server_->progress() > before;
 }
 
 HttpResponse Daemon::handleHttp(const std::string& path) {
