@@ -256,10 +256,19 @@ bool Daemon::healthy() {
     return false;
   }
   // Watchdog: the probe must be answered AND our workers' packet counter must have moved (the
-  // probe's own query counts), so an answer from a successor's socket in the SO_REUSEPORT group
-  // does not make a wedged instance look healthy.
-  uint64_t before = server_->progress();
-  return server_->probe(kProbeTimeout) && server_->progress() > before;
+  // probe's own query counts), so an answer from another instance's socket in the SO_REUSEPORT
+  // group does not make a wedged one look healthy. Each probe uses a new source port, i.e. a new
+  // hash into the group: a few tries find one of our sockets when two instances share it.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    uint64_t before = server_->progress();
+    if (!server_->probe(kProbeTimeout)) {
+      return false;
+    }
+    if (server_->progress() > before) {
+      return true;
+    }
+  }
+  return false;
 }
 
 HttpResponse Daemon::handleHttp(const std::string& path) {
