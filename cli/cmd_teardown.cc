@@ -134,15 +134,21 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
       present += r.copies;
     }
   }
+  bool rules_removed = true;
   if (auto r = removeNodeRules(rules); !r) {
+    rules_removed = false;
     problems.push_back("rules: " + r.error().message());
   } else if (present > 0) {
     done.push_back("removed " + std::to_string(present) + " rule(s)");
   }
 
-  // 3. the interface (only a kind we create: a foreign veth of the same name stays).
+  // 3. the interface (only a kind we create: a foreign veth of the same name stays). Kept while
+  // rules remain: its addresses tell a later teardown which rules to remove (even without a
+  // state file), and queries to an address still present fail fast instead of being routed away.
   bool foreign = link && *link && !isOurLinkKind((*link)->kind);
-  if (!foreign) {
+  if (!rules_removed && link && *link && !foreign) {
+    problems.push_back("kept link " + interface + " because its rules could not be removed");
+  } else if (!foreign) {
     if (auto r = removeNodeLink(interface); !r) {
       problems.push_back("link " + interface + ": " + r.error().message());
     } else if (*r) {
@@ -205,10 +211,15 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
     left.push_back("link " + interface);
   }
   if (auto after = checkNodeRules(rules)) {
+    std::vector<std::string> rules_left;
     for (const auto& r : *after) {
       if (r.copies > 0) {
-        left.push_back("rule '" + r.line + "'");
+        rules_left.push_back(r.line);
       }
+    }
+    if (!rules_left.empty()) {
+      left.push_back(std::to_string(rules_left.size()) + " rule(s) (first: '" + rules_left[0] +
+                     "')");
     }
   }
   for (const KubeletChange& k : kubelet_left) {
