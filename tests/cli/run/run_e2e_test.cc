@@ -547,6 +547,30 @@ TEST_F(RunE2e, Sigusr2HandsOverEvenWithHandoverNever) {
   EXPECT_NE(test::run("ip link show nodelocaldns").exit_code, 0);
 }
 
+TEST_F(RunE2e, RestartAfterKill9AdoptsInterfaceAndRules) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
+  std::string before = netState();
+  pid_t a = start(manifestArgs(), d_ + "/a.log");
+  ASSERT_TRUE(waitServing(a));
+  ::kill(a, SIGKILL);
+  EXPECT_EQ(waitExit(a, milliseconds(5000)), 128 + SIGKILL);
+  EXPECT_EQ(countOurRules(), 24);  // left behind: the interface stays up, answers fail fast
+  pid_t b = start(manifestArgs(), d_ + "/b.log");
+  ASSERT_TRUE(waitServing(b));
+  std::string log = readFile(d_ + "/b.log").value_or("");
+  EXPECT_NE(log.find("'nodelocaldns' ready: adopted"), std::string::npos) << log;
+  EXPECT_EQ(countOurRules(), 24);  // no duplicates
+  EXPECT_EQ(dig("10.96.0.10", "svc11.default.svc.cluster.local"), "10.96.0.12");
+  ::kill(b, SIGTERM);
+  EXPECT_EQ(waitExit(b, milliseconds(10000)), 0);
+  EXPECT_EQ(netState(), before);
+}
+
 TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
