@@ -60,7 +60,9 @@ void EventLoop::post(std::function<void()> fn) {
 void EventLoop::Waker::onIo(uint32_t) noexcept {
   uint64_t value;
   [[maybe_unused]] auto n = ::read(loop_->event_.get(), &value, sizeof value);
-  loop_->drainPosted();
+  // Run the tasks after this round's dispatch: a task may destroy handlers that still have
+  // events in events_ (e.g. stopAccepting() closing a listener that is also readable).
+  loop_->posted_pending_ = true;
 }
 
 void EventLoop::drainPosted() noexcept {
@@ -84,6 +86,10 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
   now_ = MonoClock::now();
   for (int i = 0; i < n; ++i) {
     static_cast<IoHandler*>(events_[i].data.ptr)->onIo(events_[i].events);
+  }
+  if (posted_pending_) {
+    posted_pending_ = false;
+    drainPosted();
   }
   for (auto& t : ticks_) {
     if (now_ >= t.next) {

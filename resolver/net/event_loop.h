@@ -2,8 +2,10 @@
 // cross-thread post() (eventfd). The loop is driven by its owner: runOnce() waits at most until
 // the next tick is due, dispatches ready handlers, then runs due ticks and posted tasks.
 //
-// Threading: everything except post() and wake() must be called on the loop's own thread.
-// Handlers are borrowed: the owner removes a handler (remove()) before destroying it.
+// Threading: everything except post() must be called on the loop's own thread.
+// Handlers are borrowed: the owner removes a handler (remove()) before destroying it, and must
+// not destroy another handler from inside an onIo() (that handler may have an event later in the
+// same round): defer it, or do it in a posted task or a tick — both run after the round.
 #pragma once
 
 #include <sys/epoll.h>
@@ -79,6 +81,7 @@ class EventLoop {
   Fd event_;
   Waker waker_{this};
   std::vector<Tick> ticks_;
+  bool posted_pending_ = false;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::function<void()>> running_;

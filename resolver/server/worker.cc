@@ -317,22 +317,20 @@ void Worker::closeListeners() noexcept {
 
 void Worker::postStopAccepting(std::function<void()> done) {
   loop_->post([this, done = std::move(done)] {
-    // Answer what is already queued on our UDP sockets, then close them: the kernel moves new
-    // datagrams to the successor's sockets in the SO_REUSEPORT group.
-    for (auto& l : udp_) {
-      if (l) {
-        onUdpReadable(*l);
-      }
-    }
-    for (auto& l : udp_) {
-      if (l) {
-        loop_->remove(l->fd());
-        l.reset();
-      }
-    }
+    // Per socket: out of epoll, answer what is queued, close at once — the kernel then hands new
+    // datagrams and connections to the successor's sockets in the SO_REUSEPORT group. What
+    // arrives between the last recvmmsg() and close() (about a microsecond) is lost.
     for (auto& l : tcp_) {
       if (l) {
         loop_->remove(l->fd());
+        onAccept(*l);  // take over connections already in the accept queue
+        l.reset();
+      }
+    }
+    for (auto& l : udp_) {
+      if (l) {
+        loop_->remove(l->fd());
+        onUdpReadable(*l);
         l.reset();
       }
     }
@@ -695,7 +693,7 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
 }
 
 void Worker::onAccept(TcpListener& l) noexcept {
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 1024; ++i) {
     int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       return;
