@@ -692,3 +692,56 @@ TEST(ServerForwarding, PrefetchRefreshesInTheBackground) {
 
 }  // namespace
 }  // namespace nld::test
+
+namespace nld::test {
+namespace {
+
+// Regression: stopAccepting()/stop()/reload() under load used to free listener handlers that
+// still had events pending in the same epoll round.
+TEST(ServerLifecycle, StopAcceptingReloadAndStopUnderLoad) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(false, std::chrono::milliseconds(0));
+  ASSERT_TRUE(up.ok());
+  std::atomic<bool> stop{false};
+  std::thread blaster([&stop] {
+    std::vector<int> fds;
+    for (int i = 0; i < 8; ++i) {
+      fds.push_back(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0));
+    }
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(53);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    uint16_t id = 0;
+    while (!stop.load()) {
+      for (int fd : fds) {
+        ++id;
+        auto q = makeQuery(id, "n" + std::to_string(id % 16) + ".example.org", 1);
+        ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        uint8_t sink[512];
+        while (::recv(fd, sink, sizeof sink, 0) > 0) {
+        }
+      }
+    }
+    for (int fd : fds) {
+      ::close(fd);
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    auto server = startServer(fakeCorefile("127.0.0.3:5300"), 2);
+    ASSERT_NE(server, nullptr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto cfg = resolver::config::parseCorefile(fakeCorefile("127.0.0.3:5300"), "Corefile");
+    ASSERT_TRUE(cfg.has_value());
+    ASSERT_TRUE(server->reload(std::move(*cfg)).has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server->stopAccepting();
+    server->stop(std::chrono::milliseconds(200));
+    EXPECT_GT(server->progress(), 0u);
+  }
+  stop = true;
+  blaster.join();
+}
+
+}  // namespace
+}  // namespace nld::test
