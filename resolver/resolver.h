@@ -43,12 +43,16 @@ class Server {
   /// "bind udp 169.254.20.10:53: Cannot assign requested address".
   static Result<std::unique_ptr<Server>> create(config::Config config,
                                                 const ServerOptions& options);
-  /// Starts the worker threads. Call once.
+  /// Starts the worker threads. Call once. The threads inherit the caller's signal mask: block
+  /// the signals a signalfd or sigwait() handles before calling this.
   void start();
   /// Atomic snapshot swap; caches of unchanged blocks are kept; in-flight queries finish with the
   /// snapshot they started with. New bind addresses are bound; vanished ones are closed.
   Result<void> reload(config::Config config);
   /// Closes the listeners (hand-over: call after the successor has bound its sockets).
+  /// Synchronous: each worker answers what is queued on its sockets and closes them; TCP
+  /// connections already accepted keep being served until stop(). Answers to forwarded UDP
+  /// queries that complete after this are dropped (their socket is gone); clients retry.
   void stopAccepting();
   /// Drains in-flight queries up to the deadline, then joins the threads. Idempotent.
   void stop(std::chrono::milliseconds drain);
