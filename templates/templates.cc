@@ -435,14 +435,20 @@ Result<std::string> extractObject(std::string_view manifest, std::string_view se
 namespace {
 
 Result<void> validateManifestText(std::string_view yaml, ProxyMode mode) {
+  // One YAML::Load per "---" document rather than YAML::LoadAll: on some malformed input
+  // yaml-cpp 0.7's LoadAll never stops producing documents and eats all memory.
   std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return fail(Errc::kParse, "not valid YAML at line " + std::to_string(e.mark.line + 1) + ": " +
-                                  e.msg);
-  } catch (const std::exception& e) {
-    return fail(Errc::kParse, std::string("not valid YAML: ") + e.what());
+  size_t first_line = 1;
+  for (const auto& chunk : splitDocuments(yaml)) {
+    try {
+      docs.push_back(YAML::Load(chunk));
+    } catch (const YAML::Exception& e) {
+      return fail(Errc::kParse, "not valid YAML at line " +
+                                    std::to_string(first_line + e.mark.line) + ": " + e.msg);
+    } catch (const std::exception& e) {
+      return fail(Errc::kParse, std::string("not valid YAML: ") + e.what());
+    }
+    first_line += static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n')) + 1;
   }
   try {
     if (auto r = validateParsed(docs); !r) return r;

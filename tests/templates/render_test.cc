@@ -1,5 +1,6 @@
 // templates: rendering per mode against golden files and the task page's literal sed, the
 // manifest's structure through yaml-cpp, validation, Corefile rendering, domain checks.
+#include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -303,6 +304,20 @@ TEST(RenderManifest, RejectsBadTemplates) {
     ASSERT_FALSE(r.has_value()) << what;
     EXPECT_EQ(r.error().message().find('\n'), std::string::npos) << what;
   }
+}
+
+TEST(RenderManifest, MalformedTemplateDoesNotExhaustMemory) {
+  // Found by mutating the template: yaml-cpp 0.7's LoadAll never returns on this input and
+  // allocates until the OOM killer (23 GB seen). Cap this test process at 1 GiB in case of a
+  // regression; the render must fail cleanly instead.
+  rlimit limit{1UL << 30, 1UL << 30};
+  ASSERT_EQ(::setrlimit(RLIMIT_AS, &limit), 0);
+  auto tmpl = readFile(test::sourcePath("tests/templates/data/loadall-blowup.yaml"));
+  ASSERT_TRUE(tmpl.has_value());
+  auto r = renderManifest(params(ProxyMode::kIptables), *tmpl);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::kParse);
+  EXPECT_EQ(r.error().message().find("bad_alloc"), std::string::npos) << r.error().message();
 }
 
 TEST(ValidateManifest, PlaceholdersAllowedPerMode) {
