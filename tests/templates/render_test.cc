@@ -133,6 +133,19 @@ TEST(RenderManifest, IpvsIsByteIdenticalToTheTaskPageSed) {
   EXPECT_EQ(mustRender(params(ProxyMode::kIpvs)), expected);
 }
 
+TEST(RenderManifest, IpvsFollowsTheEnglishPageNotTheJapaneseOne) {
+  // The Japanese task page drops the comma: s/__PILLAR__DNS__SERVER__//g. That leaves
+  // "-localip 169.254.20.10," which node-cache rejects ("invalid localip"), so we follow the
+  // English page and upstream. Both empty the `bind` operand in the end (ours at run time).
+  const std::string ja_ipvs =
+      R"(sed -i "s/__PILLAR__LOCAL__DNS__/$localdns/g; s/__PILLAR__DNS__DOMAIN__/$domain/g; s/__PILLAR__DNS__SERVER__//g; s/__PILLAR__CLUSTER__DNS__/$kubedns/g" nodelocaldns.yaml)";
+  std::string ja = sedOnTemplate(manifestTemplate(), vars("10.96.0.10", "169.254.20.10") + ja_ipvs);
+  EXPECT_NE(ja.find(R"("-localip", "169.254.20.10,")"), std::string::npos);
+  std::string ours = mustRender(params(ProxyMode::kIpvs));
+  EXPECT_NE(ours.find(R"("-localip", "169.254.20.10")"), std::string::npos);
+  EXPECT_EQ(ours.find(R"("169.254.20.10,")"), std::string::npos);
+}
+
 TEST(RenderManifest, Ipv6IsByteIdenticalToTheTaskPageSedWithBrackets) {
   std::string expected = sedOnTemplate(
       manifestTemplate(),
