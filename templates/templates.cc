@@ -138,18 +138,20 @@ std::string substitute(std::string_view template_text, const std::vector<IpAddre
 
 Result<void> checkAddresses(const std::vector<IpAddress>& local_ips, const IpAddress& kube_dns) {
   if (kube_dns.isUnspecified()) {
-    return fail(invalid("the kube-dns Service IP is required (kubectl get svc kube-dns -n "
-                        "kube-system -o jsonpath={.spec.clusterIP})"));
+    return fail(
+        invalid("the kube-dns Service IP is required (kubectl get svc kube-dns -n "
+                "kube-system -o jsonpath={.spec.clusterIP})"));
   }
   if (local_ips.empty()) return fail(invalid("at least one local IP is required"));
   for (const auto& ip : local_ips) {
     if (ip.isUnspecified() || ip.isLoopback()) {
-      return fail(invalid("local IP '" + ip.toString() + "' is not usable (unspecified or "
+      return fail(invalid("local IP '" + ip.toString() +
+                          "' is not usable (unspecified or "
                           "loopback)"));
     }
     if (ip.family() != local_ips.front().family()) {
-      return fail(invalid("local IPs '" + local_ips.front().toString() + "' and '" +
-                          ip.toString() + "' are of different families (one family only)"));
+      return fail(invalid("local IPs '" + local_ips.front().toString() + "' and '" + ip.toString() +
+                          "' are of different families (one family only)"));
     }
     if (ip == kube_dns) {
       return fail(invalid("local IP '" + ip.toString() + "' is the kube-dns IP"));
@@ -213,9 +215,9 @@ Result<void> auditPlaceholders(std::string_view text, const std::set<std::string
   size_t pos = 0;
   while ((pos = text.find(kPillar, pos)) != std::string_view::npos) {
     size_t end = pos + kPillar.size();
-    while (end < text.size() && (std::isupper(static_cast<unsigned char>(text[end])) != 0 ||
-                                 std::isdigit(static_cast<unsigned char>(text[end])) != 0 ||
-                                 text[end] == '_')) {
+    while (end < text.size() &&
+           (std::isupper(static_cast<unsigned char>(text[end])) != 0 ||
+            std::isdigit(static_cast<unsigned char>(text[end])) != 0 || text[end] == '_')) {
       ++end;
     }
     std::string_view token = text.substr(pos, end - pos);
@@ -287,8 +289,8 @@ Result<void> validateParsed(const std::vector<YAML::Node>& all) {
       }
     }
     if (kind == "DaemonSet") {
-      YAML::Node pod = doc["spec"] && doc["spec"]["template"] ? doc["spec"]["template"]["spec"]
-                                                                : YAML::Node();
+      YAML::Node pod =
+          doc["spec"] && doc["spec"]["template"] ? doc["spec"]["template"]["spec"] : YAML::Node();
       YAML::Node containers = pod ? pod["containers"] : YAML::Node();
       if (!containers || !containers.IsSequence() || containers.size() == 0) {
         return fail(Errc::kParse, "DaemonSet 'node-local-dns' has no containers");
@@ -376,7 +378,9 @@ IpAddress defaultLocalIp() {
   return kIp;
 }
 
-std::string defaultImage() { return std::string("ghcr.io/nodelocaldns/nodelocaldns:") + NLD_VERSION; }
+std::string defaultImage() {
+  return std::string("ghcr.io/nodelocaldns/nodelocaldns:") + NLD_VERSION;
+}
 
 std::string_view manifestTemplate() { return embedded::nodelocaldns_yaml(); }
 std::string_view corefileTemplate() { return embedded::Corefile_in(); }
@@ -392,8 +396,8 @@ Result<std::string> validateDomain(std::string_view domain) {
   size_t pos = 0;
   while (true) {
     size_t dot = d.find('.', pos);
-    std::string_view label = std::string_view(d).substr(pos, dot == std::string::npos ? d.npos
-                                                                                      : dot - pos);
+    std::string_view label =
+        std::string_view(d).substr(pos, dot == std::string::npos ? d.npos : dot - pos);
     if (!validLabel(label)) {
       return bad("label " + quoted(label) +
                  " is not 1-63 of a-z, 0-9, '-' (not starting or ending with '-')");
@@ -493,8 +497,8 @@ Result<std::string> extractObjectText(std::string_view manifest, std::string_vie
   std::string all;
   for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
   if (found.empty()) {
-    return fail(invalid("no object " + quoted(selector) + " in the manifest (objects: " +
-                        all + ")"));
+    return fail(
+        invalid("no object " + quoted(selector) + " in the manifest (objects: " + all + ")"));
   }
   if (found.size() > 1) {
     return fail(invalid(quoted(selector) + " names " + std::to_string(found.size()) +
@@ -521,7 +525,8 @@ Result<std::string> renderCorefile(const CorefileParams& params) {
     if (params.cluster_dns.isUnspecified()) {
       return fail(invalid(
           "the cluster DNS IP (the ClusterIP of Service kube-system/kube-dns-upstream) is required "
-          "in " + std::string(toString(params.mode)) +
+          "in " +
+          std::string(toString(params.mode)) +
           " mode; create that Service with 'nodelocaldns render-manifest --kube-dns IP --only "
           "kube-dns-upstream | kubectl apply -f -'"));
     }

@@ -24,8 +24,8 @@ struct Outcome {
 Outcome render(const std::string& args) {
   test::TempDir dir;
   // A subshell, so test::run's own stderr capture does not override ours.
-  auto r = test::run("(" + binary() + " render-manifest " + args + " >" + dir.file("out") +
-                     " 2>" + dir.file("err") + ")");
+  auto r = test::run("(" + binary() + " render-manifest " + args + " >" + dir.file("out") + " 2>" +
+                     dir.file("err") + ")");
   return {r.exit_code, readFile(dir.file("out")).value_or(""),
           readFile(dir.file("err")).value_or("")};
 }
@@ -42,8 +42,8 @@ TEST(RenderManifestCli, PrintsTheValidatedManifest) {
 TEST(RenderManifestCli, WritesOutputFile) {
   test::TempDir dir;
   std::string file = dir.file("nodelocaldns.yaml");
-  auto o = render("--kube-dns fd00::a --local-ip fd00::10 --mode ipvs --domain corp.example -o " +
-                  file);
+  auto o =
+      render("--kube-dns fd00::a --local-ip fd00::10 --mode ipvs --domain corp.example -o " + file);
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.out, "");
   auto text = readFile(file);
@@ -74,17 +74,17 @@ TEST(RenderManifestCli, BadInputExitsTwoWithOneLineAndLeavesOutputAlone) {
   std::string bad_template = dir.file("bad.yaml");
   ASSERT_TRUE(writeFileAtomic(bad_template, "kind: [\n__PILLAR__LOCAL__DNS__\n").has_value());
   const std::vector<std::string> cases = {
-      "--kube-dns 10.96.0",                                   // invalid IP
-      "--kube-dns 10.96.0.10 --local-ip 169.254.20.300",      // invalid local IP
-      "--kube-dns 10.96.0.10 --domain bad_domain",            // RFC 1123
-      "--kube-dns 10.96.0.10 --domain 'a/b'",                 // would break sed
-      "--kube-dns 10.96.0.10 --mode userspace",               // mode
-      "--kube-dns 10.96.0.10 --template " + bad_template,     // not YAML
-      "--kube-dns 10.96.0.10 --template " + dir.file("none"), // missing template
-      "--kube-dns 10.96.0.10 --only nope",                    // unknown object
-      "--kube-dns fd00::a",                                   // family mismatch with default
-      "--domain cluster.local",                               // --kube-dns missing
-      "--kube-dns 10.96.0.10 --bogus",                        // unknown flag
+      "--kube-dns 10.96.0",                                    // invalid IP
+      "--kube-dns 10.96.0.10 --local-ip 169.254.20.300",       // invalid local IP
+      "--kube-dns 10.96.0.10 --domain bad_domain",             // RFC 1123
+      "--kube-dns 10.96.0.10 --domain 'a/b'",                  // would break sed
+      "--kube-dns 10.96.0.10 --mode userspace",                // mode
+      "--kube-dns 10.96.0.10 --template " + bad_template,      // not YAML
+      "--kube-dns 10.96.0.10 --template " + dir.file("none"),  // missing template
+      "--kube-dns 10.96.0.10 --only nope",                     // unknown object
+      "--kube-dns fd00::a",                                    // family mismatch with default
+      "--domain cluster.local",                                // --kube-dns missing
+      "--kube-dns 10.96.0.10 --bogus",                         // unknown flag
   };
   for (const auto& args : cases) {
     for (bool existing : {false, true}) {

@@ -116,14 +116,14 @@ TEST(RenderManifest, Ipv6MatchesGolden) {
 }
 
 TEST(RenderManifest, IptablesIsByteIdenticalToTheTaskPageSed) {
-  std::string expected = sedOnTemplate(manifestTemplate(),
-                                       vars("10.96.0.10", "169.254.20.10") + kSedIptables);
+  std::string expected =
+      sedOnTemplate(manifestTemplate(), vars("10.96.0.10", "169.254.20.10") + kSedIptables);
   EXPECT_EQ(mustRender(params(ProxyMode::kIptables)), expected);
 }
 
 TEST(RenderManifest, NftablesUsesTheIptablesSed) {
-  std::string expected = sedOnTemplate(manifestTemplate(),
-                                       vars("10.96.0.10", "169.254.20.10") + kSedIptables);
+  std::string expected =
+      sedOnTemplate(manifestTemplate(), vars("10.96.0.10", "169.254.20.10") + kSedIptables);
   EXPECT_EQ(mustRender(params(ProxyMode::kNftables)), expected);
 }
 
@@ -147,9 +147,9 @@ TEST(RenderManifest, IpvsFollowsTheEnglishPageNotTheJapaneseOne) {
 }
 
 TEST(RenderManifest, Ipv6IsByteIdenticalToTheTaskPageSedWithBrackets) {
-  std::string expected = sedOnTemplate(
-      manifestTemplate(),
-      vars("fd00:10:96::a", "fd00::10") + kSedIpv6Brackets + " && " + kSedIptables);
+  std::string expected =
+      sedOnTemplate(manifestTemplate(),
+                    vars("fd00:10:96::a", "fd00::10") + kSedIpv6Brackets + " && " + kSedIptables);
   EXPECT_EQ(mustRender(params(ProxyMode::kIptables, "fd00:10:96::a", "fd00::10")), expected);
 }
 
@@ -163,8 +163,8 @@ TEST(RenderManifest, CustomDomainIsByteIdenticalToTheTaskPageSed) {
 
 TEST(RenderManifest, UpstreamManifestRendersLikeItsSed) {
   std::string tmpl = upstreamTemplate();
-  for (auto [mode, sed] : {std::pair{ProxyMode::kIptables, kSedIptables},
-                           std::pair{ProxyMode::kIpvs, kSedIpvs}}) {
+  for (auto [mode, sed] :
+       {std::pair{ProxyMode::kIptables, kSedIptables}, std::pair{ProxyMode::kIpvs, kSedIpvs}}) {
     std::string expected = sedOnTemplate(tmpl, vars("10.96.0.10", "169.254.20.10") + sed);
     EXPECT_EQ(mustRender(params(mode), tmpl), expected) << toString(mode);
   }
@@ -179,12 +179,12 @@ TEST(RenderManifest, StructureIptables) {
     kinds.emplace_back(d["kind"].as<std::string>(), d["metadata"]["name"].as<std::string>());
     EXPECT_EQ(d["metadata"]["namespace"].as<std::string>(), "kube-system");
   }
-  EXPECT_EQ(kinds, (std::vector<std::pair<std::string, std::string>>{
-                       {"ServiceAccount", "node-local-dns"},
-                       {"Service", "kube-dns-upstream"},
-                       {"ConfigMap", "node-local-dns"},
-                       {"DaemonSet", "node-local-dns"},
-                       {"Service", "node-local-dns"}}));
+  EXPECT_EQ(kinds,
+            (std::vector<std::pair<std::string, std::string>>{{"ServiceAccount", "node-local-dns"},
+                                                              {"Service", "kube-dns-upstream"},
+                                                              {"ConfigMap", "node-local-dns"},
+                                                              {"DaemonSet", "node-local-dns"},
+                                                              {"Service", "node-local-dns"}}));
 
   auto ds = object(m, "DaemonSet", "node-local-dns");
   auto pod = ds["spec"]["template"]["spec"];
@@ -222,7 +222,8 @@ TEST(RenderManifest, StructureIptables) {
   EXPECT_EQ(metrics["spec"]["clusterIP"].as<std::string>(), "None");
   EXPECT_EQ(metrics["spec"]["ports"][0]["port"].as<int>(), 9253);
 
-  std::string corefile = object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
+  std::string corefile =
+      object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
   EXPECT_NE(corefile.find("cluster.local:53 {"), std::string::npos);
   EXPECT_NE(corefile.find("bind 169.254.20.10 10.96.0.10\n"), std::string::npos);
   EXPECT_NE(corefile.find("forward . __PILLAR__CLUSTER__DNS__ {"), std::string::npos);
@@ -232,7 +233,8 @@ TEST(RenderManifest, StructureIptables) {
 TEST(RenderManifest, StructureIpvs) {
   std::string m = mustRender(params(ProxyMode::kIpvs));
   EXPECT_EQ(daemonSetArgs(m)[2], "169.254.20.10");
-  std::string corefile = object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
+  std::string corefile =
+      object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
   EXPECT_NE(corefile.find("forward . 10.96.0.10 {"), std::string::npos);
   EXPECT_EQ(corefile.find("__PILLAR__CLUSTER__DNS__"), std::string::npos);
   EXPECT_NE(corefile.find("forward . __PILLAR__UPSTREAM__SERVERS__\n"), std::string::npos);
@@ -244,7 +246,8 @@ TEST(RenderManifest, Ipv6BracketsOnlyBeforeAPort) {
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["host"].as<std::string>(), "fd00::10");
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["host"].as<std::string>(), "fd00::10");
   EXPECT_EQ(daemonSetArgs(m)[2], "fd00::10,fd00:10:96::a");
-  std::string corefile = object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
+  std::string corefile =
+      object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
   EXPECT_NE(corefile.find("health [fd00::10]:8080\n"), std::string::npos);
   EXPECT_NE(corefile.find("bind fd00::10 fd00:10:96::a\n"), std::string::npos);
 }
@@ -254,7 +257,8 @@ TEST(RenderManifest, SeveralLocalIpsGoWhereAListIsExpected) {
   p.local_ips = {ip("169.254.20.10"), ip("169.254.20.11")};
   std::string m = mustRender(p);
   EXPECT_EQ(daemonSetArgs(m)[2], "169.254.20.10,169.254.20.11,10.96.0.10");
-  std::string corefile = object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
+  std::string corefile =
+      object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
   EXPECT_NE(corefile.find("bind 169.254.20.10 169.254.20.11 10.96.0.10\n"), std::string::npos);
   EXPECT_NE(corefile.find("health 169.254.20.10:8080\n"), std::string::npos);
 }
@@ -278,14 +282,46 @@ TEST(RenderManifest, RejectsBadParameters) {
   };
   std::vector<Case> cases;
   auto p = params(ProxyMode::kIptables);
-  cases.push_back({"no kube-dns", [&] { auto q = p; q.kube_dns = IpAddress(); return q; }()});
-  cases.push_back({"no local ip", [&] { auto q = p; q.local_ips.clear(); return q; }()});
-  cases.push_back({"mixed family", [&] { auto q = p; q.local_ips = {ip("fd00::10")}; return q; }()});
-  cases.push_back({"local = kube-dns", [&] { auto q = p; q.local_ips = {ip("10.96.0.10")}; return q; }()});
-  cases.push_back({"loopback", [&] { auto q = p; q.local_ips = {ip("127.0.0.1")}; return q; }()});
-  cases.push_back({"bad domain", [&] { auto q = p; q.domain = "a..b"; return q; }()});
-  cases.push_back({"slash domain", [&] { auto q = p; q.domain = "a/b"; return q; }()});
-  cases.push_back({"bad image", [&] { auto q = p; q.image = "x\ny"; return q; }()});
+  cases.push_back({"no kube-dns", [&] {
+                     auto q = p;
+                     q.kube_dns = IpAddress();
+                     return q;
+                   }()});
+  cases.push_back({"no local ip", [&] {
+                     auto q = p;
+                     q.local_ips.clear();
+                     return q;
+                   }()});
+  cases.push_back({"mixed family", [&] {
+                     auto q = p;
+                     q.local_ips = {ip("fd00::10")};
+                     return q;
+                   }()});
+  cases.push_back({"local = kube-dns", [&] {
+                     auto q = p;
+                     q.local_ips = {ip("10.96.0.10")};
+                     return q;
+                   }()});
+  cases.push_back({"loopback", [&] {
+                     auto q = p;
+                     q.local_ips = {ip("127.0.0.1")};
+                     return q;
+                   }()});
+  cases.push_back({"bad domain", [&] {
+                     auto q = p;
+                     q.domain = "a..b";
+                     return q;
+                   }()});
+  cases.push_back({"slash domain", [&] {
+                     auto q = p;
+                     q.domain = "a/b";
+                     return q;
+                   }()});
+  cases.push_back({"bad image", [&] {
+                     auto q = p;
+                     q.image = "x\ny";
+                     return q;
+                   }()});
   for (const auto& c : cases) {
     auto r = renderManifest(c.p, manifestTemplate());
     ASSERT_FALSE(r.has_value()) << c.what;

@@ -138,8 +138,8 @@ bool fishHasFlag(const std::string& fish, const std::string& sub, const std::str
 }
 
 std::vector<std::string> bashComplete(const std::string& words, int cword) {
-  auto r = run("bash -c 'source " + sourcePath("completions/nodelocaldns.bash") +
-               "; COMP_WORDS=(" + words + "); COMP_CWORD=" + std::to_string(cword) +
+  auto r = run("bash -c 'source " + sourcePath("completions/nodelocaldns.bash") + "; COMP_WORDS=(" +
+               words + "); COMP_CWORD=" + std::to_string(cword) +
                "; _nodelocaldns; printf \"%s\\n\" \"${COMPREPLY[@]}\"'");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   std::vector<std::string> out;
