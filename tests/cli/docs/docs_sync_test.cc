@@ -250,6 +250,47 @@ TEST(DocsSync, CompletionFilesParse) {
   EXPECT_EQ(fish.exit_code, 0) << fish.out;
 }
 
+/// The man page's EXAMPLES commands for `render-manifest`, continuation lines joined.
+std::vector<std::string> renderManifestExamples(const std::string& man) {
+  size_t begin = man.find("\n.SH EXAMPLES\n");
+  size_t end = man.find("\n.SH ", begin + 1);
+  std::string examples = man.substr(begin, end - begin);
+  std::vector<std::string> out;
+  std::string pending;
+  std::istringstream in(examples);
+  for (std::string line; std::getline(in, line);) {
+    if (!pending.empty()) {
+      line = pending + line;
+      pending.clear();
+    }
+    if (line.size() >= 2 && line.ends_with("\\e")) {
+      pending = line.substr(0, line.size() - 2);
+      continue;
+    }
+    if (line.starts_with("nodelocaldns render-manifest")) out.push_back(line);
+  }
+  return out;
+}
+
+TEST(DocsSync, ManPageRenderManifestExamplesRun) {
+  std::string man = manText();
+  ASSERT_NE(man.find("\n.SH EXAMPLES\n"), std::string::npos);
+  auto examples = renderManifestExamples(man);
+  EXPECT_GE(examples.size(), 3U);
+  TempDir dir;
+  ASSERT_EQ(run("cp " + sourcePath("tests/golden/manifest-upstream.in.yaml") + " " +
+                dir.file("nodelocaldns.yaml"))
+                .exit_code,
+            0);
+  for (auto cmd : examples) {
+    // Stand-ins for the cluster: a fixed kube-dns IP, and no kubectl (keep what comes before it).
+    if (size_t pipe = cmd.find(" | kubectl"); pipe != std::string::npos) cmd.resize(pipe);
+    auto r = run("cd " + dir.path() + " && kubedns=10.96.0.10 && " + binary() +
+                 cmd.substr(std::string("nodelocaldns").size()) + " >/dev/null");
+    EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.out;
+  }
+}
+
 TEST(DocsSync, ManPageRendersWithoutWarnings) {
   if (!have("groff")) GTEST_SKIP() << "groff not installed (.ci/setup installs groff-base)";
   auto r = run("groff -ww -z -man " + sourcePath("man/nodelocaldns.8"));
