@@ -109,10 +109,14 @@ std::string manBlock(const std::string& man, const std::string& name) {
   return man.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
 }
 
-/// How fish names a flag: "--kube-dns" → "-l kube-dns", "-o" → "-s o".
-std::string fishFlag(const std::string& flag) {
-  return flag.starts_with("--") ? "-l " + flag.substr(2) : "-s " + flag.substr(1);
+/// How fish names a flag: "--kube-dns" → "-l kube-dns", "-o" → "-s o", "-localip" → "-o localip".
+/// Single-dash long flags (node-cache's "-localip", taken by `run`) are fish's old-style "-o".
+std::string fishOption(const std::string& flag) {
+  if (flag.starts_with("--")) return "-l";
+  return flag.size() == 2 ? "-s" : "-o";
 }
+std::string fishName(const std::string& flag) { return flag.substr(flag.find_first_not_of('-')); }
+std::string fishFlag(const std::string& flag) { return fishOption(flag) + " " + fishName(flag); }
 
 /// A `complete` line (continuations joined) for subcommand `sub` that names `flag`.
 bool fishHasFlag(const std::string& fish, const std::string& sub, const std::string& flag) {
@@ -130,8 +134,8 @@ bool fishHasFlag(const std::string& fish, const std::string& sub, const std::str
         line.find("__fish_seen_subcommand_from " + sub + " ") == std::string::npos) {
       continue;
     }
-    std::string name = flag.starts_with("--") ? flag.substr(2) : flag.substr(1);
-    std::string opt = flag.starts_with("--") ? "-l" : "-s";
+    std::string name = fishName(flag);
+    std::string opt = fishOption(flag);
     if (hasWord(line, opt + " " + name) || hasWord(line, opt + "=" + name)) return true;
   }
   return false;
