@@ -27,7 +27,7 @@ struct Config;
 }  // namespace config
 
 struct ServerOptions {
-  unsigned workers = 0;  ///< 0 = one per CPU in the affinity mask
+  unsigned workers = 0;                       ///< 0 = one per CPU in the affinity mask
   size_t cache_max_bytes = size_t{64} << 20;  ///< all caches together
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;  ///< per worker

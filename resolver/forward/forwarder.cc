@@ -444,9 +444,7 @@ void Forwarder::connectFailed(const UpstreamState* up) noexcept {
   bo.retry_after = loop_.now() + bo.delay;
 }
 
-void Forwarder::connectSucceeded(const UpstreamState* up) noexcept {
-  backoff_.erase(up);
-}
+void Forwarder::connectSucceeded(const UpstreamState* up) noexcept { backoff_.erase(up); }
 
 void Forwarder::retireTcp(TcpUpstream* conn) noexcept {
   for (auto it = tcp_.begin(); it != tcp_.end(); ++it) {
@@ -513,9 +511,8 @@ void Forwarder::probeDownUpstreams() noexcept {
       uint8_t q[dns::kHeaderSize + dns::kMaxNameLength + 4] = {};
       q[2] = cfg.health_check_recursion ? 0x01 : 0x00;
       q[5] = 1;
-      size_t nlen = dns::nameFromText(cfg.health_check_domain,
-                                      std::span<uint8_t>(q + dns::kHeaderSize,
-                                                         dns::kMaxNameLength));
+      size_t nlen = dns::nameFromText(
+          cfg.health_check_domain, std::span<uint8_t>(q + dns::kHeaderSize, dns::kMaxNameLength));
       if (nlen == 0) {
         continue;
       }

@@ -49,8 +49,8 @@ class Forwarder {
   /// Starts an exchange for `query` (copied; its ID is replaced per attempt). `client_tcp` picks
   /// the protocol when neither force_tcp nor prefer_udp is set. kRejected when max_concurrent is
   /// reached (the caller answers REFUSED); done() is then never called for this token.
-  Start start(uint64_t token, std::shared_ptr<ForwardGroup> group,
-              std::span<const uint8_t> query, bool client_tcp);
+  Start start(uint64_t token, std::shared_ptr<ForwardGroup> group, std::span<const uint8_t> query,
+              bool client_tcp);
 
   /// Deadlines, idle connection expiry, health probes. Called by the worker's tick.
   void tick() noexcept;

@@ -26,7 +26,7 @@ struct UpstreamState {
   SocketAddress address;
   std::string label;  ///< "10.96.0.10:53", the `to` metrics label
   std::atomic<uint32_t> fails{0};
-  std::atomic<int64_t> last_answer_ns{0};  ///< steady clock, 0 = never
+  std::atomic<int64_t> last_answer_ns{0};   ///< steady clock, 0 = never
   metrics::UpstreamStats* stats = nullptr;  ///< per-worker array, set before workers see it
 
   bool down(unsigned max_fails) const noexcept {

@@ -8,10 +8,10 @@ namespace nld::resolver::metrics {
 namespace {
 
 constexpr std::array<const char*, kTypeCount> kTypeLabels = {
-    "A",    "AAAA",  "MX",    "SOA",   "CNAME", "PTR",  "TXT",  "NS",  "SRV",  "DS",
+    "A",      "AAAA",  "MX",   "SOA",   "CNAME", "PTR",  "TXT",  "NS",  "SRV",  "DS",
     "DNSKEY", "RRSIG", "NSEC", "NSEC3", "HTTPS", "IXFR", "AXFR", "ANY", "other"};
-constexpr std::array<uint16_t, kTypeCount - 1> kTypeCodes = {
-    1, 28, 15, 6, 5, 12, 16, 2, 33, 43, 48, 46, 47, 50, 65, 251, 252, 255};
+constexpr std::array<uint16_t, kTypeCount - 1> kTypeCodes = {1,  28, 15, 6,  5,  12, 16,  2,   33,
+                                                             43, 48, 46, 47, 50, 65, 251, 252, 255};
 
 constexpr std::array<const char*, kRcodeCount> kRcodeLabels = {
     "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
@@ -171,7 +171,8 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
   out.sample("coredns_build_info",
              lbl("version", version) + ",revision=\"\",goversion=\"none (C++)\"", 1);
 
-  out.family("coredns_dns_requests_total", "counter", "Counter of DNS requests made per zone, "
+  out.family("coredns_dns_requests_total", "counter",
+             "Counter of DNS requests made per zone, "
              "protocol and family.");
   for (const auto& kv : zones_) {
     const auto& k = kv.first;
@@ -191,8 +192,7 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
     }
   }
 
-  out.family("coredns_dns_responses_total", "counter",
-             "Counter of response status codes.");
+  out.family("coredns_dns_responses_total", "counter", "Counter of response status codes.");
   for (const auto& kv : zones_) {
     const auto& k = kv.first;
     const auto* s = kv.second.get();
@@ -243,18 +243,18 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
   for (const auto& g : caches) {
     out.sample("coredns_cache_evictions_total",
                cacheLabels(g.server, g.zones) + ",type=\"success\"", g.evictions[0]);
-    out.sample("coredns_cache_evictions_total",
-               cacheLabels(g.server, g.zones) + ",type=\"denial\"", g.evictions[1]);
+    out.sample("coredns_cache_evictions_total", cacheLabels(g.server, g.zones) + ",type=\"denial\"",
+               g.evictions[1]);
   }
   out.family("coredns_cache_hits_total", "counter", "The count of cache hits.");
   for (const auto& kv : caches_) {
     const auto& k = kv.first;
     const auto* s = kv.second.get();
     for (size_t t = 0; t < 2; ++t) {
-      out.sample("coredns_cache_hits_total",
-                 cacheLabels(k.first, k.second) + ",type=\"" + (t == 0 ? "success" : "denial") +
-                     "\"",
-                 sum([&](unsigned i) { return s[i].hits[t].get(); }));
+      out.sample(
+          "coredns_cache_hits_total",
+          cacheLabels(k.first, k.second) + ",type=\"" + (t == 0 ? "success" : "denial") + "\"",
+          sum([&](unsigned i) { return s[i].hits[t].get(); }));
     }
   }
   struct Plain {
@@ -263,19 +263,25 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
     Counter CacheStats::*field;
   };
   const Plain plain[] = {
-      {"coredns_cache_misses_total", "The count of cache misses. Deprecated, derive misses from "
-       "cache hits/requests counters.", &CacheStats::misses},
+      {"coredns_cache_misses_total",
+       "The count of cache misses. Deprecated, derive misses from "
+       "cache hits/requests counters.",
+       &CacheStats::misses},
       {"coredns_cache_requests_total", "The count of cache requests.", &CacheStats::requests},
-      {"coredns_cache_served_stale_total", "The number of requests served from stale cache "
-       "entries.", &CacheStats::served_stale},
-      {"coredns_cache_prefetch_total", "The number of times the cache has prefetched a cached "
-       "item.", &CacheStats::prefetch},
+      {"coredns_cache_served_stale_total",
+       "The number of requests served from stale cache "
+       "entries.",
+       &CacheStats::served_stale},
+      {"coredns_cache_prefetch_total",
+       "The number of times the cache has prefetched a cached "
+       "item.",
+       &CacheStats::prefetch},
   };
   for (const auto& p : plain) {
     out.family(p.name, "counter", p.help);
     for (const auto& kv : caches_) {
-    const auto& k = kv.first;
-    const auto* s = kv.second.get();
+      const auto& k = kv.first;
+      const auto* s = kv.second.get();
       out.sample(p.name, cacheLabels(k.first, k.second),
                  sum([&](unsigned i) { return (s[i].*(p.field)).get(); }));
     }
@@ -294,10 +300,10 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
         total += b[j];
       }
       if (total > 0) {
-        out.histogram("coredns_proxy_request_duration_seconds",
-                      "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"" +
-                          kRcodeLabels[r] + "\"",
-                      b, sum([&](unsigned i) { return s[i].duration[r].sum_ns.get(); }));
+        out.histogram(
+            "coredns_proxy_request_duration_seconds",
+            "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"" + kRcodeLabels[r] + "\"", b,
+            sum([&](unsigned i) { return s[i].duration[r].sum_ns.get(); }));
       }
     }
   }

@@ -22,8 +22,8 @@ std::string cacheSignature(const config::ServerBlock& b) {
        std::to_string(c.success_min_ttl) + "," + std::to_string(c.denial_capacity) + "," +
        std::to_string(c.denial_max_ttl) + "," + std::to_string(c.denial_min_ttl) + "," +
        std::to_string(c.servfail_ttl.count()) + "," + std::to_string(c.prefetch) + "," +
-       std::to_string(c.prefetch_amount) + "," + std::to_string(c.prefetch_duration.count()) +
-       "," + std::to_string(c.prefetch_percentage) + "," + std::to_string(c.serve_stale) + "," +
+       std::to_string(c.prefetch_amount) + "," + std::to_string(c.prefetch_duration.count()) + "," +
+       std::to_string(c.prefetch_percentage) + "," + std::to_string(c.serve_stale) + "," +
        std::to_string(c.stale_duration.count()) + "," + std::to_string(c.stale_verify) + "," +
        std::to_string(c.keepttl);
   return s;
@@ -147,8 +147,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
     }
     for (const auto& ip : addrs) {
       SocketAddress sa{ip, b.port};
-      if (std::find(snap->listeners.begin(), snap->listeners.end(), sa) ==
-          snap->listeners.end()) {
+      if (std::find(snap->listeners.begin(), snap->listeners.end(), sa) == snap->listeners.end()) {
         snap->listeners.push_back(sa);
         snap->server_labels.push_back(serverLabel(sa));
       }
@@ -199,8 +198,8 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       for (const auto& to : b.forward->to) {
         auto label = to.toString();
         auto it = old_upstreams.find(label);
-        auto u = it != old_upstreams.end() ? it->second
-                                           : std::make_shared<forward::UpstreamState>(to);
+        auto u =
+            it != old_upstreams.end() ? it->second : std::make_shared<forward::UpstreamState>(to);
         u->stats = registry.upstream(label);
         g->upstreams.push_back(std::move(u));
       }

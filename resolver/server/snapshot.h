@@ -29,10 +29,10 @@ struct RouteZone {
 
 struct BlockRuntime {
   const config::ServerBlock* config = nullptr;
-  std::shared_ptr<cache::Cache> cache;            ///< null without `cache`
+  std::shared_ptr<cache::Cache> cache;             ///< null without `cache`
   std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
-  std::string cache_signature;                    ///< equal → the cache is kept across reloads
-  std::string zones_label;                        ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
+  std::string cache_signature;                     ///< equal → the cache is kept across reloads
+  std::string zones_label;                         ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
   /// `forward FROM` and `except` zones, lower-cased wire form; forwarded only if the name is
   /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
   std::vector<uint8_t> forward_from;
@@ -48,7 +48,7 @@ bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
 struct Snapshot {
   config::Config config;
   uint64_t generation = 0;
-  std::vector<SocketAddress> listeners;  ///< unique address:port (wildcards for unbound blocks)
+  std::vector<SocketAddress> listeners;    ///< unique address:port (wildcards for unbound blocks)
   std::vector<std::string> server_labels;  ///< "dns://169.254.20.10:53" per listener
   std::vector<std::vector<RouteZone>> routes;  ///< per listener, longest zone first
   std::vector<BlockRuntime> blocks;

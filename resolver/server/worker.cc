@@ -386,8 +386,8 @@ void Worker::onUdpReadable(UdpListener& l) noexcept {
       c.peer = &b.peers[i];
       c.peer_len = b.rx[i].msg_hdr.msg_namelen;
       if (pktinfo) {
-        c.control_len = net::replyControl(b.rx_ctl[i], b.rx[i].msg_hdr.msg_controllen,
-                                          b.reply_ctl[i]);
+        c.control_len =
+            net::replyControl(b.rx_ctl[i], b.rx[i].msg_hdr.msg_controllen, b.reply_ctl[i]);
         c.control = c.control_len > 0 ? b.reply_ctl[i] : nullptr;
       }
       size_t len = handleQuery(l.index(), std::span<const uint8_t>(b.rx_buf[i], b.rx[i].msg_len),
@@ -443,7 +443,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
     return dns::buildErrorResponse(wire, dns::Rcode::kFormErr, out);
   }
   if (q->qclass == dns::qclass::kCh && q->qtype == dns::qtype::kTxt) {
-    static const uint8_t kProbeWire[] = {6, 'h', 'e', 'a', 'l', 't', 'h', 12, 'n', 'o', 'd',
+    static const uint8_t kProbeWire[] = {6,   'h', 'e', 'a', 'l', 't', 'h', 12,  'n', 'o', 'd',
                                          'e', 'l', 'o', 'c', 'a', 'l', 'd', 'n', 's', 0};
     if (key->name_length == sizeof kProbeWire &&
         std::memcmp(key->name.data(), kProbeWire, sizeof kProbeWire) == 0) {
@@ -520,9 +520,9 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
   return 0;
 }
 
-void Worker::startForward(const Snapshot& snap, const RouteZone& route,
-                          const cache::CacheKey& key, std::span<const uint8_t> wire,
-                          const Client* client, bool verify, size_t type_index) noexcept {
+void Worker::startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
+                          std::span<const uint8_t> wire, const Client* client, bool verify,
+                          size_t type_index) noexcept {
   CoalesceKey ck{key, snap.generation, route.block};
   Pending* p = nullptr;
   bool fresh = false;
@@ -605,8 +605,8 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     info = dns::inspectResponse(answer);
   }
   const bool ok = info.has_value();
-  const bool failed = !ok || info->rcode == dns::Rcode::kServFail ||
-                      info->rcode == dns::Rcode::kRefused;
+  const bool failed =
+      !ok || info->rcode == dns::Rcode::kServFail || info->rcode == dns::Rcode::kRefused;
   if (ok && block.cache) {
     block.cache->insert(p->key, answer, *info, now);
   }

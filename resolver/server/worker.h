@@ -95,10 +95,10 @@ class Worker {
     uint64_t conn_id = 0;
     const sockaddr_storage* peer = nullptr;
     socklen_t peer_len = 0;
-    const uint8_t* control = nullptr;           ///< reply source (wildcard listeners), or null
+    const uint8_t* control = nullptr;  ///< reply source (wildcard listeners), or null
     size_t control_len = 0;
-    net::MonoTime received;                     ///< when the batch/read was received
-    DeferredObservation* defer = nullptr;       ///< UDP batches: record here instead of observing
+    net::MonoTime received;                ///< when the batch/read was received
+    DeferredObservation* defer = nullptr;  ///< UDP batches: record here instead of observing
   };
 
   Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,

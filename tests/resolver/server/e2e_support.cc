@@ -54,12 +54,18 @@ Nsd::Nsd(const TempDir& dir) : dir_(dir.path()) {
   write(dir.file("10.in-addr.arpa.zone"), reverseZone());
   write(dir.file("nsd.conf"),
         "server:\n  ip-address: 127.0.0.2@5300\n  port: 5300\n  username: \"\"\n  chroot: \"\"\n"
-        "  zonesdir: \"" + dir_ + "\"\n  database: \"\"\n  pidfile: \"" + dir_ + "/nsd.pid\"\n"
-        "  xfrdfile: \"" + dir_ + "/xfrd.state\"\n  zonelistfile: \"" + dir_ + "/zone.list\"\n"
-        "  server-count: 1\n  verbosity: 1\n  logfile: \"" + dir_ + "/nsd.log\"\n"
-        "remote-control:\n  control-enable: no\n"
-        "zone:\n  name: cluster.local\n  zonefile: cluster.local.zone\n"
-        "zone:\n  name: 10.in-addr.arpa\n  zonefile: 10.in-addr.arpa.zone\n");
+        "  zonesdir: \"" +
+            dir_ + "\"\n  database: \"\"\n  pidfile: \"" + dir_ +
+            "/nsd.pid\"\n"
+            "  xfrdfile: \"" +
+            dir_ + "/xfrd.state\"\n  zonelistfile: \"" + dir_ +
+            "/zone.list\"\n"
+            "  server-count: 1\n  verbosity: 1\n  logfile: \"" +
+            dir_ +
+            "/nsd.log\"\n"
+            "remote-control:\n  control-enable: no\n"
+            "zone:\n  name: cluster.local\n  zonefile: cluster.local.zone\n"
+            "zone:\n  name: 10.in-addr.arpa\n  zonefile: 10.in-addr.arpa.zone\n");
   auto r = run("nsd -c " + dir.file("nsd.conf"));
   if (r.exit_code != 0) {
     error_ = "nsd did not start: " + r.out;

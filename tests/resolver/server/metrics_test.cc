@@ -27,8 +27,8 @@ TEST(Metrics, SumsWorkersAndRendersCoreDnsNames) {
   z[0].requests[0][0][typeIndex(1)].inc();
   z[1].requests[0][0][typeIndex(1)].inc(2);
   z[1].responses[0][0].inc();
-  z[0].duration[typeIndex(1)].observe(100000);    // 0.1 ms -> first bucket
-  z[1].duration[typeIndex(1)].observe(3000000);   // 3 ms -> le=0.004
+  z[0].duration[typeIndex(1)].observe(100000);   // 0.1 ms -> first bucket
+  z[1].duration[typeIndex(1)].observe(3000000);  // 3 ms -> le=0.004
   CacheStats* c = r.cache("dns://169.254.20.10:53", "cluster.local.");
   c[1].hits[0].inc(5);
   UpstreamStats* u = r.upstream("10.96.0.10:53");
@@ -50,8 +50,9 @@ TEST(Metrics, SumsWorkersAndRendersCoreDnsNames) {
                               "le=\"0.00025\"} 1\n"));
   EXPECT_THAT(text, HasSubstr(",type=\"A\",le=\"0.004\"} 2\n"));
   EXPECT_THAT(text, HasSubstr(",type=\"A\",le=\"+Inf\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("coredns_dns_request_duration_seconds_count{server=\"dns://"
-                              "169.254.20.10:53\",zone=\"cluster.local.\",view=\"\",type=\"A\"} 2"));
+  EXPECT_THAT(text,
+              HasSubstr("coredns_dns_request_duration_seconds_count{server=\"dns://"
+                        "169.254.20.10:53\",zone=\"cluster.local.\",view=\"\",type=\"A\"} 2"));
   EXPECT_THAT(text, HasSubstr("coredns_cache_hits_total{server=\"dns://169.254.20.10:53\","
                               "zones=\"cluster.local.\",view=\"\",type=\"success\"} 5\n"));
   EXPECT_THAT(text, HasSubstr("coredns_cache_entries{server=\"dns://169.254.20.10:53\","
@@ -104,9 +105,7 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeAndEverySampleIsWellFormed) {
   }
 }
 
-TEST(Metrics, LabelValuesAreEscaped) {
-  EXPECT_EQ(escapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-}
+TEST(Metrics, LabelValuesAreEscaped) { EXPECT_EQ(escapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace
 }  // namespace nld::resolver::metrics

@@ -20,12 +20,12 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-#define NLD_E2E_SETUP(corefile)                                   \
-  NLD_ENTER_NETNS();                                              \
-  TempDir dir;                                                    \
-  Nsd nsd(dir);                                                   \
-  ASSERT_TRUE(nsd.ok()) << nsd.error();                           \
-  auto server = startServer(corefile);                            \
+#define NLD_E2E_SETUP(corefile)         \
+  NLD_ENTER_NETNS();                    \
+  TempDir dir;                          \
+  Nsd nsd(dir);                         \
+  ASSERT_TRUE(nsd.ok()) << nsd.error(); \
+  auto server = startServer(corefile);  \
   ASSERT_NE(server, nullptr)
 
 std::string status(const CommandResult& r) {
@@ -212,8 +212,9 @@ TEST(ServerE2e, PipelinedTcpQueriesAndProbe) {
   NLD_E2E_SETUP(defaultCorefile());
   EXPECT_TRUE(server->probe(std::chrono::milliseconds(1000)));
   // dig with several names over one TCP connection (+keepopen) — answered in any order.
-  auto r = dig("+tcp +keepopen +short svc10.default.svc.cluster.local A "
-               "svc11.default.svc.cluster.local A svc12.default.svc.cluster.local A");
+  auto r =
+      dig("+tcp +keepopen +short svc10.default.svc.cluster.local A "
+          "svc11.default.svc.cluster.local A svc12.default.svc.cluster.local A");
   EXPECT_THAT(r.out, HasSubstr("10.96.1.10"));
   EXPECT_THAT(r.out, HasSubstr("10.96.1.11"));
   EXPECT_THAT(r.out, HasSubstr("10.96.1.12"));
@@ -250,8 +251,8 @@ namespace nld::test {
 namespace {
 
 std::vector<uint8_t> makeQuery(uint16_t id, const std::string& name, uint16_t qtype) {
-  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00,
-                            0, 1, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> q = {
+      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
   size_t start = 0;
   while (start < name.size()) {
     size_t dot = name.find('.', start);
@@ -259,7 +260,8 @@ std::vector<uint8_t> makeQuery(uint16_t id, const std::string& name, uint16_t qt
       dot = name.size();
     }
     q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
+    q.insert(q.end(), name.begin() + static_cast<long>(start),
+             name.begin() + static_cast<long>(dot));
     start = dot + 1;
   }
   q.push_back(0);
@@ -313,7 +315,7 @@ class FakeUpstream {
       std::vector<uint8_t> r(buf, buf + n);
       r[2] |= 0x80;
       r[3] = 0x80;
-      r[7] = 1;  // ANCOUNT
+      r[7] = 1;   // ANCOUNT
       r[11] = 0;  // drop any OPT from the copy's count
       // Cut everything after the question (12 + name + 4).
       size_t pos = 12;
@@ -442,8 +444,8 @@ TEST(ServerForwarding, MaxConcurrentAnswersRefusedAboveTheLimit) {
   ASSERT_TRUE(up.ok());
   auto server = startServer(fakeCorefile("127.0.0.3:5300", "        max_concurrent 1\n"), 1);
   ASSERT_NE(server, nullptr);
-  auto rcodes = sendConcurrently({makeQuery(1, "a.example.org", 1),
-                                  makeQuery(2, "b.example.org", 1)});
+  auto rcodes =
+      sendConcurrently({makeQuery(1, "a.example.org", 1), makeQuery(2, "b.example.org", 1)});
   ASSERT_EQ(rcodes.size(), 2u);
   EXPECT_EQ(rcodes[0], 0);
   EXPECT_EQ(rcodes[1], 5);  // REFUSED
@@ -570,8 +572,8 @@ TEST(ServerHandover, SuccessorTakesOverWithoutLoss) {
     if (i == 2000) {
       old_server->stop(std::chrono::milliseconds(500));
     }
-    auto q = makeQuery(static_cast<uint16_t>(i), "svc" + std::to_string(1 + i % 50) +
-                                                     ".default.svc.cluster.local", 1);
+    auto q = makeQuery(static_cast<uint16_t>(i),
+                       "svc" + std::to_string(1 + i % 50) + ".default.svc.cluster.local", 1);
     ::send(fd, q.data(), q.size(), 0);
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 2000) > 0) {
@@ -671,7 +673,8 @@ TEST(ServerForwarding, PrefetchRefreshesInTheBackground) {
   ASSERT_TRUE(up.ok());
   auto server = startServer(
       "example.org:53 {\n    cache {\n        success 9984 10 10\n        prefetch 1 1m 90%\n"
-      "    }\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n", 1);
+      "    }\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n",
+      1);
   ASSERT_NE(server, nullptr);
   ASSERT_EQ(sendConcurrently({makeQuery(1, "p.example.org", 1)}), std::vector<int>{0});
   ASSERT_EQ(up.queries(), 1);

@@ -89,8 +89,10 @@ std::vector<uint8_t> wireOf(const std::string& text) {
 
 TEST(Snapshot, ForwardFromAndExceptLimitWhatIsForwarded) {
   metrics::Registry r(1);
-  auto s = build(".:53 {\n  forward example.org 8.8.8.8 {\n    except internal.example.org\n"
-                 "  }\n}\n", r);
+  auto s = build(
+      ".:53 {\n  forward example.org 8.8.8.8 {\n    except internal.example.org\n"
+      "  }\n}\n",
+      r);
   const auto& b = s->blocks[0];
   auto yes = wireOf("www.example.org.");
   auto apex = wireOf("example.org.");
