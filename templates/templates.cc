@@ -9,6 +9,8 @@
 #include <optional>
 #include <set>
 
+#include "base/strings.h"
+
 #ifndef NLD_VERSION
 #define NLD_VERSION "0.0.0-dev"
 #endif
@@ -66,14 +68,6 @@ Result<T> oneLine(Result<T> r) {
     }
   }
   return fail(Error(r.error().code(), std::move(msg)));
-}
-
-void replaceAll(std::string& text, std::string_view from, std::string_view to) {
-  size_t pos = 0;
-  while ((pos = text.find(from, pos)) != std::string::npos) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
-  }
 }
 
 std::string join(const std::vector<IpAddress>& ips, std::string_view sep) {
