@@ -5,6 +5,7 @@
 // take the first local IP (upstream inserts all of them, space-separated, into one address).
 // Stub-domain blocks also get the base's `prometheus` line, so stub zones have metrics.
 #include "base/ip.h"
+#include "base/strings.h"
 #include "resolver/config/config.h"
 #include "resolver/config/corefile_lexer.h"
 #include "resolver/config/kube_dns_internal.h"
@@ -22,14 +23,6 @@ constexpr std::string_view kPrometheusEndpoint = "__PROMETHEUS__ENDPOINT__";
 constexpr std::string_view kTcpUpstreamBlock =
     "\n    forward . __PILLAR__UPSTREAM__SERVERS__ {\n            force_tcp\n    }\n";
 constexpr int kStubCacheTtl = 30;
-
-void replaceAll(std::string& s, std::string_view from, std::string_view to) {
-  size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;

@@ -1,0 +1,14 @@
+// Small string helpers shared by templates and resolver/config (no locale, no allocation beyond
+// the result).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace nld {
+
+/// Replaces every non-overlapping occurrence of `from` in `text` with `to`, left to right; the
+/// replacement text is never searched again. `from` must not be empty.
+void replaceAll(std::string& text, std::string_view from, std::string_view to);
+
+}  // namespace nld
