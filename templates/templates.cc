@@ -33,23 +33,6 @@ constexpr std::string_view kPillar = "__PILLAR__";
 
 Error invalid(std::string message) { return Error(Errc::kInvalidArgument, std::move(message)); }
 
-/// User text for a one-line message: control characters escaped, at most 80 bytes.
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 80)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + (text.size() > 80 ? "...'" : "'");
-}
-
 /// The same error with control characters escaped, so it prints as one line (yaml-cpp messages
 /// and names read from a template can hold anything).
 template <typename T>
@@ -143,10 +126,6 @@ Result<void> checkAddresses(const std::vector<IpAddress>& local_ips, const IpAdd
                           "' is not usable (unspecified or "
                           "loopback)"));
     }
-    if (ip.family() != local_ips.front().family()) {
-      return fail(invalid("local IPs '" + local_ips.front().toString() + "' and '" + ip.toString() +
-                          "' are of different families (one family only)"));
-    }
     if (ip == kube_dns) {
       return fail(invalid("local IP '" + ip.toString() + "' is the kube-dns IP"));
     }
@@ -154,12 +133,14 @@ Result<void> checkAddresses(const std::vector<IpAddress>& local_ips, const IpAdd
       return fail(invalid("local IP '" + ip.toString() + "' given twice"));
     }
   }
-  if (kube_dns.family() != local_ips.front().family()) {
+  // Local IPs may mix families (one process serves both), but pods of the kube-dns Service's
+  // family need a local IP of that family: an IPv6 cluster with only 169.254.20.10 is a mistake.
+  if (std::none_of(local_ips.begin(), local_ips.end(),
+                   [&](const IpAddress& ip) { return ip.family() == kube_dns.family(); })) {
     return fail(invalid("kube-dns IP '" + kube_dns.toString() + "' is " +
-                        std::string(familyName(kube_dns.family())) + " but local IP '" +
-                        local_ips.front().toString() + "' is " +
-                        std::string(familyName(local_ips.front().family())) +
-                        " (one family only)"));
+                        std::string(familyName(kube_dns.family())) + " but no local IP is (add one, " +
+                        (kube_dns.isV6() ? "e.g. --local-ip fd00::10" : "e.g. --local-ip 169.254.20.10") +
+                        ")"));
   }
   return {};
 }
@@ -346,26 +327,6 @@ Result<void> validateManifestText(std::string_view yaml, ProxyMode mode);
 Result<std::string> extractObjectText(std::string_view manifest, std::string_view selector);
 
 }  // namespace
-
-std::string_view toString(ProxyMode mode) {
-  switch (mode) {
-    case ProxyMode::kIptables:
-      return "iptables";
-    case ProxyMode::kIpvs:
-      return "ipvs";
-    case ProxyMode::kNftables:
-      return "nftables";
-  }
-  return "iptables";
-}
-
-Result<ProxyMode> parseProxyMode(std::string_view text) {
-  for (ProxyMode m : {ProxyMode::kIptables, ProxyMode::kIpvs, ProxyMode::kNftables}) {
-    if (text == toString(m)) return m;
-  }
-  return fail(invalid("invalid kube-proxy mode " + quoted(text) +
-                      " (expected iptables, ipvs or nftables)"));
-}
 
 IpAddress defaultLocalIp() {
   static const IpAddress kIp = *IpAddress::parse("169.254.20.10");

@@ -263,6 +263,34 @@ TEST(RenderManifest, SeveralLocalIpsGoWhereAListIsExpected) {
   EXPECT_NE(corefile.find("health 169.254.20.10:8080\n"), std::string::npos);
 }
 
+TEST(RenderManifest, LocalIpsMayMixFamiliesButOneMustMatchKubeDns) {
+  // One `run` serves both families (upstream needs two DaemonSets for dual stack).
+  auto p = params(ProxyMode::kIptables);
+  p.local_ips = {ip("169.254.20.10"), ip("fd00::10")};
+  std::string m = mustRender(p);
+  EXPECT_EQ(daemonSetArgs(m)[2], "169.254.20.10,fd00::10,10.96.0.10");
+  std::string corefile =
+      object(m, "ConfigMap", "node-local-dns")["data"]["Corefile"].as<std::string>();
+  EXPECT_NE(corefile.find("bind 169.254.20.10 fd00::10 10.96.0.10\n"), std::string::npos);
+  // An IPv6 kube-dns with only IPv4 local addresses leaves IPv6 pods without a local cache.
+  p.kube_dns = ip("fd00:10:96::a");
+  p.local_ips = {ip("169.254.20.10")};
+  auto r = renderManifest(p, manifestTemplate());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("no local IP is"), std::string::npos) << r.error().message();
+}
+
+TEST(RenderCorefile, DualStackLocalIps) {
+  CorefileParams p;
+  p.kube_dns = ip("10.96.0.10");
+  p.cluster_dns = ip("10.96.12.34");
+  p.local_ips = {ip("169.254.20.10"), ip("fd00::10")};
+  auto r = renderCorefile(p);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_NE(r->find("bind 169.254.20.10 fd00::10 10.96.0.10\n"), std::string::npos);
+  EXPECT_NE(r->find("health 169.254.20.10:8080\n"), std::string::npos);
+}
+
 TEST(RenderManifest, ImageOverride) {
   auto p = params(ProxyMode::kIptables);
   p.image = "registry.example/nld@sha256:0123abcd";
