@@ -10,4 +10,20 @@ void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, 80)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + (text.size() > 80 ? "...'" : "'");
+}
+
 }  // namespace nld

@@ -11,4 +11,8 @@ namespace nld {
 /// replacement text is never searched again. `from` must not be empty.
 void replaceAll(std::string& text, std::string_view from, std::string_view to);
 
+/// User text for a one-line message: in single quotes, control characters as \xNN, at most 80
+/// bytes (then "..." before the closing quote).
+std::string quoted(std::string_view text);
+
 }  // namespace nld

@@ -325,32 +325,6 @@ Result<bool> legacyNatChainExists(const char* chain) {
 
 }  // namespace
 
-std::string_view toString(ProxyMode mode) {
-  switch (mode) {
-    case ProxyMode::kIptables:
-      return "iptables";
-    case ProxyMode::kIpvs:
-      return "ipvs";
-    case ProxyMode::kNftables:
-      return "nftables";
-  }
-  return "iptables";
-}
-
-Result<ProxyMode> parseProxyMode(std::string_view text) {
-  if (text == "iptables") {
-    return ProxyMode::kIptables;
-  }
-  if (text == "ipvs") {
-    return ProxyMode::kIpvs;
-  }
-  if (text == "nftables") {
-    return ProxyMode::kNftables;
-  }
-  return fail(Errc::kInvalidArgument, "invalid kube-proxy mode '" + std::string(text) +
-                                          "': expected iptables, ipvs or nftables");
-}
-
 Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
   auto endpoint = parseMetricsAddress(options.metrics_address);
   if (!endpoint) {

@@ -19,16 +19,15 @@
 #include <string>
 #include <string_view>
 
+#include "base/proxy_mode.h"
 #include "base/result.h"
 
 namespace nld::netcfg {
 
-enum class ProxyMode : uint8_t { kIptables, kIpvs, kNftables };
-
-/// "iptables", "ipvs", "nftables".
-std::string_view toString(ProxyMode mode);
-/// Parses "iptables|ipvs|nftables"; anything else → kInvalidArgument naming the value.
-Result<ProxyMode> parseProxyMode(std::string_view text);
+/// The enum, toString() and parseProxyMode() live in base (shared with templates).
+using ProxyMode = nld::ProxyMode;
+using nld::parseProxyMode;
+using nld::toString;
 
 struct ProxyModeOptions {
   /// kube-proxy's metricsBindAddress: "IP[:port]", "[v6]:port" or "localhost[:port]"

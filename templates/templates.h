@@ -22,16 +22,16 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "base/proxy_mode.h"
 #include "base/result.h"
 
 namespace nld::templates {
 
-/// kube-proxy's mode; decides the substitution. Kept independent of netcfg's detection.
-enum class ProxyMode : uint8_t { kIptables, kIpvs, kNftables };
-
-std::string_view toString(ProxyMode mode);
-/// "iptables" | "ipvs" | "nftables"; anything else → Errc::kInvalidArgument.
-Result<ProxyMode> parseProxyMode(std::string_view text);
+/// kube-proxy's mode; decides the substitution. The enum lives in base so that templates and
+/// netcfg share it without depending on each other.
+using ProxyMode = nld::ProxyMode;
+using nld::parseProxyMode;
+using nld::toString;
 
 /// The documented default node-local address.
 IpAddress defaultLocalIp();
