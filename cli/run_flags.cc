@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
+
+#include "resolver/config/config.h"
 
 namespace nld::cli {
 namespace {
@@ -87,51 +88,26 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
   if (text.empty()) {
     return bad("empty");
   }
-  if (text == "0") {
-    return std::chrono::nanoseconds(0);
+  if (text.front() == '+' || text.front() == '-') {
+    return bad("expected a number");  // Go allows a sign; our flags are never negative
   }
-  long double total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-      ++i;
-    }
-    std::string number(text.substr(start, i - start));
-    if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1) {
-      return bad("expected a number");
-    }
-    size_t ustart = i;
-    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) &&
-           text[i] != '.') {
-      ++i;
-    }
-    std::string_view unit = text.substr(ustart, i - ustart);
-    long double scale = 0;
-    if (unit == "ns") {
-      scale = 1;
-    } else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") {
-      scale = 1e3L;
-    } else if (unit == "ms") {
-      scale = 1e6L;
-    } else if (unit == "s") {
-      scale = 1e9L;
-    } else if (unit == "m") {
-      scale = 60e9L;
-    } else if (unit == "h") {
-      scale = 3600e9L;
-    } else if (unit.empty()) {
-      return bad("missing unit");
-    } else {
-      return bad("unknown unit '" + std::string(unit) + "'");
-    }
-    total += std::stold(number) * scale;
-    if (total > 9.2e18L) {
-      return bad("too large");
-    }
+  auto d = resolver::config::parseGoDuration(text);
+  if (d) {
+    return d;
   }
-  return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(total)));
+  // The shared parser's messages name the text; ours end in ": <why>" (parseSyncInterval reuses
+  // the why).
+  const std::string& msg = d.error().message();
+  if (msg.starts_with("missing unit")) {
+    return bad("missing unit");
+  }
+  if (msg.starts_with("unknown unit '")) {
+    return bad(msg.substr(0, msg.find(" in duration '")));
+  }
+  if (msg.ends_with("out of range")) {
+    return bad("too large");
+  }
+  return bad("expected a number");
 }
 
 Result<std::chrono::milliseconds> parseSyncInterval(std::string_view text) {

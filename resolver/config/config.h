@@ -181,4 +181,10 @@ struct SubstitutionParams {
 Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
                                           const SubstitutionParams& params);
 
+/// Go time.ParseDuration, the one the Corefile parser uses (go_syntax.h), for other modules:
+/// "300ms", "1.5h", "2h45m", "-1s", "0"; units ns us µs ms s m h. Errors (kInvalidArgument):
+/// "invalid duration 'X'", "missing unit in duration 'X'", "unknown unit 'U' in duration 'X'",
+/// "duration 'X' out of range".
+Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text);
+
 }  // namespace nld::resolver::config

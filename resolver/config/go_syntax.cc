@@ -1,5 +1,7 @@
 #include "resolver/config/go_syntax.h"
 
+#include "resolver/config/config.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -39,12 +41,17 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
       ++i;
       digits = true;
     }
+    // The fraction as an integer over a power of ten (Go does the same), so "0.05s" is exactly
+    // 50ms: summing digit * 0.1^k in floating point lands just below (49.999999ms).
+    uint64_t frac = 0;
+    long double frac_scale = 1;
     if (i < s.size() && s[i] == '.') {
       ++i;
-      long double scale = 0.1L;
       while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        value += (s[i] - '0') * scale;
-        scale /= 10;
+        if (frac_scale < 1e18L) {  // later digits are below a nanosecond for every unit
+          frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
+          frac_scale *= 10;
+        }
         ++i;
         digits = true;
       }
@@ -76,7 +83,7 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
                                : "unknown unit '" + std::string(unit) + "' in duration '" +
                                      std::string(text) + "'");
     }
-    total += value * mult;
+    total += value * mult + static_cast<long double>(frac) * mult / frac_scale;
     if (total > static_cast<long double>(std::numeric_limits<int64_t>::max())) {
       return fail(Errc::kInvalidArgument, "duration '" + std::string(text) + "' out of range");
     }
@@ -293,3 +300,11 @@ Result<SocketAddress> parseListenAddress(std::string_view text) {
 }
 
 }  // namespace nld::resolver::config::detail
+
+namespace nld::resolver::config {
+
+Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
+  return detail::parseGoDuration(text);
+}
+
+}  // namespace nld::resolver::config
