@@ -10,9 +10,10 @@ void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 80)) {
+std::string escapeControl(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) {
       static constexpr char kHex[] = "0123456789abcdef";
@@ -23,7 +24,11 @@ std::string quoted(std::string_view text) {
       out += c;
     }
   }
-  return out + (text.size() > 80 ? "...'" : "'");
+  return out;
+}
+
+std::string quoted(std::string_view text) {
+  return "'" + escapeControl(text.substr(0, 80)) + (text.size() > 80 ? "...'" : "'");
 }
 
 }  // namespace nld

@@ -11,6 +11,9 @@ namespace nld {
 /// replacement text is never searched again. `from` must not be empty.
 void replaceAll(std::string& text, std::string_view from, std::string_view to);
 
+/// Control characters (< 0x20 and 0x7f) as \xNN, everything else as is: prints as one line.
+std::string escapeControl(std::string_view text);
+
 /// User text for a one-line message: in single quotes, control characters as \xNN, at most 80
 /// bytes (then "..." before the closing quote).
 std::string quoted(std::string_view text);

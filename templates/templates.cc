@@ -38,19 +38,7 @@ Error invalid(std::string message) { return Error(Errc::kInvalidArgument, std::m
 template <typename T>
 Result<T> oneLine(Result<T> r) {
   if (r) return r;
-  std::string msg;
-  for (char c : r.error().message()) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      msg += "\\x";
-      msg += kHex[u >> 4];
-      msg += kHex[u & 0xf];
-    } else {
-      msg += c;
-    }
-  }
-  return fail(Error(r.error().code(), std::move(msg)));
+  return fail(Error(r.error().code(), escapeControl(r.error().message())));
 }
 
 std::string join(const std::vector<IpAddress>& ips, std::string_view sep) {
