@@ -4,7 +4,9 @@
 #include <bit>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
+#include <new>
+#include <type_traits>
+#include <utility>
 
 #include "resolver/dns/builder.h"
 #include "resolver/dns/name.h"
@@ -18,12 +20,14 @@ using dns::writeU32;
 
 enum class Kind : uint8_t { kSuccess = 0, kDenial = 1, kServfail = 2 };
 constexpr size_t kListSuccess = 0;
-constexpr size_t kListDenial = 1;        // NXDOMAIN, NODATA and SERVFAIL share the denial capacity
-constexpr size_t kMapNodeOverhead = 48;  // unordered_map node + bucket slot, roughly
+constexpr size_t kListDenial = 1;  // NXDOMAIN, NODATA and SERVFAIL share the denial capacity
+// Index slots (16 B each at a load of 3/8..3/4) + the allocator's header of the entry, roughly.
+constexpr size_t kIndexOverhead = 48;
 
 size_t listOf(Kind k) noexcept { return k == Kind::kSuccess ? kListSuccess : kListDenial; }
 
-// One cached answer: metadata + one blob holding name | stored wire | TTL offsets.
+// One cached answer: metadata followed, in the same allocation, by one blob holding
+// name | stored wire | TTL offsets (a hit touches one contiguous block, not two).
 struct Entry {
   Entry* prev = nullptr;
   Entry* next = nullptr;
@@ -48,13 +52,14 @@ struct Entry {
   bool refresh_pending = false;
   bool refresh_failed = false;  // serveStale() was called: the last verify refresh failed
   size_t bytes = 0;
-  std::unique_ptr<uint8_t[]> blob;
 
-  const uint8_t* name() const noexcept { return blob.get(); }
-  const uint8_t* wire() const noexcept { return blob.get() + name_length; }
+  uint8_t* blob() noexcept { return reinterpret_cast<uint8_t*>(this + 1); }
+  const uint8_t* blob() const noexcept { return reinterpret_cast<const uint8_t*>(this + 1); }
+  const uint8_t* name() const noexcept { return blob(); }
+  const uint8_t* wire() const noexcept { return blob() + name_length; }
   uint16_t ttlOffset(size_t i) const noexcept {
     uint16_t v;
-    std::memcpy(&v, blob.get() + name_length + wire_length + 2 * i, 2);
+    std::memcpy(&v, blob() + name_length + wire_length + 2 * i, 2);
     return v;
   }
   bool matches(const CacheKey& k) const noexcept {
@@ -68,6 +73,115 @@ struct Entry {
         now > stored ? std::chrono::duration_cast<std::chrono::seconds>(now - stored).count() : 0;
     return int64_t{ttl} - elapsed;
   }
+};
+
+static_assert(std::is_trivially_destructible_v<Entry>);
+static_assert(sizeof(Entry) % alignof(Entry) == 0);
+
+struct EntryDelete {
+  void operator()(Entry* e) const noexcept { ::operator delete(e); }
+};
+using EntryPtr = std::unique_ptr<Entry, EntryDelete>;
+
+// An Entry with `blob_size` bytes of blob after it (one allocation; OOM is fatal).
+EntryPtr newEntry(size_t blob_size) {
+  void* mem = ::operator new(sizeof(Entry) + blob_size);
+  return EntryPtr(new (mem) Entry);
+}
+
+// Open-addressing index of one shard: hash → entry, linear probing, backward-shift deletion (no
+// tombstones). The 64-bit hash sits next to the pointer, so a probe compares hashes without
+// touching any entry; like the unordered_map it replaces, it holds at most one entry per hash (a
+// colliding key replaces the entry, and a lookup whose full key differs is a miss). Not
+// thread-safe: the shard's mutex guards it. Only insert() grows it (lookups never allocate).
+class Index {
+ public:
+  Index() = default;
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  Entry* find(uint64_t hash) const noexcept {
+    if (count_ == 0) {
+      return nullptr;
+    }
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.entry == nullptr) {
+        return nullptr;
+      }
+      if (s.hash == hash) {
+        return s.entry;
+      }
+    }
+  }
+
+  // Adds `e` under e->hash, which must not be present. May allocate (grows at 3/4 load).
+  void add(Entry* e) {
+    if ((count_ + 1) * 4 > capacity() * 3) {
+      grow();
+    }
+    place(e->hash, e);
+    ++count_;
+  }
+
+  // Removes the slot holding `hash` (present).
+  void remove(uint64_t hash) noexcept {
+    size_t i = hash & mask_;
+    while (slots_[i].hash != hash || slots_[i].entry == nullptr) {
+      i = (i + 1) & mask_;
+    }
+    // Backward shift: pull each following entry of the cluster back into the hole unless its
+    // home slot lies cyclically in (hole, its slot].
+    for (size_t j = (i + 1) & mask_; slots_[j].entry != nullptr; j = (j + 1) & mask_) {
+      const size_t home = slots_[j].hash & mask_;
+      const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = Slot{};
+    --count_;
+  }
+
+  // Forgets every entry (keeps the slot array).
+  void clear() noexcept {
+    std::fill_n(slots_.get(), capacity(), Slot{});
+    count_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    Entry* entry = nullptr;  // nullptr: empty
+  };
+  static constexpr size_t kInitialCapacity = 16;
+
+  size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
+
+  void place(uint64_t hash, Entry* e) noexcept {
+    size_t i = hash & mask_;
+    while (slots_[i].entry != nullptr) {
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = Slot{hash, e};
+  }
+
+  void grow() {
+    const size_t old_capacity = capacity();
+    const size_t n = old_capacity == 0 ? kInitialCapacity : 2 * old_capacity;
+    std::unique_ptr<Slot[]> old = std::exchange(slots_, std::make_unique<Slot[]>(n));
+    mask_ = n - 1;
+    for (size_t i = 0; i < old_capacity; ++i) {
+      if (old[i].entry != nullptr) {
+        place(old[i].hash, old[i].entry);
+      }
+    }
+  }
+
+  std::unique_ptr<Slot[]> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
 };
 
 struct List {
@@ -112,7 +226,7 @@ struct List {
 
 struct alignas(64) Cache::Shard {
   mutable std::mutex mu;
-  std::unordered_map<uint64_t, Entry> map;
+  Index index;  // owns nothing: every entry is on exactly one of `lists`, which own them
   List lists[2];
   size_t bytes = 0;
   uint64_t hits = 0;
@@ -122,18 +236,32 @@ struct alignas(64) Cache::Shard {
   uint64_t inserts = 0;
   uint64_t evictions[2] = {0, 0};  // per list
 
-  // Unlinks and frees the entry owned by map slot `it`. Caller holds mu.
-  void erase(std::unordered_map<uint64_t, Entry>::iterator it) noexcept {
-    Entry* e = &it->second;
+  Shard() = default;
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard() { freeAll(); }
+
+  // Unlinks and frees `e` (indexed). Caller holds mu.
+  void erase(Entry* e) noexcept {
     lists[listOf(e->kind)].remove(e);
     bytes -= e->bytes;
-    map.erase(it);
+    index.remove(e->hash);
+    EntryDelete{}(e);
   }
   void evictOne(size_t list) noexcept {
     Entry* victim = lists[list].tail;
     if (victim != nullptr) {
-      erase(map.find(victim->hash));
+      erase(victim);
       ++evictions[list];
+    }
+  }
+  // Frees every entry and empties the lists (not the index). Caller holds mu.
+  void freeAll() noexcept {
+    for (List& l : lists) {
+      for (Entry* e = l.head; e != nullptr;) {
+        EntryDelete{}(std::exchange(e, e->next));
+      }
+      l = List{};
     }
   }
 };
@@ -188,12 +316,11 @@ Hit Cache::answer(const CacheKey& key, const dns::Query& query, std::span<const 
                   std::span<uint8_t> out, TimePoint now, bool stale_only) noexcept {
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
-  auto it = s.map.find(key.hash);
-  if (it == s.map.end() || !it->second.matches(key)) {
+  Entry* e = s.index.find(key.hash);
+  if (e == nullptr || !e->matches(key)) {
     ++s.misses;
     return {};
   }
-  Entry* e = &it->second;
   const int64_t remaining = e->remaining(now);
   Outcome outcome;
   uint32_t ttl;
@@ -234,7 +361,7 @@ Hit Cache::answer(const CacheKey& key, const dns::Query& query, std::span<const 
     ttl = policy_.serve_stale.answer_ttl;
   } else {
     if (remaining <= 0 && !stale_only) {
-      s.erase(it);  // expired for good
+      s.erase(e);  // expired for good
     }
     ++s.misses;
     return {};
@@ -335,14 +462,14 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
   const size_t wire_length = info.opt_offset ? *info.opt_offset : info.end;
   const size_t ttl_count = info.rr_count;
   const size_t blob_size = key.name_length + wire_length + 2 * ttl_count;
-  const size_t bytes = sizeof(Entry) + blob_size + kMapNodeOverhead;
+  const size_t bytes = sizeof(Entry) + blob_size + kIndexOverhead;
   if (bytes > bytes_per_shard_) {
     return InsertResult::kTooLarge;
   }
 
-  // Build the entry outside the lock.
-  Entry entry;  // moved into the map node (node-based: its address is stable for the LRU links)
-  Entry* e = &entry;
+  // Build the entry outside the lock (its address is stable for the LRU links and the index).
+  EntryPtr entry = newEntry(blob_size);
+  Entry* e = entry.get();
   e->hash = key.hash;
   e->qtype = key.qtype;
   e->qclass = key.qclass;
@@ -358,8 +485,7 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
   e->stored = now;
   e->last_used = now;
   e->bytes = bytes;
-  e->blob = std::make_unique_for_overwrite<uint8_t[]>(blob_size);
-  uint8_t* blob = e->blob.get();
+  uint8_t* blob = e->blob();
   std::memcpy(blob, key.name.data(), key.name_length);
   uint8_t* wire = blob + key.name_length;
   std::memcpy(wire, response.data(), wire_length);
@@ -393,9 +519,7 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
 
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
-  auto it = s.map.find(key.hash);
-  if (it != s.map.end()) {
-    Entry* old = &it->second;
+  if (Entry* old = s.index.find(key.hash); old != nullptr) {
     if (old->matches(key)) {
       const int64_t remaining = old->remaining(now);
       const bool servable =
@@ -408,9 +532,10 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
       e->window_start = old->window_start;  // keep the prefetch frequency across refreshes
       e->hits_in_window = old->hits_in_window;
     }
-    s.erase(it);
+    s.erase(old);
   }
-  Entry* raw = &s.map.emplace(key.hash, std::move(entry)).first->second;
+  s.index.add(e);  // may grow the index: the one allocation under the lock, as before
+  Entry* raw = entry.release();
   const size_t list = listOf(kind);
   s.lists[list].pushFront(raw);
   s.bytes += raw->bytes;
@@ -442,9 +567,9 @@ InsertResult Cache::insert(const CacheKey& key, std::span<const uint8_t> respons
 void Cache::erase(const CacheKey& key) noexcept {
   Shard& s = shardFor(key);
   std::lock_guard lock(s.mu);
-  auto it = s.map.find(key.hash);
-  if (it != s.map.end() && it->second.matches(key)) {
-    s.erase(it);
+  Entry* e = s.index.find(key.hash);
+  if (e != nullptr && e->matches(key)) {
+    s.erase(e);
   }
 }
 
@@ -490,9 +615,8 @@ void Cache::clear() noexcept {
   for (size_t i = 0; i <= shard_mask_; ++i) {
     Shard& s = shards_[i];
     std::lock_guard lock(s.mu);
-    s.lists[kListSuccess] = List{};
-    s.lists[kListDenial] = List{};
-    s.map.clear();
+    s.freeAll();
+    s.index.clear();
     s.bytes = 0;
   }
 }

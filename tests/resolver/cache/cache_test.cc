@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -691,6 +692,69 @@ TEST(Cache, ConcurrentLookupInsertStress) {
   auto st = c.stats();
   EXPECT_LE(st.success_entries, 256u + 16u);
   EXPECT_LE(st.bytes, p.max_bytes);
+}
+
+// The open-addressing index under churn: one shard (long probe clusters at up to 3/4 load),
+// random inserts, erases, evictions and expiries, checked against a model after every step.
+TEST(Cache, IndexMatchesModelUnderChurn) {
+  CachePolicy p;
+  p.success_capacity = 3000;  // < the names used: inserts evict the LRU entry too
+  Cache c(p, 1);
+  constexpr size_t kNames = 4000;
+  std::vector<Asked> asked;
+  std::vector<Bytes> answers;
+  for (size_t i = 0; i < kNames; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".churn.example";
+    asked.push_back(ask(name));
+    answers.push_back(positive(name, 60));
+  }
+  std::vector<bool> present(kNames, false);
+  std::vector<size_t> lru;  // model LRU of the present names, most recent last
+  auto touch = [&](size_t i) {
+    std::erase(lru, i);
+    lru.push_back(i);
+  };
+  std::mt19937 rng(42);
+  Bytes out(4096);
+  for (int step = 0; step < 20000; ++step) {
+    const size_t i = rng() % kNames;
+    const unsigned op = rng() % 8;
+    if (op < 4) {
+      ASSERT_EQ(c.insert(asked[i].key, answers[i], kT0), InsertResult::kStored);
+      present[i] = true;
+      touch(i);
+      if (lru.size() > p.success_capacity) {
+        present[lru.front()] = false;
+        lru.erase(lru.begin());
+      }
+    } else if (op < 6) {
+      c.erase(asked[i].key);
+      present[i] = false;
+      std::erase(lru, i);
+    } else {
+      Hit h = c.lookup(asked[i].key, asked[i].query, asked[i].wire, out, kT0 + 1s);
+      ASSERT_EQ(h.outcome, present[i] ? Outcome::kFresh : Outcome::kMiss) << "step " << step;
+      if (present[i]) {
+        touch(i);
+      }
+    }
+    ASSERT_EQ(c.entries(false), lru.size()) << "step " << step;
+  }
+  for (size_t i = 0; i < kNames; ++i) {
+    Hit h = c.lookup(asked[i].key, asked[i].query, asked[i].wire, out, kT0 + 1s);
+    ASSERT_EQ(h.outcome, present[i] ? Outcome::kFresh : Outcome::kMiss) << "name " << i;
+  }
+  // Expiry removes entries on lookup; everything left afterwards is gone from the index too.
+  for (size_t i = 0; i < kNames; ++i) {
+    EXPECT_EQ(c.lookup(asked[i].key, asked[i].query, asked[i].wire, out, kT0 + 61s).outcome,
+              Outcome::kMiss);
+  }
+  EXPECT_EQ(c.entries(false), 0u);
+  EXPECT_EQ(c.bytes(), 0u);
+  c.clear();
+  ASSERT_EQ(c.insert(asked[0].key, answers[0], kT0), InsertResult::kStored);
+  EXPECT_EQ(c.lookup(asked[0].key, asked[0].query, asked[0].wire, out, kT0).outcome,
+            Outcome::kFresh);
 }
 
 }  // namespace
