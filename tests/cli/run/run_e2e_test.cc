@@ -557,6 +557,8 @@ TEST_F(RunE2e, RestartAfterKill9AdoptsInterfaceAndRules) {
   std::string before = netState();
   pid_t a = start(manifestArgs(), d_ + "/a.log");
   ASSERT_TRUE(waitServing(a));
+  // The rules go in right after the pidfile is written: kill only once they are all there.
+  ASSERT_TRUE(waitFor([&] { return countOurRules() == 24; }, milliseconds(5000)));
   ::kill(a, SIGKILL);
   EXPECT_EQ(waitExit(a, milliseconds(5000)), 128 + SIGKILL);
   EXPECT_EQ(countOurRules(), 24);  // left behind: the interface stays up, answers fail fast
