@@ -117,19 +117,14 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       for (;;) {
-        auto space = in_.prepare(4096);
-        ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        auto got = in_.receive(fd_.get());
+        if (got == net::TcpFramer::Receive::kAgain) {
           break;
         }
-        if (n <= 0) {
+        if (got == net::TcpFramer::Receive::kClosed) {
           fail();
           return;
         }
-        in_.commit(static_cast<size_t>(n));
         while (auto msg = in_.next()) {
           if (msg->size() < 2) {
             continue;

@@ -24,6 +24,22 @@ std::span<uint8_t> TcpFramer::prepare(size_t min_free) {
   return {buffer_.data() + end_, buffer_.size() - end_};
 }
 
+TcpFramer::Receive TcpFramer::receive(int fd) {
+  for (;;) {
+    auto space = prepare(4096);
+    ssize_t n = ::recv(fd, space.data(), space.size(), 0);
+    if (n > 0) {
+      commit(static_cast<size_t>(n));
+      return Receive::kData;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Receive::kAgain
+                                                              : Receive::kClosed;
+  }
+}
+
 std::optional<std::span<const uint8_t>> TcpFramer::next() noexcept {
   if (broken_ || end_ - begin_ < 2) {
     return std::nullopt;

@@ -21,6 +21,11 @@ class TcpFramer {
   /// Marks `n` bytes of the last prepare() span as received.
   void commit(size_t n) noexcept { end_ += n; }
 
+  enum class Receive : uint8_t { kData, kAgain, kClosed };
+  /// One recv() from a non-blocking socket into the buffer (EINTR retried): kData when bytes
+  /// arrived, kAgain when none are waiting, kClosed on EOF or a hard error.
+  Receive receive(int fd);
+
   /// The next complete message (without its length prefix), consumed by this call; the view is
   /// valid until the next prepare(). std::nullopt if incomplete. A zero length is a protocol
   /// error: broken() becomes true.
