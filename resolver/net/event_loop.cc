@@ -79,7 +79,9 @@ void EventLoop::drainPosted() noexcept {
 void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
   auto wait = max_wait;
   for (const auto& t : ticks_) {
-    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(t.next - now_);
+    // Round up: truncating 0.9 ms to 0 made epoll_wait() return at once, so the loop spun for
+    // the last millisecond before every tick (thousands of empty wake-ups a second, idle or not).
+    auto until = std::chrono::ceil<std::chrono::milliseconds>(t.next - now_);
     wait = std::min(wait, std::max(until, std::chrono::milliseconds(0)));
   }
   int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, static_cast<int>(wait.count()));
