@@ -55,6 +55,26 @@ TEST(EventLoop, TicksNeverRunEarly) {
   }
 }
 
+TEST(EventLoop, InactiveTickNeitherRunsNorWakesTheLoop) {
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop) << loop.error().message();
+  bool active = false;
+  int ticks = 0;
+  (*loop)->addTick(
+      milliseconds(5), [&] { ++ticks; }, [&] { return active; });
+  auto start = MonoClock::now();
+  (*loop)->runOnce(milliseconds(60));  // nothing active: sleeps the whole max_wait
+  EXPECT_GE(MonoClock::now() - start, milliseconds(60));
+  EXPECT_EQ(ticks, 0);
+  active = true;  // overdue now: runs at the next round, then every period
+  (*loop)->runOnce(milliseconds(1000));
+  EXPECT_EQ(ticks, 1);
+  start = MonoClock::now();
+  (*loop)->runOnce(milliseconds(1000));
+  EXPECT_EQ(ticks, 2);
+  EXPECT_LT(MonoClock::now() - start, milliseconds(500));
+}
+
 TEST(EventLoop, PostWakesABlockedLoop) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop) << loop.error().message();
