@@ -378,7 +378,13 @@ Result<void> Daemon::startUp() {
   for (const auto& a : server_->boundUdp()) {
     bound += (bound.empty() ? "" : " ") + a.toString();
   }
-  NLD_LOG(kServer, info, "serving DNS on {}", bound);
+  if (cfg_.server.workers == 0) {
+    auto dw = resolver::defaultWorkers();
+    NLD_LOG(kServer, info, "serving DNS on {} with {} workers ({})", bound, dw.workers, dw.reason);
+  } else {
+    NLD_LOG(kServer, info, "serving DNS on {} with {} workers (--workers)", bound,
+            cfg_.server.workers);
+  }
 
   auto http = HttpServer::create(
       [this](const std::string&, const std::string& path) { return handleHttp(path); });
