@@ -199,6 +199,75 @@ off_t fileSize(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
+// `<exe> run ...` as install starts the daemon (also used to restart a previous install's daemon
+// from its state file when this run's rollback undoes a restart).
+struct DaemonArgs {
+  std::string exe;
+  std::vector<std::string> addresses;
+  std::string base_path;
+  std::string conf_path;
+  std::string pidfile;
+  uint16_t health_port = 8080;
+  uint16_t dns_port = 53;
+  std::string interface;
+  std::string link_kind;
+  std::string xtables_lock;
+};
+
+std::vector<std::string> daemonArgv(const DaemonArgs& a) {
+  return {a.exe,
+          "run",
+          "-localip",
+          join(a.addresses),
+          "-basecorefile",
+          a.base_path,
+          "-conf",
+          a.conf_path,
+          "-pidfile",
+          a.pidfile,
+          "-health-port",
+          std::to_string(a.health_port),
+          "-dns.port",
+          std::to_string(a.dns_port),
+          "-interfacename",
+          a.interface,
+          "-skipteardown",
+          "--link-kind",
+          a.link_kind,
+          "--xtables-lock",
+          a.xtables_lock};
+}
+
+// Per address: are its rules entirely absent (this run may remove them on rollback) or only
+// partly there (rules this run adds for it are noted, not removed)? An address whose rules
+// cannot be read counts as absent: a rollback must not leave NOTRACK rules pointing at an address
+// no cache serves (DNS to it would break).
+struct RulesBefore {
+  std::vector<IpAddress> absent;
+  std::vector<IpAddress> partial;
+};
+
+RulesBefore rulesBefore(const NodeRules& rules) {
+  RulesBefore out;
+  for (const IpAddress& ip : rules.ips) {
+    NodeRules one = rules;
+    one.ips = {ip};
+    auto states = checkNodeRules(one);
+    size_t present = 0;
+    if (states) {
+      for (const auto& r : *states) {
+        present += r.copies > 0 ? 1 : 0;
+      }
+    }
+    if (present == 0) {
+      out.absent.push_back(ip);
+    } else if (present < states->size()) {
+      out.partial.push_back(ip);
+    }
+  }
+  return out;
+}
+
 struct KubeletPlan {
   netcfg::KubeletEdit edit;
   std::string kind;                   // "config" / "args"
@@ -337,27 +406,16 @@ Result<int> runInstall(const InstallOptions& o) {
   if (!exe) {
     return fail(std::move(exe.error()));
   }
-  std::vector<std::string> argv = {*exe,
-                                   "run",
-                                   "-localip",
-                                   join(toStrings(addresses)),
-                                   "-basecorefile",
-                                   base_path,
-                                   "-conf",
-                                   conf_path,
-                                   "-pidfile",
-                                   o.paths.pidfile,
-                                   "-health-port",
-                                   std::to_string(o.health_port),
-                                   "-dns.port",
-                                   std::to_string(o.dns_port),
-                                   "-interfacename",
-                                   o.interface,
-                                   "-skipteardown",
-                                   "--link-kind",
-                                   o.link_kind,
-                                   "--xtables-lock",
-                                   o.paths.xtables_lock};
+  std::vector<std::string> argv = daemonArgv({.exe = *exe,
+                                              .addresses = toStrings(addresses),
+                                              .base_path = base_path,
+                                              .conf_path = conf_path,
+                                              .pidfile = o.paths.pidfile,
+                                              .health_port = o.health_port,
+                                              .dns_port = o.dns_port,
+                                              .interface = o.interface,
+                                              .link_kind = o.link_kind,
+                                              .xtables_lock = o.paths.xtables_lock});
 
   NodeRules rules{.ips = addresses,
                   .dns_port = o.dns_port,
@@ -477,37 +535,79 @@ Result<int> runInstall(const InstallOptions& o) {
     return 0;
   }
 
-  // Rules already there before this run (an earlier install, or upstream node-cache's) are not
-  // ours to roll back.
-  bool rules_were_absent = true;
-  if (auto before = checkNodeRules(rules)) {
-    for (const auto& r : *before) {
-      rules_were_absent = rules_were_absent && r.copies == 0;
-    }
-  }
+  // Rules already there before this run (an earlier install's, or upstream node-cache's) are not
+  // ours to roll back; per address, so a reinstall with a new --local-ip takes back only those.
+  RulesBefore rules_before = rulesBefore(rules);
+  NodeRules our_rules = rules;
+  our_rules.ips = rules_before.absent;
   bool rules_undo_added = false;
+  auto addRulesUndo = [&](Rollback& rb) {
+    if (!our_rules.ips.empty()) {
+      rb.add("rules of " + join(toStrings(our_rules.ips)),
+             [our_rules]() { return removeNodeRules(our_rules); });
+    }
+    rules_undo_added = true;
+  };
 
   // ---- apply ----
   Rollback rollback;
   auto failed = [&](Error e) { return fail(Error(e.code(), e.message() + rollback.run())); };
+
+  // Runs last on rollback (registered first): when step 3 stopped an earlier install's daemon to
+  // restart it with the new Corefile, start that one again, once the old Corefile is back.
+  bool previous_stopped = false;
+  if (running && base_changes && *prev) {
+    const NodeState& p = **prev;
+    std::vector<std::string> old_argv = daemonArgv({.exe = *exe,
+                                                    .addresses = p.addresses,
+                                                    .base_path = p.corefile_base,
+                                                    .conf_path = p.corefile,
+                                                    .pidfile = p.pidfile,
+                                                    .health_port = p.health_port,
+                                                    .dns_port = p.dns_port,
+                                                    .interface = p.interface,
+                                                    .link_kind = o.link_kind,
+                                                    .xtables_lock = p.xtables_lock});
+    std::string log_file = p.log_file.empty() ? o.log_file : p.log_file;
+    std::optional<SocketAddress> old_probe;
+    if (!p.local_ips.empty()) {
+      if (auto ip = IpAddress::parse(p.local_ips[0])) {
+        old_probe = SocketAddress{*ip, p.dns_port};
+      }
+    }
+    auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
+    std::string domain = p.domain + ".";
+    rollback.add(
+        "previous daemon restarted",
+        [&previous_stopped, old_argv, log_file, old_probe, wait, domain]() -> Result<void> {
+          if (!previous_stopped) {
+            return {};
+          }
+          auto pid = spawnDetached(old_argv, log_file);
+          if (!pid) {
+            return fail(std::move(pid.error()));
+          }
+          if (old_probe && !dnsAnswers(*old_probe, domain, wait)) {
+            return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
+          }
+          return {};
+        });
+  }
 
   // 1. interface and addresses.
   auto link = ensureNodeLink(o.interface, o.link_kind, addresses);
   if (!link) {
     return failed(std::move(link.error()));
   }
-  if (link->created) {
+  if (link->created || !link->added.empty() || link->brought_up) {
     std::string name = o.interface;
-    rollback.add("link " + name, [name]() -> Result<void> {
-      auto r = removeNodeLink(name);
-      if (!r) {
-        return fail(std::move(r.error()));
-      }
-      return {};
-    });
-  } else if (!link->added.empty()) {
-    rollback.note("addresses " + join(toStrings(link->added)) + " on the existing link " +
-                  o.interface);
+    NodeLinkChange change = *link;
+    std::string what = link->created ? "link " + name
+                                     : "addresses " + join(toStrings(link->added)) + " on " + name;
+    if (!link->created && link->brought_up) {
+      what += link->added.empty() ? "up state of " + name : " and its up state";
+    }
+    rollback.add(what, [name, change]() { return revertNodeLink(name, change); });
   }
   if (!link->fallback_reason.empty()) {
     NLD_LOG(kCli, warn, "link {}: {}", o.interface, link->fallback_reason);
@@ -546,6 +646,7 @@ Result<int> runInstall(const InstallOptions& o) {
       return failed(std::move(s.error()).withContext("restart daemon for the new Corefile"));
     }
     daemon_pid.reset();
+    previous_stopped = true;
   }
   if (!daemon_pid) {
     for (const std::string& p : {conf_path, o.log_file, o.paths.pidfile}) {
@@ -553,12 +654,9 @@ Result<int> runInstall(const InstallOptions& o) {
         return failed(std::move(r.error()));
       }
     }
-    if (rules_were_absent) {
-      // The daemon may add the rules as soon as it has bound; undo them after it is stopped
-      // (undo runs in reverse order, so register this first).
-      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
-      rules_undo_added = true;
-    }
+    // The daemon may add the rules as soon as it has bound; undo them after it is stopped
+    // (undo runs in reverse order, so register this first).
+    addRulesUndo(rollback);
     off_t log_start = fileSize(o.log_file);
     auto pid = spawnDetached(argv, o.log_file);
     if (!pid) {
@@ -607,13 +705,13 @@ Result<int> runInstall(const InstallOptions& o) {
 
   // 4. rules, only now that the cache answers. (The daemon's own sync loop ensures the same
   // rules right after it has bound; this is the explicit step, and usually finds them there.)
+  if (!rules_undo_added) {
+    addRulesUndo(rollback);
+  }
   auto added = ensureNodeRules(rules);
-  if (!rules_undo_added && added && *added > 0) {
-    if (rules_were_absent) {
-      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
-    } else {
-      rollback.note(std::to_string(*added) + " rule(s) added next to ones already there");
-    }
+  if (added && *added > 0 && !rules_before.partial.empty()) {
+    rollback.note("rules added next to ones already there for " +
+                  join(toStrings(rules_before.partial)));
   }
   if (!added) {
     return failed(std::move(added.error()));

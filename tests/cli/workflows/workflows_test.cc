@@ -1,6 +1,7 @@
 // install → status → teardown, stop, revert-kubelet through the real binary, each TEST in its own
 // network namespace. The namespace must look exactly as before afterwards: links, addresses and
 // the raw/filter tables of both families (iptables-legacy-save without comments and counters).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -239,6 +241,54 @@ TEST(Workflows, DaemonFailureRollsBack) {
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
   EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+}
+
+// A TCP listener on addr:53 (IP_FREEBIND: the address need not exist yet), so a daemon serving
+// that address cannot bind it.
+Fd holdPort53(const char* addr) {
+  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(s.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  if (::inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+      ::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      ::listen(s.get(), 1) != 0) {
+    return Fd();
+  }
+  return s;
+}
+
+// gap: an install that adopted an existing link (here pre-created, down, with a foreign address)
+// and then failed used to leave its addresses on it. It must take back exactly what it added.
+TEST(Workflows, DaemonFailureOnAnAdoptedLinkRemovesOnlyOurAddresses) {
+  NLD_ENTER_NETNS();
+  Node node;
+  ASSERT_EQ(test::run("ip link add nodelocaldns type bridge && "
+                      "ip addr add 192.0.2.1/32 dev nodelocaldns")
+                .exit_code,
+            0);
+  touchTables();
+  // The kernel attaches the default qdisc (noop → noqueue) the first time a link goes up; taking
+  // the link down again cannot undo that, and it changes nothing for traffic.
+  auto snapshotIgnoringQdisc = [] {
+    static const std::regex qdisc(R"(qdisc [a-z]+ |"qdisc":"[a-z]+",)");
+    return std::regex_replace(snapshot(), qdisc, "");
+  };
+  std::string before = snapshotIgnoringQdisc();
+  Fd held = holdPort53("0.0.0.0");
+  ASSERT_TRUE(held);
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags(5));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(
+      contains(r.out, "addresses 169.254.20.10,10.96.0.10 on nodelocaldns and its up state"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_EQ(snapshotIgnoringQdisc(), before);
+  EXPECT_TRUE(contains(test::run("ip -4 addr show nodelocaldns").out, "192.0.2.1/32"));
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
 }
 
 TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
@@ -562,6 +612,42 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
+}
+
+// gap: a reinstall with a new --local-ip whose new daemon cannot start must leave the node as the
+// first install made it: the new address and its rules gone, the old daemon serving again.
+TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                       std::string(kUpstream) + node.installFlags(5);
+  auto first = node.nld(common + " --local-ip 169.254.20.10");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  std::string installed = snapshot();
+  std::string state = *readFile(node.dir().file("state/state"));
+  std::string corefile = *readFile(node.dir().file("etc/Corefile.base"));
+  Fd held = holdPort53("169.254.20.11");
+  ASSERT_TRUE(held);
+  auto second = node.nld(common + " --local-ip 169.254.20.11");
+  EXPECT_EQ(second.exit_code, 1) << second.out;
+  EXPECT_TRUE(contains(second.out, "addresses 169.254.20.11 on nodelocaldns")) << second.out;
+  EXPECT_TRUE(contains(second.out, "rules of 169.254.20.11")) << second.out;
+  EXPECT_TRUE(contains(second.out, "previous daemon restarted")) << second.out;
+  EXPECT_TRUE(contains(second.out, "left: nothing")) << second.out;
+  EXPECT_EQ(snapshot(), installed);
+  EXPECT_EQ(*readFile(node.dir().file("state/state")), state);
+  EXPECT_EQ(*readFile(node.dir().file("etc/Corefile.base")), corefile);
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+  }
+  held = Fd();
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
 }
 
 TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {
