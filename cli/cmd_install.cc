@@ -492,6 +492,14 @@ Result<int> runInstall(const InstallOptions& o) {
     return fail(std::move(observed.error()));
   }
   auto running = findDaemon(o.paths.pidfile);
+  // A daemon that runs but does not answer (wedged) is restarted: "already installed" over a
+  // node whose DNS is broken would send the operator away.
+  bool unresponsive = running && !base_changes &&
+                      !dnsAnswers(SocketAddress{local_ips[0], o.dns_port}, o.domain + ".",
+                                  std::chrono::milliseconds(1000));
+  bool restart = running && (base_changes || unresponsive);
+  const pid_t previous_pid = running.value_or(0);
+  const char* restart_why = unresponsive ? "it does not answer DNS" : "the Corefile changes";
 
   if (o.dry_run) {
     std::string out;
@@ -504,11 +512,12 @@ Result<int> runInstall(const InstallOptions& o) {
     out += "\n## Corefile " + base_path + (base_changes ? " (write)" : " (unchanged)") + "\n";
     out += *corefile;
     out += "\n## daemon\n";
-    if (running && !base_changes) {
+    if (running && !restart) {
       out += "already running, pid " + std::to_string(*running) + "\n";
     } else {
       if (running) {
-        out += "restart (the Corefile changes): stop pid " + std::to_string(*running) + "\n";
+        out += std::string("restart (") + restart_why + "): stop pid " + std::to_string(*running) +
+               "\n";
       }
       out += "start: " + commandLineText(argv) + " >>" + o.log_file + " 2>&1\n";
       out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
@@ -556,7 +565,7 @@ Result<int> runInstall(const InstallOptions& o) {
   // Runs last on rollback (registered first): when step 3 stopped an earlier install's daemon to
   // restart it with the new Corefile, start that one again, once the old Corefile is back.
   bool previous_stopped = false;
-  if (running && base_changes && *prev) {
+  if (restart && *prev) {
     const NodeState& p = **prev;
     std::vector<std::string> old_argv = daemonArgv({.exe = *exe,
                                                     .addresses = p.addresses,
@@ -638,17 +647,18 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   // 3. daemon: start (or restart for a new Corefile) and wait until it answers.
-  std::optional<pid_t> daemon_pid = running;
+  pid_t daemon_pid = running.value_or(0);  // 0: none
   bool started = false;
-  if (running && base_changes) {
+  if (restart) {
     auto s = stopDaemon(o.paths.pidfile, std::chrono::seconds(10));
     if (!s) {
-      return failed(std::move(s.error()).withContext("restart daemon for the new Corefile"));
+      return failed(
+          std::move(s.error()).withContext(std::string("restart daemon (") + restart_why + ")"));
     }
-    daemon_pid.reset();
+    daemon_pid = 0;
     previous_stopped = true;
   }
-  if (!daemon_pid) {
+  if (daemon_pid == 0) {
     for (const std::string& p : {conf_path, o.log_file, o.paths.pidfile}) {
       if (auto r = ensureParentDirs(p); !r) {
         return failed(std::move(r.error()));
@@ -811,9 +821,12 @@ Result<int> runInstall(const InstallOptions& o) {
   out += "link " + o.interface + ": " +
          (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
-  out += "daemon: pid " + std::to_string(daemon_pid.value_or(0)) +
-         (started ? " started" : " running") + ", answering on " +
-         SocketAddress{local_ips[0], o.dns_port}.toString() + "\n";
+  out += "daemon: pid " + std::to_string(daemon_pid) + (started ? " started" : " running") +
+         ", answering on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
+         (unresponsive ? " (restarted: pid " + std::to_string(previous_pid) +
+                             " was running but did not answer DNS)"
+                       : "") +
+         "\n";
   out += "cluster zone " + o.domain + " -> " + cluster_dns.toString() + " (" + cluster_from + ")\n";
   out += "rules: " + std::to_string(rules_total) + " present (" + std::to_string(*added) +
          " added by install; the daemon keeps them in place)\n";

@@ -656,6 +656,42 @@ TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
   EXPECT_EQ(down.exit_code, 0) << down.out;
 }
 
+// gap: install over a daemon that runs but does not answer (wedged) said "nothing changed". It
+// must restart it. The real daemon only: its test hook stops the DNS workers, keeping the process.
+TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  std::string install = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                        std::string(kUpstream) + node.installFlags();
+  auto r = node.nldWith("NLD_TEST_HOOKS=1", install);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  pid_t pid = std::stoi(*readFile(node.dir().file("pid")));
+  ASSERT_EQ(::kill(pid, SIGRTMIN + 1), 0);
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 50; ++i) {
+      if (node.nld("status" + node.paths()).exit_code == 1) {
+        return true;
+      }
+    }
+    return false;
+  }());
+  auto again = node.nld(install);
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_FALSE(contains(again.out, "nothing changed")) << again.out;
+  EXPECT_TRUE(contains(
+      again.out, "(restarted: pid " + std::to_string(pid) + " was running but did not answer DNS)"))
+      << again.out;
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  auto st = node.nld("status" + node.paths());
+  EXPECT_EQ(st.exit_code, 0) << st.out;
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+}
+
 TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {
   NLD_ENTER_NETNS();
   Node node(GetParam());
