@@ -758,8 +758,11 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   // Addresses an earlier install served and this one does not: their rules go (the daemon now
-  // runs with the new -localip); the addresses stay on the link (no address removal here).
+  // runs with the new -localip), then, on a link an install created, the addresses too (rules
+  // first, as in teardown): an old kube-dns IP left local would capture traffic to a Service
+  // that later gets that ClusterIP.
   std::vector<IpAddress> stale;
+  bool stale_removed = false;
   if (*prev) {
     for (const std::string& a : (*prev)->addresses) {
       auto ip = IpAddress::parse(a);
@@ -774,6 +777,15 @@ Result<int> runInstall(const InstallOptions& o) {
     if (auto r = removeNodeRules(old_rules); !r) {
       NLD_LOG(kCli, warn, "remove rules of addresses no longer served ({}): {}",
               join(toStrings(stale)), r.error().message());
+    } else if ((*prev)->link_created) {
+      NodeLinkChange old_addresses;
+      old_addresses.added = stale;
+      if (auto a = revertNodeLink((*prev)->interface, old_addresses); !a) {
+        NLD_LOG(kCli, warn, "remove addresses no longer served ({}) from {}: {}",
+                join(toStrings(stale)), (*prev)->interface, a.error().message());
+      } else {
+        stale_removed = true;
+      }
     }
   }
 
@@ -812,7 +824,7 @@ Result<int> runInstall(const InstallOptions& o) {
     }
   }
   bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
-                 kubelet_changed;
+                 kubelet_changed || stale_removed;
   std::string out;
   if (!changed) {
     out += "nodelocaldns is already installed; nothing changed\n";
@@ -827,6 +839,10 @@ Result<int> runInstall(const InstallOptions& o) {
                              " was running but did not answer DNS)"
                        : "") +
          "\n";
+  if (stale_removed) {
+    out += "removed addresses no longer served, and their rules: " + join(toStrings(stale), " ") +
+           "\n";
+  }
   out += "cluster zone " + o.domain + " -> " + cluster_dns.toString() + " (" + cluster_from + ")\n";
   out += "rules: " + std::to_string(rules_total) + " present (" + std::to_string(*added) +
          " added by install; the daemon keeps them in place)\n";

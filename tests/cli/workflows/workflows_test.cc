@@ -611,6 +611,14 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   std::string rules = test::run("iptables-legacy-save").out;
   EXPECT_TRUE(contains(rules, "-d 169.254.20.11/32")) << rules;
   EXPECT_FALSE(contains(rules, "169.254.20.10/32")) << rules;
+  // The old address goes from the link too (the link is ours: an install created it).
+  EXPECT_TRUE(contains(second.out,
+                       "removed addresses no longer served, and their rules: "
+                       "169.254.20.10"))
+      << second.out;
+  std::string addrs = test::run("ip -4 addr show nodelocaldns").out;
+  EXPECT_FALSE(contains(addrs, "169.254.20.10/32")) << addrs;
+  EXPECT_TRUE(contains(addrs, "169.254.20.11/32")) << addrs;
   {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 0) << st.out;
