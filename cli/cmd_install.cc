@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <thread>
@@ -137,6 +138,38 @@ Result<IpAddress> lookupClusterUpstream() {
   }
   return *ip;
 }
+
+// SIGINT, SIGTERM and SIGHUP are held while install changes the node, and checked between steps:
+// an operator's Ctrl-C (or a supervisor's SIGTERM) during the wait for the daemon ends in the
+// rollback instead of a half-installed node without a state file. One that comes after the last
+// step is dropped: the install is complete. The daemon starts with an empty mask (spawnDetached).
+class HeldSignals {
+ public:
+  HeldSignals() {
+    sigemptyset(&set_);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) {
+      sigaddset(&set_, s);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~HeldSignals() {
+    while (take() != 0) {
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  HeldSignals(const HeldSignals&) = delete;
+  HeldSignals& operator=(const HeldSignals&) = delete;
+  /// The first held signal (consumed), or 0.
+  int take() {
+    timespec zero{};
+    int s = ::sigtimedwait(&set_, nullptr, &zero);
+    return s > 0 ? s : 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
 
 // Undo steps of this run, run in reverse on failure.
 class Rollback {
@@ -559,8 +592,19 @@ Result<int> runInstall(const InstallOptions& o) {
   };
 
   // ---- apply ----
+  HeldSignals held;
   Rollback rollback;
   auto failed = [&](Error e) { return fail(Error(e.code(), e.message() + rollback.run())); };
+  std::string interrupted_by;
+  auto interrupted = [&] {
+    if (int s = held.take(); s != 0) {
+      interrupted_by = ::strsignal(s);
+    }
+    return !interrupted_by.empty();
+  };
+  auto interruptedError = [&] {
+    return Error(Errc::kSystem, "install interrupted (" + interrupted_by + ")");
+  };
 
   // Runs last on rollback (registered first): when step 3 stopped an earlier install's daemon to
   // restart it with the new Corefile, start that one again, once the old Corefile is back.
@@ -620,6 +664,9 @@ Result<int> runInstall(const InstallOptions& o) {
   }
   if (!link->fallback_reason.empty()) {
     NLD_LOG(kCli, warn, "link {}: {}", o.interface, link->fallback_reason);
+  }
+  if (interrupted()) {
+    return failed(interruptedError());
   }
 
   // 2. Corefile.
@@ -704,6 +751,9 @@ Result<int> runInstall(const InstallOptions& o) {
         answered = true;
         break;
       }
+      if (interrupted()) {
+        return failed(interruptedError());
+      }
     }
     if (!answered) {
       return failed(Error(Errc::kTimeout, "daemon does not answer DNS on " + probe.toString() +
@@ -711,6 +761,10 @@ Result<int> runInstall(const InstallOptions& o) {
                                               "s (log " + o.log_file + ")"));
     }
     daemon_pid = readPidFile(o.paths.pidfile).value_or(child);
+  }
+
+  if (interrupted()) {
+    return failed(interruptedError());
   }
 
   // 4. rules, only now that the cache answers. (The daemon's own sync loop ensures the same
@@ -725,6 +779,10 @@ Result<int> runInstall(const InstallOptions& o) {
   }
   if (!added) {
     return failed(std::move(added.error()));
+  }
+
+  if (interrupted()) {
+    return failed(interruptedError());
   }
 
   // 5. kubelet (ipvs).

@@ -7,11 +7,15 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/atomic_file.h"
@@ -290,6 +294,57 @@ TEST(Workflows, DaemonFailureOnAnAdoptedLinkRemovesOnlyOurAddresses) {
   EXPECT_EQ(snapshotIgnoringQdisc(), before);
   EXPECT_TRUE(contains(test::run("ip -4 addr show nodelocaldns").out, "192.0.2.1/32"));
   EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+}
+
+// gap: Ctrl-C while install waits for the daemon killed install mid-way: link, Corefile and a
+// daemon left, no state file. The signal is held and ends in the rollback.
+TEST(Workflows, InterruptedInstallRollsBack) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  // A daemon that starts and never answers, so install sits in its wait.
+  std::string fake = node.dir().file("silent_run.sh");
+  // Its pid (kept by exec) appears in "started" in one step.
+  ASSERT_TRUE(writeFileAtomic(fake, "#!/bin/sh\necho $$ >" + node.dir().file("started.tmp") +
+                                        " && mv " + node.dir().file("started.tmp") + " " +
+                                        node.dir().file("started") + "\nexec sleep 60\n"));
+  ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+  std::string cmd = "exec " + std::string(NLD_TEST_BINARY) +
+                    " install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    kUpstream + node.installFlags(30) + " --daemon-exe " + fake + " >" +
+                    node.dir().file("install.out") + " 2>&1";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto waitUntil = [](const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  };
+  ASSERT_TRUE(waitUntil([&] { return ::access(node.dir().file("started").c_str(), F_OK) == 0; }));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_TRUE(waitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  std::string out = readFile(node.dir().file("install.out")).value_or("");
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by the signal instead of rolling back: " << out;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_TRUE(contains(out, "install interrupted (Interrupt); rolled back:")) << out;
+  EXPECT_TRUE(contains(out, "left: nothing")) << out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+  pid_t daemon = std::stoi(readFile(node.dir().file("started")).value_or("0"));
+  ASSERT_GT(daemon, 0);
+  EXPECT_NE(::kill(daemon, 0), 0) << "the daemon is left running";
 }
 
 TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
