@@ -577,6 +577,11 @@ Result<int> runInstall(const InstallOptions& o) {
     return 0;
   }
 
+  auto node_lock = NodeLock::acquire(o.paths.pidfile);
+  if (!node_lock) {
+    return fail(std::move(node_lock.error()));
+  }
+
   // Rules already there before this run (an earlier install's, or upstream node-cache's) are not
   // ours to roll back; per address, so a reinstall with a new --local-ip takes back only those.
   RulesBefore rules_before = rulesBefore(rules);

@@ -55,6 +55,24 @@ TEST(NodeState, BadLineIsAParseError) {
   EXPECT_NE(s.error().message().find("line 2"), std::string::npos);
 }
 
+TEST(NodeLock, SecondHolderGetsAClearBusyError) {
+  test::TempDir dir;
+  std::string pidfile = dir.file("run/nodelocaldns.pid");
+  {
+    auto first = NodeLock::acquire(pidfile);
+    ASSERT_TRUE(first) << first.error().message();
+    auto second = NodeLock::acquire(pidfile);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code(), Errc::kBusy);
+    EXPECT_EQ(second.error().message(),
+              "another nodelocaldns install, teardown or stop is running (pid " +
+                  std::to_string(::getpid()) + " holds '" + pidfile +
+                  ".lock'); try again once it is done");
+  }
+  auto again = NodeLock::acquire(pidfile);
+  EXPECT_TRUE(again) << again.error().message();
+}
+
 TEST(NodeDaemon, StalePidfileIsNotADaemon) {
   test::TempDir dir;
   std::string pidfile = dir.file("pid");

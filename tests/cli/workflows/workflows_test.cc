@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -345,6 +346,39 @@ TEST(Workflows, InterruptedInstallRollsBack) {
   pid_t daemon = std::stoi(readFile(node.dir().file("started")).value_or("0"));
   ASSERT_GT(daemon, 0);
   EXPECT_NE(::kill(daemon, 0), 0) << "the daemon is left running";
+}
+
+// gap: two installs (or an install and a teardown) at once could both start a daemon or undo
+// each other halfway. One at a time; the second says who holds the lock and changes nothing.
+TEST(Workflows, ConcurrentRunsAreRefused) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  std::string lock = node.dir().file("pid.lock");
+  Fd held(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(held);
+  ASSERT_EQ(::flock(held.get(), LOCK_EX), 0);
+  ASSERT_EQ(::pwrite(held.get(), "4242\n", 5, 0), 5);
+  for (const std::string& cmd :
+       {"install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+            std::string(kUpstream) + node.installFlags(),
+        "teardown" + node.paths(), "stop" + node.paths()}) {
+    auto r = node.nld(cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
+    EXPECT_TRUE(contains(r.out,
+                         "another nodelocaldns install, teardown or stop is running (pid "
+                         "4242 holds"))
+        << r.out;
+  }
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("etc").c_str(), F_OK), -1);
+  // The dry run changes nothing and needs no lock.
+  auto dry = node.nld(
+      "install --dry-run --mode iptables --kube-dns 10.96.0.10 "
+      "--cluster-upstream " +
+      std::string(kUpstream) + node.installFlags());
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
 }
 
 TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
