@@ -177,19 +177,32 @@ class Rollback {
   void add(std::string what, std::function<Result<void>()> undo) {
     steps_.push_back({std::move(what), std::move(undo)});
   }
+  /// Runs after every add()ed step (e.g. restart something once the files it reads are back).
+  void addFinal(std::string what, std::function<Result<void>()> undo) {
+    finals_.push_back({std::move(what), std::move(undo)});
+  }
   void note(std::string left) { left_.push_back(std::move(left)); }
-  void dismiss() { steps_.clear(); }
+  void dismiss() {
+    steps_.clear();
+    finals_.clear();
+  }
   // Returns " (rolled back: ...; left: ...)".
   std::string run() {
     std::vector<std::string> done;
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
-      if (auto r = it->second(); r) {
-        done.push_back(it->first);
+    auto undo = [&](const std::pair<std::string, std::function<Result<void>()>>& step) {
+      if (auto r = step.second(); r) {
+        done.push_back(step.first);
       } else {
-        left_.push_back(it->first + " failed: " + r.error().message());
+        left_.push_back(step.first + " failed: " + r.error().message());
       }
+    };
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+      undo(*it);
     }
-    steps_.clear();
+    for (const auto& step : finals_) {
+      undo(step);
+    }
+    dismiss();
     std::string out =
         "; rolled back: " + (done.empty() ? std::string("nothing") : join(done, ", "));
     out += "; left: " + (left_.empty() ? std::string("nothing") : join(left_, ", "));
@@ -198,6 +211,7 @@ class Rollback {
 
  private:
   std::vector<std::pair<std::string, std::function<Result<void>()>>> steps_;
+  std::vector<std::pair<std::string, std::function<Result<void>()>>> finals_;
   std::vector<std::string> left_;
 };
 
@@ -611,9 +625,9 @@ Result<int> runInstall(const InstallOptions& o) {
     return Error(Errc::kSystem, "install interrupted (" + interrupted_by + ")");
   };
 
-  // Runs last on rollback (registered first): when step 3 stopped an earlier install's daemon to
-  // restart it with the new Corefile, start that one again, once the old Corefile is back.
-  bool previous_stopped = false;
+  // When step 3 stops an earlier install's daemon (new Corefile, or wedged), the rollback starts
+  // that one again, after everything else (its Corefile must be back first).
+  std::function<Result<void>()> restart_previous;
   if (restart && *prev) {
     const NodeState& p = **prev;
     std::vector<std::string> old_argv = daemonArgv({.exe = *exe,
@@ -635,21 +649,16 @@ Result<int> runInstall(const InstallOptions& o) {
     }
     auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
     std::string domain = p.domain + ".";
-    rollback.add(
-        "previous daemon restarted",
-        [&previous_stopped, old_argv, log_file, old_probe, wait, domain]() -> Result<void> {
-          if (!previous_stopped) {
-            return {};
-          }
-          auto pid = spawnDetached(old_argv, log_file);
-          if (!pid) {
-            return fail(std::move(pid.error()));
-          }
-          if (old_probe && !dnsAnswers(*old_probe, domain, wait)) {
-            return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
-          }
-          return {};
-        });
+    restart_previous = [old_argv, log_file, old_probe, wait, domain]() -> Result<void> {
+      auto pid = spawnDetached(old_argv, log_file);
+      if (!pid) {
+        return fail(std::move(pid.error()));
+      }
+      if (old_probe && !dnsAnswers(*old_probe, domain, wait)) {
+        return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
+      }
+      return {};
+    };
   }
 
   // 1. interface and addresses.
@@ -708,7 +717,9 @@ Result<int> runInstall(const InstallOptions& o) {
           std::move(s.error()).withContext(std::string("restart daemon (") + restart_why + ")"));
     }
     daemon_pid = 0;
-    previous_stopped = true;
+    if (restart_previous) {
+      rollback.addFinal("previous daemon restarted", restart_previous);
+    }
   }
   if (daemon_pid == 0) {
     for (const std::string& p : {conf_path, o.log_file, o.paths.pidfile}) {

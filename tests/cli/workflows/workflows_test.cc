@@ -292,6 +292,7 @@ TEST(Workflows, DaemonFailureOnAnAdoptedLinkRemovesOnlyOurAddresses) {
       contains(r.out, "addresses 169.254.20.10,10.96.0.10 on nodelocaldns and its up state"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_FALSE(contains(r.out, "previous daemon")) << r.out;  // there was none
   EXPECT_EQ(snapshotIgnoringQdisc(), before);
   EXPECT_TRUE(contains(test::run("ip -4 addr show nodelocaldns").out, "192.0.2.1/32"));
   EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
