@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 
 namespace nld::resolver::net {
 
@@ -88,7 +89,9 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
     auto until = std::chrono::ceil<std::chrono::milliseconds>(t.next - now_);
     wait = std::min(wait, std::max(until, std::chrono::milliseconds(0)));
   }
-  int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, static_cast<int>(wait.count()));
+  const int timeout =
+      wait.count() >= std::numeric_limits<int>::max() ? -1 : static_cast<int>(wait.count());
+  int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, timeout);
   now_ = MonoClock::now();
   for (int i = 0; i < n; ++i) {
     static_cast<IoHandler*>(events_[i].data.ptr)->onIo(events_[i].events);

@@ -55,8 +55,10 @@ class EventLoop {
   /// Runs `fn` on the loop thread at the next iteration. Thread-safe.
   void post(std::function<void()> fn);
 
-  /// Waits for events (at most until the next tick, or `max_wait`), dispatches them.
+  /// Waits for events (at most until the next active tick, or `max_wait`; kForever = no limit
+  /// of its own), dispatches them. Blocking without a timeout spares the kernel a timer per sleep.
   void runOnce(std::chrono::milliseconds max_wait) noexcept;
+  static constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
 
   /// Time cached at the start of the current iteration (cheap; no syscall per query).
   MonoTime now() const noexcept { return now_; }

@@ -240,7 +240,9 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
-  loop_->addTick(std::chrono::milliseconds(1000), [this] { sweep(); });
+  loop_->addTick(
+      std::chrono::milliseconds(1000), [this] { sweep(); },
+      [this] { return !clients_.empty() || !client_graveyard_.empty(); });
 }
 
 Worker::~Worker() {
@@ -343,7 +345,9 @@ void Worker::postStop() {
 
 void Worker::run() {
   while (!stop_) {
-    loop_->runOnce(std::chrono::milliseconds(1000));
+    // No timeout of our own: stop and reloads are posted (they wake the loop), and ticks bound
+    // the wait only while they have work.
+    loop_->runOnce(net::EventLoop::kForever);
   }
   forwarder_->abortAll();
   for (auto& [id, c] : clients_) {

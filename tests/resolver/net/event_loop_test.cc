@@ -75,6 +75,21 @@ TEST(EventLoop, InactiveTickNeitherRunsNorWakesTheLoop) {
   EXPECT_LT(MonoClock::now() - start, milliseconds(500));
 }
 
+TEST(EventLoop, ForeverWaitsForAPostWithoutATimeout) {
+  auto loop = EventLoop::create();
+  ASSERT_TRUE(loop) << loop.error().message();
+  std::atomic<bool> ran = false;
+  std::thread poster([&] {
+    std::this_thread::sleep_for(milliseconds(30));
+    (*loop)->post([&] { ran = true; });
+  });
+  auto start = MonoClock::now();
+  (*loop)->runOnce(EventLoop::kForever);  // one call: returns only because of the post
+  poster.join();
+  EXPECT_TRUE(ran);
+  EXPECT_GE(MonoClock::now() - start, milliseconds(25));
+}
+
 TEST(EventLoop, PostWakesABlockedLoop) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop) << loop.error().message();
