@@ -37,6 +37,7 @@ struct InstallOptions {
   std::vector<std::string> local_ips;
   std::string domain = "cluster.local";
   std::string mode = "auto";
+  std::string rules_backend = "auto";
   std::string kube_proxy_addr = "127.0.0.1:10249";
   std::string interface = kDefaultInterface;
   std::string link_kind = "auto";
@@ -276,6 +277,12 @@ Result<int> runInstall(const InstallOptions& o) {
     return fail(std::move(mode.error()));
   }
   bool ipvs = mode->mode == "ipvs";
+  auto backend = detectNodeRulesBackend(o.rules_backend, mode->mode);
+  if (!backend) {
+    return fail(std::move(backend.error()));
+  }
+  // A running daemon keeps its rules backend: a new one means a restart.
+  bool backend_changes = *prev && (*prev)->rules_backend != backend->mode;
 
   // Where the cluster zone goes (see the file comment of this command in nodelocaldns(8)).
   IpAddress cluster_dns = kube_dns;
@@ -357,12 +364,15 @@ Result<int> runInstall(const InstallOptions& o) {
                                    "--link-kind",
                                    o.link_kind,
                                    "--xtables-lock",
-                                   o.paths.xtables_lock};
+                                   o.paths.xtables_lock,
+                                   "--rules-backend",
+                                   backend->mode};
 
   NodeRules rules{.ips = addresses,
                   .dns_port = o.dns_port,
                   .health_port = o.health_port,
-                  .lock_path = o.paths.xtables_lock};
+                  .lock_path = o.paths.xtables_lock,
+                  .backend = backend->mode};
 
   // Kubelet edits (ipvs only): planned now so a problem stops us before anything changes.
   std::vector<KubeletPlan> kubelet;
@@ -439,6 +449,7 @@ Result<int> runInstall(const InstallOptions& o) {
     std::string out;
     out += "# nodelocaldns install --dry-run: nothing is changed\n";
     out += "mode: " + mode->mode + " (" + mode->signal + ")\n";
+    out += "rules backend: " + backend->mode + " (" + backend->signal + ")\n";
     out += "kube-dns: " + kube_dns.toString() + " (" + kube_dns_from + ")\n";
     out += "cluster zone " + o.domain + " forwarded to: " + cluster_dns.toString() + " (" +
            cluster_from + ")\n";
@@ -446,17 +457,21 @@ Result<int> runInstall(const InstallOptions& o) {
     out += "\n## Corefile " + base_path + (base_changes ? " (write)" : " (unchanged)") + "\n";
     out += *corefile;
     out += "\n## daemon\n";
-    if (running && !base_changes) {
+    if (running && !base_changes && !backend_changes) {
       out += "already running, pid " + std::to_string(*running) + "\n";
     } else {
       if (running) {
-        out += "restart (the Corefile changes): stop pid " + std::to_string(*running) + "\n";
+        out += std::string("restart (the ") + (base_changes ? "Corefile" : "rules backend") +
+               " changes): stop pid " + std::to_string(*running) + "\n";
       }
       out += "start: " + commandLineText(argv) + " >>" + o.log_file + " 2>&1\n";
       out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
              "\n";
     }
-    out += "\n## rules (iptables-save)\n" + planNodeRulesText(rules);
+    out += std::string("\n## rules (") + (rules.backend == "nftables" ? "nft" : "iptables-save") +
+           ")\n" + planNodeRulesText(rules);
+    out += "(our rules in the " + otherRulesBackend(rules.backend) +
+           " backend, if any, are removed)\n";
     out += "\n## kubelet\n";
     if (!ipvs) {
       out += "no change (" + mode->mode + " mode: clusterDNS stays " + kube_dns.toString() +
@@ -540,10 +555,12 @@ Result<int> runInstall(const InstallOptions& o) {
   // 3. daemon: start (or restart for a new Corefile) and wait until it answers.
   std::optional<pid_t> daemon_pid = running;
   bool started = false;
-  if (running && base_changes) {
+  if (running && (base_changes || backend_changes)) {
     auto s = stopDaemon(o.paths.pidfile, std::chrono::seconds(10));
     if (!s) {
-      return failed(std::move(s.error()).withContext("restart daemon for the new Corefile"));
+      return failed(std::move(s.error()).withContext(
+          base_changes ? "restart daemon for the new Corefile"
+                       : "restart daemon for the new rules backend"));
     }
     daemon_pid.reset();
   }
@@ -668,6 +685,32 @@ Result<int> runInstall(const InstallOptions& o) {
               join(toStrings(stale)), r.error().message());
     }
   }
+  // Never both backends: our rules in the other one (an earlier install with another backend, or
+  // upstream node-cache's legacy rules) go. Legacy tables that do not exist are not created.
+  {
+    NodeRules other = rules;
+    other.backend = otherRulesBackend(rules.backend);
+    other.only_existing_tables = true;
+    for (const IpAddress& ip : stale) {
+      other.ips.push_back(ip);
+    }
+    auto present = checkNodeRules(other);
+    bool any = false;
+    if (present) {
+      for (const auto& r : *present) {
+        any = any || r.copies > 0;
+      }
+    }
+    if (!present || any) {
+      if (auto r = removeNodeRules(other); !r) {
+        NLD_LOG(kCli, warn, "remove our {} rules (the {} backend is in use): {}", other.backend,
+                rules.backend, r.error().message());
+      } else {
+        NLD_LOG(kCli, info, "removed our {} rules: the {} backend is in use", other.backend,
+                rules.backend);
+      }
+    }
+  }
 
   // 6. state.
   state.mode = mode->mode;
@@ -687,6 +730,8 @@ Result<int> runInstall(const InstallOptions& o) {
   state.corefile = conf_path;
   state.log_file = o.log_file;
   state.xtables_lock = o.paths.xtables_lock;
+  state.rules_backend = backend->mode;
+  state.rules_backend_signal = backend->signal;
   state.daemon_command = commandLineText(argv);
   state.kubelet_config = o.kubelet_config;
   state.installed_at = *prev ? (*prev)->installed_at : static_cast<int64_t>(std::time(nullptr));
@@ -704,12 +749,13 @@ Result<int> runInstall(const InstallOptions& o) {
     }
   }
   bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
-                 kubelet_changed;
+                 kubelet_changed || backend_changes;
   std::string out;
   if (!changed) {
     out += "nodelocaldns is already installed; nothing changed\n";
   }
   out += "mode: " + mode->mode + " (" + mode->signal + ")\n";
+  out += "rules backend: " + backend->mode + " (" + backend->signal + ")\n";
   out += "link " + o.interface + ": " +
          (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
@@ -772,6 +818,10 @@ Command addInstallCommand(CLI::App& app) {
                   "Seconds to wait for the daemon to answer DNS before rolling back")
       ->capture_default_str();
   cmd->add_flag("--dry-run", opts->dry_run, "Print the full plan and change nothing");
+  addRulesBackendFlag(cmd, opts->rules_backend,
+                      "Where the rules go: auto (nftables when kube-proxy or the host's iptables "
+                      "use it), iptables (legacy), nftables (table inet nodelocaldns)")
+      ->capture_default_str();
   addNodePathFlags(cmd, opts->paths);
   // Not in --help: tests substitute a stand-in daemon that takes `run`'s flags.
   cmd->add_option("--daemon-exe", opts->daemon_exe, "Executable started as '<exe> run ...'")

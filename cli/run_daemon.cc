@@ -68,6 +68,8 @@ class Daemon {
   void reload(const char* why);
   void ensureInterface(bool count_check);
   void ensureRulesNow();
+  void chooseRulesBackend();
+  netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
   HttpResponse handleHttp(const std::string& path);
   bool healthy();
@@ -87,6 +89,7 @@ class Daemon {
   std::optional<Clock::time_point> reload_at_, link_retry_at_;
   Clock::time_point next_sync_;
   bool pidfile_written_ = false;
+  netcfg::RulesBackend backend_ = netcfg::RulesBackend::kIptables;
 };
 
 Result<std::string> Daemon::renderText() {
@@ -229,14 +232,48 @@ void Daemon::ensureInterface(bool count_check) {
   }
 }
 
+netcfg::RulesOptions Daemon::rulesOptions() const {
+  netcfg::RulesOptions opts;
+  opts.backend = backend_;
+  opts.lock_path = cfg_.xtables_lock;
+  return opts;
+}
+
+// Once at start-up: the backend (flag, else detected) and, so the node never has both, removal
+// of our rules from the other one (a node that switched; legacy tables are not created).
+void Daemon::chooseRulesBackend() {
+  if (!cfg_.setup_iptables) {
+    return;
+  }
+  if (cfg_.rules_backend) {
+    backend_ = *cfg_.rules_backend;
+    NLD_LOG(kRules, info, "rules backend {} (--rules-backend)", netcfg::toString(backend_));
+  } else {
+    auto d = netcfg::detectRulesBackend();
+    backend_ = d.backend;
+    NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
+  }
+  netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
+  netcfg::RulesOptions other = rulesOptions();
+  other.backend = backend_ == netcfg::RulesBackend::kNftables ? netcfg::RulesBackend::kIptables
+                                                              : netcfg::RulesBackend::kNftables;
+  other.only_existing_tables = true;
+  auto r = netcfg::removeRules(spec, other);
+  if (!r) {
+    NLD_LOG(kRules, warn, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
+            r.error().message());
+  } else if (r->removed > 0) {
+    NLD_LOG(kRules, info, "removed {} of our rules from the {} backend (not in use)", r->removed,
+            netcfg::toString(other.backend));
+  }
+}
+
 void Daemon::ensureRulesNow() {
   if (!cfg_.setup_iptables) {
     return;
   }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
-  netcfg::RulesOptions opts;
-  opts.lock_path = cfg_.xtables_lock;
-  auto r = netcfg::ensureRules(spec, opts);
+  auto r = netcfg::ensureRules(spec, rulesOptions());
   if (!r) {
     bool lock = r.error().code() == Errc::kBusy;
     metrics_.count(lock ? SetupError::kIptablesLock : SetupError::kIptables);
@@ -244,9 +281,10 @@ void Daemon::ensureRulesNow() {
             cfg_.sync_interval.count());
     return;
   }
-  if (r->inserted > 0 || r->duplicates_removed > 0) {
-    NLD_LOG(kRules, info, "rules ensured: inserted={} duplicates_removed={} present={}",
-            r->inserted, r->duplicates_removed, r->already_present);
+  if (r->inserted > 0 || r->duplicates_removed > 0 || r->tables_rewritten > 0) {
+    NLD_LOG(kRules, info, "rules ensured: inserted={} duplicates_removed={} present={}{}",
+            r->inserted, r->duplicates_removed, r->already_present,
+            r->tables_rewritten > 0 ? " (nftables table rewritten)" : "");
   }
 }
 
@@ -398,6 +436,7 @@ Result<void> Daemon::startUp() {
     pidfile_written_ = true;
   }
   // Only now that we answer: divert DNS to us.
+  chooseRulesBackend();
   ensureRulesNow();
 
   auto dw = DirWatcher::create();
@@ -496,9 +535,7 @@ int Daemon::shutdown(int signo) {
   // Rules first: queries go back to kube-dns while we still answer what is queued.
   if (teardown && cfg_.setup_iptables) {
     netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
-    netcfg::RulesOptions opts;
-    opts.lock_path = cfg_.xtables_lock;
-    auto r = netcfg::removeRules(spec, opts);
+    auto r = netcfg::removeRules(spec, rulesOptions());
     if (!r) {
       failed = true;
       NLD_LOG(kRules, err, "remove rules: {}", r.error().message());
