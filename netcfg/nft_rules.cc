@@ -419,30 +419,27 @@ Result<RulesReport> removeNftRules() {
 }
 
 Result<std::vector<NftChainId>> listNftChains() {
-  // Tables first (an empty table has no chain to show it), as entries with an empty name.
+  // `list chains`, not `list tables`: nft 1.0.6 fetches every rule for the latter (100 ms with
+  // 10,000 rules on the host), not for the former (2 ms). A table without chains is not seen;
+  // kube-proxy's and ours always have chains.
+  auto text = nftRun("list chains", true, "nft list chains");
+  if (!text) {
+    return fail(std::move(text).error());
+  }
+  auto doc = parseJson(*text);
+  if (!doc) {
+    return fail(std::move(doc).error().withContext("decode nft chains"));
+  }
   std::vector<NftChainId> out;
-  for (const char* cmd : {"list tables", "list chains"}) {
-    auto text = nftRun(cmd, true, std::string("nft ") + cmd);
-    if (!text) {
-      return fail(std::move(text).error());
-    }
-    auto doc = parseJson(*text);
-    if (!doc) {
-      return fail(std::move(doc).error().withContext(std::string("decode nft ") + cmd));
-    }
-    const JsonValue* items = doc->get("nftables");
-    if (items == nullptr || items->array() == nullptr) {
-      continue;
-    }
-    for (const JsonValue& item : *items->array()) {
-      if (const JsonValue* t = item.get("table")) {
-        out.push_back({std::string(t->getString("family").value_or("")),
-                       std::string(t->getString("name").value_or("")), ""});
-      } else if (const JsonValue* c = item.get("chain")) {
-        out.push_back({std::string(c->getString("family").value_or("")),
-                       std::string(c->getString("table").value_or("")),
-                       std::string(c->getString("name").value_or(""))});
-      }
+  const JsonValue* items = doc->get("nftables");
+  if (items == nullptr || items->array() == nullptr) {
+    return out;
+  }
+  for (const JsonValue& item : *items->array()) {
+    if (const JsonValue* c = item.get("chain")) {
+      out.push_back({std::string(c->getString("family").value_or("")),
+                     std::string(c->getString("table").value_or("")),
+                     std::string(c->getString("name").value_or(""))});
     }
   }
   return out;

@@ -99,14 +99,14 @@ Result<RulesReport> removeNftRules();
 /// Copies of each wanted rule in its chain of our table, in list order (all 0 when absent).
 Result<std::vector<RuleStatus>> checkNftRules(const RuleSpec& spec);
 
-/// A table or chain anywhere in the nftables ruleset (for backend detection).
+/// A chain anywhere in the nftables ruleset (for backend detection).
 struct NftChainId {
   std::string family;  // "ip", "ip6", "inet", ...
   std::string table;
-  std::string name;  // "" for the entry of the table itself
+  std::string name;
 };
 
-/// `list tables` + `list chains`: every table, then every chain of every table (no rules).
+/// `list chains`: every chain of every table, without rules (tables without chains are not seen).
 Result<std::vector<NftChainId>> listNftChains();
 
 }  // namespace nld::netcfg

@@ -49,6 +49,7 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
       return false;
     }
     for (const NftChainId& c : *chains) {
+      // An empty `name` asks for any chain of the table.
       if (c.family == family && c.table == table && (name.empty() || c.name == name)) {
         return true;
       }

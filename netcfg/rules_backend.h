@@ -5,7 +5,7 @@
 //
 // detectRulesBackend() decides `auto` from these signals, in order; the first one present decides:
 //   1. kube-proxy's mode, when the caller knows it: nftables → nftables
-//      (unknown: an nftables table `ip kube-proxy` / `ip6 kube-proxy` → nftables)
+//      (unknown: a chain in an nftables table `ip kube-proxy` / `ip6 kube-proxy` → nftables)
 //   2. a KUBE-IPTABLES-HINT or KUBE-KUBELET-CANARY chain in nftables `ip mangle` / `ip6 mangle`
 //      (made by iptables-nft for kubelet/kube-proxy)                               → nftables
 //   3. the same chains in the legacy mangle tables (read only when the table already exists:
