@@ -69,6 +69,7 @@ class Daemon {
   void ensureInterface(bool count_check);
   void ensureRulesNow();
   void chooseRulesBackend();
+  void removeOtherBackendRules();
   netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
   HttpResponse handleHttp(const std::string& path);
@@ -90,6 +91,7 @@ class Daemon {
   Clock::time_point next_sync_;
   bool pidfile_written_ = false;
   netcfg::RulesBackend backend_ = netcfg::RulesBackend::kIptables;
+  bool other_backend_warned_ = false;
 };
 
 Result<std::string> Daemon::renderText() {
@@ -239,8 +241,7 @@ netcfg::RulesOptions Daemon::rulesOptions() const {
   return opts;
 }
 
-// Once at start-up: the backend (flag, else detected) and, so the node never has both, removal
-// of our rules from the other one (a node that switched; legacy tables are not created).
+// Once at start-up: the backend (flag, else detected), logged with the deciding signal.
 void Daemon::chooseRulesBackend() {
   if (!cfg_.setup_iptables) {
     return;
@@ -253,15 +254,36 @@ void Daemon::chooseRulesBackend() {
     backend_ = d.backend;
     NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
   }
+}
+
+// After every ensure, so the node never has both backends: our rules in the other one go (a node
+// that switched, or a predecessor still running the other backend during a hand-over re-adding
+// them). Legacy tables that do not exist are not created. One read when there is nothing to do.
+void Daemon::removeOtherBackendRules() {
+  if (!cfg_.setup_iptables) {
+    return;
+  }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
   netcfg::RulesOptions other = rulesOptions();
   other.backend = backend_ == netcfg::RulesBackend::kNftables ? netcfg::RulesBackend::kIptables
                                                               : netcfg::RulesBackend::kNftables;
   other.only_existing_tables = true;
-  auto r = netcfg::removeRules(spec, other);
+  // Read first (no xtables lock): removing takes the lock, which kube-proxy may hold for seconds.
+  auto present = netcfg::checkRules(spec, other);
+  bool any = present && std::any_of(present->begin(), present->end(),
+                                    [](const netcfg::RuleStatus& s) { return s.copies > 0; });
+  auto r = present && !any ? Result<netcfg::RulesReport>(netcfg::RulesReport{})
+                           : netcfg::removeRules(spec, other);
   if (!r) {
-    NLD_LOG(kRules, warn, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
-            r.error().message());
+    // Once at warn (an unreadable other backend usually stays so), then at debug.
+    if (!other_backend_warned_) {
+      NLD_LOG(kRules, warn, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
+              r.error().message());
+    } else {
+      NLD_LOG(kRules, debug, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
+              r.error().message());
+    }
+    other_backend_warned_ = true;
   } else if (r->removed > 0) {
     NLD_LOG(kRules, info, "removed {} of our rules from the {} backend (not in use)", r->removed,
             netcfg::toString(other.backend));
@@ -274,6 +296,7 @@ void Daemon::ensureRulesNow() {
   }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
   auto r = netcfg::ensureRules(spec, rulesOptions());
+  removeOtherBackendRules();
   if (!r) {
     bool lock = r.error().code() == Errc::kBusy;
     metrics_.count(lock ? SetupError::kIptablesLock : SetupError::kIptables);
