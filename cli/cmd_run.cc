@@ -181,11 +181,11 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--link-kind", f.link_kind, "Interface kind: auto, dummy, bridge")
       ->capture_default_str();
-  cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
-      ->capture_default_str();
   cmd->add_option("--rules-backend", f.rules_backend,
                   "Where the rules go: auto (nftables when kube-proxy or the host's iptables use "
                   "it), iptables (legacy), nftables (table inet nodelocaldns)")
+      ->capture_default_str();
+  cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
       ->capture_default_str();
   cmd->add_option("--workers", f.workers, "DNS worker threads (0 = one per CPU)")
       ->capture_default_str();
