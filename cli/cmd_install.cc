@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <thread>
@@ -139,25 +140,70 @@ Result<IpAddress> lookupClusterUpstream() {
   return *ip;
 }
 
+// SIGINT, SIGTERM and SIGHUP are held while install changes the node, and checked between steps:
+// an operator's Ctrl-C (or a supervisor's SIGTERM) during the wait for the daemon ends in the
+// rollback instead of a half-installed node without a state file. One that comes after the last
+// step is dropped: the install is complete. The daemon starts with an empty mask (spawnDetached).
+class HeldSignals {
+ public:
+  HeldSignals() {
+    sigemptyset(&set_);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) {
+      sigaddset(&set_, s);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~HeldSignals() {
+    while (take() != 0) {
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  HeldSignals(const HeldSignals&) = delete;
+  HeldSignals& operator=(const HeldSignals&) = delete;
+  /// The first held signal (consumed), or 0.
+  int take() {
+    timespec zero{};
+    int s = ::sigtimedwait(&set_, nullptr, &zero);
+    return s > 0 ? s : 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
 // Undo steps of this run, run in reverse on failure.
 class Rollback {
  public:
   void add(std::string what, std::function<Result<void>()> undo) {
     steps_.push_back({std::move(what), std::move(undo)});
   }
+  /// Runs after every add()ed step (e.g. restart something once the files it reads are back).
+  void addFinal(std::string what, std::function<Result<void>()> undo) {
+    finals_.push_back({std::move(what), std::move(undo)});
+  }
   void note(std::string left) { left_.push_back(std::move(left)); }
-  void dismiss() { steps_.clear(); }
+  void dismiss() {
+    steps_.clear();
+    finals_.clear();
+  }
   // Returns " (rolled back: ...; left: ...)".
   std::string run() {
     std::vector<std::string> done;
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
-      if (auto r = it->second(); r) {
-        done.push_back(it->first);
+    auto undo = [&](const std::pair<std::string, std::function<Result<void>()>>& step) {
+      if (auto r = step.second(); r) {
+        done.push_back(step.first);
       } else {
-        left_.push_back(it->first + " failed: " + r.error().message());
+        left_.push_back(step.first + " failed: " + r.error().message());
       }
+    };
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+      undo(*it);
     }
-    steps_.clear();
+    for (const auto& step : finals_) {
+      undo(step);
+    }
+    dismiss();
     std::string out =
         "; rolled back: " + (done.empty() ? std::string("nothing") : join(done, ", "));
     out += "; left: " + (left_.empty() ? std::string("nothing") : join(left_, ", "));
@@ -166,6 +212,7 @@ class Rollback {
 
  private:
   std::vector<std::pair<std::string, std::function<Result<void>()>>> steps_;
+  std::vector<std::pair<std::string, std::function<Result<void>()>>> finals_;
   std::vector<std::string> left_;
 };
 
@@ -198,6 +245,80 @@ std::string tailOfLog(const std::string& path, off_t from) {
 off_t fileSize(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+// `<exe> run ...` as install starts the daemon (also used to restart a previous install's daemon
+// from its state file when this run's rollback undoes a restart).
+struct DaemonArgs {
+  std::string exe;
+  std::vector<std::string> addresses;
+  std::string base_path;
+  std::string conf_path;
+  std::string pidfile;
+  uint16_t health_port = 8080;
+  uint16_t dns_port = 53;
+  std::string interface;
+  std::string link_kind;
+  std::string xtables_lock;
+  std::string rules_backend;  // resolved (iptables|nftables); "" = leave it to the daemon (auto)
+};
+
+std::vector<std::string> daemonArgv(const DaemonArgs& a) {
+  std::vector<std::string> argv = {a.exe,
+                                   "run",
+                                   "-localip",
+                                   join(a.addresses),
+                                   "-basecorefile",
+                                   a.base_path,
+                                   "-conf",
+                                   a.conf_path,
+                                   "-pidfile",
+                                   a.pidfile,
+                                   "-health-port",
+                                   std::to_string(a.health_port),
+                                   "-dns.port",
+                                   std::to_string(a.dns_port),
+                                   "-interfacename",
+                                   a.interface,
+                                   "-skipteardown",
+                                   "--link-kind",
+                                   a.link_kind,
+                                   "--xtables-lock",
+                                   a.xtables_lock};
+  if (!a.rules_backend.empty()) {
+    argv.insert(argv.end(), {"--rules-backend", a.rules_backend});
+  }
+  return argv;
+}
+
+// Per address: are its rules entirely absent (this run may remove them on rollback) or only
+// partly there (rules this run adds for it are noted, not removed)? An address whose rules
+// cannot be read counts as absent: a rollback must not leave NOTRACK rules pointing at an address
+// no cache serves (DNS to it would break).
+struct RulesBefore {
+  std::vector<IpAddress> absent;
+  std::vector<IpAddress> partial;
+};
+
+RulesBefore rulesBefore(const NodeRules& rules) {
+  RulesBefore out;
+  for (const IpAddress& ip : rules.ips) {
+    NodeRules one = rules;
+    one.ips = {ip};
+    auto states = checkNodeRules(one);
+    size_t present = 0;
+    if (states) {
+      for (const auto& r : *states) {
+        present += r.copies > 0 ? 1 : 0;
+      }
+    }
+    if (present == 0) {
+      out.absent.push_back(ip);
+    } else if (present < states->size()) {
+      out.partial.push_back(ip);
+    }
+  }
+  return out;
 }
 
 struct KubeletPlan {
@@ -344,29 +465,17 @@ Result<int> runInstall(const InstallOptions& o) {
   if (!exe) {
     return fail(std::move(exe.error()));
   }
-  std::vector<std::string> argv = {*exe,
-                                   "run",
-                                   "-localip",
-                                   join(toStrings(addresses)),
-                                   "-basecorefile",
-                                   base_path,
-                                   "-conf",
-                                   conf_path,
-                                   "-pidfile",
-                                   o.paths.pidfile,
-                                   "-health-port",
-                                   std::to_string(o.health_port),
-                                   "-dns.port",
-                                   std::to_string(o.dns_port),
-                                   "-interfacename",
-                                   o.interface,
-                                   "-skipteardown",
-                                   "--link-kind",
-                                   o.link_kind,
-                                   "--xtables-lock",
-                                   o.paths.xtables_lock,
-                                   "--rules-backend",
-                                   backend->mode};
+  std::vector<std::string> argv = daemonArgv({.exe = *exe,
+                                              .addresses = toStrings(addresses),
+                                              .base_path = base_path,
+                                              .conf_path = conf_path,
+                                              .pidfile = o.paths.pidfile,
+                                              .health_port = o.health_port,
+                                              .dns_port = o.dns_port,
+                                              .interface = o.interface,
+                                              .link_kind = o.link_kind,
+                                              .xtables_lock = o.paths.xtables_lock,
+                                              .rules_backend = backend->mode});
 
   NodeRules rules{.ips = addresses,
                   .dns_port = o.dns_port,
@@ -444,6 +553,16 @@ Result<int> runInstall(const InstallOptions& o) {
     return fail(std::move(observed.error()));
   }
   auto running = findDaemon(o.paths.pidfile);
+  // A daemon that runs but does not answer (wedged) is restarted: "already installed" over a
+  // node whose DNS is broken would send the operator away.
+  bool unresponsive = running && !base_changes &&
+                      !dnsAnswers(SocketAddress{local_ips[0], o.dns_port}, o.domain + ".",
+                                  std::chrono::milliseconds(1000));
+  bool restart = running && (base_changes || unresponsive || backend_changes);
+  const pid_t previous_pid = running.value_or(0);
+  const char* restart_why = unresponsive   ? "it does not answer DNS"
+                            : base_changes ? "the Corefile changes"
+                                           : "the rules backend changes";
 
   if (o.dry_run) {
     std::string out;
@@ -457,12 +576,12 @@ Result<int> runInstall(const InstallOptions& o) {
     out += "\n## Corefile " + base_path + (base_changes ? " (write)" : " (unchanged)") + "\n";
     out += *corefile;
     out += "\n## daemon\n";
-    if (running && !base_changes && !backend_changes) {
+    if (running && !restart) {
       out += "already running, pid " + std::to_string(*running) + "\n";
     } else {
       if (running) {
-        out += std::string("restart (the ") + (base_changes ? "Corefile" : "rules backend") +
-               " changes): stop pid " + std::to_string(*running) + "\n";
+        out += std::string("restart (") + restart_why + "): stop pid " + std::to_string(*running) +
+               "\n";
       }
       out += "start: " + commandLineText(argv) + " >>" + o.log_file + " 2>&1\n";
       out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
@@ -492,40 +611,97 @@ Result<int> runInstall(const InstallOptions& o) {
     return 0;
   }
 
-  // Rules already there before this run (an earlier install, or upstream node-cache's) are not
-  // ours to roll back.
-  bool rules_were_absent = true;
-  if (auto before = checkNodeRules(rules)) {
-    for (const auto& r : *before) {
-      rules_were_absent = rules_were_absent && r.copies == 0;
-    }
+  auto node_lock = NodeLock::acquire(o.paths.pidfile);
+  if (!node_lock) {
+    return fail(std::move(node_lock.error()));
   }
+
+  // Rules already there before this run (an earlier install's, or upstream node-cache's) are not
+  // ours to roll back; per address, so a reinstall with a new --local-ip takes back only those.
+  RulesBefore rules_before = rulesBefore(rules);
+  NodeRules our_rules = rules;
+  our_rules.ips = rules_before.absent;
   bool rules_undo_added = false;
+  auto addRulesUndo = [&](Rollback& rb) {
+    if (!our_rules.ips.empty()) {
+      rb.add("rules of " + join(toStrings(our_rules.ips)),
+             [our_rules]() { return removeNodeRules(our_rules); });
+    }
+    rules_undo_added = true;
+  };
 
   // ---- apply ----
+  HeldSignals held;
   Rollback rollback;
   auto failed = [&](Error e) { return fail(Error(e.code(), e.message() + rollback.run())); };
+  std::string interrupted_by;
+  auto interrupted = [&] {
+    if (int s = held.take(); s != 0) {
+      interrupted_by = ::strsignal(s);
+    }
+    return !interrupted_by.empty();
+  };
+  auto interruptedError = [&] {
+    return Error(Errc::kSystem, "install interrupted (" + interrupted_by + ")");
+  };
+
+  // When step 3 stops an earlier install's daemon (new Corefile, or wedged), the rollback starts
+  // that one again, after everything else (its Corefile must be back first).
+  std::function<Result<void>()> restart_previous;
+  if (restart && *prev) {
+    const NodeState& p = **prev;
+    std::vector<std::string> old_argv = daemonArgv({.exe = *exe,
+                                                    .addresses = p.addresses,
+                                                    .base_path = p.corefile_base,
+                                                    .conf_path = p.corefile,
+                                                    .pidfile = p.pidfile,
+                                                    .health_port = p.health_port,
+                                                    .dns_port = p.dns_port,
+                                                    .interface = p.interface,
+                                                    .link_kind = o.link_kind,
+                                                    .xtables_lock = p.xtables_lock,
+                                                    .rules_backend = p.rules_backend});
+    std::string log_file = p.log_file.empty() ? o.log_file : p.log_file;
+    std::optional<SocketAddress> old_probe;
+    if (!p.local_ips.empty()) {
+      if (auto ip = IpAddress::parse(p.local_ips[0])) {
+        old_probe = SocketAddress{*ip, p.dns_port};
+      }
+    }
+    auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
+    std::string domain = p.domain + ".";
+    restart_previous = [old_argv, log_file, old_probe, wait, domain]() -> Result<void> {
+      auto pid = spawnDetached(old_argv, log_file);
+      if (!pid) {
+        return fail(std::move(pid.error()));
+      }
+      if (old_probe && !dnsAnswers(*old_probe, domain, wait)) {
+        return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
+      }
+      return {};
+    };
+  }
 
   // 1. interface and addresses.
   auto link = ensureNodeLink(o.interface, o.link_kind, addresses);
   if (!link) {
     return failed(std::move(link.error()));
   }
-  if (link->created) {
+  if (link->created || !link->added.empty() || link->brought_up) {
     std::string name = o.interface;
-    rollback.add("link " + name, [name]() -> Result<void> {
-      auto r = removeNodeLink(name);
-      if (!r) {
-        return fail(std::move(r.error()));
-      }
-      return {};
-    });
-  } else if (!link->added.empty()) {
-    rollback.note("addresses " + join(toStrings(link->added)) + " on the existing link " +
-                  o.interface);
+    NodeLinkChange change = *link;
+    std::string what = link->created ? "link " + name
+                                     : "addresses " + join(toStrings(link->added)) + " on " + name;
+    if (!link->created && link->brought_up) {
+      what += link->added.empty() ? "up state of " + name : " and its up state";
+    }
+    rollback.add(what, [name, change]() { return revertNodeLink(name, change); });
   }
   if (!link->fallback_reason.empty()) {
     NLD_LOG(kCli, warn, "link {}: {}", o.interface, link->fallback_reason);
+  }
+  if (interrupted()) {
+    return failed(interruptedError());
   }
 
   // 2. Corefile.
@@ -553,29 +729,28 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   // 3. daemon: start (or restart for a new Corefile) and wait until it answers.
-  std::optional<pid_t> daemon_pid = running;
+  pid_t daemon_pid = running.value_or(0);  // 0: none
   bool started = false;
-  if (running && (base_changes || backend_changes)) {
+  if (restart) {
     auto s = stopDaemon(o.paths.pidfile, std::chrono::seconds(10));
     if (!s) {
-      return failed(std::move(s.error()).withContext(
-          base_changes ? "restart daemon for the new Corefile"
-                       : "restart daemon for the new rules backend"));
+      return failed(
+          std::move(s.error()).withContext(std::string("restart daemon (") + restart_why + ")"));
     }
-    daemon_pid.reset();
+    daemon_pid = 0;
+    if (restart_previous) {
+      rollback.addFinal("previous daemon restarted", restart_previous);
+    }
   }
-  if (!daemon_pid) {
+  if (daemon_pid == 0) {
     for (const std::string& p : {conf_path, o.log_file, o.paths.pidfile}) {
       if (auto r = ensureParentDirs(p); !r) {
         return failed(std::move(r.error()));
       }
     }
-    if (rules_were_absent) {
-      // The daemon may add the rules as soon as it has bound; undo them after it is stopped
-      // (undo runs in reverse order, so register this first).
-      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
-      rules_undo_added = true;
-    }
+    // The daemon may add the rules as soon as it has bound; undo them after it is stopped
+    // (undo runs in reverse order, so register this first).
+    addRulesUndo(rollback);
     off_t log_start = fileSize(o.log_file);
     auto pid = spawnDetached(argv, o.log_file);
     if (!pid) {
@@ -613,6 +788,9 @@ Result<int> runInstall(const InstallOptions& o) {
         answered = true;
         break;
       }
+      if (interrupted()) {
+        return failed(interruptedError());
+      }
     }
     if (!answered) {
       return failed(Error(Errc::kTimeout, "daemon does not answer DNS on " + probe.toString() +
@@ -622,18 +800,26 @@ Result<int> runInstall(const InstallOptions& o) {
     daemon_pid = readPidFile(o.paths.pidfile).value_or(child);
   }
 
+  if (interrupted()) {
+    return failed(interruptedError());
+  }
+
   // 4. rules, only now that the cache answers. (The daemon's own sync loop ensures the same
   // rules right after it has bound; this is the explicit step, and usually finds them there.)
+  if (!rules_undo_added) {
+    addRulesUndo(rollback);
+  }
   auto added = ensureNodeRules(rules);
-  if (!rules_undo_added && added && *added > 0) {
-    if (rules_were_absent) {
-      rollback.add("rules", [rules]() { return removeNodeRules(rules); });
-    } else {
-      rollback.note(std::to_string(*added) + " rule(s) added next to ones already there");
-    }
+  if (added && *added > 0 && !rules_before.partial.empty()) {
+    rollback.note("rules added next to ones already there for " +
+                  join(toStrings(rules_before.partial)));
   }
   if (!added) {
     return failed(std::move(added.error()));
+  }
+
+  if (interrupted()) {
+    return failed(interruptedError());
   }
 
   // 5. kubelet (ipvs).
@@ -667,8 +853,11 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   // Addresses an earlier install served and this one does not: their rules go (the daemon now
-  // runs with the new -localip); the addresses stay on the link (no address removal here).
+  // runs with the new -localip), then, on a link an install created, the addresses too (rules
+  // first, as in teardown): an old kube-dns IP left local would capture traffic to a Service
+  // that later gets that ClusterIP.
   std::vector<IpAddress> stale;
+  bool stale_removed = false;
   if (*prev) {
     for (const std::string& a : (*prev)->addresses) {
       auto ip = IpAddress::parse(a);
@@ -683,6 +872,15 @@ Result<int> runInstall(const InstallOptions& o) {
     if (auto r = removeNodeRules(old_rules); !r) {
       NLD_LOG(kCli, warn, "remove rules of addresses no longer served ({}): {}",
               join(toStrings(stale)), r.error().message());
+    } else if ((*prev)->link_created) {
+      NodeLinkChange old_addresses;
+      old_addresses.added = stale;
+      if (auto a = revertNodeLink((*prev)->interface, old_addresses); !a) {
+        NLD_LOG(kCli, warn, "remove addresses no longer served ({}) from {}: {}",
+                join(toStrings(stale)), (*prev)->interface, a.error().message());
+      } else {
+        stale_removed = true;
+      }
     }
   }
   // Never both backends: our rules in the other one (an earlier install with another backend, or
@@ -749,7 +947,7 @@ Result<int> runInstall(const InstallOptions& o) {
     }
   }
   bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
-                 kubelet_changed || backend_changes;
+                 kubelet_changed || stale_removed || backend_changes;
   std::string out;
   if (!changed) {
     out += "nodelocaldns is already installed; nothing changed\n";
@@ -759,9 +957,16 @@ Result<int> runInstall(const InstallOptions& o) {
   out += "link " + o.interface + ": " +
          (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
-  out += "daemon: pid " + std::to_string(daemon_pid.value_or(0)) +
-         (started ? " started" : " running") + ", answering on " +
-         SocketAddress{local_ips[0], o.dns_port}.toString() + "\n";
+  out += "daemon: pid " + std::to_string(daemon_pid) + (started ? " started" : " running") +
+         ", answering on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
+         (unresponsive ? " (restarted: pid " + std::to_string(previous_pid) +
+                             " was running but did not answer DNS)"
+                       : "") +
+         "\n";
+  if (stale_removed) {
+    out += "removed addresses no longer served, and their rules: " + join(toStrings(stale), " ") +
+           "\n";
+  }
   out += "cluster zone " + o.domain + " -> " + cluster_dns.toString() + " (" + cluster_from + ")\n";
   out += "rules: " + std::to_string(rules_total) + " present (" + std::to_string(*added) +
          " added by install; the daemon keeps them in place)\n";

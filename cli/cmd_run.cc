@@ -187,7 +187,7 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
       ->capture_default_str();
-  cmd->add_option("--workers", f.workers, "DNS worker threads (0 = one per CPU)")
+  cmd->add_option("--workers", f.workers, "DNS worker threads (0 = one per CPU, capped by the cgroup CPU limit)")
       ->capture_default_str();
   cmd->add_option("--cache-max-bytes", f.cache_max_bytes, "Memory bound of all caches")
       ->capture_default_str();

@@ -168,12 +168,16 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   auto pid = findDaemon(state.pidfile);
   std::optional<double> uptime;
   bool answering = false;
+  bool listening = false;
   std::string probe;
   if (!state.local_ips.empty()) {
     if (auto ip = IpAddress::parse(state.local_ips[0])) {
       SocketAddress sa{*ip, state.dns_port};
       probe = sa.toString();
-      answering = dnsAnswers(sa, state.domain + ".", std::chrono::milliseconds(1500));
+      // The DNS probe only when a socket is bound there: with nothing listening (daemon stopped
+      // or crashed) the answer is known at once instead of after the probe's timeout.
+      listening = dnsPortBound(sa);
+      answering = listening && dnsAnswers(sa, state.domain + ".", std::chrono::milliseconds(1500));
     }
   }
   if (pid) {
@@ -182,7 +186,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     degraded.push_back("daemon not running (pidfile " + state.pidfile + ")");
   }
   if (!answering) {
-    degraded.push_back("no DNS answer on " + probe);
+    degraded.push_back("no DNS answer on " + probe + (listening ? "" : " (nothing listens there)"));
   }
 
   // Kubelet.
@@ -245,7 +249,8 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     if (uptime) {
       out += ",\"uptime_seconds\":" + std::to_string(static_cast<int64_t>(*uptime));
     }
-    out += ",\"probe\":" + jsonString(probe) + ",\"answering\":" + jsonBool(answering) + "}";
+    out += ",\"probe\":" + jsonString(probe) + ",\"listening\":" + jsonBool(listening) +
+           ",\"answering\":" + jsonBool(answering) + "}";
     out += ",\"kubelet\":{\"path\":" + jsonString(kubelet_path) +
            ",\"cluster_dns\":" + jsonList(kubelet_values);
     if (!kubelet_error.empty()) {
@@ -284,7 +289,11 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     } else {
       out += "not running";
     }
-    out += std::string(", ") + (answering ? "answering" : "NOT answering") + " on " + probe + "\n";
+    out += std::string(", ") +
+           (answering   ? "answering"
+            : listening ? "NOT answering"
+                        : "nothing listening") +
+           " on " + probe + "\n";
     out += "kubelet " + kubelet_path + ": clusterDNS ";
     if (kubelet_error.empty()) {
       std::string v;

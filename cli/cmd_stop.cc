@@ -30,6 +30,10 @@ Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
       addresses += (addresses.empty() ? "" : ", ") + a;
     }
   }
+  auto node_lock = NodeLock::acquire(pidfile);
+  if (!node_lock) {
+    return fail(std::move(node_lock.error()));
+  }
   auto r =
       stopDaemon(pidfile, std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
   if (!r) {

@@ -70,6 +70,10 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   }
   auto given = [cmd](const char* flag) { return cmd->count(flag) > 0; };
   std::string pidfile = given("--pidfile") || !have_state ? o.paths.pidfile : state.pidfile;
+  auto node_lock = NodeLock::acquire(pidfile);
+  if (!node_lock) {
+    return fail(std::move(node_lock.error()));
+  }
   std::string lock =
       given("--xtables-lock") || !have_state ? o.paths.xtables_lock : state.xtables_lock;
   std::string interface = !o.interface.empty() ? o.interface

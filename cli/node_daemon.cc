@@ -17,6 +17,7 @@
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "cli/run_process.h"
 
 namespace nld::cli {
 namespace {
@@ -234,6 +235,11 @@ Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseco
   }
   ::unlink(pidfile.c_str());
   return report;
+}
+
+bool dnsPortBound(const SocketAddress& server) {
+  SocketAddress wildcard{*IpAddress::parse(server.ip.isV4() ? "0.0.0.0" : "::"), server.port};
+  return !udpSocketInodes(server).empty() || !udpSocketInodes(wildcard).empty();
 }
 
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,

@@ -52,6 +52,11 @@ struct StopReport {
 ///   cannot be signalled.
 Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseconds grace);
 
+/// True if a UDP socket of this network namespace is bound to `server` (its address, or the
+/// wildcard of its family, on its port), from /proc/net/udp{,6}. Instant; false means a DNS
+/// query there cannot be answered.
+bool dnsPortBound(const SocketAddress& server);
+
 /// One DNS query (`qname` SOA, RD) over UDP to `server`; true when any response with our ID comes
 /// back within `timeout` (any rcode: the daemon answers).
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,

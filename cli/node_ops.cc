@@ -110,7 +110,18 @@ Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string
   for (const IpPrefix& p : r->added) {
     c.added.push_back(p.address);
   }
+  c.brought_up = r->brought_up;
   return c;
+}
+
+Result<void> revertNodeLink(const std::string& name, const NodeLinkChange& change) {
+  netcfg::LinkReport report;
+  report.created = change.created;
+  report.brought_up = change.brought_up;
+  for (const IpAddress& a : change.added) {
+    report.added.push_back(IpPrefix::host(a));
+  }
+  return netcfg::revertLink(name, report);
 }
 
 Result<bool> removeNodeLink(const std::string& name) { return netcfg::removeLink(name); }

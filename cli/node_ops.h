@@ -34,12 +34,16 @@ struct NodeLinkChange {
   std::string kind;
   std::string fallback_reason;   // why auto did not make a dummy link
   std::vector<IpAddress> added;  // addresses this call added
+  bool brought_up = false;       // this call set the link up
 };
 
 Result<std::optional<NodeLink>> observeNodeLink(const std::string& name);
 /// `kind`: auto|dummy|bridge.
 Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string& kind,
                                       const std::vector<IpAddress>& addresses);
+/// Undoes exactly `change` (rollback): deletes the link if it was created, else removes the
+/// addresses it added and sets the link down again if it brought it up.
+Result<void> revertNodeLink(const std::string& name, const NodeLinkChange& change);
 /// true if the link existed and was removed.
 Result<bool> removeNodeLink(const std::string& name);
 /// Dry-run text of what ensureNodeLink would do.

@@ -1,5 +1,7 @@
 #include "cli/node_state.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,34 @@ Result<void> ensureParentDirs(const std::string& path) {
     }
   }
   return {};
+}
+
+Result<NodeLock> NodeLock::acquire(const std::string& pidfile) {
+  const std::string path = pidfile + ".lock";
+  if (auto r = ensureParentDirs(path); !r) {
+    return fail(std::move(r.error()));
+  }
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) {
+    return failSys(errno, "open lock file '" + path + "'");
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) {
+      return failSys(errno, "lock '" + path + "'");
+    }
+    std::string holder = "another process";
+    if (auto text = readFile(path); text && !text->empty()) {
+      holder = "pid " + text->substr(0, text->find('\n'));
+    }
+    return fail(Errc::kBusy, "another nodelocaldns install, teardown or stop is running (" +
+                                 holder + " holds '" + path + "'); try again once it is done");
+  }
+  // Who holds it, for the message above (best effort).
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) == 0) {
+    (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
+  }
+  return NodeLock(std::move(fd));
 }
 
 std::string formatNodeState(const NodeState& s) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
 #include "base/result.h"
 
 namespace nld::cli {
@@ -66,6 +67,24 @@ Result<void> saveNodeState(const std::string& path, const NodeState& state);
 Result<void> removeNodeState(const std::string& path);
 
 std::string formatNodeState(const NodeState& state);
+
+/// Exclusive lock of the workflows that change the node (install, teardown, stop): one at a time,
+/// so two runs cannot both start a daemon or undo each other halfway. flock() on
+/// `<pidfile>.lock` (with the pidfile in /run it goes away at reboot; the file is never removed,
+/// which would race), not waiting: a held lock is a clear error at once. Released on destruction
+/// (and by the kernel if the process dies).
+class NodeLock {
+ public:
+  /// @return kBusy "another nodelocaldns install, teardown or stop is running (pid N holds
+  ///   '<path>')"; kSystem when the file cannot be created.
+  static Result<NodeLock> acquire(const std::string& pidfile);
+  NodeLock(NodeLock&&) noexcept = default;
+  NodeLock& operator=(NodeLock&&) noexcept = default;
+
+ private:
+  explicit NodeLock(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;
+};
 
 /// mkdir -p of the directory holding `path` (mode 0755).
 Result<void> ensureParentDirs(const std::string& path);

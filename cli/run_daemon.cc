@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds kReloadDebounce{150};
 constexpr milliseconds kLinkRetry{1000};
 constexpr milliseconds kProbeTimeout{1000};
+// Exit code after a second stop signal cut the shutdown short (as a shell reports SIGINT).
+constexpr int kForcedExitCode = 130;
 
 bool isFile(const std::string& path) {
   struct stat st {};
@@ -72,6 +75,9 @@ class Daemon {
   void removeOtherBackendRules();
   netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
+  std::optional<int> pendingStopSignal();
+  bool drainUnlessForced();
+  [[noreturn]] void forcedExit(int signo, bool teardown);
   HttpResponse handleHttp(const std::string& path);
   bool healthy();
 
@@ -92,6 +98,7 @@ class Daemon {
   bool pidfile_written_ = false;
   netcfg::RulesBackend backend_ = netcfg::RulesBackend::kIptables;
   bool other_backend_warned_ = false;
+  int last_forcing_signal_ = 0;
 };
 
 Result<std::string> Daemon::renderText() {
@@ -439,7 +446,13 @@ Result<void> Daemon::startUp() {
   for (const auto& a : server_->boundUdp()) {
     bound += (bound.empty() ? "" : " ") + a.toString();
   }
-  NLD_LOG(kServer, info, "serving DNS on {}", bound);
+  if (cfg_.server.workers == 0) {
+    auto dw = resolver::defaultWorkers();
+    NLD_LOG(kServer, info, "serving DNS on {} with {} workers ({})", bound, dw.workers, dw.reason);
+  } else {
+    NLD_LOG(kServer, info, "serving DNS on {} with {} workers (--workers)", bound,
+            cfg_.server.workers);
+  }
 
   auto http = HttpServer::create(
       [this](const std::string&, const std::string& path) { return handleHttp(path); });
@@ -555,7 +568,9 @@ int Daemon::shutdown(int signo) {
   }).detach();
 
   bool failed = false;
-  // Rules first: queries go back to kube-dns while we still answer what is queued.
+  // Rules first: queries go back to kube-dns while we still answer what is queued. Always done,
+  // even when a second signal is already pending (bounded by the xtables lock wait): NOTRACK
+  // rules left pointing at a dead cache would break DNS on the node.
   if (teardown && cfg_.setup_iptables) {
     netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
     auto r = netcfg::removeRules(spec, rulesOptions());
@@ -566,12 +581,11 @@ int Daemon::shutdown(int signo) {
       NLD_LOG(kRules, info, "removed {} rules", r->removed);
     }
   }
-  {
-    std::lock_guard lock(server_mutex_);
-    // Answers what is queued, closes the sockets (the successor's take new datagrams), then
-    // waits for in-flight upstream queries.
-    server_->stopAccepting();
-    server_->stop(cfg_.drain);
+  if (auto second = pendingStopSignal()) {
+    forcedExit(*second, teardown);
+  }
+  if (!drainUnlessForced()) {
+    forcedExit(last_forcing_signal_, teardown);
   }
   if (teardown && cfg_.setup_interface) {
     auto r = netcfg::removeLink(cfg_.interface_name);
@@ -586,6 +600,80 @@ int Daemon::shutdown(int signo) {
   }
   NLD_LOG(kCli, info, "stopped");
   return failed ? 1 : 0;
+}
+
+// A stop signal (SIGTERM/SIGINT/SIGQUIT) that arrived since shutdown began; reloads and the
+// hand-over signal are dropped (too late for them).
+std::optional<int> Daemon::pendingStopSignal() {
+  signalfd_siginfo si{};
+  while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+    int signo = static_cast<int>(si.ssi_signo);
+    if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT) {
+      return signo;
+    }
+  }
+  return std::nullopt;
+}
+
+// Stops accepting and drains in-flight queries on a helper thread while this one watches the
+// signalfd. @return false when a second stop signal came first (last_forcing_signal_ is set);
+// the drain thread is then abandoned (the caller exits the process).
+bool Daemon::drainUnlessForced() {
+  Fd done(::eventfd(0, EFD_CLOEXEC));
+  if (!done) {
+    std::lock_guard lock(server_mutex_);
+    server_->stopAccepting();
+    server_->stop(cfg_.drain);
+    return true;
+  }
+  std::thread drain([this, fd = done.get()] {
+    {
+      std::lock_guard lock(server_mutex_);
+      // Answers what is queued, closes the sockets (the successor's take new datagrams), then
+      // waits for in-flight upstream queries.
+      server_->stopAccepting();
+      server_->stop(cfg_.drain);
+    }
+    uint64_t one = 1;
+    (void)::write(fd, &one, sizeof(one));
+  });
+  while (true) {
+    pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
+      break;  // cannot watch: just wait for the drain
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      break;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      if (auto second = pendingStopSignal()) {
+        last_forcing_signal_ = *second;
+        drain.detach();
+        done.release();  // the detached thread still writes to it
+        return false;
+      }
+    }
+  }
+  drain.join();
+  return true;
+}
+
+// Second stop signal: skip the drain, still take the interface away (one netlink call) and the
+// pidfile, and exit non-zero at once. The rules are already gone (or, with -skipteardown or on
+// a hand-over, were meant to stay).
+void Daemon::forcedExit(int signo, bool teardown) {
+  NLD_LOG(kCli, warn, "{} during shutdown: forcing exit without draining", ::strsignal(signo));
+  if (teardown && cfg_.setup_interface) {
+    if (auto r = netcfg::removeLink(cfg_.interface_name); !r) {
+      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name, r.error().message());
+    }
+  }
+  if (pidfile_written_) {
+    removePidFileIfOwned(cfg_.pidfile, ::getpid());
+  }
+  NLD_LOG(kCli, info, "stopped (forced)");
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+  ::_exit(kForcedExitCode);
 }
 
 Result<int> Daemon::run() {

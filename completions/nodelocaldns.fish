@@ -148,7 +148,7 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l rules-backend -
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does (default /run/xtables.lock)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l workers -x \
-    -d 'DNS worker threads (default 0 = one per CPU)'
+    -d 'DNS worker threads (default 0 = one per CPU, capped by the cgroup CPU limit)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l cache-max-bytes -x \
     -d 'Memory bound of all caches together (default 64 MiB)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 'auto always never' \

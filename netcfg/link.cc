@@ -150,6 +150,56 @@ Result<void> setUp(nl_sock* sk, const std::string& name) {
   return {};
 }
 
+// Deletes one address (as addAddress made it); *gone = it was not there.
+Result<void> deleteAddress(nl_sock* sk, const std::string& name, int ifindex, const IpPrefix& p,
+                           bool* gone) {
+  std::string what = "remove address " + quoted(p.toString()) + " from " + quoted(name);
+  RtnlAddr addr(rtnl_addr_alloc());
+  auto local = detail::toNlAddr(p.address);
+  if (!addr || !local) {
+    return fail(Errc::kSystem, what + ": out of memory");
+  }
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  if (int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0) {
+    return fail(nlError(err, what));
+  }
+  rtnl_addr_set_prefixlen(addr.get(), p.length);
+  int err = rtnl_addr_delete(sk, addr.get(), 0);
+  *gone = err == -NLE_NOADDR || err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV;
+  if (err < 0 && !*gone) {
+    return fail(nlError(err, what));
+  }
+  return {};
+}
+
+// Undo on an adopted link: our addresses out, down again if we brought it up. Every step tried.
+Result<void> revertAdopted(nl_sock* sk, const std::string& name, int ifindex,
+                           const std::vector<IpPrefix>& added, bool brought_up) {
+  std::optional<Error> first;
+  for (const IpPrefix& p : added) {
+    bool gone = false;
+    if (auto r = deleteAddress(sk, name, ifindex, p, &gone); !r && !first) {
+      first = std::move(r.error());
+    }
+  }
+  if (brought_up) {
+    RtnlLink orig(rtnl_link_alloc());
+    RtnlLink change(rtnl_link_alloc());
+    if (!orig || !change) {
+      return fail(Errc::kSystem, "set link " + quoted(name) + " down: out of memory");
+    }
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    rtnl_link_unset_flags(change.get(), IFF_UP);
+    if (int err = rtnl_link_change(sk, orig.get(), change.get(), 0); err < 0 && !first) {
+      first = nlError(err, "set link " + quoted(name) + " down");
+    }
+  }
+  if (first) {
+    return fail(std::move(*first));
+  }
+  return {};
+}
+
 int deleteLink(nl_sock* sk, std::string_view name) {
   RtnlLink link(rtnl_link_alloc());
   if (!link) {
@@ -287,11 +337,17 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
   LinkReport report;
   bool created = false;
   // Roll back a link this call created if a later step fails: no half-made interface is left.
+  // On an adopted link, take back the addresses this call added (and the up flag).
+  int adopted_ifindex = 0;
   ScopeExit rollback([&] {
     if (created) {
       int err = deleteLink(sk, spec.name);
       NLD_LOG(kNetcfg, debug, "rollback: delete link '{}': {}", spec.name,
               err < 0 ? nl_geterror(-err) : "ok");
+    } else if (adopted_ifindex != 0 && (!report.added.empty() || report.brought_up)) {
+      auto r = revertAdopted(sk, spec.name, adopted_ifindex, report.added, report.brought_up);
+      NLD_LOG(kNetcfg, debug, "rollback: revert link '{}': {}", spec.name,
+              r ? "ok" : r.error().message());
     }
   });
   if (plan->create) {
@@ -331,6 +387,7 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
   const LinkState& state = **observed;
   report.created = created;
   report.kind = kindFromString(state.kind);
+  adopted_ifindex = created ? 0 : state.ifindex;
   for (const auto& p : plan->add) {
     bool added = false;
     if (auto ok = addAddress(sk, spec.name, state.ifindex, p, &added); !ok) {
@@ -384,6 +441,34 @@ Result<bool> removeLink(std::string_view name) {
     return false;
   }
   return fail(nlError(err, what));
+}
+
+Result<void> revertLink(std::string_view name, const LinkReport& report) {
+  if (report.created) {
+    auto r = removeLink(name);
+    if (!r) {
+      return fail(std::move(r.error()));
+    }
+    return {};
+  }
+  if (report.added.empty() && !report.brought_up) {
+    return {};
+  }
+  const std::string what = "revert link " + quoted(name);
+  auto sk = detail::connectNetlink(NETLINK_ROUTE, what);
+  if (!sk) {
+    return fail(std::move(sk.error()));
+  }
+  bool absent = false;
+  auto link = getLink(sk->get(), name, &absent);
+  if (!link) {
+    return fail(std::move(link.error()));
+  }
+  if (absent) {
+    return {};  // gone with everything on it
+  }
+  return revertAdopted(sk->get(), std::string(name), rtnl_link_get_ifindex(link->get()),
+                       report.added, report.brought_up);
 }
 
 }  // namespace nld::netcfg

@@ -105,6 +105,13 @@ Result<std::optional<LinkState>> observeLink(std::string_view name);
 /// the link is deleted again before returning the error.
 Result<LinkReport> ensureLink(const LinkSpec& spec);
 
+/// Undoes exactly what an ensureLink() that returned `report` changed, for a caller's rollback
+/// after a later step failed: deletes the link if that call created it; otherwise removes the
+/// addresses it added (one already gone is fine) and sets the link down again if it brought it
+/// up. Addresses and settings that were there before are left alone. Tries every step; the
+/// error names the first that failed.
+Result<void> revertLink(std::string_view name, const LinkReport& report);
+
 /// Deletes link `name` (the kernel drops its addresses and routes). Returns true if it existed;
 /// an absent link is not an error. A link of a kind we never make (not dummy/bridge, e.g. a veth
 /// someone named so) is left alone: kAlreadyExists, "remove link 'nodelocaldns': it has kind

@@ -27,12 +27,20 @@ struct Config;
 }  // namespace config
 
 struct ServerOptions {
-  unsigned workers = 0;                       ///< 0 = one per CPU in the affinity mask
+  unsigned workers = 0;  ///< 0 = one per CPU in the affinity mask, capped by the cgroup CPU quota
   size_t cache_max_bytes = size_t{64} << 20;  ///< all caches together
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;  ///< per worker
   bool pin_workers = true;              ///< pin worker i to the i-th CPU of the affinity mask
 };
+
+/// What `workers = 0` resolves to on this machine, and why, e.g. "2 (affinity 96 CPUs, cgroup
+/// CPU limit 1.5)" — for the start-up log line.
+struct DefaultWorkers {
+  unsigned workers = 1;
+  std::string reason;
+};
+DefaultWorkers defaultWorkers();
 
 class ServerImpl;
 

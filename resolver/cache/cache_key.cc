@@ -1,5 +1,6 @@
 #include "resolver/cache/cache_key.h"
 
+#include <cstring>
 #include <random>
 
 #include "resolver/dns/name.h"
@@ -47,10 +48,14 @@ uint64_t hashKey(const CacheKey& k) noexcept {
 
 std::optional<CacheKey> makeKey(const dns::Query& query, std::span<const uint8_t> wire) noexcept {
   CacheKey k;
-  const size_t len = dns::copyNameLower(wire, query.qname_offset, k.name);
-  if (len == 0) {
+  // parseQuery() validated the name and a query's name is never compressed (nothing precedes it
+  // to point at): its wire bytes are the name. Copy them in one go instead of walking it again.
+  const size_t len = query.qname_length;
+  if (len == 0 || len > k.name.size() || size_t{query.qname_offset} + len > wire.size()) {
     return std::nullopt;
   }
+  std::memcpy(k.name.data(), wire.data() + query.qname_offset, len);
+  dns::lowerAscii(std::span<uint8_t>(k.name.data(), len));
   k.name_length = static_cast<uint8_t>(len);
   k.qtype = query.qtype;
   k.qclass = query.qclass;

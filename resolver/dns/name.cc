@@ -8,6 +8,27 @@
 namespace nld::resolver::dns {
 namespace {
 
+// Eight bytes at a time (SWAR): a byte gets 0x20 added when it is in 'A'..'Z'. Byte at a time
+// cost ~15 instructions a byte on the cache-hit path.
+void lowerBytes(uint8_t* p, size_t n) noexcept {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t low7 = x & ~kHigh;
+    const uint64_t ge_a = low7 + (0x80 - 'A') * kOnes;      // bit 7 set where byte >= 'A'
+    const uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * kOnes;  // bit 7 set where byte > 'Z'
+    const uint64_t upper = ge_a & ~gt_z & ~x & kHigh;       // ... and the byte itself < 0x80
+    x |= upper >> 2;                                        // 0x80 >> 2 == 0x20
+    std::memcpy(p + i, &x, 8);
+  }
+  for (; i < n; ++i) {
+    p[i] = asciiLower(p[i]);
+  }
+}
+
 // One walk for validation and copying: `out` (may be empty) receives the uncompressed name,
 // lower-cased when `lower` is set.
 std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std::span<uint8_t> out,
@@ -81,15 +102,14 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
       if (length + b + 1 > out.size()) {
         return std::nullopt;
       }
-      out[length] = b;
-      for (size_t i = 0; i < b; ++i) {
-        const uint8_t c = msg[pos + 1 + i];
-        out[length + 1 + i] = lower ? asciiLower(c) : c;
-      }
+      std::memcpy(out.data() + length, msg.data() + pos, static_cast<size_t>(b) + 1);
     }
     length += static_cast<size_t>(b) + 1;
     ++labels;
     pos += static_cast<size_t>(b) + 1;
+  }
+  if (lower && !out.empty()) {
+    lowerBytes(out.data(), length);
   }
   ref.end = static_cast<uint16_t>(end);
   ref.length = static_cast<uint16_t>(length);
@@ -119,6 +139,8 @@ const char* rcodeName(Rcode rcode) noexcept {
   }
   return "UNKNOWN";
 }
+
+void lowerAscii(std::span<uint8_t> bytes) noexcept { lowerBytes(bytes.data(), bytes.size()); }
 
 std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset) noexcept {
   return walkName(msg, offset, {}, false);

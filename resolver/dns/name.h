@@ -48,6 +48,10 @@ std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset, Nam
 ///         is too small (`out` may then hold a partial name).
 size_t copyNameLower(std::span<const uint8_t> msg, size_t offset, std::span<uint8_t> out) noexcept;
 
+/// ASCII-lower-cases `bytes` in place, eight at a time. Safe on a whole wire name: label length
+/// bytes (< 64) are never in 'A'..'Z'.
+void lowerAscii(std::span<uint8_t> bytes) noexcept;
+
 /// Case-insensitive (ASCII only, RFC 4343) equality of two names, each inside its own message.
 /// Invalid names compare unequal.
 bool namesEqual(std::span<const uint8_t> msg_a, size_t offset_a, std::span<const uint8_t> msg_b,

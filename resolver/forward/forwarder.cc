@@ -485,6 +485,22 @@ void Forwarder::tick() noexcept {
   }
 }
 
+bool Forwarder::needsTick() const noexcept {
+  if (!exchanges_.empty() || !tcp_.empty() || !tcp_graveyard_.empty() || !udp_graveyard_.empty()) {
+    return true;
+  }
+  if (health_prober_) {
+    for (const auto& group : groups_) {
+      for (const auto& up : group->upstreams) {
+        if (up->down(group->config.max_fails)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 void Forwarder::probeDownUpstreams() noexcept {
   MonoTime now = loop_.now();
   for (const auto& group : groups_) {

@@ -54,6 +54,9 @@ class Forwarder {
 
   /// Deadlines, idle connection expiry, health probes. Called by the worker's tick.
   void tick() noexcept;
+  /// True while tick() has something to do: exchanges in flight, open or retired connections,
+  /// or (on the health prober) an upstream marked down. An idle worker then does not tick.
+  bool needsTick() const noexcept;
   /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
   void setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups);
 

@@ -44,8 +44,9 @@ bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) noexcept {
 
 void EventLoop::remove(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
-void EventLoop::addTick(std::chrono::milliseconds period, std::function<void()> fn) {
-  ticks_.push_back(Tick{period, MonoClock::now() + period, std::move(fn)});
+void EventLoop::addTick(std::chrono::milliseconds period, std::function<void()> fn,
+                        std::function<bool()> active) {
+  ticks_.push_back(Tick{period, MonoClock::now() + period, std::move(fn), std::move(active)});
 }
 
 void EventLoop::post(std::function<void()> fn) {
@@ -79,7 +80,12 @@ void EventLoop::drainPosted() noexcept {
 void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
   auto wait = max_wait;
   for (const auto& t : ticks_) {
-    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(t.next - now_);
+    if (!t.isActive()) {
+      continue;
+    }
+    // Round up: truncating 0.9 ms to 0 made epoll_wait() return at once, so the loop spun for
+    // the last millisecond before every tick (thousands of empty wake-ups a second, idle or not).
+    auto until = std::chrono::ceil<std::chrono::milliseconds>(t.next - now_);
     wait = std::min(wait, std::max(until, std::chrono::milliseconds(0)));
   }
   int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, static_cast<int>(wait.count()));
@@ -92,7 +98,7 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
     drainPosted();
   }
   for (auto& t : ticks_) {
-    if (now_ >= t.next) {
+    if (now_ >= t.next && t.isActive()) {
       t.next = now_ + t.period;
       t.fn();
     }

@@ -46,8 +46,11 @@ class EventLoop {
   bool modify(int fd, uint32_t events, IoHandler* handler) noexcept;
   void remove(int fd) noexcept;
 
-  /// Calls `fn` every `period` (first call one period from now), on the loop thread.
-  void addTick(std::chrono::milliseconds period, std::function<void()> fn);
+  /// Calls `fn` every `period` (first call one period from now), on the loop thread. With
+  /// `active`, the tick only runs (and only bounds the wait) while active() is true, so an idle
+  /// loop sleeps instead of waking for work it does not have; active() is asked before each wait.
+  void addTick(std::chrono::milliseconds period, std::function<void()> fn,
+               std::function<bool()> active = {});
 
   /// Runs `fn` on the loop thread at the next iteration. Thread-safe.
   void post(std::function<void()> fn);
@@ -67,6 +70,8 @@ class EventLoop {
     std::chrono::milliseconds period;
     MonoTime next;
     std::function<void()> fn;
+    std::function<bool()> active;
+    bool isActive() const { return !active || active(); }
   };
   class Waker final : public IoHandler {
    public:

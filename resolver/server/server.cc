@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "resolver/dns/types.h"
 #include "resolver/net/socket.h"
 #include "resolver/resolver.h"
+#include "resolver/server/cpu_budget.h"
 #include "resolver/server/snapshot.h"
 #include "resolver/server/worker.h"
 
@@ -26,6 +28,7 @@ class ServerImpl {
  public:
   ServerOptions options;
   std::vector<int> cpus;
+  bool pin = false;
   std::unique_ptr<metrics::Registry> registry;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
@@ -42,27 +45,6 @@ class ServerImpl {
                                                    std::vector<SocketAddress>& udp_out,
                                                    std::vector<SocketAddress>& tcp_out);
 };
-
-namespace {
-
-std::vector<int> affinityCpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int i = 0; i < CPU_SETSIZE; ++i) {
-      if (CPU_ISSET(i, &set)) {
-        cpus.push_back(i);
-      }
-    }
-  }
-  if (cpus.empty()) {
-    cpus.push_back(0);
-  }
-  return cpus;
-}
-
-}  // namespace
 
 Result<std::vector<WorkerSockets>> ServerImpl::bindListeners(
     const Snapshot& snap, const std::vector<SocketAddress>* old_conf,
@@ -135,14 +117,32 @@ Result<std::vector<WorkerSockets>> ServerImpl::bindListeners(
 
 Server::Server(std::unique_ptr<ServerImpl> impl) : impl_(std::move(impl)) {}
 
+DefaultWorkers defaultWorkers() {
+  auto budget = server::currentCpuBudget();
+  DefaultWorkers d;
+  d.workers = budget.workers;
+  d.reason = "affinity " + std::to_string(budget.cpus.size()) + " CPUs";
+  if (budget.quota) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", *budget.quota);
+    d.reason += std::string(", cgroup CPU limit ") + text;
+  } else {
+    d.reason += ", no cgroup CPU limit";
+  }
+  return d;
+}
+
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<Server>> Server::create(config::Config config,
                                                const ServerOptions& options) {
   auto impl = std::make_unique<ServerImpl>();
   impl->options = options;
-  impl->cpus = affinityCpus();
-  unsigned n = options.workers != 0 ? options.workers : static_cast<unsigned>(impl->cpus.size());
+  auto budget = server::currentCpuBudget();
+  impl->cpus = budget.cpus;
+  unsigned n = options.workers != 0 ? options.workers : budget.workers;
+  // Under a cgroup quota the scheduler, not a fixed CPU, is the right place for our threads.
+  impl->pin = options.pin_workers && n <= impl->cpus.size() && !budget.quota_limited;
   impl->registry = std::make_unique<metrics::Registry>(n);
   auto snap = server::buildSnapshot(std::move(config), nullptr, *impl->registry,
                                     options.cache_max_bytes, n);
@@ -182,7 +182,7 @@ void Server::start() {
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
     impl_->threads.emplace_back([w] { w->run(); });
-    if (impl_->options.pin_workers && impl_->workers.size() <= impl_->cpus.size()) {
+    if (impl_->pin) {
       cpu_set_t set;
       CPU_ZERO(&set);
       CPU_SET(impl_->cpus[i], &set);

@@ -237,7 +237,9 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   forwarder_ = std::make_unique<forward::Forwarder>(
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
       registry_, index_, index_ == 0);
-  loop_->addTick(std::chrono::milliseconds(10), [this] { forwarder_->tick(); });
+  loop_->addTick(
+      std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
+      [this] { return forwarder_->needsTick(); });
   loop_->addTick(std::chrono::milliseconds(1000), [this] { sweep(); });
 }
 

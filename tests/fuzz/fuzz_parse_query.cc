@@ -62,6 +62,11 @@ void fuzzQuery(std::span<const uint8_t> in) {
     check(size_t{q->qname_length} + 4 + dns::kHeaderSize == q->question_end);
     auto key = cache::makeKey(*q, in);
     check(key.has_value());
+    // The key's in-place copy must equal a full validating walk of the name.
+    std::array<uint8_t, dns::kMaxNameLength> walked{};
+    const size_t walked_len = dns::copyNameLower(in, q->qname_offset, walked);
+    check(walked_len == key->name_length);
+    check(std::memcmp(walked.data(), key->name.data(), walked_len) == 0);
     check(q->udpLimit() >= 512);
     return;
   }

@@ -421,6 +421,71 @@ TEST_F(RunE2e, SigtermLeavesTheNamespaceAsBefore) {
   EXPECT_NE(log.find("tearing down"), std::string::npos) << log;
 }
 
+// A second signal while the daemon drains forces a quick exit (non-zero) that still leaves the
+// namespace as before: the rules (removed first) and the interface go, only the drain is skipped.
+TEST_F(RunE2e, SecondSignalSkipsTheDrainButStillTearsDown) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
+  std::string before = netState();
+  // An upstream that never answers: a forwarded query stays in flight, so a drain would last its
+  // whole bound (2 s).
+  Fd upstream(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ(::bind(upstream.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(::getsockname(upstream.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  ASSERT_TRUE(
+      writeFileAtomic(d_ + "/coredns/Corefile.base",
+                      ".:53 {\n    bind 169.254.20.10 10.96.0.10\n    forward . 127.0.0.1:" +
+                          std::to_string(ntohs(sa.sin_port)) + "\n}\n"));
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  ASSERT_TRUE(waitFor([&] { return countOurRules() == 24; }, milliseconds(5000)));
+  test::run("(dig +time=5 +tries=1 @169.254.20.10 stuck.example >/dev/null 2>&1 &)");
+  pollfd p{upstream.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the query never reached the upstream";
+
+  ::kill(pid, SIGTERM);
+  ASSERT_TRUE(waitFor([&] { return countOurRules() == 0; }, milliseconds(5000)));
+  auto t0 = Clock::now();
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(waitExit(pid, milliseconds(5000)), 130);
+  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  std::printf("second signal to exit: %lld ms (the drain would take 2000 ms)\n",
+              static_cast<long long>(took.count()));
+  EXPECT_LT(took, milliseconds(1000));
+  EXPECT_EQ(netState(), before);
+  EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
+  std::string log = readFile(d_ + "/run.log").value_or("");
+  EXPECT_NE(log.find("during shutdown: forcing exit without draining"), std::string::npos) << log;
+}
+
+// Both signals at once (the second pending before the shutdown starts): the rules still go.
+TEST_F(RunE2e, TwoSignalsAtOnceStillRemoveTheRules) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
+  std::string before = netState();
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  ASSERT_TRUE(waitFor([&] { return countOurRules() == 24; }, milliseconds(5000)));
+  ::kill(pid, SIGTERM);
+  ::kill(pid, SIGINT);
+  int code = waitExit(pid, milliseconds(5000));
+  // 130 when the second signal is seen before the drain ends, 0 when the drain won the race.
+  EXPECT_TRUE(code == 130 || code == 0) << code;
+  EXPECT_EQ(netState(), before);
+}
+
 TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
   NLD_ENTER_NETNS();
   setUpWorld();

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "base/atomic_file.h"
+#include "base/fd.h"
 #include "base/scope_exit.h"
 #include "cli/node_daemon.h"
 #include "cli/node_kubelet.h"
@@ -53,6 +55,24 @@ TEST(NodeState, BadLineIsAParseError) {
   EXPECT_NE(s.error().message().find("line 2"), std::string::npos);
 }
 
+TEST(NodeLock, SecondHolderGetsAClearBusyError) {
+  test::TempDir dir;
+  std::string pidfile = dir.file("run/nodelocaldns.pid");
+  {
+    auto first = NodeLock::acquire(pidfile);
+    ASSERT_TRUE(first) << first.error().message();
+    auto second = NodeLock::acquire(pidfile);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code(), Errc::kBusy);
+    EXPECT_EQ(second.error().message(),
+              "another nodelocaldns install, teardown or stop is running (pid " +
+                  std::to_string(::getpid()) + " holds '" + pidfile +
+                  ".lock'); try again once it is done");
+  }
+  auto again = NodeLock::acquire(pidfile);
+  EXPECT_TRUE(again) << again.error().message();
+}
+
 TEST(NodeDaemon, StalePidfileIsNotADaemon) {
   test::TempDir dir;
   std::string pidfile = dir.file("pid");
@@ -96,6 +116,30 @@ TEST(NodeDaemon, SpawnOfMissingExecutableFails) {
   auto pid = spawnDetached({dir.file("missing"), "run"}, dir.file("log"));
   ASSERT_FALSE(pid);
   EXPECT_NE(pid.error().message().find("No such file"), std::string::npos);
+}
+
+TEST(NodeDaemon, DnsPortBoundSeesExactAndWildcardBinds) {
+  auto boundPort = [](int family, const char* addr, Fd& fd) -> uint16_t {
+    fd = Fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    socklen_t len = SocketAddress{*IpAddress::parse(addr), 0}.toSockaddr(ss);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+      return 0;
+    }
+    return SocketAddress::fromSockaddr(ss).port;
+  };
+  Fd v4;
+  uint16_t port = boundPort(AF_INET, "127.0.0.1", v4);
+  ASSERT_NE(port, 0);
+  EXPECT_TRUE(dnsPortBound({*IpAddress::parse("127.0.0.1"), port}));
+  v4.reset();
+  EXPECT_FALSE(dnsPortBound({*IpAddress::parse("127.0.0.1"), port}));
+  Fd any6;
+  uint16_t port6 = boundPort(AF_INET6, "::", any6);
+  ASSERT_NE(port6, 0);
+  EXPECT_TRUE(dnsPortBound({*IpAddress::parse("::1"), port6}));
+  EXPECT_FALSE(dnsPortBound({*IpAddress::parse("::1"), static_cast<uint16_t>(port6 ^ 1)}));
 }
 
 TEST(NodeDaemon, CommandLineTextQuotes) {

@@ -1,14 +1,22 @@
 // install → status → teardown, stop, revert-kubelet through the real binary, each TEST in its own
 // network namespace. The namespace must look exactly as before afterwards: links, addresses and
 // the raw/filter tables of both families (iptables-legacy-save without comments and counters).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <functional>
+#include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/atomic_file.h"
@@ -241,6 +249,139 @@ TEST(Workflows, DaemonFailureRollsBack) {
   EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
 }
 
+// A TCP listener on addr:53 (IP_FREEBIND: the address need not exist yet), so a daemon serving
+// that address cannot bind it.
+Fd holdPort53(const char* addr) {
+  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(s.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  if (::inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+      ::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      ::listen(s.get(), 1) != 0) {
+    return Fd();
+  }
+  return s;
+}
+
+// gap: an install that adopted an existing link (here pre-created, down, with a foreign address)
+// and then failed used to leave its addresses on it. It must take back exactly what it added.
+TEST(Workflows, DaemonFailureOnAnAdoptedLinkRemovesOnlyOurAddresses) {
+  NLD_ENTER_NETNS();
+  Node node;
+  ASSERT_EQ(test::run("ip link add nodelocaldns type bridge && "
+                      "ip addr add 192.0.2.1/32 dev nodelocaldns")
+                .exit_code,
+            0);
+  touchTables();
+  // The kernel attaches the default qdisc (noop → noqueue) the first time a link goes up; taking
+  // the link down again cannot undo that, and it changes nothing for traffic.
+  auto snapshotIgnoringQdisc = [] {
+    static const std::regex qdisc(R"(qdisc [a-z]+ |"qdisc":"[a-z]+",)");
+    return std::regex_replace(snapshot(), qdisc, "");
+  };
+  std::string before = snapshotIgnoringQdisc();
+  Fd held = holdPort53("0.0.0.0");
+  ASSERT_TRUE(held);
+  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    std::string(kUpstream) + node.installFlags(5));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(
+      contains(r.out, "addresses 169.254.20.10,10.96.0.10 on nodelocaldns and its up state"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_FALSE(contains(r.out, "previous daemon")) << r.out;  // there was none
+  EXPECT_EQ(snapshotIgnoringQdisc(), before);
+  EXPECT_TRUE(contains(test::run("ip -4 addr show nodelocaldns").out, "192.0.2.1/32"));
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+}
+
+// gap: Ctrl-C while install waits for the daemon killed install mid-way: link, Corefile and a
+// daemon left, no state file. The signal is held and ends in the rollback.
+TEST(Workflows, InterruptedInstallRollsBack) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  // A daemon that starts and never answers, so install sits in its wait.
+  std::string fake = node.dir().file("silent_run.sh");
+  // Its pid (kept by exec) appears in "started" in one step.
+  ASSERT_TRUE(writeFileAtomic(fake, "#!/bin/sh\necho $$ >" + node.dir().file("started.tmp") +
+                                        " && mv " + node.dir().file("started.tmp") + " " +
+                                        node.dir().file("started") + "\nexec sleep 60\n"));
+  ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+  std::string cmd = "exec " + std::string(NLD_TEST_BINARY) +
+                    " install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                    kUpstream + node.installFlags(30) + " --daemon-exe " + fake + " >" +
+                    node.dir().file("install.out") + " 2>&1";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto waitUntil = [](const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  };
+  ASSERT_TRUE(waitUntil([&] { return ::access(node.dir().file("started").c_str(), F_OK) == 0; }));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_TRUE(waitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  std::string out = readFile(node.dir().file("install.out")).value_or("");
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by the signal instead of rolling back: " << out;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_TRUE(contains(out, "install interrupted (Interrupt); rolled back:")) << out;
+  EXPECT_TRUE(contains(out, "left: nothing")) << out;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("state/state").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+  pid_t daemon = std::stoi(readFile(node.dir().file("started")).value_or("0"));
+  ASSERT_GT(daemon, 0);
+  EXPECT_NE(::kill(daemon, 0), 0) << "the daemon is left running";
+}
+
+// gap: two installs (or an install and a teardown) at once could both start a daemon or undo
+// each other halfway. One at a time; the second says who holds the lock and changes nothing.
+TEST(Workflows, ConcurrentRunsAreRefused) {
+  NLD_ENTER_NETNS();
+  Node node;
+  touchTables();
+  std::string before = snapshot();
+  std::string lock = node.dir().file("pid.lock");
+  Fd held(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(held);
+  ASSERT_EQ(::flock(held.get(), LOCK_EX), 0);
+  ASSERT_EQ(::pwrite(held.get(), "4242\n", 5, 0), 5);
+  for (const std::string& cmd :
+       {"install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+            std::string(kUpstream) + node.installFlags(),
+        "teardown" + node.paths(), "stop" + node.paths()}) {
+    auto r = node.nld(cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
+    EXPECT_TRUE(contains(r.out,
+                         "another nodelocaldns install, teardown or stop is running (pid "
+                         "4242 holds"))
+        << r.out;
+  }
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(::access(node.dir().file("etc").c_str(), F_OK), -1);
+  // The dry run changes nothing and needs no lock.
+  auto dry = node.nld(
+      "install --dry-run --mode iptables --kube-dns 10.96.0.10 "
+      "--cluster-upstream " +
+      std::string(kUpstream) + node.installFlags());
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
+}
+
 TEST(Workflows, TeardownRemovesUpstreamLeftoversWithoutState) {
   NLD_ENTER_NETNS();
   Node node;
@@ -465,8 +606,13 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   EXPECT_TRUE(contains(stop.out, "DNS to 169.254.20.10, 10.96.0.10 fails")) << stop.out;
   EXPECT_EQ(snapshot(), installed);
   {
+    // Nothing listens any more: status says so at once instead of waiting out a DNS probe.
+    auto start = std::chrono::steady_clock::now();
     auto st = node.nld("status" + node.paths());
+    auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(st.exit_code, 1) << st.out;
+    EXPECT_TRUE(contains(st.out, "not running, nothing listening on 169.254.20.10:53")) << st.out;
+    EXPECT_LT(took, std::chrono::milliseconds(1000));
   }
   // A new install starts the daemon again.
   auto again = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
@@ -555,6 +701,14 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   std::string rules = test::run("iptables-legacy-save").out;
   EXPECT_TRUE(contains(rules, "-d 169.254.20.11/32")) << rules;
   EXPECT_FALSE(contains(rules, "169.254.20.10/32")) << rules;
+  // The old address goes from the link too (the link is ours: an install created it).
+  EXPECT_TRUE(contains(second.out,
+                       "removed addresses no longer served, and their rules: "
+                       "169.254.20.10"))
+      << second.out;
+  std::string addrs = test::run("ip -4 addr show nodelocaldns").out;
+  EXPECT_FALSE(contains(addrs, "169.254.20.10/32")) << addrs;
+  EXPECT_TRUE(contains(addrs, "169.254.20.11/32")) << addrs;
   {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 0) << st.out;
@@ -562,6 +716,78 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
   EXPECT_EQ(snapshot(), before);
+}
+
+// gap: a reinstall with a new --local-ip whose new daemon cannot start must leave the node as the
+// first install made it: the new address and its rules gone, the old daemon serving again.
+TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                       std::string(kUpstream) + node.installFlags(5);
+  auto first = node.nld(common + " --local-ip 169.254.20.10");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  std::string installed = snapshot();
+  std::string state = *readFile(node.dir().file("state/state"));
+  std::string corefile = *readFile(node.dir().file("etc/Corefile.base"));
+  Fd held = holdPort53("169.254.20.11");
+  ASSERT_TRUE(held);
+  auto second = node.nld(common + " --local-ip 169.254.20.11");
+  EXPECT_EQ(second.exit_code, 1) << second.out;
+  EXPECT_TRUE(contains(second.out, "addresses 169.254.20.11 on nodelocaldns")) << second.out;
+  EXPECT_TRUE(contains(second.out, "rules of 169.254.20.11")) << second.out;
+  EXPECT_TRUE(contains(second.out, "previous daemon restarted")) << second.out;
+  EXPECT_TRUE(contains(second.out, "left: nothing")) << second.out;
+  EXPECT_EQ(snapshot(), installed);
+  EXPECT_EQ(*readFile(node.dir().file("state/state")), state);
+  EXPECT_EQ(*readFile(node.dir().file("etc/Corefile.base")), corefile);
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  {
+    auto st = node.nld("status" + node.paths());
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+  }
+  held = Fd();
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+}
+
+// gap: install over a daemon that runs but does not answer (wedged) said "nothing changed". It
+// must restart it. The real daemon only: its test hook stops the DNS workers, keeping the process.
+TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  std::string install = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                        std::string(kUpstream) + node.installFlags();
+  auto r = node.nldWith("NLD_TEST_HOOKS=1", install);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  pid_t pid = std::stoi(*readFile(node.dir().file("pid")));
+  ASSERT_EQ(::kill(pid, SIGRTMIN + 1), 0);
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 50; ++i) {
+      if (node.nld("status" + node.paths()).exit_code == 1) {
+        return true;
+      }
+    }
+    return false;
+  }());
+  auto again = node.nld(install);
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_FALSE(contains(again.out, "nothing changed")) << again.out;
+  EXPECT_TRUE(contains(
+      again.out, "(restarted: pid " + std::to_string(pid) + " was running but did not answer DNS)"))
+      << again.out;
+  EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
+  auto st = node.nld("status" + node.paths());
+  EXPECT_EQ(st.exit_code, 0) << st.out;
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
 }
 
 TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {

@@ -218,6 +218,41 @@ TEST(LinkNetns, AdoptsExistingBridgeMadeByOthers) {
   EXPECT_EQ(r->added.size(), 1u);
 }
 
+TEST(LinkNetns, RevertOnAnAdoptedLinkTakesBackOnlyWhatEnsureAdded) {
+  NLD_ENTER_NETNS();
+  ASSERT_EQ(run("ip link add nodelocaldns type bridge && "
+                "ip addr add 10.9.9.9/24 dev nodelocaldns && "
+                "ip addr add 169.254.20.10/32 dev nodelocaldns")
+                .exit_code,
+            0);
+  auto r = ensureLink(spec({ip("169.254.20.10"), ip("169.254.20.11"), ip("fd00::10")}));
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->added.size(), 2u);
+  ASSERT_TRUE(r->brought_up);
+  auto undo = revertLink("nodelocaldns", *r);
+  ASSERT_TRUE(undo) << undo.error().message();
+  std::string addrs = addrJson();
+  EXPECT_NE(addrs.find("\"local\":\"10.9.9.9\",\"prefixlen\":24"), std::string::npos) << addrs;
+  EXPECT_NE(addrs.find(v4Entry("169.254.20.10")), std::string::npos) << addrs;
+  EXPECT_EQ(addrs.find("169.254.20.11"), std::string::npos) << addrs;
+  EXPECT_EQ(addrs.find("fd00::10"), std::string::npos) << addrs;
+  EXPECT_EQ(linkJson().find("\"UP\""), std::string::npos);
+  // Twice = once: addresses already gone are fine.
+  auto again = revertLink("nodelocaldns", *r);
+  EXPECT_TRUE(again) << again.error().message();
+}
+
+TEST(LinkNetns, RevertOfACreatedLinkDeletesIt) {
+  NLD_ENTER_NETNS();
+  auto r = ensureLink(spec({ip("169.254.20.10")}));
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(r->created);
+  ASSERT_TRUE(revertLink("nodelocaldns", *r));
+  auto st = observeLink("nodelocaldns");
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->has_value());
+}
+
 TEST(LinkNetns, WrongKindLinkIsAnErrorAndUntouched) {
   NLD_ENTER_NETNS();
   auto mk = run("ip link add nodelocaldns type veth peer name nld-peer");

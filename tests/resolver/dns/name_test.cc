@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "tests/resolver/dns/msg_builder.h"
 
@@ -153,6 +156,30 @@ TEST(Name, CopyLowerAndCompare) {
   Bytes c = {1, 0xC4, 0};
   Bytes d = {1, 0xE4, 0};
   EXPECT_FALSE(namesEqual(c, 0, d, 0));
+}
+
+TEST(Name, CopyLowerEveryByteValueAtEveryAlignment) {
+  // Binary labels are legal: only 'A'..'Z' may change, whatever the byte's position in the word.
+  for (size_t shift = 0; shift < 8; ++shift) {
+    std::vector<uint8_t> wire(shift, 0xee);  // the name starts `shift` bytes into the message
+    std::vector<uint8_t> expect;
+    for (int label = 0; label < 4; ++label) {
+      const size_t len = label == 3 ? 61 : 63;
+      wire.push_back(static_cast<uint8_t>(len));
+      expect.push_back(static_cast<uint8_t>(len));
+      for (size_t i = 0; i < len; ++i) {
+        const auto c = static_cast<uint8_t>((label * 63 + i + shift) & 0xff);
+        wire.push_back(c);
+        expect.push_back(c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c);
+      }
+    }
+    wire.push_back(0);
+    expect.push_back(0);
+    ASSERT_EQ(expect.size(), kMaxNameLength);
+    std::array<uint8_t, kMaxNameLength> buf{};
+    ASSERT_EQ(copyNameLower(wire, shift, buf), kMaxNameLength) << shift;
+    EXPECT_TRUE(std::equal(expect.begin(), expect.end(), buf.begin())) << "shift " << shift;
+  }
 }
 
 TEST(Name, CopyLowerOutputTooSmall) {
