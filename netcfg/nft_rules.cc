@@ -392,7 +392,11 @@ Result<RulesReport> ensureNftRules(const RuleSpec& spec) {
   // One copy of each wanted rule survives the rewrite; everything else in our table goes.
   report.duplicates_removed =
       std::max(0, static_cast<int>(state->rules.size()) - report.already_present);
-  auto r = nftRun(nftTransactionText(spec), false, "nft apply table " + tableRef());
+  // Absent table: define it, nothing to delete. A table delete costs the kernel an RCU grace
+  // period (~10 ms here), so the first apply skips it. (If another writer created the table in
+  // between, the definition adds to it and the next sync's read sees the copies and rewrites.)
+  const std::string commands = state->present ? nftTransactionText(spec) : nftTableText(spec);
+  auto r = nftRun(commands, false, "nft apply table " + tableRef());
   if (!r) {
     return fail(std::move(r).error().withContext("ensure rules"));
   }
