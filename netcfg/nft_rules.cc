@@ -86,6 +86,9 @@ Errc codeOf(std::string_view err) {
   if (err.find("No such file or directory") != std::string_view::npos) {
     return Errc::kNotFound;
   }
+  if (err.find("File exists") != std::string_view::npos) {
+    return Errc::kAlreadyExists;
+  }
   if (err.find("Device or resource busy") != std::string_view::npos) {
     return Errc::kBusy;
   }
@@ -374,34 +377,44 @@ Result<std::vector<RuleStatus>> checkNftRules(const RuleSpec& spec) {
 }
 
 Result<RulesReport> ensureNftRules(const RuleSpec& spec) {
-  auto state = readNftTable();
-  if (!state) {
-    return fail(std::move(state).error().withContext("ensure rules"));
-  }
-  RulesReport report;
-  for (const Rule& r : nodeLocalDnsRules(spec)) {
-    std::string chain = nftChainName(r);
-    bool found = std::any_of(state->rules.begin(), state->rules.end(), [&](const auto& o) {
-      return o.chain == chain && o.rule && *o.rule == r;
-    });
-    ++(found ? report.already_present : report.inserted);
-  }
-  if (nftTableMatches(*state, spec)) {
+  // Two attempts: the first apply uses `create table`, which fails if another writer (install and
+  // the daemon it started ensure at about the same time) created the table since our read; then
+  // we read again and rewrite if needed.
+  constexpr int kAttempts = 2;
+  for (int attempt = 1;; ++attempt) {
+    auto state = readNftTable();
+    if (!state) {
+      return fail(std::move(state).error().withContext("ensure rules"));
+    }
+    RulesReport report;
+    for (const Rule& r : nodeLocalDnsRules(spec)) {
+      std::string chain = nftChainName(r);
+      bool found = std::any_of(state->rules.begin(), state->rules.end(), [&](const auto& o) {
+        return o.chain == chain && o.rule && *o.rule == r;
+      });
+      ++(found ? report.already_present : report.inserted);
+    }
+    if (nftTableMatches(*state, spec)) {
+      return report;
+    }
+    // One copy of each wanted rule survives the rewrite; everything else in our table goes.
+    report.duplicates_removed =
+        std::max(0, static_cast<int>(state->rules.size()) - report.already_present);
+    // Absent table: create and define it, nothing to delete (a table delete costs the kernel an
+    // RCU grace period, ~10 ms here). Present: add, delete, define, in one transaction.
+    const std::string commands = state->present
+                                     ? nftTransactionText(spec)
+                                     : "create table " + tableRef() + "\n" + nftTableText(spec);
+    auto r = nftRun(commands, false, "nft apply table " + tableRef());
+    if (!r) {
+      if (!state->present && r.error().code() == Errc::kAlreadyExists && attempt < kAttempts) {
+        continue;
+      }
+      return fail(std::move(r).error().withContext("ensure rules"));
+    }
+    report.tables_rewritten = 1;
     return report;
   }
-  // One copy of each wanted rule survives the rewrite; everything else in our table goes.
-  report.duplicates_removed =
-      std::max(0, static_cast<int>(state->rules.size()) - report.already_present);
-  // Absent table: define it, nothing to delete. A table delete costs the kernel an RCU grace
-  // period (~10 ms here), so the first apply skips it. (If another writer created the table in
-  // between, the definition adds to it and the next sync's read sees the copies and rewrites.)
-  const std::string commands = state->present ? nftTransactionText(spec) : nftTableText(spec);
-  auto r = nftRun(commands, false, "nft apply table " + tableRef());
-  if (!r) {
-    return fail(std::move(r).error().withContext("ensure rules"));
-  }
-  report.tables_rewritten = 1;
-  return report;
 }
 
 Result<RulesReport> removeNftRules() {

@@ -14,8 +14,9 @@
 // Contract:
 // - ensureNftRules() reads the table back (`list table inet nodelocaldns`, JSON) and, unless it
 //   already holds exactly the wanted chains and rules, sends ONE transaction that adds the table,
-//   deletes it and adds it again with the wanted content (when the table is absent, just the
-//   definition: a table delete costs an RCU grace period). The kernel applies a transaction
+//   deletes it and adds it again with the wanted content (when the table is absent: `create
+//   table` and the definition, so a concurrent creator makes us re-read instead of adding
+//   copies; a table delete would cost an RCU grace period). The kernel applies a transaction
 //   all-or-nothing, so no packet ever sees a partial table, and a failure leaves the old one.
 //   Nothing is written when nothing differs (the steady state of `run`'s sync loop is one read).
 // - removeNftRules() deletes our table in one transaction (absent = fine). Foreign tables, and

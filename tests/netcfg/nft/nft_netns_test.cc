@@ -2,6 +2,8 @@
 // binary as the oracle (`nft list table`, `nft -j list ruleset`) and as the "other agents"
 // (foreign tables, drift), plus the `auto` backend detection from each of its signals.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -177,6 +179,25 @@ TEST(NftNetns, DriftIsRepaired) {
     EXPECT_EQ(r->inserted, d.inserted) << d.what;
     EXPECT_EQ(r->duplicates_removed, d.removed) << d.what;
     EXPECT_EQ(listOurs(), golden) << d.what;
+  }
+}
+
+// install and the daemon it starts ensure at about the same time: two processes racing on an
+// absent table must still leave exactly one copy of each rule.
+TEST(NftNetns, ConcurrentFirstAppliesLeaveOneCopy) {
+  NLD_ENTER_NETNS();
+  for (int round = 0; round < 20; ++round) {
+    test::run("nft delete table inet nodelocaldns 2>/dev/null");
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::_exit(ensureRules(kDual, nftOptions()).has_value() ? 0 : 1);
+    }
+    auto mine = ensureRules(kDual, nftOptions());
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(mine.has_value()) << mine.error().message();
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    ASSERT_EQ(listOurs(), goldenNft("nft-v4-v6.nft")) << "round " << round;
   }
 }
 
