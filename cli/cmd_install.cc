@@ -38,6 +38,7 @@ struct InstallOptions {
   std::vector<std::string> local_ips;
   std::string domain = "cluster.local";
   std::string mode = "auto";
+  std::string rules_backend = "auto";
   std::string kube_proxy_addr = "127.0.0.1:10249";
   std::string interface = kDefaultInterface;
   std::string link_kind = "auto";
@@ -259,30 +260,35 @@ struct DaemonArgs {
   std::string interface;
   std::string link_kind;
   std::string xtables_lock;
+  std::string rules_backend;  // resolved (iptables|nftables); "" = leave it to the daemon (auto)
 };
 
 std::vector<std::string> daemonArgv(const DaemonArgs& a) {
-  return {a.exe,
-          "run",
-          "-localip",
-          join(a.addresses),
-          "-basecorefile",
-          a.base_path,
-          "-conf",
-          a.conf_path,
-          "-pidfile",
-          a.pidfile,
-          "-health-port",
-          std::to_string(a.health_port),
-          "-dns.port",
-          std::to_string(a.dns_port),
-          "-interfacename",
-          a.interface,
-          "-skipteardown",
-          "--link-kind",
-          a.link_kind,
-          "--xtables-lock",
-          a.xtables_lock};
+  std::vector<std::string> argv = {a.exe,
+                                   "run",
+                                   "-localip",
+                                   join(a.addresses),
+                                   "-basecorefile",
+                                   a.base_path,
+                                   "-conf",
+                                   a.conf_path,
+                                   "-pidfile",
+                                   a.pidfile,
+                                   "-health-port",
+                                   std::to_string(a.health_port),
+                                   "-dns.port",
+                                   std::to_string(a.dns_port),
+                                   "-interfacename",
+                                   a.interface,
+                                   "-skipteardown",
+                                   "--link-kind",
+                                   a.link_kind,
+                                   "--xtables-lock",
+                                   a.xtables_lock};
+  if (!a.rules_backend.empty()) {
+    argv.insert(argv.end(), {"--rules-backend", a.rules_backend});
+  }
+  return argv;
 }
 
 // Per address: are its rules entirely absent (this run may remove them on rollback) or only
@@ -392,6 +398,12 @@ Result<int> runInstall(const InstallOptions& o) {
     return fail(std::move(mode.error()));
   }
   bool ipvs = mode->mode == "ipvs";
+  auto backend = detectNodeRulesBackend(o.rules_backend, mode->mode);
+  if (!backend) {
+    return fail(std::move(backend.error()));
+  }
+  // A running daemon keeps its rules backend: a new one means a restart.
+  bool backend_changes = *prev && (*prev)->rules_backend != backend->mode;
 
   // Where the cluster zone goes (see the file comment of this command in nodelocaldns(8)).
   IpAddress cluster_dns = kube_dns;
@@ -462,12 +474,14 @@ Result<int> runInstall(const InstallOptions& o) {
                                               .dns_port = o.dns_port,
                                               .interface = o.interface,
                                               .link_kind = o.link_kind,
-                                              .xtables_lock = o.paths.xtables_lock});
+                                              .xtables_lock = o.paths.xtables_lock,
+                                              .rules_backend = backend->mode});
 
   NodeRules rules{.ips = addresses,
                   .dns_port = o.dns_port,
                   .health_port = o.health_port,
-                  .lock_path = o.paths.xtables_lock};
+                  .lock_path = o.paths.xtables_lock,
+                  .backend = backend->mode};
 
   // Kubelet edits (ipvs only): planned now so a problem stops us before anything changes.
   std::vector<KubeletPlan> kubelet;
@@ -544,14 +558,17 @@ Result<int> runInstall(const InstallOptions& o) {
   bool unresponsive = running && !base_changes &&
                       !dnsAnswers(SocketAddress{local_ips[0], o.dns_port}, o.domain + ".",
                                   std::chrono::milliseconds(1000));
-  bool restart = running && (base_changes || unresponsive);
+  bool restart = running && (base_changes || unresponsive || backend_changes);
   const pid_t previous_pid = running.value_or(0);
-  const char* restart_why = unresponsive ? "it does not answer DNS" : "the Corefile changes";
+  const char* restart_why = unresponsive   ? "it does not answer DNS"
+                            : base_changes ? "the Corefile changes"
+                                           : "the rules backend changes";
 
   if (o.dry_run) {
     std::string out;
     out += "# nodelocaldns install --dry-run: nothing is changed\n";
     out += "mode: " + mode->mode + " (" + mode->signal + ")\n";
+    out += "rules backend: " + backend->mode + " (" + backend->signal + ")\n";
     out += "kube-dns: " + kube_dns.toString() + " (" + kube_dns_from + ")\n";
     out += "cluster zone " + o.domain + " forwarded to: " + cluster_dns.toString() + " (" +
            cluster_from + ")\n";
@@ -570,7 +587,10 @@ Result<int> runInstall(const InstallOptions& o) {
       out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
              "\n";
     }
-    out += "\n## rules (iptables-save)\n" + planNodeRulesText(rules);
+    out += std::string("\n## rules (") + (rules.backend == "nftables" ? "nft" : "iptables-save") +
+           ")\n" + planNodeRulesText(rules);
+    out += "(our rules in the " + otherRulesBackend(rules.backend) +
+           " backend, if any, are removed)\n";
     out += "\n## kubelet\n";
     if (!ipvs) {
       out += "no change (" + mode->mode + " mode: clusterDNS stays " + kube_dns.toString() +
@@ -639,7 +659,8 @@ Result<int> runInstall(const InstallOptions& o) {
                                                     .dns_port = p.dns_port,
                                                     .interface = p.interface,
                                                     .link_kind = o.link_kind,
-                                                    .xtables_lock = p.xtables_lock});
+                                                    .xtables_lock = p.xtables_lock,
+                                                    .rules_backend = p.rules_backend});
     std::string log_file = p.log_file.empty() ? o.log_file : p.log_file;
     std::optional<SocketAddress> old_probe;
     if (!p.local_ips.empty()) {
@@ -862,6 +883,32 @@ Result<int> runInstall(const InstallOptions& o) {
       }
     }
   }
+  // Never both backends: our rules in the other one (an earlier install with another backend, or
+  // upstream node-cache's legacy rules) go. Legacy tables that do not exist are not created.
+  {
+    NodeRules other = rules;
+    other.backend = otherRulesBackend(rules.backend);
+    other.only_existing_tables = true;
+    for (const IpAddress& ip : stale) {
+      other.ips.push_back(ip);
+    }
+    auto present = checkNodeRules(other);
+    bool any = false;
+    if (present) {
+      for (const auto& r : *present) {
+        any = any || r.copies > 0;
+      }
+    }
+    if (!present || any) {
+      if (auto r = removeNodeRules(other); !r) {
+        NLD_LOG(kCli, warn, "remove our {} rules (the {} backend is in use): {}", other.backend,
+                rules.backend, r.error().message());
+      } else {
+        NLD_LOG(kCli, info, "removed our {} rules: the {} backend is in use", other.backend,
+                rules.backend);
+      }
+    }
+  }
 
   // 6. state.
   state.mode = mode->mode;
@@ -881,6 +928,8 @@ Result<int> runInstall(const InstallOptions& o) {
   state.corefile = conf_path;
   state.log_file = o.log_file;
   state.xtables_lock = o.paths.xtables_lock;
+  state.rules_backend = backend->mode;
+  state.rules_backend_signal = backend->signal;
   state.daemon_command = commandLineText(argv);
   state.kubelet_config = o.kubelet_config;
   state.installed_at = *prev ? (*prev)->installed_at : static_cast<int64_t>(std::time(nullptr));
@@ -898,12 +947,13 @@ Result<int> runInstall(const InstallOptions& o) {
     }
   }
   bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
-                 kubelet_changed || stale_removed;
+                 kubelet_changed || stale_removed || backend_changes;
   std::string out;
   if (!changed) {
     out += "nodelocaldns is already installed; nothing changed\n";
   }
   out += "mode: " + mode->mode + " (" + mode->signal + ")\n";
+  out += "rules backend: " + backend->mode + " (" + backend->signal + ")\n";
   out += "link " + o.interface + ": " +
          (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
@@ -973,6 +1023,10 @@ Command addInstallCommand(CLI::App& app) {
                   "Seconds to wait for the daemon to answer DNS before rolling back")
       ->capture_default_str();
   cmd->add_flag("--dry-run", opts->dry_run, "Print the full plan and change nothing");
+  addRulesBackendFlag(cmd, opts->rules_backend,
+                      "Where the rules go: auto (nftables when kube-proxy or the host's iptables "
+                      "use it), iptables (legacy), nftables (table inet nodelocaldns)")
+      ->capture_default_str();
   addNodePathFlags(cmd, opts->paths);
   // Not in --help: tests substitute a stand-in daemon that takes `run`'s flags.
   cmd->add_option("--daemon-exe", opts->daemon_exe, "Executable started as '<exe> run ...'")

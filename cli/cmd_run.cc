@@ -33,6 +33,7 @@ struct RunFlags {
   std::string dns_port = "53";
   std::string link_kind = "auto";
   std::string xtables_lock = "/run/xtables.lock";
+  std::string rules_backend = "auto";
   unsigned workers = 0;
   size_t cache_max_bytes = size_t{64} << 20;
   std::string handover = "auto";
@@ -104,6 +105,14 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   c.prometheus_endpoint = f.prometheus_listen_address;
   c.pidfile = f.pidfile;
   c.xtables_lock = f.xtables_lock;
+  if (f.rules_backend != "auto") {
+    auto b = netcfg::parseRulesBackend(f.rules_backend);
+    if (!b) {
+      return fail(Errc::kInvalidArgument, "invalid --rules-backend '" + f.rules_backend +
+                                              "': expected auto, iptables or nftables");
+    }
+    c.rules_backend = *b;
+  }
   c.server.workers = f.workers;
   c.server.cache_max_bytes = f.cache_max_bytes;
   auto mode = parseHandoverMode(f.handover);
@@ -171,6 +180,10 @@ Command addRunCommand(CLI::App& app) {
   cmd->add_option("--dns.port,-p", f.dns_port, "Port of server blocks without one")
       ->capture_default_str();
   cmd->add_option("--link-kind", f.link_kind, "Interface kind: auto, dummy, bridge")
+      ->capture_default_str();
+  cmd->add_option("--rules-backend", f.rules_backend,
+                  "Where the rules go: auto (nftables when kube-proxy or the host's iptables use "
+                  "it), iptables (legacy), nftables (table inet nodelocaldns)")
       ->capture_default_str();
   cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
       ->capture_default_str();

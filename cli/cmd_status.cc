@@ -18,6 +18,7 @@ struct StatusOptions {
   NodePaths paths;
   std::string kubelet_config;
   bool json = false;
+  std::string rules_backend = "auto";
 };
 
 std::string jsonString(std::string_view s) {
@@ -121,11 +122,35 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     }());
   }
 
-  // Rules.
+  // Rules: in the backend given, else as installed, else detected; and none in the other one.
+  std::string backend = state.rules_backend;
+  std::string backend_signal = installed ? state.rules_backend_signal : "";
+  if (o.rules_backend != "auto") {
+    backend = o.rules_backend;
+    backend_signal = "--rules-backend " + backend;
+  } else if (!installed) {
+    auto d = detectNodeRulesBackend("auto", "");
+    backend = d ? d->mode : "iptables";
+    backend_signal = d ? d->signal : d.error().message();
+  }
   NodeRules rules{.ips = want,
                   .dns_port = state.dns_port,
                   .health_port = state.health_port,
-                  .lock_path = state.xtables_lock};
+                  .lock_path = state.xtables_lock,
+                  .backend = backend};
+  NodeRules other_rules = rules;
+  other_rules.backend = otherRulesBackend(backend);
+  other_rules.only_existing_tables = true;
+  unsigned other_copies = 0;
+  if (auto other = checkNodeRules(other_rules)) {
+    for (const auto& r : *other) {
+      other_copies += r.copies;
+    }
+  }
+  if (other_copies > 0) {
+    degraded.push_back(std::to_string(other_copies) + " of our rule(s) also in the " +
+                       other_rules.backend + " backend (mixed backends; teardown removes both)");
+  }
   auto checked = checkNodeRules(rules);
   size_t rules_missing = 0;
   if (!checked) {
@@ -204,6 +229,9 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     }
     out += ",\"addresses\":" + jsonList(have_addrs) +
            ",\"missing_addresses\":" + jsonList(missing_addrs) + "}";
+    out += ",\"rules_backend\":{\"name\":" + jsonString(backend) +
+           ",\"signal\":" + jsonString(backend_signal) +
+           ",\"other_backend_rules\":" + std::to_string(other_copies) + "}";
     out += ",\"rules\":[";
     if (checked) {
       for (size_t i = 0; i < checked->size(); ++i) {
@@ -244,7 +272,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
       out += "missing\n";
     }
     if (checked) {
-      out += "rules:\n";
+      out += "rules (" + backend + (backend_signal.empty() ? "" : ", " + backend_signal) + "):\n";
       for (const auto& r : *checked) {
         out += std::string(r.copies == 0   ? "  missing  "
                            : r.copies == 1 ? "  present  "
@@ -294,6 +322,9 @@ Command addStatusCommand(CLI::App& app) {
   cmd->add_option("--kubelet-config", opts->kubelet_config,
                   "KubeletConfiguration file to read clusterDNS from (default: as installed, "
                   "else /var/lib/kubelet/config.yaml)");
+  addRulesBackendFlag(cmd, opts->rules_backend,
+                      "Backend whose rules are checked (default: as installed)")
+      ->capture_default_str();
   addNodePathFlags(cmd, opts->paths);
   return {cmd, [opts, cmd]() { return runStatus(*opts, cmd); }};
 }

@@ -1,5 +1,6 @@
 // `nodelocaldns teardown`: undo install. Stop the daemon (SIGTERM, bounded wait, SIGKILL), remove
-// every copy of the rules (ours or upstream node-cache's), then the interface (rules first: no
+// every copy of the rules (ours or upstream node-cache's) from BOTH rules backends (legacy
+// iptables and our nftables table: a node may have switched), then the interface (rules first: no
 // window where queries hit a missing address while still being NOTRACKed, kubernetes/dns#690),
 // put kubelet's clusterDNS back, remove our files. Best effort: every step is tried; the exit code
 // is non-zero only if something is left afterwards, and the message names it. Works without a
@@ -32,6 +33,7 @@ struct TeardownOptions {
   uint16_t health_port = 0;
   double grace_seconds = 10;
   bool keep_kubelet = false;
+  std::string rules_backend = "auto";
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -125,25 +127,44 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   if (ips.empty()) {
     addIp(ips, *IpAddress::parse(kDefaultLocalIp));
   }
+  // The selected backend (flag, else as installed, else detected) first, then the other one;
+  // the other one's legacy tables are only read if they exist (opening one would create it).
+  std::string backend = o.rules_backend != "auto" ? o.rules_backend
+                        : have_state              ? state.rules_backend
+                                                  : std::string();
+  if (backend.empty()) {
+    auto d = detectNodeRulesBackend("auto", "");
+    backend = d ? d->mode : "iptables";
+  }
   NodeRules rules{
       .ips = ips,
       .dns_port = o.dns_port ? o.dns_port : (have_state ? state.dns_port : uint16_t{53}),
       .health_port =
           o.health_port ? o.health_port : (have_state ? state.health_port : uint16_t{8080}),
-      .lock_path = lock};
-  auto before = checkNodeRules(rules);
-  unsigned present = 0;
-  if (before) {
-    for (const auto& r : *before) {
-      present += r.copies;
-    }
-  }
+      .lock_path = lock,
+      .backend = backend};
+  NodeRules other_rules = rules;
+  other_rules.backend = otherRulesBackend(backend);
+  other_rules.only_existing_tables = true;
   bool rules_removed = true;
-  if (auto r = removeNodeRules(rules); !r) {
-    rules_removed = false;
-    problems.push_back("rules: " + r.error().message());
-  } else if (present > 0) {
-    done.push_back("removed " + std::to_string(present) + " rule(s)");
+  for (const NodeRules* set : {&rules, &other_rules}) {
+    auto before = checkNodeRules(*set);
+    unsigned present = 0;
+    if (before) {
+      for (const auto& r : *before) {
+        present += r.copies;
+      }
+    }
+    if (auto r = removeNodeRules(*set); !r) {
+      // The link stays while the selected backend's rules do (see 3.); the other backend's
+      // failure is reported, and named below if rules are left there.
+      rules_removed = rules_removed && set != &rules;
+      problems.push_back((set == &rules ? "rules: " : "rules (" + set->backend + "): ") +
+                         r.error().message());
+    } else if (present > 0) {
+      done.push_back("removed " + std::to_string(present) + " rule(s)" +
+                     (set == &rules ? "" : " from the " + set->backend + " backend"));
+    }
   }
 
   // 3. the interface (only a kind we create: a foreign veth of the same name stays). Kept while
@@ -214,16 +235,19 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   if (auto l = observeNodeLink(interface); l && *l && !foreign) {
     left.push_back("link " + interface);
   }
-  if (auto after = checkNodeRules(rules)) {
-    std::vector<std::string> rules_left;
-    for (const auto& r : *after) {
-      if (r.copies > 0) {
-        rules_left.push_back(r.line);
+  for (const NodeRules* set : {&rules, &other_rules}) {
+    if (auto after = checkNodeRules(*set)) {
+      std::vector<std::string> rules_left;
+      for (const auto& r : *after) {
+        if (r.copies > 0) {
+          rules_left.push_back(r.line);
+        }
       }
-    }
-    if (!rules_left.empty()) {
-      left.push_back(std::to_string(rules_left.size()) + " rule(s) (first: '" + rules_left[0] +
-                     "')");
+      if (!rules_left.empty()) {
+        left.push_back(std::to_string(rules_left.size()) +
+                       (set == &rules ? "" : " " + set->backend) + " rule(s) (first: '" +
+                       rules_left[0] + "')");
+      }
     }
   }
   for (const KubeletChange& k : kubelet_left) {
@@ -273,6 +297,10 @@ Command addTeardownCommand(CLI::App& app) {
   cmd->add_option("--grace", opts->grace_seconds, "Seconds to wait after SIGTERM before SIGKILL")
       ->capture_default_str();
   cmd->add_flag("--keep-kubelet", opts->keep_kubelet, "Leave kubelet's clusterDNS as it is");
+  addRulesBackendFlag(cmd, opts->rules_backend,
+                      "Backend removed first (default: as installed); our rules are removed from "
+                      "both iptables and nftables whatever is chosen")
+      ->capture_default_str();
   addNodePathFlags(cmd, opts->paths);
   return {cmd, [opts, cmd]() { return runTeardown(*opts, cmd); }};
 }

@@ -26,6 +26,13 @@ inline void addNodePathFlags(CLI::App* cmd, NodePaths& paths) {
       ->capture_default_str();
 }
 
+/// --rules-backend auto|iptables|nftables (install, run, teardown, status).
+inline CLI::Option* addRulesBackendFlag(CLI::App* cmd, std::string& backend,
+                                        const std::string& help) {
+  return cmd->add_option("--rules-backend", backend, help)
+      ->check(CLI::IsMember({"auto", "iptables", "nftables"}));
+}
+
 /// Splits "a,b" lists given once or several times into single values.
 inline std::vector<std::string> splitCommaList(const std::vector<std::string>& in) {
   std::vector<std::string> out;

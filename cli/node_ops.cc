@@ -1,6 +1,7 @@
 #include "cli/node_ops.h"
 
 #include "netcfg/link.h"
+#include "netcfg/nft_rules.h"
 #include "netcfg/proxy_mode.h"
 #include "netcfg/rules.h"
 #include "templates/templates.h"
@@ -18,6 +19,9 @@ netcfg::RulesOptions toOptions(const NodeRules& r) {
     o.lock_path = r.lock_path;
   }
   o.lock_timeout = r.lock_timeout;
+  o.backend =
+      r.backend == "nftables" ? netcfg::RulesBackend::kNftables : netcfg::RulesBackend::kIptables;
+  o.only_existing_tables = r.only_existing_tables;
   return o;
 }
 
@@ -49,6 +53,27 @@ Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string&
     return fail(std::move(d.error()).withContext("detect kube-proxy mode"));
   }
   return ModeInfo{std::string(netcfg::toString(d->mode)), d->signal};
+}
+
+Result<ModeInfo> detectNodeRulesBackend(const std::string& requested,
+                                        const std::string& proxy_mode) {
+  if (requested == "iptables" || requested == "nftables") {
+    return ModeInfo{requested, "--rules-backend " + requested};
+  }
+  if (requested != "auto") {
+    return fail(Errc::kInvalidArgument, "invalid --rules-backend '" + requested +
+                                            "' (expected auto, iptables or nftables)");
+  }
+  std::optional<netcfg::ProxyMode> mode;
+  if (auto m = netcfg::parseProxyMode(proxy_mode)) {
+    mode = *m;
+  }
+  auto d = netcfg::detectRulesBackend(mode);
+  return ModeInfo{std::string(netcfg::toString(d.backend)), d.signal};
+}
+
+std::string otherRulesBackend(const std::string& backend) {
+  return backend == "nftables" ? "iptables" : "nftables";
 }
 
 Result<std::optional<NodeLink>> observeNodeLink(const std::string& name) {
@@ -147,15 +172,18 @@ Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules) {
   }
   std::vector<NodeRuleState> out;
   for (const auto& s : *r) {
-    out.push_back({"-t " + s.rule.table + " " + s.rule.toSaveLine(),
-                   std::string(familyName(s.rule.family)), static_cast<unsigned>(s.copies)});
+    std::string line = rules.backend == "nftables"
+                           ? netcfg::nftChainName(s.rule) + ": " + netcfg::nftRuleText(s.rule)
+                           : "-t " + s.rule.table + " " + s.rule.toSaveLine();
+    out.push_back(
+        {std::move(line), std::string(familyName(s.rule.family)), static_cast<unsigned>(s.copies)});
   }
   return out;
 }
 
 std::string planNodeRulesText(const NodeRules& rules) {
   std::string out;
-  for (const std::string& line : netcfg::planRulesText(toSpec(rules))) {
+  for (const std::string& line : netcfg::planRulesText(toSpec(rules), toOptions(rules).backend)) {
     out += line + "\n";
   }
   return out;

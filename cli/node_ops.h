@@ -57,10 +57,19 @@ struct NodeRules {
   uint16_t health_port = 8080;
   std::string lock_path;
   std::chrono::milliseconds lock_timeout{5000};
+  std::string backend = "iptables";   // iptables | nftables (resolved, never auto)
+  bool only_existing_tables = false;  // iptables: never create a legacy table (cleanup)
 };
 
+/// `requested` = auto|iptables|nftables; auto detects (netcfg/rules_backend.h), using
+/// `proxy_mode` (iptables|ipvs|nftables, "" = unknown). ModeInfo::mode is the backend.
+Result<ModeInfo> detectNodeRulesBackend(const std::string& requested,
+                                        const std::string& proxy_mode);
+/// The backend that is not `backend`.
+std::string otherRulesBackend(const std::string& backend);
+
 struct NodeRuleState {
-  std::string line;     // iptables-save form, with "-t table" context
+  std::string line;     // iptables-save form with "-t table", or "<nft chain>: <nft rule>"
   std::string family;   // IPv4 | IPv6
   unsigned copies = 0;  // 0 = missing
 };
@@ -70,7 +79,7 @@ Result<unsigned> ensureNodeRules(const NodeRules& rules);
 /// Removes every copy of every rule (ours or upstream node-cache's).
 Result<void> removeNodeRules(const NodeRules& rules);
 Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules);
-/// The rules as iptables-save lines, grouped by family and table.
+/// The rules as iptables-save lines grouped by family and table, or the nft table.
 std::string planNodeRulesText(const NodeRules& rules);
 
 struct NodeCorefile {

@@ -109,6 +109,8 @@ std::string formatNodeState(const NodeState& s) {
   kv("corefile", s.corefile);
   kv("log_file", s.log_file);
   kv("xtables_lock", s.xtables_lock);
+  kv("rules_backend", s.rules_backend);
+  kv("rules_backend_signal", s.rules_backend_signal);
   kv("daemon_command", s.daemon_command);
   kv("installed_at", std::to_string(s.installed_at));
   kv("kubelet_config", s.kubelet_config);
@@ -180,6 +182,10 @@ Result<NodeState> parseNodeState(const std::string& text) {
       s.log_file = value;
     } else if (key == "xtables_lock") {
       s.xtables_lock = value;
+    } else if (key == "rules_backend") {
+      s.rules_backend = value;
+    } else if (key == "rules_backend_signal") {
+      s.rules_backend_signal = value;
     } else if (key == "daemon_command") {
       s.daemon_command = value;
     } else if (key == "installed_at") {

@@ -52,8 +52,10 @@ struct NodeState {
   std::string corefile;
   std::string log_file;
   std::string xtables_lock = kDefaultXtablesLock;
-  std::string daemon_command;  // the command line install started, for status
-  int64_t installed_at = 0;    // unix seconds
+  std::string rules_backend = "iptables";  // iptables | nftables (files without it: iptables)
+  std::string rules_backend_signal;        // how install chose it
+  std::string daemon_command;              // the command line install started, for status
+  int64_t installed_at = 0;                // unix seconds
   std::string kubelet_config;  // the KubeletConfiguration install read (status shows it)
   std::vector<KubeletChange> kubelet;
 };

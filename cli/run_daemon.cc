@@ -71,6 +71,9 @@ class Daemon {
   void reload(const char* why);
   void ensureInterface(bool count_check);
   void ensureRulesNow();
+  void chooseRulesBackend();
+  void removeOtherBackendRules();
+  netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
   std::optional<int> pendingStopSignal();
   bool drainUnlessForced();
@@ -93,6 +96,8 @@ class Daemon {
   std::optional<Clock::time_point> reload_at_, link_retry_at_;
   Clock::time_point next_sync_;
   bool pidfile_written_ = false;
+  netcfg::RulesBackend backend_ = netcfg::RulesBackend::kIptables;
+  bool other_backend_warned_ = false;
   int last_forcing_signal_ = 0;
 };
 
@@ -236,14 +241,69 @@ void Daemon::ensureInterface(bool count_check) {
   }
 }
 
+netcfg::RulesOptions Daemon::rulesOptions() const {
+  netcfg::RulesOptions opts;
+  opts.backend = backend_;
+  opts.lock_path = cfg_.xtables_lock;
+  return opts;
+}
+
+// Once at start-up: the backend (flag, else detected), logged with the deciding signal.
+void Daemon::chooseRulesBackend() {
+  if (!cfg_.setup_iptables) {
+    return;
+  }
+  if (cfg_.rules_backend) {
+    backend_ = *cfg_.rules_backend;
+    NLD_LOG(kRules, info, "rules backend {} (--rules-backend)", netcfg::toString(backend_));
+  } else {
+    auto d = netcfg::detectRulesBackend();
+    backend_ = d.backend;
+    NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
+  }
+}
+
+// After every ensure, so the node never has both backends: our rules in the other one go (a node
+// that switched, or a predecessor still running the other backend during a hand-over re-adding
+// them). Legacy tables that do not exist are not created. One read when there is nothing to do.
+void Daemon::removeOtherBackendRules() {
+  if (!cfg_.setup_iptables) {
+    return;
+  }
+  netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
+  netcfg::RulesOptions other = rulesOptions();
+  other.backend = backend_ == netcfg::RulesBackend::kNftables ? netcfg::RulesBackend::kIptables
+                                                              : netcfg::RulesBackend::kNftables;
+  other.only_existing_tables = true;
+  // Read first (no xtables lock): removing takes the lock, which kube-proxy may hold for seconds.
+  auto present = netcfg::checkRules(spec, other);
+  bool any = present && std::any_of(present->begin(), present->end(),
+                                    [](const netcfg::RuleStatus& s) { return s.copies > 0; });
+  auto r = present && !any ? Result<netcfg::RulesReport>(netcfg::RulesReport{})
+                           : netcfg::removeRules(spec, other);
+  if (!r) {
+    // Once at warn (an unreadable other backend usually stays so), then at debug.
+    if (!other_backend_warned_) {
+      NLD_LOG(kRules, warn, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
+              r.error().message());
+    } else {
+      NLD_LOG(kRules, debug, "remove our {} rules: {}, ignoring", netcfg::toString(other.backend),
+              r.error().message());
+    }
+    other_backend_warned_ = true;
+  } else if (r->removed > 0) {
+    NLD_LOG(kRules, info, "removed {} of our rules from the {} backend (not in use)", r->removed,
+            netcfg::toString(other.backend));
+  }
+}
+
 void Daemon::ensureRulesNow() {
   if (!cfg_.setup_iptables) {
     return;
   }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
-  netcfg::RulesOptions opts;
-  opts.lock_path = cfg_.xtables_lock;
-  auto r = netcfg::ensureRules(spec, opts);
+  auto r = netcfg::ensureRules(spec, rulesOptions());
+  removeOtherBackendRules();
   if (!r) {
     bool lock = r.error().code() == Errc::kBusy;
     metrics_.count(lock ? SetupError::kIptablesLock : SetupError::kIptables);
@@ -251,9 +311,10 @@ void Daemon::ensureRulesNow() {
             cfg_.sync_interval.count());
     return;
   }
-  if (r->inserted > 0 || r->duplicates_removed > 0) {
-    NLD_LOG(kRules, info, "rules ensured: inserted={} duplicates_removed={} present={}",
-            r->inserted, r->duplicates_removed, r->already_present);
+  if (r->inserted > 0 || r->duplicates_removed > 0 || r->tables_rewritten > 0) {
+    NLD_LOG(kRules, info, "rules ensured: inserted={} duplicates_removed={} present={}{}",
+            r->inserted, r->duplicates_removed, r->already_present,
+            r->tables_rewritten > 0 ? " (nftables table rewritten)" : "");
   }
 }
 
@@ -411,6 +472,7 @@ Result<void> Daemon::startUp() {
     pidfile_written_ = true;
   }
   // Only now that we answer: divert DNS to us.
+  chooseRulesBackend();
   ensureRulesNow();
 
   auto dw = DirWatcher::create();
@@ -511,9 +573,7 @@ int Daemon::shutdown(int signo) {
   // rules left pointing at a dead cache would break DNS on the node.
   if (teardown && cfg_.setup_iptables) {
     netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
-    netcfg::RulesOptions opts;
-    opts.lock_path = cfg_.xtables_lock;
-    auto r = netcfg::removeRules(spec, opts);
+    auto r = netcfg::removeRules(spec, rulesOptions());
     if (!r) {
       failed = true;
       NLD_LOG(kRules, err, "remove rules: {}", r.error().message());

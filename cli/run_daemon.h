@@ -36,6 +36,7 @@
 #include "base/result.h"
 #include "cli/run_flags.h"
 #include "netcfg/link.h"
+#include "netcfg/rules_backend.h"
 #include "resolver/resolver.h"
 
 namespace nld::cli {
@@ -58,6 +59,7 @@ struct RunConfig {
   std::string prometheus_endpoint = ":9253";    ///< -prometheus-listen-address
   std::string pidfile;
   std::string xtables_lock = "/run/xtables.lock";
+  std::optional<netcfg::RulesBackend> rules_backend;  ///< --rules-backend (nullopt = auto)
   resolver::ServerOptions server;
   HandoverMode handover = HandoverMode::kAuto;
   std::chrono::milliseconds shutdown_timeout{10000};

@@ -38,7 +38,8 @@ const std::vector<std::string_view>& runLongFlagNames() {
       // CoreDNS (coremain)
       "conf", "pidfile", "dns.port", "quiet",
       // ours
-      "link-kind", "xtables-lock", "workers", "cache-max-bytes", "handover", "shutdown-timeout"};
+      "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes", "handover",
+      "shutdown-timeout"};
   return kNames;
 }
 

@@ -36,6 +36,9 @@ _nodelocaldns_subcommands+=(install)
 _nodelocaldns_cmd_install() {
     local cur=$1 prev=$2
     case $prev in
+        --rules-backend)
+            COMPREPLY=($(compgen -W "auto iptables nftables" -- "$cur"))
+            return ;;
         --mode)
             COMPREPLY=($(compgen -W "auto iptables ipvs nftables" -- "$cur"))
             return ;;
@@ -51,7 +54,7 @@ _nodelocaldns_cmd_install() {
         --kube-dns | --local-ip | --domain | --kube-proxy-address | --interface-name | --cluster-upstream | --upstream-servers | --wait)
             return ;;  # free-form values
     esac
-    COMPREPLY=($(compgen -W "-h --help --kube-dns --local-ip --domain --mode --kube-proxy-address --interface-name --link-kind --cluster-upstream --upstream-servers --kubelet-config --kubelet-extra-args --skip-kubelet --config-dir --run-dir --log-file --wait --dry-run --state-file --pidfile --xtables-lock" -- "$cur"))
+    COMPREPLY=($(compgen -W "-h --help --kube-dns --local-ip --domain --mode --kube-proxy-address --interface-name --link-kind --cluster-upstream --upstream-servers --kubelet-config --kubelet-extra-args --skip-kubelet --config-dir --run-dir --log-file --wait --dry-run --state-file --pidfile --xtables-lock --rules-backend" -- "$cur"))
 }
 # ---- end install -----------------------------------------------------------------------------
 # ---- status ----------------------------------------------------------------------------------
@@ -59,11 +62,14 @@ _nodelocaldns_subcommands+=(status)
 _nodelocaldns_cmd_status() {
     local cur=$1 prev=$2
     case $prev in
+        --rules-backend)
+            COMPREPLY=($(compgen -W "auto iptables nftables" -- "$cur"))
+            return ;;
         --kubelet-config | --state-file | --pidfile | --xtables-lock)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
     esac
-    COMPREPLY=($(compgen -W "-h --help --json --kubelet-config --state-file --pidfile --xtables-lock" -- "$cur"))
+    COMPREPLY=($(compgen -W "-h --help --json --kubelet-config --state-file --pidfile --xtables-lock --rules-backend" -- "$cur"))
 }
 # ---- end status ------------------------------------------------------------------------------
 # ---- run -------------------------------------------------------------------------------------
@@ -71,6 +77,9 @@ _nodelocaldns_subcommands+=(run)
 _nodelocaldns_cmd_run() {
     local cur=$1 prev=$2
     case $prev in
+        --rules-backend)
+            COMPREPLY=($(compgen -W "auto iptables nftables" -- "$cur"))
+            return ;;
         --basecorefile | --conf | --corefile | --kubednscm | --pidfile | --xtables-lock)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
@@ -83,7 +92,7 @@ _nodelocaldns_cmd_run() {
         --localip | --upstreamsvc | --health-port | --interfacename | --syncinterval | --metrics-listen-address | --prometheus-listen-address | --dns.port | --workers | --cache-max-bytes | --shutdown-timeout | -p)
             return ;;  # free-form values
     esac
-    COMPREPLY=($(compgen -W "-h --help --localip --conf --corefile --basecorefile --kubednscm --upstreamsvc --health-port --setupinterface --setupiptables --skipteardown --reloadwithsignal --quiet --interfacename --syncinterval --metrics-listen-address --prometheus-listen-address --pidfile --dns.port --link-kind --xtables-lock --workers --cache-max-bytes --handover --shutdown-timeout -p" -- "$cur"))
+    COMPREPLY=($(compgen -W "-h --help --localip --conf --corefile --basecorefile --kubednscm --upstreamsvc --health-port --setupinterface --setupiptables --skipteardown --reloadwithsignal --quiet --interfacename --syncinterval --metrics-listen-address --prometheus-listen-address --pidfile --dns.port --link-kind --xtables-lock --rules-backend --workers --cache-max-bytes --handover --shutdown-timeout -p" -- "$cur"))
 }
 # ---- end run ---------------------------------------------------------------------------------
 # ---- stop ------------------------------------------------------------------------------------
@@ -105,13 +114,16 @@ _nodelocaldns_subcommands+=(teardown)
 _nodelocaldns_cmd_teardown() {
     local cur=$1 prev=$2
     case $prev in
+        --rules-backend)
+            COMPREPLY=($(compgen -W "auto iptables nftables" -- "$cur"))
+            return ;;
         --state-file | --pidfile | --xtables-lock)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --interface-name | --local-ip | --kube-dns | --grace)
             return ;;  # free-form values
     esac
-    COMPREPLY=($(compgen -W "-h --help --interface-name --local-ip --kube-dns --grace --keep-kubelet --state-file --pidfile --xtables-lock" -- "$cur"))
+    COMPREPLY=($(compgen -W "-h --help --interface-name --local-ip --kube-dns --grace --keep-kubelet --state-file --pidfile --xtables-lock --rules-backend" -- "$cur"))
 }
 # ---- end teardown ----------------------------------------------------------------------------
 # ---- revert-kubelet --------------------------------------------------------------------------

@@ -77,6 +77,8 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l state-file 
     -d 'State file where install records what it did'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l pidfile -r -F \
     -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l rules-backend -x \
+    -a 'auto iptables nftables' -d 'Where the rules go: auto, iptables (legacy), nftables'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from install' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does'
 # ---- end install -----------------------------------------------------------------------------
@@ -93,6 +95,8 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l state-file -
     -d 'State file where install records what it did'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l pidfile -r -F \
     -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l rules-backend -x \
+    -a 'auto iptables nftables' -d 'Backend whose rules are checked'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from status' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does'
 # ---- end status ------------------------------------------------------------------------------
@@ -139,6 +143,8 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l dns.port -x \
     -d 'Port of server blocks without one, and of the rules (default 53); also -p'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l link-kind -x -a 'auto dummy bridge' \
     -d 'Interface kind: auto, dummy, bridge (default auto)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l rules-backend -x \
+    -a 'auto iptables nftables' -d 'Where the rules go: auto, iptables (legacy), nftables'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does (default /run/xtables.lock)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l workers -x \
@@ -185,6 +191,8 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l state-file
     -d 'State file where install records what it did'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l pidfile -r -F \
     -d 'Pidfile of the cache daemon'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l rules-backend -x \
+    -a 'auto iptables nftables' -d 'Backend removed first (rules go from both)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from teardown' -l xtables-lock -r -F \
     -d 'xtables lock taken around rule changes, as iptables-legacy does'
 # ---- end teardown ----------------------------------------------------------------------------

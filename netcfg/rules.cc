@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <mutex>
 
+#include "base/atomic_file.h"
 #include "netcfg/iptc_table.h"
+#include "netcfg/nft_rules.h"
 #include "netcfg/rule_plan.h"
 #include "netcfg/xtables_lock.h"
 
@@ -88,11 +90,35 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
 // disabled on the node, must not keep the other's rules away), except after a lock timeout (the
 // remaining tables would wait for the same lock again, multiplying the delay) or a permission
 // error (they would all fail the same way).
+// The kernel's list of legacy tables of `family` that exist in this network namespace.
+bool legacyTableExists(Family family, const std::string& table) {
+  auto names =
+      readFile(family == Family::kV4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names");
+  if (!names) {
+    return false;  // x_tables not loaded: no legacy table exists
+  }
+  size_t start = 0;
+  while (start < names->size()) {
+    size_t nl = names->find('\n', start);
+    if (nl == std::string::npos) {
+      nl = names->size();
+    }
+    if (std::string_view(*names).substr(start, nl - start) == table) {
+      return true;
+    }
+    start = nl + 1;
+  }
+  return false;
+}
+
 Result<RulesReport> syncAll(const RuleSpec& spec, const RulesOptions& options, Mode mode) {
   RulesReport report;
   std::optional<Error> first;
   int failures = 0;
   for (const TableRules& t : groupRules(nodeLocalDnsRules(spec))) {
+    if (options.only_existing_tables && !legacyTableExists(t.family, t.table)) {
+      continue;
+    }
     auto r = syncTable(t, options, mode);
     if (!r) {
       ++failures;
@@ -121,14 +147,42 @@ Result<RulesReport> syncAll(const RuleSpec& spec, const RulesOptions& options, M
 }  // namespace
 
 Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options) {
+  if (options.backend == RulesBackend::kNftables) {
+    return ensureNftRules(spec);
+  }
   return syncAll(spec, options, Mode::kEnsure);
 }
 
 Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options) {
+  if (options.backend == RulesBackend::kNftables) {
+    return removeNftRules();
+  }
   return syncAll(spec, options, Mode::kRemove);
 }
 
-Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& /*options*/) {
+Result<bool> legacyChainExists(Family family, const std::string& table, const std::string& chain) {
+  if (!legacyTableExists(family, table)) {
+    return false;
+  }
+  std::lock_guard<std::mutex> guard(libiptcMutex());
+  auto t = IptcTable::open(family, table);
+  if (!t) {
+    return fail(std::move(t).error());
+  }
+  auto c = t->listChain(chain);
+  if (!c) {
+    if (c.error().code() == Errc::kNotFound) {
+      return false;
+    }
+    return fail(std::move(c).error());
+  }
+  return true;
+}
+
+Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options) {
+  if (options.backend == RulesBackend::kNftables) {
+    return checkNftRules(spec);
+  }
   std::vector<Rule> list = nodeLocalDnsRules(spec);
   std::vector<RuleStatus> out;
   out.reserve(list.size());
@@ -138,6 +192,9 @@ Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOpti
   // Read-only: like iptables-save, no lock (the kernel hands out a consistent snapshot).
   std::lock_guard<std::mutex> guard(libiptcMutex());
   for (const TableRules& t : groupRules(list)) {
+    if (options.only_existing_tables && !legacyTableExists(t.family, t.table)) {
+      continue;  // absent table: no copies
+    }
     auto table = IptcTable::open(t.family, t.table);
     if (!table) {
       return fail(std::move(table).error().withContext("check rules"));

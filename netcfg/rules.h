@@ -1,5 +1,7 @@
 // nodelocaldns' netfilter rules: the 12 upstream node-cache rules per local address (spec §4.1),
-// installed through libip4tc / libip6tc (the legacy x_tables kernel API, like iptables-legacy).
+// installed through libip4tc / libip6tc (the legacy x_tables kernel API, like iptables-legacy), or,
+// with RulesOptions::backend = kNftables, as one nftables table of our own (nft_rules.h: the
+// contract below is then that file's; the lock options are unused).
 //
 // Contract:
 // - ensureRules() does one read-modify-commit per (family, table) under the xtables lock (flock on
@@ -35,6 +37,7 @@
 #include "base/ip.h"
 #include "base/result.h"
 #include "netcfg/rule.h"
+#include "netcfg/rules_backend.h"
 
 namespace nld::netcfg {
 
@@ -45,8 +48,12 @@ struct RuleSpec {
 };
 
 struct RulesOptions {
+  RulesBackend backend = RulesBackend::kIptables;
   std::string lock_path = "/run/xtables.lock";
   std::chrono::milliseconds lock_timeout{5000};
+  /// iptables only: skip (family, table) pairs the kernel does not have yet instead of opening
+  /// them (opening a legacy table creates it). For cleaning up after the other backend.
+  bool only_existing_tables = false;
 };
 
 /// The 12 rules per local address, in upstream's list order (spec §4.1), addresses in order.
@@ -56,12 +63,15 @@ std::vector<Rule> nodeLocalDnsRules(const RuleSpec& spec);
 /// (family, table): a header line `# iptables -t raw` / `# ip6tables -t filter`, `*<table>`, the
 /// `-A` lines in final chain order, `COMMIT`. Foreign rules are not shown.
 std::vector<std::string> planRulesText(const RuleSpec& spec);
+/// The same for either backend; nftables: `# nft -f -` then the table as nft lists it.
+std::vector<std::string> planRulesText(const RuleSpec& spec, RulesBackend backend);
 
 struct RulesReport {
   int inserted = 0;
   int duplicates_removed = 0;
   int already_present = 0;
   int removed = 0;
+  int tables_rewritten = 0;  // nftables: 1 when the table was (re)written
 };
 
 /// Makes every rule present exactly once (see the contract above).
@@ -79,6 +89,10 @@ struct RuleStatus {
 
 /// Reads the tables (no lock, no change) and counts copies of each rule, in list order.
 Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options = {});
+
+/// True when the legacy x_tables `table` of `family` exists (listed in /proc/net/ip_tables_names
+/// or ip6_tables_names) and has a chain named `chain`. Never creates the table. Read-only.
+Result<bool> legacyChainExists(Family family, const std::string& table, const std::string& chain);
 
 /// Upstream's `errortype` label of coredns_nodecache_setup_errors_total for a rules error:
 /// "iptables_lock" when the xtables lock timed out (Errc::kBusy), else "iptables".

@@ -5,6 +5,8 @@
 //
 // Conntrack only hooks a namespace once something there needs it, so both cases first add an
 // ordinary stateful accept rule (`-m conntrack --ctstate ESTABLISHED,RELATED`), as real nodes have.
+// The nftables backend is checked the same way on an nftables-only host (the stateful rule in an
+// `inet filter` table, no legacy table at all).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -42,12 +44,19 @@ const Case kV6{"IPv6", "fd00::10", "ip addr add fd00::10/128 dev nodelocaldns no
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-std::string setUpNode(const Case& c) {
+std::string setUpNode(const Case& c, bool nft_host = false) {
+  std::string stateful =
+      nft_host ? std::string(
+                     "nft 'add table inet filter; add chain inet filter input { type filter hook "
+                     "input priority 0; }; add rule inet filter input ct state established,related "
+                     "accept'")
+               : std::string(c.bin) +
+                     " -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT";
   for (std::string cmd : {
            std::string("ip link add nodelocaldns type bridge"),
            std::string(c.ip_cmd),
            std::string("ip link set nodelocaldns up"),
-           std::string(c.bin) + " -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+           stateful,
        }) {
     auto r = test::run(cmd);
     if (r.exit_code != 0) {
@@ -210,6 +219,33 @@ TEST_P(NotrackEffect, WithRulesTheDnsFlowIsNotTracked) {
   ASSERT_NE(at, std::string::npos) << save;
   auto line_start = save.rfind('\n', at) + 1;
   EXPECT_NE(save.substr(line_start, 3), "[0:") << save;
+}
+
+TEST_P(NotrackEffect, NftHostWithoutRulesTheDnsFlowIsTracked) {
+  NLD_ENTER_NETNS();
+  const Case& c = GetParam();
+  ASSERT_EQ(setUpNode(c, true), "");
+  ASSERT_EQ(udpExchange(c), "");
+  ASSERT_EQ(tcpExchange(c), "");
+  EXPECT_GE(trackedDnsFlows(c, "udp"), 1) << test::run("conntrack -L 2>&1").out;
+  EXPECT_GE(trackedDnsFlows(c, "tcp"), 1) << test::run("conntrack -L 2>&1").out;
+}
+
+TEST_P(NotrackEffect, WithNftablesRulesTheDnsFlowIsNotTracked) {
+  NLD_ENTER_NETNS();
+  const Case& c = GetParam();
+  ASSERT_EQ(setUpNode(c, true), "");
+  RulesOptions options;
+  options.backend = RulesBackend::kNftables;
+  auto r = ensureRules({{*IpAddress::parse(c.ip)}, 53, 8080}, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_EQ(udpExchange(c), "");
+  ASSERT_EQ(tcpExchange(c), "");
+  EXPECT_EQ(trackedDnsFlows(c, "udp"), 0) << test::run("conntrack -L 2>&1").out;
+  EXPECT_EQ(trackedDnsFlows(c, "tcp"), 0) << test::run("conntrack -L 2>&1").out;
+  // Only nftables was used: no legacy table exists in the namespace.
+  EXPECT_EQ(test::run("cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null").out,
+            "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, NotrackEffect, ::testing::Values(kV4, kV6),

@@ -1,0 +1,118 @@
+#include "netcfg/rules_backend.h"
+
+#include <vector>
+
+#include "netcfg/nft_rules.h"
+#include "netcfg/rules.h"
+
+namespace nld::netcfg {
+
+namespace {
+
+constexpr const char* kHintChains[] = {"KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"};
+
+std::string joinReasons(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    out += (out.empty() ? "" : "; ") + s;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view toString(RulesBackend backend) noexcept {
+  return backend == RulesBackend::kNftables ? "nftables" : "iptables";
+}
+
+Result<RulesBackend> parseRulesBackend(std::string_view text) {
+  if (text == "iptables") {
+    return RulesBackend::kIptables;
+  }
+  if (text == "nftables") {
+    return RulesBackend::kNftables;
+  }
+  return fail(Errc::kInvalidArgument,
+              "invalid rules backend '" + std::string(text) + "': expected iptables or nftables");
+}
+
+RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
+  using enum RulesBackend;
+  std::vector<std::string> absent;
+
+  auto chains = listNftChains();
+  if (!chains) {
+    absent.push_back("nftables not readable (" + chains.error().message() + ")");
+  }
+  auto hasNft = [&](std::string_view family, std::string_view table, std::string_view name) {
+    if (!chains) {
+      return false;
+    }
+    for (const NftChainId& c : *chains) {
+      // An empty `name` asks for any chain of the table.
+      if (c.family == family && c.table == table && (name.empty() || c.name == name)) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  // 1. kube-proxy's mode.
+  if (proxy_mode) {
+    if (*proxy_mode == ProxyMode::kNftables) {
+      return {kNftables, "kube-proxy mode is nftables"};
+    }
+    absent.push_back("kube-proxy mode is " + std::string(toString(*proxy_mode)));
+  } else {
+    for (const char* family : {"ip", "ip6"}) {
+      if (hasNft(family, "kube-proxy", "")) {
+        return {kNftables, "nftables table '" + std::string(family) +
+                               " kube-proxy' exists (kube-proxy nftables mode)"};
+      }
+    }
+    if (chains) {
+      absent.push_back("no nftables table 'ip kube-proxy'");
+    }
+  }
+
+  // 2. iptables-nft's hint chains.
+  for (const char* family : {"ip", "ip6"}) {
+    for (const char* chain : kHintChains) {
+      if (hasNft(family, "mangle", chain)) {
+        return {kNftables, "chain " + std::string(chain) + " in nftables table '" + family +
+                               " mangle' (iptables-nft)"};
+      }
+    }
+  }
+  if (chains) {
+    absent.push_back("no KUBE-IPTABLES-HINT/KUBE-KUBELET-CANARY in nftables mangle");
+  }
+
+  // 3. the same chains in legacy x_tables.
+  bool legacy_error = false;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    for (const char* chain : kHintChains) {
+      auto found = legacyChainExists(family, "mangle", chain);
+      if (found && *found) {
+        return {kIptables, "chain " + std::string(chain) + " in legacy " +
+                               (family == Family::kV4 ? "iptables" : "ip6tables") +
+                               " table 'mangle' (iptables-legacy)"};
+      }
+      if (!found && !legacy_error) {
+        legacy_error = true;
+        absent.push_back("legacy mangle not readable (" + found.error().message() + ")");
+      }
+    }
+  }
+  if (!legacy_error) {
+    absent.push_back("none in legacy mangle");
+  }
+
+  // 4. our own table.
+  if (hasNft(kNftFamily, kNftTable, "")) {
+    return {kNftables, "table 'inet nodelocaldns' exists (kept from an earlier run)"};
+  }
+  return {kIptables, "default: no signal (" + joinReasons(absent) + ")"};
+}
+
+}  // namespace nld::netcfg

@@ -1,0 +1,197 @@
+// The nftables backend's pure parts: the JSON reader, the table text (golden), decoding of
+// `nft -j list table` output and the exact-match test that decides whether ensure rewrites.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "netcfg/nft_json.h"
+#include "netcfg/nft_rules.h"
+#include "netcfg/rules.h"
+#include "netcfg/rules_backend.h"
+#include "tests/support/netns.h"
+
+namespace nld::netcfg {
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+const RuleSpec kOneV4{{ip("169.254.20.10")}, 53, 8080};
+
+std::string goldenNft(const std::string& name) {
+  std::ifstream in(test::sourcePath("tests/golden/" + name));
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#", 0) != 0) {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// What nft 1.0.6 printed for a table with one rule per kind (recorded from `nft -j list table`).
+constexpr const char* kListed = R"({"nftables": [
+ {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+ {"table": {"family": "inet", "name": "nodelocaldns", "handle": 2}},
+ {"chain": {"family": "inet", "table": "nodelocaldns", "name": "raw-prerouting", "handle": 1,
+            "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}},
+ {"rule": {"family": "inet", "table": "nodelocaldns", "chain": "raw-prerouting", "handle": 4,
+           "comment": "NodeLocal DNS Cache: skip conntrack", "expr": [
+   {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+              "right": "169.254.20.10"}},
+   {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 53}},
+   {"notrack": null}]}},
+ {"rule": {"family": "inet", "table": "nodelocaldns", "chain": "raw-prerouting", "handle": 5,
+           "comment": "NodeLocal DNS Cache: skip conntrack", "expr": [
+   {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}},
+              "right": "fd00::10"}},
+   {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}},
+   {"notrack": null}]}},
+ {"rule": {"family": "inet", "table": "nodelocaldns", "chain": "raw-prerouting", "handle": 6,
+           "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}
+]})";
+
+TEST(Json, ParsesNestedValuesAndEscapes) {
+  auto v = parseJson(R"( {"a": [1, -2, 3.5, true, false, null], "s": "x\"\\\u00e9\ud83d\ude00"} )");
+  ASSERT_TRUE(v.has_value()) << v.error().message();
+  const auto* a = v->get("a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_EQ(a->array()->size(), 6u);
+  EXPECT_EQ((*a->array())[1].integer(), -2);
+  EXPECT_FALSE((*a->array())[2].integer().has_value());
+  EXPECT_TRUE((*a->array())[5].isNull());
+  EXPECT_EQ(v->getString("s"), "x\"\\\xc3\xa9\xf0\x9f\x98\x80");
+  EXPECT_EQ(v->get("missing"), nullptr);
+  EXPECT_FALSE(v->getInt("s").has_value());
+}
+
+TEST(Json, RejectsMalformedInputWithOffset) {
+  for (const char* bad : {"", "{", "{\"a\" 1}", "[1,]", "[1] x", "\"\\q\"", "tru", "{\"a\":-}"}) {
+    auto v = parseJson(bad);
+    ASSERT_FALSE(v.has_value()) << bad;
+    EXPECT_EQ(v.error().code(), Errc::kParse);
+    EXPECT_NE(v.error().message().find("at offset"), std::string::npos) << v.error().message();
+  }
+  EXPECT_FALSE(parseJson(std::string(100, '[') + std::string(100, ']')).has_value());
+}
+
+TEST(NftRules, ChainNamesAndRuleText) {
+  auto rules = nodeLocalDnsRules(kOneV4);
+  ASSERT_EQ(rules.size(), 12u);
+  EXPECT_EQ(nftChainName(rules[0]), "raw-prerouting");
+  EXPECT_EQ(nftChainName(rules[2]), "filter-input");
+  EXPECT_EQ(nftChainName(rules[4]), "raw-output");
+  EXPECT_EQ(nftChainName(rules[6]), "filter-output");
+  EXPECT_EQ(nftRuleText(rules[11]),
+            "ip saddr 169.254.20.10 tcp sport 8080 notrack comment \"NodeLocal DNS Cache: skip "
+            "conntrack\"");
+  auto v6 = nodeLocalDnsRules({{ip("fd00::10")}, 53, 8080});
+  EXPECT_EQ(nftRuleText(v6[3]),
+            "ip6 daddr fd00::10 udp dport 53 accept comment \"NodeLocal DNS Cache: allow DNS "
+            "traffic\"");
+}
+
+TEST(NftRules, TableTextMatchesGolden) {
+  EXPECT_EQ(nftTableText(kOneV4), goldenNft("nft-one-v4.nft"));
+  EXPECT_EQ(nftTableText({{ip("169.254.20.10"), ip("fd00::10")}, 53, 8080}),
+            goldenNft("nft-v4-v6.nft"));
+}
+
+TEST(NftRules, TransactionAddsDeletesThenDefines) {
+  std::string t = nftTransactionText(kOneV4);
+  EXPECT_EQ(t.rfind("add table inet nodelocaldns\ndelete table inet nodelocaldns\ntable inet "
+                    "nodelocaldns {\n",
+                    0),
+            0u)
+      << t;
+}
+
+TEST(NftRules, DryRunTextForBothBackends) {
+  auto nft = planRulesText(kOneV4, RulesBackend::kNftables);
+  ASSERT_GT(nft.size(), 2u);
+  EXPECT_EQ(nft[1], "table inet nodelocaldns {");
+  EXPECT_EQ(planRulesText(kOneV4, RulesBackend::kIptables), planRulesText(kOneV4));
+}
+
+TEST(NftRules, DecodesOurRulesAndMarksForeignOnes) {
+  auto s = decodeNftTable(kListed);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  EXPECT_TRUE(s->present);
+  ASSERT_EQ(s->chains.size(), 1u);
+  EXPECT_EQ(s->chains[0], (NftChain{"raw-prerouting", "filter", "prerouting", -300, "accept"}));
+  ASSERT_EQ(s->rules.size(), 3u);
+  ASSERT_TRUE(s->rules[0].rule.has_value());
+  EXPECT_EQ(*s->rules[0].rule, nodeLocalDnsRules(kOneV4)[0]);
+  ASSERT_TRUE(s->rules[1].rule.has_value());
+  EXPECT_EQ(s->rules[1].rule->family, Family::kV6);
+  EXPECT_EQ(s->rules[1].rule->destination, ip("fd00::10"));
+  EXPECT_EQ(s->rules[1].rule->proto, Proto::kUdp);
+  EXPECT_FALSE(s->rules[2].rule.has_value());  // counter + drop: not ours
+}
+
+TEST(NftRules, DecodeRejectsNonNftJson) {
+  EXPECT_FALSE(decodeNftTable("{}").has_value());
+  EXPECT_FALSE(decodeNftTable("not json").has_value());
+  auto empty = decodeNftTable(R"({"nftables": []})");
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_FALSE(empty->present);
+}
+
+// The observed state of a correct table, built from the desired rules.
+NftTableState exact(const RuleSpec& spec) {
+  NftTableState s;
+  s.present = true;
+  s.chains = {{"raw-prerouting", "filter", "prerouting", -300, "accept"},
+              {"raw-output", "filter", "output", -300, "accept"},
+              {"filter-input", "filter", "input", 0, "accept"},
+              {"filter-output", "filter", "output", 0, "accept"}};
+  for (const char* chain : {"raw-prerouting", "raw-output", "filter-input", "filter-output"}) {
+    for (const Rule& r : nodeLocalDnsRules(spec)) {
+      if (nftChainName(r) == chain) {
+        s.rules.push_back({chain, r});
+      }
+    }
+  }
+  return s;
+}
+
+TEST(NftRules, MatchesOnlyTheExactTable) {
+  NftTableState s = exact(kOneV4);
+  EXPECT_TRUE(nftTableMatches(s, kOneV4));
+  EXPECT_FALSE(nftTableMatches(NftTableState{}, kOneV4));
+  EXPECT_FALSE(nftTableMatches(s, {{ip("169.254.20.11")}, 53, 8080}));
+
+  auto missing = s;
+  missing.rules.pop_back();
+  EXPECT_FALSE(nftTableMatches(missing, kOneV4));
+  auto extra = s;
+  extra.rules.push_back(extra.rules.front());
+  EXPECT_FALSE(nftTableMatches(extra, kOneV4));
+  auto foreign = s;
+  foreign.rules.push_back({"raw-output", std::nullopt});
+  EXPECT_FALSE(nftTableMatches(foreign, kOneV4));
+  auto prio = s;
+  prio.chains[0].priority = -150;
+  EXPECT_FALSE(nftTableMatches(prio, kOneV4));
+  auto policy = s;
+  policy.chains[2].policy = "drop";
+  EXPECT_FALSE(nftTableMatches(policy, kOneV4));
+  auto extra_chain = s;
+  extra_chain.chains.push_back({"mine", "", "", 0, ""});
+  EXPECT_FALSE(nftTableMatches(extra_chain, kOneV4));
+  auto reordered = s;
+  std::swap(reordered.rules[0], reordered.rules[1]);
+  EXPECT_FALSE(nftTableMatches(reordered, kOneV4));
+}
+
+TEST(RulesBackend, ParsesNames) {
+  EXPECT_EQ(parseRulesBackend("iptables"), RulesBackend::kIptables);
+  EXPECT_EQ(parseRulesBackend("nftables"), RulesBackend::kNftables);
+  auto bad = parseRulesBackend("auto");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message(), "invalid rules backend 'auto': expected iptables or nftables");
+  EXPECT_EQ(toString(RulesBackend::kNftables), "nftables");
+}
+
+}  // namespace
+}  // namespace nld::netcfg
