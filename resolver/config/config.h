@@ -80,6 +80,16 @@ struct CacheConfig {
   std::vector<std::string> success_disabled_zones, denial_disabled_zones;
 };
 
+/// One `log [NAMES...] [FORMAT] { class CLASSES... }` directive (CoreDNS plugin/log). For a
+/// query, the first rule whose zone list matches decides whether it is logged.
+struct LogRule {
+  std::vector<std::string> zones = {"."};  ///< NAMES, normalized like block zones
+  bool combined = false;                   ///< FORMAT {combined}: common + ` "OPCODE"`
+  /// Response classes logged (CoreDNS response.Classify): bit 0 success, 1 denial, 2 error.
+  static constexpr uint8_t kSuccess = 1, kDenial = 2, kError = 4, kAll = 7;
+  uint8_t classes = kAll;
+};
+
 /// One server block: `zone[:port] [zone[:port]...] { directives }`.
 struct ServerBlock {
   std::vector<std::string> zones;  ///< normalized: lower-case FQDN with trailing dot, "." = root
@@ -88,6 +98,7 @@ struct ServerBlock {
   std::optional<CacheConfig> cache;
   std::optional<ForwardConfig> forward;
   bool errors = false, log = false, reload = false, loop = false;
+  std::vector<LogRule> log_rules;  ///< one per `log` directive (log == !log_rules.empty())
   std::chrono::milliseconds reload_interval{30000}, reload_jitter{15000};
   /// `prometheus [ADDR]`; default 127.0.0.1:9153 (CoreDNS's localhost:9153). An unspecified IP
   /// (":9253") means every address.

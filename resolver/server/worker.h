@@ -24,6 +24,7 @@
 #include "resolver/cache/cache_key.h"
 #include "resolver/forward/forwarder.h"
 #include "resolver/net/event_loop.h"
+#include "resolver/server/query_log.h"
 #include "resolver/server/snapshot.h"
 
 namespace nld::resolver::server {
@@ -112,6 +113,16 @@ class Worker {
                     std::span<const uint8_t> wire, const Client* client, bool verify,
                     size_t type_index) noexcept;
   void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  /// `errors`: logs "plugin/errors: RCODE QNAME QTYPE: TEXT" (rate-limited; `describe` is only
+  /// called for lines actually written).
+  template <typename Describe>
+  void reportError(const BlockRuntime& block, unsigned rcode, const cache::CacheKey& key,
+                   Describe&& describe) noexcept;
+  /// `log`: one common-log-format line if a log rule of the block selects this query.
+  void logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id, const sockaddr_storage* peer,
+                socklen_t peer_len, std::span<const uint8_t> query, const dns::Query& q,
+                const cache::CacheKey& key, std::span<const uint8_t> answer,
+                net::MonoTime start) noexcept;
   void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;
   void onUdpReadable(UdpListener& l) noexcept;
   void onAccept(TcpListener& l) noexcept;
@@ -140,6 +151,7 @@ class Worker {
   std::vector<uint8_t> scratch_;  ///< 64 KiB: TCP answers and forwarded answers
   struct Batch;
   std::unique_ptr<Batch> batch_;
+  ErrorLimiter error_limiter_;
 };
 
 /// The local health probe: a CH-class TXT query for this name is answered by the worker itself
