@@ -232,7 +232,12 @@ std::string Failure::describe() const {
   const std::string proto = tcp ? "tcp " : "udp ";
   const std::string to = upstream.toString();
   auto sys = [this](const char* fallback) {
-    return sys_errno != 0 ? std::string(std::strerror(sys_errno)) : std::string(fallback);
+    // Go's syscall error texts are lower-case ("connection refused").
+    std::string text = sys_errno != 0 ? std::string(std::strerror(sys_errno)) : fallback;
+    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
+      text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    }
+    return text;
   };
   switch (kind) {
     case Kind::kNone:

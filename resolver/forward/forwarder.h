@@ -55,7 +55,7 @@ struct Failure {
   SocketAddress upstream;
 
   /// Go-like text, as CoreDNS's forward error reads: "read udp 10.96.0.10:53: i/o timeout",
-  /// "dial tcp 10.96.0.10:53: connect: Connection refused", "no healthy upstreams".
+  /// "dial tcp 10.96.0.10:53: connect: connection refused", "no healthy upstreams".
   std::string describe() const;
 };
 
