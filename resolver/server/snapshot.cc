@@ -202,6 +202,18 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
         rt.cache = std::make_shared<cache::Cache>(toPolicy(*b.cache, per_cache_bytes), shards);
       }
     }
+    for (const auto& rule : b.log_rules) {
+      BlockRuntime::LogRuntime lr;
+      lr.rule = &rule;
+      for (const auto& z : rule.zones) {
+        auto w = zoneWire(z);
+        if (w.empty()) {
+          return fail(Errc::kInvalidArgument, "invalid log zone '" + z + "'");
+        }
+        lr.zones.push_back(std::move(w));
+      }
+      rt.log_rules.push_back(std::move(lr));
+    }
     if (b.forward) {
       auto g = std::make_shared<forward::ForwardGroup>();
       g->config = *b.forward;

@@ -39,6 +39,13 @@ struct BlockRuntime {
   /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
   std::vector<uint8_t> forward_from;
   std::vector<std::vector<uint8_t>> forward_except;
+  /// `log` rules with their NAMES in lower-cased wire form, in config order (CoreDNS: the first
+  /// rule whose names match a query decides). Empty without `log`.
+  struct LogRuntime {
+    const config::LogRule* rule = nullptr;
+    std::vector<std::vector<uint8_t>> zones;
+  };
+  std::vector<LogRuntime> log_rules;
 
   bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };

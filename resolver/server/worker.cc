@@ -520,7 +520,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         } else {
           zs.duration[type_index].observe(elapsedNs(start));
         }
-        if (!block.config->log_rules.empty()) [[unlikely]] {
+        if (!block.log_rules.empty()) [[unlikely]] {
           logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
                    out.first(len), start);
         }
@@ -546,7 +546,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
                                        : "plugin/errors") +
              ": no next plugin found";
     });
-    if (!block.config->log_rules.empty()) {
+    if (!block.log_rules.empty()) {
       logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
                out.first(len), start);
     }
@@ -622,7 +622,7 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
         return "concurrent queries exceeded maximum " +
                std::to_string(block.config->forward->max_concurrent);
       });
-      if (!block.config->log_rules.empty()) {
+      if (!block.log_rules.empty()) {
         if (auto q = dns::parseQuery(w.query)) {
           logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, key, answer, w.start);
         }
@@ -720,7 +720,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     auto& zs = p->zone_stats[index_];
     countResponse(zs, w.tcp, plugin, out);
     zs.duration[w.type_index].observe(elapsedNs(w.start));
-    if (!block.config->log_rules.empty()) {
+    if (!block.log_rules.empty()) {
       logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, p->key, out, w.start);
     }
     deliver(w, out);
@@ -754,15 +754,10 @@ void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
                       MonoTime start) noexcept {
   // CoreDNS plugin/log: the first rule whose names match decides.
   const config::LogRule* rule = nullptr;
-  for (const auto& r : block.config->log_rules) {
+  for (const auto& r : block.log_rules) {
     for (const auto& z : r.zones) {
-      uint8_t zw[dns::kMaxNameLength];
-      size_t n = dns::nameFromText(z, zw);
-      for (size_t i = 0; i < n; ++i) {
-        zw[i] = dns::asciiLower(zw[i]);
-      }
-      if (n > 0 && nameIsUnder(key.name.data(), key.name_length, zw, n)) {
-        rule = &r;
+      if (nameIsUnder(key.name.data(), key.name_length, z.data(), z.size())) {
+        rule = r.rule;
         break;
       }
     }

@@ -3,9 +3,12 @@
 // its metric slots. Shared with other workers: only the caches and the config snapshot.
 //
 // Per query (the only per-query code path): parse → FORMERR/NOTIMP or drop → route by longest
-// zone on the listener → the block's cache → on a miss, coalesce with an identical in-flight
-// query or forward. Cache hits are answered inside the recvmmsg/sendmmsg batch with no
-// allocation and no lock beyond the cache shard's.
+// zone on the listener (none: REFUSED, counted under zone="dropped") → the block's cache if
+// its scope covers the name (`cache ZONES`) → on a miss, coalesce with an identical in-flight
+// query or forward; answers of a `disable`d class are not stored. Cache hits are answered
+// inside the recvmmsg/sendmmsg batch with no allocation and no lock beyond the cache shard's.
+// `errors` (failures only, rate-limited) and `log` (per query, only when configured) write
+// through the server logger; neither costs anything on a hit when not configured.
 //
 // Threading: run() on the worker thread; post*() from any thread.
 #pragma once
