@@ -847,9 +847,27 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
           continue;
         }
         if (line.front().text == "consolidate" && (line.size() == 3 || line.size() == 4)) {
-          if (auto dur = duration(line[1], "errors consolidate"); !dur) {
+          auto dur = duration(line[1], "errors consolidate");
+          if (!dur) {
             r = fail(std::move(dur.error()));
+            continue;
           }
+          ErrorsConsolidate c;
+          c.period = *dur;
+          c.pattern = line[2].text;
+          if (auto bad = detail::regexError(c.pattern)) {
+            r = err(line[2], "errors consolidate: invalid regexp '" + c.pattern + "': " + *bad);
+            continue;
+          }
+          if (line.size() == 4) {
+            c.level = line[3].text;
+            if (c.level != "warning" && c.level != "error" && c.level != "info" &&
+                c.level != "debug") {
+              r = err(line[3], "errors: unknown log level argument in consolidate: " + c.level);
+              continue;
+            }
+          }
+          sb.errors_consolidate.push_back(std::move(c));
           continue;
         }
         r = err(line.front(),

@@ -36,6 +36,18 @@ std::string seconds(uint64_t ns) {
 
 }  // namespace
 
+bool ConsolidateRule::matches(const std::string& error) const noexcept {
+  try {
+    return std::regex_search(error, re);
+  } catch (...) {  // std::regex_error (complexity/stack): treat as no match
+    return false;
+  }
+}
+
+std::string ConsolidateRule::summary(uint64_t count) const {
+  return std::to_string(count) + " errors like '" + pattern + "' occurred in last " + period_text;
+}
+
 bool ErrorLimiter::rollWindow(net::MonoTime now) noexcept {
   if (now - window_start_ < std::chrono::seconds(1)) {
     return false;

@@ -14,8 +14,10 @@
 // Formatting allocates (only when a line is actually written).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +48,23 @@ class ErrorLimiter {
   net::MonoTime window_start_{};
   unsigned admitted_ = 0;
   uint64_t suppressed_ = 0;
+};
+
+/// `errors { consolidate DURATION REGEXP [LEVEL] }`, compiled. Immutable; shared by the workers
+/// (std::regex matching on a const object is thread-safe).
+struct ConsolidateRule {
+  enum class Level : uint8_t { kDebug, kInfo, kWarning, kError };
+  std::regex re;
+  std::string pattern;      ///< as written, for the summary line
+  std::string period_text;  ///< Go's Duration.String(), e.g. "5m0s"
+  std::chrono::nanoseconds period{0};
+  Level level = Level::kError;
+
+  /// Does the error text match? (regex_search, like Go's MatchString; an exception from the
+  /// regex engine counts as no match.)
+  bool matches(const std::string& error) const noexcept;
+  /// "N errors like 'REGEXP' occurred in last DURATION".
+  std::string summary(uint64_t count) const;
 };
 
 /// "2 example.org. A: read udp 10.96.0.10:53: i/o timeout" (the text after "plugin/errors: ").

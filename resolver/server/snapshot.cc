@@ -202,6 +202,24 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
         rt.cache = std::make_shared<cache::Cache>(toPolicy(*b.cache, per_cache_bytes), shards);
       }
     }
+    for (const auto& c : b.errors_consolidate) {
+      auto rule = std::make_shared<ConsolidateRule>();
+      try {
+        rule->re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
+      } catch (const std::regex_error& e) {
+        return fail(Errc::kInvalidArgument, b.file + ":" + std::to_string(b.line) +
+                                                ": errors consolidate: invalid regexp '" +
+                                                c.pattern + "': " + e.what());
+      }
+      rule->pattern = c.pattern;
+      rule->period = c.period;
+      rule->period_text = config::formatGoDuration(c.period);
+      rule->level = c.level == "debug"     ? ConsolidateRule::Level::kDebug
+                    : c.level == "info"    ? ConsolidateRule::Level::kInfo
+                    : c.level == "warning" ? ConsolidateRule::Level::kWarning
+                                           : ConsolidateRule::Level::kError;
+      rt.consolidate.push_back(std::move(rule));
+    }
     for (const auto& rule : b.log_rules) {
       BlockRuntime::LogRuntime lr;
       lr.rule = &rule;

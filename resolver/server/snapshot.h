@@ -17,6 +17,7 @@
 #include "resolver/config/config.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
+#include "resolver/server/query_log.h"
 
 namespace nld::resolver::server {
 
@@ -46,6 +47,8 @@ struct BlockRuntime {
     std::vector<std::vector<uint8_t>> zones;
   };
   std::vector<LogRuntime> log_rules;
+  /// `errors { consolidate ... }` rules, compiled (shared with workers' pending summaries).
+  std::vector<std::shared_ptr<const ConsolidateRule>> consolidate;
 
   bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };

@@ -261,6 +261,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
 
 Worker::~Worker() {
   forwarder_.reset();
+  flushConsolidated(net::MonoClock::now(), true);  // counts not yet summarized
   closeListeners();
   for (auto& [id, c] : clients_) {
     (void)id;
@@ -733,6 +734,24 @@ void Worker::reportError(const BlockRuntime& block, unsigned rcode, const cache:
   if (!block.config->errors) {
     return;
   }
+  std::string text;
+  if (!block.consolidate.empty()) {
+    // CoreDNS: an error matching a consolidate pattern is counted, not logged.
+    text = describe();
+    for (const auto& rule : block.consolidate) {
+      if (!rule->matches(text)) {
+        continue;
+      }
+      for (auto& c : consolidating_) {
+        if (c.rule == rule) {
+          ++c.count;
+          return;
+        }
+      }
+      consolidating_.push_back({rule, 1, loop_->now() + rule->period});
+      return;
+    }
+  }
   auto verdict = error_limiter_.admit(loop_->now());
   if (verdict.suppressed > 0) {
     NLD_LOG(kServer, err,
@@ -743,8 +762,37 @@ void Worker::reportError(const BlockRuntime& block, unsigned rcode, const cache:
   if (!verdict.log) {
     return;  // a flood costs this comparison and an increment, nothing more
   }
+  if (block.consolidate.empty()) {
+    text = describe();
+  }
   NLD_LOG(kServer, err, "plugin/errors: {}",
-          formatError(rcode, dns::nameToText(key.nameWire(), 0), key.qtype, describe()));
+          formatError(rcode, dns::nameToText(key.nameWire(), 0), key.qtype, text));
+}
+
+void Worker::flushConsolidated(MonoTime now, bool all) noexcept {
+  for (size_t i = 0; i < consolidating_.size();) {
+    auto& c = consolidating_[i];
+    if (!all && now < c.due) {
+      ++i;
+      continue;
+    }
+    std::string line = "plugin/errors: " + c.rule->summary(c.count);
+    switch (c.rule->level) {
+      case ConsolidateRule::Level::kDebug:
+        NLD_LOG(kServer, debug, "{}", line);
+        break;
+      case ConsolidateRule::Level::kInfo:
+        NLD_LOG(kServer, info, "{}", line);
+        break;
+      case ConsolidateRule::Level::kWarning:
+        NLD_LOG(kServer, warn, "{}", line);
+        break;
+      case ConsolidateRule::Level::kError:
+        NLD_LOG(kServer, err, "{}", line);
+        break;
+    }
+    consolidating_.erase(consolidating_.begin() + static_cast<long>(i));
+  }
 }
 
 void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
@@ -859,6 +907,7 @@ void Worker::closeClient(uint64_t id) noexcept {
 
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
+  flushConsolidated(loop_->now(), false);
   if (uint64_t n = error_limiter_.flush(loop_->now()); n > 0) {
     NLD_LOG(kServer, err,
             "plugin/errors: {} more errors not logged (at most {} per second per "

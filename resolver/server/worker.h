@@ -155,6 +155,14 @@ class Worker {
   struct Batch;
   std::unique_ptr<Batch> batch_;
   ErrorLimiter error_limiter_;
+  /// `consolidate` counts of this worker, each summarized `period` after its first error.
+  struct Consolidating {
+    std::shared_ptr<const ConsolidateRule> rule;
+    uint64_t count = 0;
+    net::MonoTime due;
+  };
+  std::vector<Consolidating> consolidating_;
+  void flushConsolidated(net::MonoTime now, bool all) noexcept;
 };
 
 /// The local health probe: a CH-class TXT query for this name is answered by the worker itself

@@ -438,6 +438,47 @@ TEST(CorefileParser, LogRulesFollowCoreDnsArguments) {
   EXPECT_FALSE(only(*parse(". {\n errors\n}\n")).log);
 }
 
+TEST(CorefileParser, ErrorsConsolidateIsKept) {
+  auto r = parse(
+      ". {\n errors {\n  consolidate 5m \".* i/o timeout$\"\n  consolidate 30s ^refused warning\n"
+      "  stacktrace\n }\n}\n");
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& c = only(*r).errors_consolidate;
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].period, std::chrono::minutes(5));
+  EXPECT_EQ(c[0].pattern, ".* i/o timeout$");
+  EXPECT_EQ(c[0].level, "error");
+  EXPECT_EQ(c[1].period, seconds(30));
+  EXPECT_EQ(c[1].level, "warning");
+  auto bad = parse(". {\n errors {\n  consolidate 5m \"(unclosed\"\n }\n}\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("Corefile:3: errors consolidate: invalid regexp "
+                                       "'(unclosed'"),
+            std::string::npos)
+      << bad.error().message();
+  auto level = parse(". {\n errors {\n  consolidate 5m x loud\n }\n}\n");
+  ASSERT_FALSE(level);
+  EXPECT_NE(level.error().message().find(
+                "Corefile:3: errors: unknown log level argument in consolidate: loud"),
+            std::string::npos)
+      << level.error().message();
+}
+
+TEST(GoDurationString, MatchesGoTimeDurationString) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(formatGoDuration(std::chrono::minutes(5)), "5m0s");
+  EXPECT_EQ(formatGoDuration(std::chrono::hours(1)), "1h0m0s");
+  EXPECT_EQ(formatGoDuration(std::chrono::minutes(90)), "1h30m0s");
+  EXPECT_EQ(formatGoDuration(seconds(30)), "30s");
+  EXPECT_EQ(formatGoDuration(milliseconds(1500)), "1.5s");
+  EXPECT_EQ(formatGoDuration(milliseconds(500)), "500ms");
+  EXPECT_EQ(formatGoDuration(nanoseconds(1500)), "1.5µs");
+  EXPECT_EQ(formatGoDuration(nanoseconds(7)), "7ns");
+  EXPECT_EQ(formatGoDuration(nanoseconds(0)), "0s");
+  EXPECT_EQ(formatGoDuration(seconds(-2)), "-2s");
+  EXPECT_EQ(formatGoDuration(nanoseconds(61000000001)), "1m1.000000001s");
+}
+
 TEST(CorefileParser, CacheZonesAndDisableDefaults) {
   // `disable` without zones takes the cache's zones, which default to the block's.
   auto r = parse(

@@ -34,6 +34,19 @@ TEST(ErrorLimiter, AdmitsABurstPerSecondThenCountsAndReportsTheRest) {
   EXPECT_EQ(v.suppressed, 5u);
 }
 
+TEST(ConsolidateRule, MatchesLikeGoMatchStringAndSummarizesLikeCoreDns) {
+  ConsolidateRule r;
+  r.re = std::regex(".* i/o timeout$");
+  r.pattern = ".* i/o timeout$";
+  r.period_text = "5m0s";
+  EXPECT_TRUE(r.matches("read udp 10.96.0.10:53: i/o timeout"));
+  EXPECT_FALSE(r.matches("read udp 10.96.0.10:53: i/o timeout, retrying"));
+  r.pattern = "refused";
+  r.re = std::regex(r.pattern);  // unanchored: a substring match, as Go's MatchString
+  EXPECT_TRUE(r.matches("read udp 10.96.0.10:53: read: connection refused"));
+  EXPECT_EQ(r.summary(42), "42 errors like 'refused' occurred in last 5m0s");
+}
+
 TEST(QueryLog, ErrorLineMatchesCoreDns) {
   EXPECT_EQ(formatError(2, "example.org.", 1, "read udp 10.96.0.10:53: i/o timeout"),
             "2 example.org. A: read udp 10.96.0.10:53: i/o timeout");
