@@ -307,6 +307,10 @@ namespace nld::resolver::config {
 namespace detail {
 
 std::optional<std::string> regexError(const std::string& pattern) {
+  // std::regex compiles recursively: bound the input (the Corefile fuzzer reaches this).
+  if (pattern.size() > 256) {
+    return std::string("longer than 256 characters");
+  }
   try {
     std::regex re(pattern, std::regex::ECMAScript);
     (void)re;

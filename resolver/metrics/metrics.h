@@ -1,5 +1,8 @@
 // Resolver metrics: per-worker counters, summed on scrape, rendered as Prometheus text with
-// CoreDNS's names and label formats (node-cache-spec.md §9).
+// CoreDNS's names, label formats and buckets (node-cache-spec.md §9; CoreDNS plugin/metrics/vars):
+// requests, responses, durations, request/response sizes, DO requests per (server, zone) —
+// zone="dropped" for queries no block takes — cache and upstream families, and
+// coredns_plugin_enabled from the current config.
 //
 // Threading: every counter array has one slot per worker; only that worker writes its slot
 // (relaxed load+store: no locked instruction on the packet path); render() reads all slots with

@@ -61,6 +61,15 @@ void countRequest(metrics::ZoneStats& zs, bool tcp, size_t family, size_t type_i
   }
 }
 
+/// The ErrorLimiter's summary of errors it did not let through.
+void logSuppressed(uint64_t n) noexcept {
+  if (n > 0) {
+    NLD_LOG(kServer, err,
+            "plugin/errors: {} more errors not logged (at most {} per second per worker)", n,
+            ErrorLimiter::kPerSecond);
+  }
+}
+
 }  // namespace
 
 struct Worker::Waiter {
@@ -753,12 +762,7 @@ void Worker::reportError(const BlockRuntime& block, unsigned rcode, const cache:
     }
   }
   auto verdict = error_limiter_.admit(loop_->now());
-  if (verdict.suppressed > 0) {
-    NLD_LOG(kServer, err,
-            "plugin/errors: {} more errors not logged (at most {} per second per "
-            "worker)",
-            verdict.suppressed, ErrorLimiter::kPerSecond);
-  }
+  logSuppressed(verdict.suppressed);
   if (!verdict.log) {
     return;  // a flood costs this comparison and an increment, nothing more
   }
@@ -908,12 +912,7 @@ void Worker::closeClient(uint64_t id) noexcept {
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
   flushConsolidated(loop_->now(), false);
-  if (uint64_t n = error_limiter_.flush(loop_->now()); n > 0) {
-    NLD_LOG(kServer, err,
-            "plugin/errors: {} more errors not logged (at most {} per second per "
-            "worker)",
-            n, ErrorLimiter::kPerSecond);
-  }
+  logSuppressed(error_limiter_.flush(loop_->now()));
   MonoTime cutoff = loop_->now() - options_.tcp_idle_timeout;
   std::vector<uint64_t> idle;
   for (const auto& [id, c] : clients_) {
