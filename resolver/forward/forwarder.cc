@@ -254,6 +254,8 @@ std::string Failure::describe() const {
       return "read " + proto + to + ": connection closed";
     case Kind::kMismatch:
       return "read " + proto + to + ": answer does not match the question";
+    case Kind::kAborted:
+      return "server shutting down";
   }
   return "unknown error";
 }
@@ -334,8 +336,9 @@ void Forwarder::attempt(Exchange& ex) noexcept {
     }
     ex.udp = std::make_unique<UdpAttempt>(*this, ex.token, std::move(*fd));
     if (!ex.udp->arm()) {
+      int err = errno;  // before the handler's destructor makes system calls
       ex.udp.reset();
-      ex.failed(Failure::Kind::kSend, errno, false);
+      ex.failed(Failure::Kind::kSend, err, false);
       up->onFailure();
       continue;
     }
@@ -585,6 +588,9 @@ void Forwarder::abortAll() noexcept {
     tokens.push_back(token);
   }
   for (uint64_t token : tokens) {
+    if (auto it = exchanges_.find(token); it != exchanges_.end()) {
+      it->second->failure.kind = Failure::Kind::kAborted;
+    }
     complete(token, {});
   }
   for (auto& [up, conn] : tcp_) {

@@ -48,6 +48,7 @@ struct Failure {
     kSend,      ///< socket()/send() failed
     kClosed,    ///< the TCP connection was closed or broke
     kMismatch,  ///< a TCP answer did not match the question
+    kAborted,   ///< abortAll(): the server is stopping
   };
   Kind kind = Kind::kNone;
   int sys_errno = 0;

@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <vector>
+
+#include "resolver/forward/forwarder.h"
 
 namespace nld::resolver::server {
 namespace {
@@ -45,6 +48,26 @@ TEST(ConsolidateRule, MatchesLikeGoMatchStringAndSummarizesLikeCoreDns) {
   r.re = std::regex(r.pattern);  // unanchored: a substring match, as Go's MatchString
   EXPECT_TRUE(r.matches("read udp 10.96.0.10:53: read: connection refused"));
   EXPECT_EQ(r.summary(42), "42 errors like 'refused' occurred in last 5m0s");
+}
+
+TEST(ForwardFailure, DescribesLikeGoNetErrors) {
+  forward::Failure f;
+  f.upstream = *SocketAddress::parse("10.96.0.10:53", 53);
+  EXPECT_EQ(f.describe(), "no healthy upstreams");
+  f.kind = forward::Failure::Kind::kTimeout;
+  EXPECT_EQ(f.describe(), "read udp 10.96.0.10:53: i/o timeout");
+  f.kind = forward::Failure::Kind::kRead;
+  f.sys_errno = ECONNREFUSED;
+  EXPECT_EQ(f.describe(), "read udp 10.96.0.10:53: read: connection refused");
+  f.kind = forward::Failure::Kind::kConnect;
+  f.tcp = true;
+  EXPECT_EQ(f.describe(), "dial tcp 10.96.0.10:53: connect: connection refused");
+  f.sys_errno = 0;
+  EXPECT_EQ(f.describe(), "dial tcp 10.96.0.10:53: connect: failed (reconnect backoff)");
+  f.kind = forward::Failure::Kind::kClosed;
+  EXPECT_EQ(f.describe(), "read tcp 10.96.0.10:53: connection closed");
+  f.kind = forward::Failure::Kind::kAborted;
+  EXPECT_EQ(f.describe(), "server shutting down");
 }
 
 TEST(QueryLog, ErrorLineMatchesCoreDns) {
