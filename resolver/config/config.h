@@ -80,6 +80,26 @@ struct CacheConfig {
   std::vector<std::string> success_disabled_zones, denial_disabled_zones;
 };
 
+/// One `log [NAMES...] [FORMAT] { class CLASSES... }` directive (CoreDNS plugin/log). For a
+/// query, the first rule whose zone list matches decides whether it is logged.
+struct LogRule {
+  std::vector<std::string> zones = {"."};  ///< NAMES, normalized like block zones
+  bool combined = false;                   ///< FORMAT {combined}: common + ` "OPCODE"`
+  /// Response classes logged (CoreDNS response.Classify): bit 0 success, 1 denial, 2 error.
+  static constexpr uint8_t kSuccess = 1, kDenial = 2, kError = 4, kAll = 7;
+  uint8_t classes = kAll;
+};
+
+/// `errors { consolidate DURATION REGEXP [LEVEL] }`: errors whose text matches REGEXP are counted
+/// instead of logged, and one line "N errors like 'REGEXP' occurred in last DURATION" is written
+/// DURATION after the first of them (CoreDNS plugin/errors). REGEXP is compiled as ECMAScript
+/// (CoreDNS: Go RE2 syntax; the common subset is the same).
+struct ErrorsConsolidate {
+  std::chrono::nanoseconds period{0};
+  std::string pattern;
+  std::string level = "error";  ///< warning, error, info or debug
+};
+
 /// One server block: `zone[:port] [zone[:port]...] { directives }`.
 struct ServerBlock {
   std::vector<std::string> zones;  ///< normalized: lower-case FQDN with trailing dot, "." = root
@@ -88,6 +108,8 @@ struct ServerBlock {
   std::optional<CacheConfig> cache;
   std::optional<ForwardConfig> forward;
   bool errors = false, log = false, reload = false, loop = false;
+  std::vector<LogRule> log_rules;  ///< one per `log` directive (log == !log_rules.empty())
+  std::vector<ErrorsConsolidate> errors_consolidate;
   std::chrono::milliseconds reload_interval{30000}, reload_jitter{15000};
   /// `prometheus [ADDR]`; default 127.0.0.1:9153 (CoreDNS's localhost:9153). An unspecified IP
   /// (":9253") means every address.
@@ -186,5 +208,7 @@ Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
 /// "invalid duration 'X'", "missing unit in duration 'X'", "unknown unit 'U' in duration 'X'",
 /// "duration 'X' out of range".
 Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text);
+/// Go time.Duration.String(): "5m0s", "1h0m0s", "30s", "1.5s", "500ms", "0s".
+std::string formatGoDuration(std::chrono::nanoseconds d);
 
 }  // namespace nld::resolver::config

@@ -847,9 +847,27 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
           continue;
         }
         if (line.front().text == "consolidate" && (line.size() == 3 || line.size() == 4)) {
-          if (auto dur = duration(line[1], "errors consolidate"); !dur) {
+          auto dur = duration(line[1], "errors consolidate");
+          if (!dur) {
             r = fail(std::move(dur.error()));
+            continue;
           }
+          ErrorsConsolidate c;
+          c.period = *dur;
+          c.pattern = line[2].text;
+          if (auto bad = detail::regexError(c.pattern)) {
+            r = err(line[2], "errors consolidate: invalid regexp '" + c.pattern + "': " + *bad);
+            continue;
+          }
+          if (line.size() == 4) {
+            c.level = line[3].text;
+            if (c.level != "warning" && c.level != "error" && c.level != "info" &&
+                c.level != "debug") {
+              r = err(line[3], "errors: unknown log level argument in consolidate: " + c.level);
+              continue;
+            }
+          }
+          sb.errors_consolidate.push_back(std::move(c));
           continue;
         }
         r = err(line.front(),
@@ -857,19 +875,57 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
       }
       sb.errors = true;
     } else if (n == "log") {
+      // CoreDNS setup.go: no argument = ".", one = NAMES, more = NAMES... FORMAT.
+      LogRule rule;
+      size_t names_end = d.args.size() > 1 ? d.args.size() - 1 : d.args.size();
+      if (names_end > 0) {
+        auto z = zones(std::vector<Token>(d.args.begin(), d.args.begin() + names_end), 0, "log");
+        if (!z) {
+          r = fail(std::move(z.error()));
+        } else {
+          rule.zones = std::move(*z);
+        }
+      }
+      if (d.args.size() > 1) {
+        const std::string& format = d.args.back().text;
+        if (format == "{combined}") {
+          rule.combined = true;
+        } else if (format != "{common}") {
+          sb.notes.push_back("log: custom format '" + format +
+                             "' is not supported, using the common log format");
+        }
+      }
+      bool classes_given = false;
       for (const auto& line : d.lines) {
+        if (!r) {
+          break;
+        }
         if (line.front().text != "class" || line.size() < 2) {
           r = err(line.front(),
                   "log: unknown option or wrong arguments '" + line.front().text + "'");
           break;
         }
+        if (!classes_given) {
+          rule.classes = 0;
+          classes_given = true;
+        }
         for (size_t k = 1; k < line.size(); ++k) {
           const auto& cls = line[k].text;
-          if (cls != "all" && cls != "denial" && cls != "error" && cls != "success") {
+          if (cls == "all") {
+            rule.classes |= LogRule::kAll;
+          } else if (cls == "success") {
+            rule.classes |= LogRule::kSuccess;
+          } else if (cls == "denial") {
+            rule.classes |= LogRule::kDenial;
+          } else if (cls == "error") {
+            rule.classes |= LogRule::kError;
+          } else {
             r = err(line[k], "log: invalid class '" + cls + "'");
+            break;
           }
         }
       }
+      sb.log_rules.push_back(std::move(rule));
       sb.log = true;
     } else if (n == "reload") {
       r = once();

@@ -1,11 +1,12 @@
 #include "resolver/config/go_syntax.h"
 
-#include "resolver/config/config.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <regex>
+
+#include "resolver/config/config.h"
 
 namespace nld::resolver::config::detail {
 
@@ -303,8 +304,70 @@ Result<SocketAddress> parseListenAddress(std::string_view text) {
 
 namespace nld::resolver::config {
 
+namespace detail {
+
+std::optional<std::string> regexError(const std::string& pattern) {
+  // std::regex compiles recursively: bound the input (the Corefile fuzzer reaches this).
+  if (pattern.size() > 256) {
+    return std::string("longer than 256 characters");
+  }
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+    (void)re;
+  } catch (const std::regex_error& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+std::string goDurationString(std::chrono::nanoseconds d) {
+  int64_t ns = d.count();
+  if (ns == 0) {
+    return "0s";
+  }
+  std::string sign = ns < 0 ? "-" : "";
+  uint64_t u = ns < 0 ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+  // Fraction without trailing zeros: "1.5", "2".
+  auto fixed = [](uint64_t v, uint64_t unit) {
+    std::string s = std::to_string(v / unit);
+    uint64_t frac = v % unit;
+    if (frac != 0) {
+      std::string f = std::to_string(frac);
+      f.insert(0, std::to_string(unit).size() - 1 - f.size(), '0');
+      while (!f.empty() && f.back() == '0') {
+        f.pop_back();
+      }
+      s += "." + f;
+    }
+    return s;
+  };
+  if (u < 1000) {
+    return sign + std::to_string(u) + "ns";
+  }
+  if (u < 1000000) {
+    return sign + fixed(u, 1000) + "µs";
+  }
+  if (u < 1000000000) {
+    return sign + fixed(u, 1000000) + "ms";
+  }
+  uint64_t secs_ns = u % 60000000000ULL;
+  uint64_t mins = u / 60000000000ULL;
+  std::string out = sign;
+  if (mins >= 60) {
+    out += std::to_string(mins / 60) + "h";
+    out += std::to_string(mins % 60) + "m";
+  } else if (mins > 0) {
+    out += std::to_string(mins) + "m";
+  }
+  return out + fixed(secs_ns, 1000000000) + "s";
+}
+
+}  // namespace detail
+
 Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
   return detail::parseGoDuration(text);
 }
+
+std::string formatGoDuration(std::chrono::nanoseconds d) { return detail::goDurationString(d); }
 
 }  // namespace nld::resolver::config

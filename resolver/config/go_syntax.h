@@ -59,4 +59,11 @@ bool isSubdomain(std::string_view name, std::string_view zone);
 /// IP. Host names are an error.
 Result<SocketAddress> parseListenAddress(std::string_view text);
 
+/// Why `pattern` is not a valid (ECMAScript) regular expression, or nullopt if it is. Stands in
+/// for Go's regexp.Compile; std::regex's exception is caught here.
+std::optional<std::string> regexError(const std::string& pattern);
+
+/// Go time.Duration.String(): "5m0s", "1h0m0s", "30s", "1.5s", "500ms", "0s".
+std::string goDurationString(std::chrono::nanoseconds d);
+
 }  // namespace nld::resolver::config::detail

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "resolver/dns/message.h"
 #include "resolver/dns/name.h"
@@ -30,6 +31,14 @@ struct Forwarder::Exchange {
   MonoTime attempt_start;
   std::unique_ptr<UdpAttempt> udp;
   TcpUpstream* tcp = nullptr;
+  Failure failure;  ///< of the latest failed attempt
+
+  void failed(Failure::Kind kind, int sys_errno, bool via_tcp) noexcept {
+    failure.kind = kind;
+    failure.sys_errno = sys_errno;
+    failure.tcp = via_tcp;
+    failure.upstream = group->upstreams[current]->address;
+  }
 };
 
 class Forwarder::UdpAttempt final : public net::IoHandler {
@@ -104,7 +113,7 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
       ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         f_.connectFailed(up_.get());
-        fail();
+        fail(Failure::Kind::kConnect, err);
         return;
       }
       connected_ = true;
@@ -158,7 +167,7 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   }
 
   /// Closes the connection and fails every query waiting on it.
-  void fail() noexcept {
+  void fail(Failure::Kind kind = Failure::Kind::kClosed, int sys_errno = 0) noexcept {
     if (dead_) {
       return;
     }
@@ -171,7 +180,7 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
       auto it = f_.exchanges_.find(token);
       if (it != f_.exchanges_.end() && it->second->tcp == this) {
         it->second->tcp = nullptr;
-        f_.attemptFailed(token);
+        f_.attemptFailed(token, kind, sys_errno);
       }
     }
   }
@@ -219,6 +228,38 @@ int64_t Forwarder::nowNs() const noexcept {
       .count();
 }
 
+std::string Failure::describe() const {
+  const std::string proto = tcp ? "tcp " : "udp ";
+  const std::string to = upstream.toString();
+  auto sys = [this](const char* fallback) {
+    // Go's syscall error texts are lower-case ("connection refused").
+    std::string text = sys_errno != 0 ? std::string(std::strerror(sys_errno)) : fallback;
+    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
+      text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    }
+    return text;
+  };
+  switch (kind) {
+    case Kind::kNone:
+      return "no healthy upstreams";
+    case Kind::kTimeout:
+      return "read " + proto + to + ": i/o timeout";
+    case Kind::kRead:
+      return "read " + proto + to + ": read: " + sys("error");
+    case Kind::kConnect:
+      return "dial tcp " + to + ": connect: " + sys("failed (reconnect backoff)");
+    case Kind::kSend:
+      return "write " + proto + to + ": " + sys("failed");
+    case Kind::kClosed:
+      return "read " + proto + to + ": connection closed";
+    case Kind::kMismatch:
+      return "read " + proto + to + ": answer does not match the question";
+    case Kind::kAborted:
+      return "server shutting down";
+  }
+  return "unknown error";
+}
+
 uint16_t Forwarder::randomId() noexcept { return static_cast<uint16_t>(rng_()); }
 
 Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> group,
@@ -264,8 +305,10 @@ void Forwarder::attempt(Exchange& ex) noexcept {
     ex.attempt_start = now;
     ex.attempt_deadline = std::min(now + cfg.attempt_timeout, ex.overall_deadline);
     if (ex.use_tcp) {
+      errno = 0;  // a reconnect backoff fails without a system call
       TcpUpstream* conn = tcpFor(up, cfg.expire);
       if (conn == nullptr) {
+        ex.failed(Failure::Kind::kConnect, errno, true);
         up->onFailure();
         continue;
       }
@@ -276,6 +319,7 @@ void Forwarder::attempt(Exchange& ex) noexcept {
       ex.id = id;
       dns::writeU16(ex.query.data(), id);
       if (!conn->send(id, ex.token, ex.query)) {
+        ex.failed(Failure::Kind::kSend, errno, true);
         up->onFailure();
         continue;
       }
@@ -286,12 +330,15 @@ void Forwarder::attempt(Exchange& ex) noexcept {
     dns::writeU16(ex.query.data(), ex.id);
     auto fd = net::connectUdp(up->address);
     if (!fd || ::send(fd->get(), ex.query.data(), ex.query.size(), MSG_NOSIGNAL) < 0) {
+      ex.failed(Failure::Kind::kSend, errno, false);
       up->onFailure();
       continue;
     }
     ex.udp = std::make_unique<UdpAttempt>(*this, ex.token, std::move(*fd));
     if (!ex.udp->arm()) {
+      int err = errno;  // before the handler's destructor makes system calls
       ex.udp.reset();
+      ex.failed(Failure::Kind::kSend, err, false);
       up->onFailure();
       continue;
     }
@@ -312,12 +359,13 @@ void Forwarder::releaseTransport(Exchange& ex) noexcept {
   }
 }
 
-void Forwarder::attemptFailed(uint64_t token) noexcept {
+void Forwarder::attemptFailed(uint64_t token, Failure::Kind kind, int sys_errno) noexcept {
   auto it = exchanges_.find(token);
   if (it == exchanges_.end()) {
     return;
   }
   Exchange& ex = *it->second;
+  ex.failed(kind, sys_errno, ex.use_tcp);
   releaseTransport(ex);
   const auto& up = ex.group->upstreams[ex.current];
   up->onFailure();
@@ -348,7 +396,7 @@ void Forwarder::onUdpReadable(uint64_t token) noexcept {
         return;
       }
       // ECONNREFUSED (ICMP port unreachable) and friends: this upstream failed.
-      attemptFailed(token);
+      attemptFailed(token, Failure::Kind::kRead, errno);
       return;
     }
     if (accept(ex, std::span<const uint8_t>(buf, static_cast<size_t>(n)), false)) {
@@ -366,7 +414,7 @@ void Forwarder::onTcpAnswer(uint64_t token, std::span<const uint8_t> answer) noe
   ex.tcp = nullptr;  // the connection already forgot this ID
   if (!accept(ex, answer, true)) {
     // A mismatched answer over TCP cannot be followed by the right one: fail the attempt.
-    attemptFailed(token);
+    attemptFailed(token, Failure::Kind::kMismatch);
   }
 }
 
@@ -408,6 +456,7 @@ void Forwarder::complete(uint64_t token, std::span<const uint8_t> answer) noexce
   releaseTransport(*ex);
   ex->group->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (!ex->probe) {
+    last_failure_ = answer.empty() ? ex->failure : Failure{};
     done_(token, answer);
   }
 }
@@ -467,7 +516,7 @@ void Forwarder::tick() noexcept {
     }
   }
   for (uint64_t token : expired) {
-    attemptFailed(token);
+    attemptFailed(token, Failure::Kind::kTimeout);
   }
   // Idle persistent connections: CoreDNS `expire` (default 10 s).
   std::vector<TcpUpstream*> idle;
@@ -555,6 +604,9 @@ void Forwarder::abortAll() noexcept {
     tokens.push_back(token);
   }
   for (uint64_t token : tokens) {
+    if (auto it = exchanges_.find(token); it != exchanges_.end()) {
+      it->second->failure.kind = Failure::Kind::kAborted;
+    }
     complete(token, {});
   }
   for (auto& [up, conn] : tcp_) {

@@ -23,6 +23,7 @@
 #include <memory>
 #include <random>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,28 @@ namespace nld::resolver::forward {
 
 /// Completion: `answer` is empty on failure. The span is valid only during the call.
 using DoneFn = std::function<void(uint64_t token, std::span<const uint8_t> answer)>;
+
+/// Why the last attempt of a failed exchange failed (for the `errors` plugin's log line).
+struct Failure {
+  enum class Kind : uint8_t {
+    kNone,      ///< no attempt was made (no upstream left, overall deadline passed)
+    kTimeout,   ///< no answer within the attempt timeout
+    kRead,      ///< the socket reported an error (sys_errno: ECONNREFUSED for an ICMP refusal)
+    kConnect,   ///< TCP connect failed or is backing off
+    kSend,      ///< socket()/send() failed
+    kClosed,    ///< the TCP connection was closed or broke
+    kMismatch,  ///< a TCP answer did not match the question
+    kAborted,   ///< abortAll(): the server is stopping
+  };
+  Kind kind = Kind::kNone;
+  int sys_errno = 0;
+  bool tcp = false;
+  SocketAddress upstream;
+
+  /// Go-like text, as CoreDNS's forward error reads: "read udp 10.96.0.10:53: i/o timeout",
+  /// "dial tcp 10.96.0.10:53: connect: connection refused", "no healthy upstreams".
+  std::string describe() const;
+};
 
 class Forwarder {
  public:
@@ -60,6 +83,9 @@ class Forwarder {
   /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
   void setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups);
 
+  /// Inside done() with an empty answer: why the exchange failed.
+  const Failure& lastFailure() const noexcept { return last_failure_; }
+
   size_t inFlight() const noexcept { return exchanges_.size(); }
   /// Fails every exchange now (shutdown).
   void abortAll() noexcept;
@@ -72,7 +98,7 @@ class Forwarder {
   friend class TcpUpstream;
 
   void attempt(Exchange& ex) noexcept;
-  void attemptFailed(uint64_t token) noexcept;
+  void attemptFailed(uint64_t token, Failure::Kind kind, int sys_errno = 0) noexcept;
   void onUdpReadable(uint64_t token) noexcept;
   void onTcpAnswer(uint64_t token, std::span<const uint8_t> answer) noexcept;
   /// Validates and completes; returns false if the answer must be ignored (spoof/mismatch).
@@ -106,6 +132,7 @@ class Forwarder {
   std::vector<std::shared_ptr<ForwardGroup>> groups_;
   std::unordered_map<const UpstreamState*, net::MonoTime> next_probe_;
   uint64_t next_probe_token_ = uint64_t{1} << 63;
+  Failure last_failure_;
 };
 
 }  // namespace nld::resolver::forward

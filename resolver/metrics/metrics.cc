@@ -26,6 +26,12 @@ constexpr std::array<const char*, kBuckets> kBucketText = {
     "0.00025", "0.0005", "0.001", "0.002", "0.004", "0.008", "0.016", "0.032",
     "0.064",   "0.128",  "0.256", "0.512", "1.024", "2.048", "4.096", "8.192"};
 
+constexpr std::array<uint64_t, kSizeBuckets> kSizeBounds = {
+    0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000};
+constexpr std::array<const char*, kSizeBuckets> kSizeBucketText = {
+    "0",    "100",  "200",  "300",   "400",   "511",   "1023",
+    "2047", "4095", "8291", "16000", "32000", "48000", "64000"};
+
 class Out {
  public:
   void family(const char* name, const char* type, const char* help) {
@@ -67,6 +73,18 @@ class Out {
     sampleSeconds(name + "_sum", labels, sum_ns);
     sample(name + "_count", labels, cumulative);
   }
+  void sizeHistogram(const std::string& name, const std::string& labels, const uint64_t* buckets,
+                     uint64_t sum) {
+    uint64_t cumulative = 0;
+    for (size_t k = 0; k < kSizeBuckets; ++k) {
+      cumulative += buckets[k];
+      sample(name + "_bucket", labels + ",le=\"" + kSizeBucketText[k] + "\"", cumulative);
+    }
+    cumulative += buckets[kSizeBuckets];
+    sample(name + "_bucket", labels + ",le=\"+Inf\"", cumulative);
+    sample(name + "_sum", labels, sum);
+    sample(name + "_count", labels, cumulative);
+  }
   std::string take() { return std::move(text_); }
 
  private:
@@ -101,6 +119,15 @@ void Histogram::observe(uint64_t ns) noexcept {
   }
   buckets[k].inc();
   sum_ns.inc(ns);
+}
+
+void SizeHistogram::observe(size_t bytes) noexcept {
+  size_t k = 0;
+  while (k < kSizeBuckets && bytes > kSizeBounds[k]) {
+    ++k;
+  }
+  buckets[k].inc();
+  sum.inc(bytes);
 }
 
 std::string escapeLabel(const std::string& value) {
@@ -149,8 +176,8 @@ UpstreamStats* Registry::upstream(const std::string& to) {
   return slot.get();
 }
 
-std::string Registry::render(const std::vector<CacheGauge>& caches,
-                             const std::string& version) const {
+std::string Registry::render(const std::vector<CacheGauge>& caches, const std::string& version,
+                             const std::vector<PluginEnabled>& plugins) const {
   std::lock_guard lock(mutex_);
   Out out;
   const unsigned w = workers_;
@@ -227,6 +254,53 @@ std::string Registry::render(const std::vector<CacheGauge>& caches,
                       sum([&](unsigned i) { return s[i].duration[t].sum_ns.get(); }));
       }
     }
+  }
+
+  for (int which = 0; which < 2; ++which) {
+    const char* name =
+        which == 0 ? "coredns_dns_request_size_bytes" : "coredns_dns_response_size_bytes";
+    out.family(name, "histogram",
+               which == 0
+                   ? "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol."
+                   : "Size of the returned response in bytes.");
+    for (const auto& kv : zones_) {
+      const auto* s = kv.second.get();
+      for (size_t p = 0; p < 2; ++p) {
+        auto field = [&](unsigned i) -> const SizeHistogram& {
+          return which == 0 ? s[i].request_size[p] : s[i].response_size[p];
+        };
+        uint64_t b[kSizeBuckets + 1];
+        uint64_t total = 0;
+        for (size_t j = 0; j <= kSizeBuckets; ++j) {
+          b[j] = sum([&](unsigned i) { return field(i).buckets[j].get(); });
+          total += b[j];
+        }
+        if (total > 0) {
+          out.sizeHistogram(name,
+                            zoneLabels(kv.first) + ",proto=\"" + (p == 0 ? "udp" : "tcp") + "\"", b,
+                            sum([&](unsigned i) { return field(i).sum.get(); }));
+        }
+      }
+    }
+  }
+
+  out.family("coredns_dns_do_requests_total", "counter",
+             "Counter of DNS requests with DO bit set per zone.");
+  for (const auto& kv : zones_) {
+    const auto* s = kv.second.get();
+    uint64_t v = sum([&](unsigned i) { return s[i].do_requests.get(); });
+    if (v > 0) {
+      out.sample("coredns_dns_do_requests_total", zoneLabels(kv.first), v);
+    }
+  }
+
+  out.family("coredns_plugin_enabled", "gauge",
+             "A metric that indicates whether a plugin is enabled on per server and zone basis.");
+  for (const auto& p : plugins) {
+    out.sample(
+        "coredns_plugin_enabled",
+        lbl("server", p.server) + "," + lbl("zone", p.zone) + ",view=\"\"," + lbl("name", p.name),
+        1);
   }
 
   auto cacheLabels = [](const std::string& server, const std::string& zones) {

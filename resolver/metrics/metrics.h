@@ -1,5 +1,8 @@
 // Resolver metrics: per-worker counters, summed on scrape, rendered as Prometheus text with
-// CoreDNS's names and label formats (node-cache-spec.md §9).
+// CoreDNS's names, label formats and buckets (node-cache-spec.md §9; CoreDNS plugin/metrics/vars):
+// requests, responses, durations, request/response sizes, DO requests per (server, zone) —
+// zone="dropped" for queries no block takes — cache and upstream families, and
+// coredns_plugin_enabled from the current config.
 //
 // Threading: every counter array has one slot per worker; only that worker writes its slot
 // (relaxed load+store: no locked instruction on the packet path); render() reads all slots with
@@ -16,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace nld::resolver::metrics {
@@ -53,11 +57,37 @@ struct Histogram {
   void observe(uint64_t ns) noexcept;
 };
 
-/// Per (server, zone), per worker.
+/// CoreDNS's size buckets for coredns_dns_request_size_bytes / response_size_bytes:
+/// 0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3 (+Inf).
+inline constexpr size_t kSizeBuckets = 14;
+
+struct SizeHistogram {
+  Counter buckets[kSizeBuckets + 1];  // last = +Inf only
+  Counter sum;
+  void observe(size_t bytes) noexcept;
+};
+
+/// Per (server, zone), per worker. Zone "dropped" (CoreDNS vars.Dropped) counts queries that
+/// matched no server block on the listener.
 struct alignas(64) ZoneStats {
   Counter requests[2][2][kTypeCount];  // [proto udp/tcp][family 1/2][type]
   Counter responses[kPluginCount][kRcodeCount];
   Histogram duration[kTypeCount];
+  SizeHistogram request_size[2];   // [proto]: the query's length in bytes (CoreDNS req.Len())
+  SizeHistogram response_size[2];  // [proto]: bytes written to the client
+  Counter do_requests;             // queries with the EDNS DO bit
+};
+
+/// CoreDNS's zone label for queries no server block takes.
+inline constexpr const char* kDroppedZone = "dropped";
+
+/// One coredns_plugin_enabled{server, zone, view, name} sample (value 1).
+struct PluginEnabled {
+  std::string server, zone, name;
+  friend bool operator<(const PluginEnabled& a, const PluginEnabled& b) {
+    return std::tie(a.server, a.zone, a.name) < std::tie(b.server, b.zone, b.name);
+  }
+  friend bool operator==(const PluginEnabled& a, const PluginEnabled& b) = default;
 };
 
 /// Per (server, cache zones), per worker.
@@ -91,8 +121,10 @@ class Registry {
 
   unsigned workers() const noexcept { return workers_; }
 
-  /// Prometheus text format 0.0.4, # HELP and # TYPE for every family.
-  std::string render(const std::vector<CacheGauge>& caches, const std::string& version) const;
+  /// Prometheus text format 0.0.4, # HELP and # TYPE for every family. `plugins`: the
+  /// coredns_plugin_enabled samples of the current config (CoreDNS resets them on reload).
+  std::string render(const std::vector<CacheGauge>& caches, const std::string& version,
+                     const std::vector<PluginEnabled>& plugins = {}) const;
 
  private:
   unsigned workers_;

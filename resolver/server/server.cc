@@ -390,7 +390,8 @@ std::string Server::renderMetrics() const {
       }
     }
   }
-  return impl_->registry->render(gauges, "0.1.0");
+  return impl_->registry->render(
+      gauges, "0.1.0", snap ? snap->plugins_enabled : std::vector<metrics::PluginEnabled>{});
 }
 
 std::vector<SocketAddress> Server::boundUdp() const {

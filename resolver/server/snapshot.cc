@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "resolver/dns/name.h"
 
@@ -26,6 +27,16 @@ std::string cacheSignature(const config::ServerBlock& b) {
        std::to_string(c.prefetch_percentage) + "," + std::to_string(c.serve_stale) + "," +
        std::to_string(c.stale_duration.count()) + "," + std::to_string(c.stale_verify) + "," +
        std::to_string(c.keepttl);
+  // Scope changes start a fresh cache: entries stored under the old scope may be disallowed now.
+  auto list = [&s](const char* tag, const std::vector<std::string>& zones) {
+    s += tag;
+    for (const auto& z : zones) {
+      s += " " + z;
+    }
+  };
+  list("|zones", c.zones);
+  list("|no-success", c.success_disabled_zones);
+  list("|no-denial", c.denial_disabled_zones);
   return s;
 }
 
@@ -71,15 +82,7 @@ std::vector<uint8_t> zoneWire(const std::string& zone) {
 
 bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
                  size_t zone_length) noexcept {
-  if (zone_length == 0 || zone_length > name_length) {
-    return false;
-  }
-  size_t off = name_length - zone_length;
-  size_t pos = 0;
-  while (pos < off) {
-    pos += 1 + name[pos];
-  }
-  return pos == off && std::memcmp(name + off, zone, zone_length) == 0;
+  return cache::nameIsUnder(name, name_length, zone, zone_length);
 }
 
 bool BlockRuntime::forwards(const uint8_t* name, size_t name_length) const noexcept {
@@ -182,6 +185,13 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       rt.zones_label += (rt.zones_label.empty() ? "" : " ") + z;
     }
     if (b.cache) {
+      auto scope = cache::CacheScope::create(b.cache->zones, b.cache->success_disabled_zones,
+                                             b.cache->denial_disabled_zones);
+      if (!scope) {
+        return fail(std::move(scope.error())
+                        .withContext(b.file + ":" + std::to_string(b.line) + ": cache"));
+      }
+      rt.cache_scope = std::move(*scope);
       rt.cache_signature = cacheSignature(b);
       auto it = old_caches.find(rt.cache_signature);
       if (it != old_caches.end()) {
@@ -191,6 +201,36 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
         unsigned shards = std::max(4u * workers, 16u);
         rt.cache = std::make_shared<cache::Cache>(toPolicy(*b.cache, per_cache_bytes), shards);
       }
+    }
+    for (const auto& c : b.errors_consolidate) {
+      auto rule = std::make_shared<ConsolidateRule>();
+      try {
+        rule->re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
+      } catch (const std::regex_error& e) {
+        return fail(Errc::kInvalidArgument, b.file + ":" + std::to_string(b.line) +
+                                                ": errors consolidate: invalid regexp '" +
+                                                c.pattern + "': " + e.what());
+      }
+      rule->pattern = c.pattern;
+      rule->period = c.period;
+      rule->period_text = config::formatGoDuration(c.period);
+      rule->level = c.level == "debug"     ? ConsolidateRule::Level::kDebug
+                    : c.level == "info"    ? ConsolidateRule::Level::kInfo
+                    : c.level == "warning" ? ConsolidateRule::Level::kWarning
+                                           : ConsolidateRule::Level::kError;
+      rt.consolidate.push_back(std::move(rule));
+    }
+    for (const auto& rule : b.log_rules) {
+      BlockRuntime::LogRuntime lr;
+      lr.rule = &rule;
+      for (const auto& z : rule.zones) {
+        auto w = zoneWire(z);
+        if (w.empty()) {
+          return fail(Errc::kInvalidArgument, "invalid log zone '" + z + "'");
+        }
+        lr.zones.push_back(std::move(w));
+      }
+      rt.log_rules.push_back(std::move(lr));
     }
     if (b.forward) {
       auto g = std::make_shared<forward::ForwardGroup>();
@@ -224,6 +264,48 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
   }
 
   snap->routes.resize(snap->listeners.size());
+  for (const auto& label : snap->server_labels) {
+    snap->dropped_stats.push_back(registry.zone(label, metrics::kDroppedZone));
+  }
+  // CoreDNS sets coredns_plugin_enabled from the prometheus plugin's setup, for every listen host
+  // of the block and every handler in its chain (bind, reload, health are not handlers).
+  std::set<metrics::PluginEnabled> enabled;
+  for (const auto& b : blocks) {
+    if (!b.prometheus) {
+      continue;
+    }
+    std::vector<std::string> servers;
+    if (b.bind.empty()) {
+      servers.push_back("dns://:" + std::to_string(b.port));
+    }
+    for (const auto& ip : b.bind) {
+      servers.push_back(serverLabel(SocketAddress{ip, b.port}));
+    }
+    std::vector<std::string> names = {"prometheus"};
+    if (b.errors) {
+      names.push_back("errors");
+    }
+    if (b.log) {
+      names.push_back("log");
+    }
+    if (b.cache) {
+      names.push_back("cache");
+    }
+    if (b.loop) {
+      names.push_back("loop");
+    }
+    if (b.forward) {
+      names.push_back("forward");
+    }
+    for (const auto& server : servers) {
+      for (const auto& z : b.zones) {
+        for (const auto& n : names) {
+          enabled.insert({server, z, n});
+        }
+      }
+    }
+  }
+  snap->plugins_enabled.assign(enabled.begin(), enabled.end());
   snap->cache_stats.assign(snap->listeners.size(),
                            std::vector<metrics::CacheStats*>(blocks.size(), nullptr));
   for (size_t li = 0; li < snap->listeners.size(); ++li) {

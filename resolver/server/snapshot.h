@@ -13,9 +13,11 @@
 #include "base/ip.h"
 #include "base/result.h"
 #include "resolver/cache/cache.h"
+#include "resolver/cache/cache_scope.h"
 #include "resolver/config/config.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
+#include "resolver/server/query_log.h"
 
 namespace nld::resolver::server {
 
@@ -30,6 +32,7 @@ struct RouteZone {
 struct BlockRuntime {
   const config::ServerBlock* config = nullptr;
   std::shared_ptr<cache::Cache> cache;             ///< null without `cache`
+  cache::CacheScope cache_scope;                   ///< `cache ZONES` and `disable ...`
   std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
   std::string cache_signature;                     ///< equal → the cache is kept across reloads
   std::string zones_label;                         ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
@@ -37,6 +40,15 @@ struct BlockRuntime {
   /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
   std::vector<uint8_t> forward_from;
   std::vector<std::vector<uint8_t>> forward_except;
+  /// `log` rules with their NAMES in lower-cased wire form, in config order (CoreDNS: the first
+  /// rule whose names match a query decides). Empty without `log`.
+  struct LogRuntime {
+    const config::LogRule* rule = nullptr;
+    std::vector<std::vector<uint8_t>> zones;
+  };
+  std::vector<LogRuntime> log_rules;
+  /// `errors { consolidate ... }` rules, compiled (shared with workers' pending summaries).
+  std::vector<std::shared_ptr<const ConsolidateRule>> consolidate;
 
   bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };
@@ -55,6 +67,10 @@ struct Snapshot {
   /// cache_stats[listener][block] (null when the block has no cache or is not on the listener)
   std::vector<std::vector<metrics::CacheStats*>> cache_stats;
   std::vector<std::shared_ptr<forward::ForwardGroup>> groups;
+  /// Per listener: the zone="dropped" slots (queries no block takes; CoreDNS vars.Dropped).
+  std::vector<metrics::ZoneStats*> dropped_stats;
+  /// coredns_plugin_enabled samples: blocks with `prometheus`, per listen host and zone.
+  std::vector<metrics::PluginEnabled> plugins_enabled;
 
   /// The route for a lower-cased query name on a listener, or nullptr (→ REFUSED).
   const RouteZone* route(size_t listener, const uint8_t* name_lower,

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/log.h"
 #include "resolver/dns/builder.h"
 #include "resolver/dns/message.h"
 #include "resolver/dns/name.h"
@@ -41,6 +42,32 @@ size_t rcodeOf(std::span<const uint8_t> answer) noexcept {
   return answer.size() >= dns::kHeaderSize
              ? metrics::rcodeIndex(static_cast<unsigned>(dns::headerRcode(answer)))
              : 0;
+}
+
+/// The response half of CoreDNS's vars.Report: rcode/plugin and the response size.
+void countResponse(metrics::ZoneStats& zs, bool tcp, Plugin plugin,
+                   std::span<const uint8_t> answer) noexcept {
+  zs.responses[static_cast<size_t>(plugin)][rcodeOf(answer)].inc();
+  zs.response_size[tcp ? 1 : 0].observe(answer.size());
+}
+
+/// The request half: proto/family/type, the query's size, the DO bit.
+void countRequest(metrics::ZoneStats& zs, bool tcp, size_t family, size_t type_index, size_t size,
+                  bool do_bit) noexcept {
+  zs.requests[tcp ? 1 : 0][family][type_index].inc();
+  zs.request_size[tcp ? 1 : 0].observe(size);
+  if (do_bit) {
+    zs.do_requests.inc();
+  }
+}
+
+/// The ErrorLimiter's summary of errors it did not let through.
+void logSuppressed(uint64_t n) noexcept {
+  if (n > 0) {
+    NLD_LOG(kServer, err,
+            "plugin/errors: {} more errors not logged (at most {} per second per worker)", n,
+            ErrorLimiter::kPerSecond);
+  }
 }
 
 }  // namespace
@@ -242,11 +269,15 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       [this] { return forwarder_->needsTick(); });
   loop_->addTick(
       std::chrono::milliseconds(1000), [this] { sweep(); },
-      [this] { return !clients_.empty() || !client_graveyard_.empty(); });
+      [this] {
+        return !clients_.empty() || !client_graveyard_.empty() || !consolidating_.empty() ||
+               error_limiter_.pending();
+      });
 }
 
 Worker::~Worker() {
   forwarder_.reset();
+  flushConsolidated(net::MonoClock::now(), true);  // counts not yet summarized
   closeListeners();
   for (auto& [id, c] : clients_) {
     (void)id;
@@ -451,19 +482,27 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
       return dns::buildErrorResponse(wire, dns::Rcode::kNoError, out);
     }
   }
-  const RouteZone* route = snap.route(listener, key->name.data(), key->name_length);
-  if (route == nullptr) {
-    return dns::buildErrorResponse(wire, dns::Rcode::kRefused, out);
-  }
-  metrics::ZoneStats& zs = route->stats[index_];
   const size_t family = snap.listeners[listener].ip.isV4() ? 0 : 1;
   const size_t type_index = metrics::typeIndex(q->qtype);
-  zs.requests[client.tcp ? 1 : 0][family][type_index].inc();
+  const RouteZone* route = snap.route(listener, key->name.data(), key->name_length);
+  if (route == nullptr) {
+    // CoreDNS errorAndMetricsFunc: REFUSED, reported under zone="dropped" with no duration.
+    size_t len = dns::buildErrorResponse(wire, dns::Rcode::kRefused, out);
+    if (listener < snap.dropped_stats.size()) {
+      metrics::ZoneStats& ds = snap.dropped_stats[listener][index_];
+      countRequest(ds, client.tcp, family, type_index, wire.size(), q->doBit());
+      countResponse(ds, client.tcp, Plugin::kNone, out.first(len));
+      ds.duration[type_index].observe(0);
+    }
+    return len;
+  }
+  metrics::ZoneStats& zs = route->stats[index_];
+  countRequest(zs, client.tcp, family, type_index, wire.size(), q->doBit());
   const BlockRuntime& block = snap.blocks[route->block];
   const MonoTime start = client.received;
 
   bool verify = false;
-  if (block.cache) {
+  if (block.cache && block.cache_scope.covers(key->name.data(), key->name_length)) {
     metrics::CacheStats* cs = snap.cache_stats[listener][route->block];
     if (cs != nullptr) {
       cs += index_;
@@ -494,11 +533,15 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
           // Background refresh: the client has its answer already.
           startForward(snap, *route, *key, wire, nullptr, false, type_index);
         }
-        zs.responses[static_cast<size_t>(Plugin::kCache)][rcodeOf(out.first(len))].inc();
+        countResponse(zs, client.tcp, Plugin::kCache, out.first(len));
         if (client.defer != nullptr) {
           client.defer->histogram = &zs.duration[type_index];
         } else {
           zs.duration[type_index].observe(elapsedNs(start));
+        }
+        if (!block.log_rules.empty()) [[unlikely]] {
+          logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
+                   out.first(len), start);
         }
         return len;
       }
@@ -514,7 +557,18 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
   }
   if (!block.forward || !block.forwards(key->name.data(), key->name_length)) {
     size_t len = dns::buildErrorResponse(wire, dns::Rcode::kServFail, out);
-    zs.responses[static_cast<size_t>(Plugin::kNone)][2].inc();
+    countResponse(zs, client.tcp, Plugin::kNone, out.first(len));
+    // CoreDNS plugin.NextOrFailure: the last plugin in the chain has no next one.
+    reportError(block, 2, *key, [&block] {
+      return std::string(block.forward ? "plugin/forward"
+                         : block.cache ? "plugin/cache"
+                                       : "plugin/errors") +
+             ": no next plugin found";
+    });
+    if (!block.log_rules.empty()) {
+      logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
+               out.first(len), start);
+    }
     return len;
   }
   startForward(snap, *route, *key, wire, &client, verify, type_index);
@@ -578,10 +632,21 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     pending_.erase(node);
     coalesce_.erase(gone->ck);
     pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    const BlockRuntime& block = snap.blocks[route.block];
     for (const auto& w : gone->waiters) {
       size_t len = dns::buildErrorResponse(w.query, dns::Rcode::kRefused, scratch_);
-      gone->zone_stats[index_].responses[static_cast<size_t>(Plugin::kForward)][5].inc();
-      deliver(w, std::span<const uint8_t>(scratch_.data(), len));
+      auto answer = std::span<const uint8_t>(scratch_.data(), len);
+      countResponse(gone->zone_stats[index_], w.tcp, Plugin::kForward, answer);
+      reportError(block, 5, key, [&block] {
+        return "concurrent queries exceeded maximum " +
+               std::to_string(block.config->forward->max_concurrent);
+      });
+      if (!block.log_rules.empty()) {
+        if (auto q = dns::parseQuery(w.query)) {
+          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, key, answer, w.start);
+        }
+      }
+      deliver(w, answer);
     }
   }
 }
@@ -608,8 +673,15 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
   const bool ok = info.has_value();
   const bool failed =
       !ok || info->rcode == dns::Rcode::kServFail || info->rcode == dns::Rcode::kRefused;
-  if (ok && block.cache) {
+  const bool cached =
+      block.cache && block.cache_scope.covers(p->key.name.data(), p->key.name_length);
+  if (ok && cached &&
+      block.cache_scope.mayStore(p->key.name.data(), p->key.name_length, info->type)) {
     block.cache->insert(p->key, answer, *info, now);
+  }
+  forward::Failure failure;
+  if (!ok) {
+    failure = forwarder_->lastFailure();
   }
   // The answer may be copied into scratch_ per waiter: keep our own copy of it first if it lives
   // there (it never does: the forwarder owns its buffer), so no aliasing.
@@ -621,7 +693,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     }
     size_t len = 0;
     Plugin plugin = Plugin::kForward;
-    if (block.cache && failed && block.cache->policy().serve_stale.enabled) {
+    if (cached && failed && block.cache->policy().serve_stale.enabled) {
       auto hit = block.cache->serveStale(p->key, *q, w.query, buf, now);
       if (hit.outcome == cache::Outcome::kStale) {
         len = hit.length;
@@ -632,7 +704,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
         }
       }
     }
-    if (len == 0 && ok && block.cache) {
+    if (len == 0 && ok && cached) {
       auto hit = block.cache->lookup(p->key, *q, w.query, buf, now);
       if (hit.outcome == cache::Outcome::kFresh || hit.outcome == cache::Outcome::kFreshPrefetch) {
         len = hit.length;
@@ -650,6 +722,9 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     }
     if (len == 0) {
       len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);
+      if (!ok) {
+        reportError(block, 2, p->key, [&failure] { return failure.describe(); });
+      }
     }
     if (!w.tcp) {
       size_t limit = std::min(q->udpLimit(), kMaxUdpAnswer);
@@ -662,10 +737,131 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     }
     auto out = std::span<const uint8_t>(buf.data(), len);
     auto& zs = p->zone_stats[index_];
-    zs.responses[static_cast<size_t>(plugin)][rcodeOf(out)].inc();
+    countResponse(zs, w.tcp, plugin, out);
     zs.duration[w.type_index].observe(elapsedNs(w.start));
+    if (!block.log_rules.empty()) {
+      logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, p->key, out, w.start);
+    }
     deliver(w, out);
   }
+}
+
+template <typename Describe>
+void Worker::reportError(const BlockRuntime& block, unsigned rcode, const cache::CacheKey& key,
+                         Describe&& describe) noexcept {
+  if (!block.config->errors) {
+    return;
+  }
+  std::string text;
+  if (!block.consolidate.empty()) {
+    // CoreDNS: an error matching a consolidate pattern is counted, not logged.
+    text = describe();
+    for (const auto& rule : block.consolidate) {
+      if (!rule->matches(text)) {
+        continue;
+      }
+      for (auto& c : consolidating_) {
+        if (c.rule == rule) {
+          ++c.count;
+          return;
+        }
+      }
+      consolidating_.push_back({rule, 1, loop_->now() + rule->period});
+      return;
+    }
+  }
+  auto verdict = error_limiter_.admit(loop_->now());
+  logSuppressed(verdict.suppressed);
+  if (!verdict.log) {
+    return;  // a flood costs this comparison and an increment, nothing more
+  }
+  if (block.consolidate.empty()) {
+    text = describe();
+  }
+  NLD_LOG(kServer, err, "plugin/errors: {}",
+          formatError(rcode, dns::nameToText(key.nameWire(), 0), key.qtype, text));
+}
+
+void Worker::flushConsolidated(MonoTime now, bool all) noexcept {
+  for (size_t i = 0; i < consolidating_.size();) {
+    auto& c = consolidating_[i];
+    if (!all && now < c.due) {
+      ++i;
+      continue;
+    }
+    std::string line = "plugin/errors: " + c.rule->summary(c.count);
+    switch (c.rule->level) {
+      case ConsolidateRule::Level::kDebug:
+        NLD_LOG(kServer, debug, "{}", line);
+        break;
+      case ConsolidateRule::Level::kInfo:
+        NLD_LOG(kServer, info, "{}", line);
+        break;
+      case ConsolidateRule::Level::kWarning:
+        NLD_LOG(kServer, warn, "{}", line);
+        break;
+      case ConsolidateRule::Level::kError:
+        NLD_LOG(kServer, err, "{}", line);
+        break;
+    }
+    consolidating_.erase(consolidating_.begin() + static_cast<long>(i));
+  }
+}
+
+void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
+                      const sockaddr_storage* peer, socklen_t peer_len,
+                      std::span<const uint8_t> query, const dns::Query& q,
+                      const cache::CacheKey& key, std::span<const uint8_t> answer,
+                      MonoTime start) noexcept {
+  // CoreDNS plugin/log: the first rule whose names match decides.
+  const config::LogRule* rule = nullptr;
+  for (const auto& r : block.log_rules) {
+    for (const auto& z : r.zones) {
+      if (nameIsUnder(key.name.data(), key.name_length, z.data(), z.size())) {
+        rule = r.rule;
+        break;
+      }
+    }
+    if (rule != nullptr) {
+      break;
+    }
+  }
+  if (rule == nullptr) {
+    return;
+  }
+  if (rule->classes != config::LogRule::kAll) {
+    auto info = dns::inspectResponse(answer);
+    uint8_t cls = info ? logClassOf(info->type) : config::LogRule::kError;
+    if ((rule->classes & cls) == 0) {
+      return;
+    }
+  }
+  QueryLogLine line;
+  if (tcp) {
+    auto it = clients_.find(conn_id);
+    if (it != clients_.end()) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      if (::getpeername(it->second->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        line.client = SocketAddress::fromSockaddr(ss);
+      }
+    }
+  } else if (peer != nullptr && peer_len > 0) {
+    line.client = SocketAddress::fromSockaddr(*peer);
+  }
+  std::string name = dns::nameToText(key.nameWire(), 0);
+  line.id = q.id;
+  line.qtype = q.qtype;
+  line.qclass = q.qclass;
+  line.name = name;
+  line.tcp = tcp;
+  line.size = query.size();
+  line.do_bit = q.doBit();
+  line.bufsize = tcp ? 65535 : q.udpLimit();
+  line.answer = answer;
+  line.duration_ns = elapsedNs(start);
+  line.combined = rule->combined;
+  NLD_LOG(kServer, info, "{}", formatQueryLog(line));
 }
 
 void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept {
@@ -724,6 +920,8 @@ void Worker::closeClient(uint64_t id) noexcept {
 
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
+  flushConsolidated(loop_->now(), false);
+  logSuppressed(error_limiter_.flush(loop_->now()));
   MonoTime cutoff = loop_->now() - options_.tcp_idle_timeout;
   std::vector<uint64_t> idle;
   for (const auto& [id, c] : clients_) {

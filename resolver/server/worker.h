@@ -3,9 +3,12 @@
 // its metric slots. Shared with other workers: only the caches and the config snapshot.
 //
 // Per query (the only per-query code path): parse → FORMERR/NOTIMP or drop → route by longest
-// zone on the listener → the block's cache → on a miss, coalesce with an identical in-flight
-// query or forward. Cache hits are answered inside the recvmmsg/sendmmsg batch with no
-// allocation and no lock beyond the cache shard's.
+// zone on the listener (none: REFUSED, counted under zone="dropped") → the block's cache if
+// its scope covers the name (`cache ZONES`) → on a miss, coalesce with an identical in-flight
+// query or forward; answers of a `disable`d class are not stored. Cache hits are answered
+// inside the recvmmsg/sendmmsg batch with no allocation and no lock beyond the cache shard's.
+// `errors` (failures only, rate-limited) and `log` (per query, only when configured) write
+// through the server logger; neither costs anything on a hit when not configured.
 //
 // Threading: run() on the worker thread; post*() from any thread.
 #pragma once
@@ -24,6 +27,7 @@
 #include "resolver/cache/cache_key.h"
 #include "resolver/forward/forwarder.h"
 #include "resolver/net/event_loop.h"
+#include "resolver/server/query_log.h"
 #include "resolver/server/snapshot.h"
 
 namespace nld::resolver::server {
@@ -112,6 +116,16 @@ class Worker {
                     std::span<const uint8_t> wire, const Client* client, bool verify,
                     size_t type_index) noexcept;
   void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  /// `errors`: logs "plugin/errors: RCODE QNAME QTYPE: TEXT" (rate-limited; `describe` is only
+  /// called for lines actually written).
+  template <typename Describe>
+  void reportError(const BlockRuntime& block, unsigned rcode, const cache::CacheKey& key,
+                   Describe&& describe) noexcept;
+  /// `log`: one common-log-format line if a log rule of the block selects this query.
+  void logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id, const sockaddr_storage* peer,
+                socklen_t peer_len, std::span<const uint8_t> query, const dns::Query& q,
+                const cache::CacheKey& key, std::span<const uint8_t> answer,
+                net::MonoTime start) noexcept;
   void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;
   void onUdpReadable(UdpListener& l) noexcept;
   void onAccept(TcpListener& l) noexcept;
@@ -140,6 +154,15 @@ class Worker {
   std::vector<uint8_t> scratch_;  ///< 64 KiB: TCP answers and forwarded answers
   struct Batch;
   std::unique_ptr<Batch> batch_;
+  ErrorLimiter error_limiter_;
+  /// `consolidate` counts of this worker, each summarized `period` after its first error.
+  struct Consolidating {
+    std::shared_ptr<const ConsolidateRule> rule;
+    uint64_t count = 0;
+    net::MonoTime due;
+  };
+  std::vector<Consolidating> consolidating_;
+  void flushConsolidated(net::MonoTime now, bool all) noexcept;
 };
 
 /// The local health probe: a CH-class TXT query for this name is answered by the worker itself

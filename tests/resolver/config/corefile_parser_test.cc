@@ -410,6 +410,91 @@ TEST(CorefileParser, DirectiveDefaults) {
   EXPECT_EQ(only(*j).reload_jitter, milliseconds(2000));
 }
 
+TEST(CorefileParser, LogRulesFollowCoreDnsArguments) {
+  // No argument: every name, every class, common format.
+  auto plain = parse(". {\n log\n}\n");
+  ASSERT_TRUE(plain) << plain.error().message();
+  ASSERT_EQ(only(*plain).log_rules.size(), 1u);
+  EXPECT_TRUE(only(*plain).log);
+  EXPECT_EQ(only(*plain).log_rules[0].zones, std::vector<std::string>{"."});
+  EXPECT_EQ(only(*plain).log_rules[0].classes, LogRule::kAll);
+  EXPECT_FALSE(only(*plain).log_rules[0].combined);
+
+  // One argument is NAMES; more: NAMES... FORMAT. Class lines accumulate.
+  auto r = parse(
+      ". {\n log Example.ORG\n log a.org b.org {combined} {\n  class denial\n  class error\n"
+      " }\n log c.org \"{remote} {name}\"\n}\n");
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& b = only(*r);
+  ASSERT_EQ(b.log_rules.size(), 3u);
+  EXPECT_EQ(b.log_rules[0].zones, std::vector<std::string>{"example.org."});
+  EXPECT_EQ(b.log_rules[1].zones, (std::vector<std::string>{"a.org.", "b.org."}));
+  EXPECT_TRUE(b.log_rules[1].combined);
+  EXPECT_EQ(b.log_rules[1].classes, LogRule::kDenial | LogRule::kError);
+  EXPECT_EQ(b.log_rules[2].zones, std::vector<std::string>{"c.org."});
+  ASSERT_EQ(b.notes.size(), 1u);
+  EXPECT_NE(b.notes[0].find("custom format '{remote} {name}' is not supported"), std::string::npos)
+      << b.notes[0];
+  EXPECT_FALSE(only(*parse(". {\n errors\n}\n")).log);
+}
+
+TEST(CorefileParser, ErrorsConsolidateIsKept) {
+  auto r = parse(
+      ". {\n errors {\n  consolidate 5m \".* i/o timeout$\"\n  consolidate 30s ^refused warning\n"
+      "  stacktrace\n }\n}\n");
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& c = only(*r).errors_consolidate;
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].period, std::chrono::minutes(5));
+  EXPECT_EQ(c[0].pattern, ".* i/o timeout$");
+  EXPECT_EQ(c[0].level, "error");
+  EXPECT_EQ(c[1].period, seconds(30));
+  EXPECT_EQ(c[1].level, "warning");
+  auto bad = parse(". {\n errors {\n  consolidate 5m \"(unclosed\"\n }\n}\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("Corefile:3: errors consolidate: invalid regexp "
+                                       "'(unclosed'"),
+            std::string::npos)
+      << bad.error().message();
+  auto level = parse(". {\n errors {\n  consolidate 5m x loud\n }\n}\n");
+  ASSERT_FALSE(level);
+  EXPECT_NE(level.error().message().find(
+                "Corefile:3: errors: unknown log level argument in consolidate: loud"),
+            std::string::npos)
+      << level.error().message();
+}
+
+TEST(GoDurationString, MatchesGoTimeDurationString) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(formatGoDuration(std::chrono::minutes(5)), "5m0s");
+  EXPECT_EQ(formatGoDuration(std::chrono::hours(1)), "1h0m0s");
+  EXPECT_EQ(formatGoDuration(std::chrono::minutes(90)), "1h30m0s");
+  EXPECT_EQ(formatGoDuration(seconds(30)), "30s");
+  EXPECT_EQ(formatGoDuration(milliseconds(1500)), "1.5s");
+  EXPECT_EQ(formatGoDuration(milliseconds(500)), "500ms");
+  EXPECT_EQ(formatGoDuration(nanoseconds(1500)), "1.5µs");
+  EXPECT_EQ(formatGoDuration(nanoseconds(7)), "7ns");
+  EXPECT_EQ(formatGoDuration(nanoseconds(0)), "0s");
+  EXPECT_EQ(formatGoDuration(seconds(-2)), "-2s");
+  EXPECT_EQ(formatGoDuration(nanoseconds(61000000001)), "1m1.000000001s");
+}
+
+TEST(CorefileParser, CacheZonesAndDisableDefaults) {
+  // `disable` without zones takes the cache's zones, which default to the block's.
+  auto r = parse(
+      "example.org {\n cache 30 a.example.org b.example.org {\n  disable denial\n }\n}\n"
+      "example.net {\n cache {\n  disable success\n }\n}\n");
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->blocks.size(), 2u);
+  const auto& a = *r->blocks[0].cache;
+  EXPECT_EQ(a.zones, (std::vector<std::string>{"a.example.org.", "b.example.org."}));
+  EXPECT_EQ(a.denial_disabled_zones, a.zones);
+  EXPECT_TRUE(a.success_disabled_zones.empty());
+  const auto& n = *r->blocks[1].cache;
+  EXPECT_TRUE(n.zones.empty());
+  EXPECT_EQ(n.success_disabled_zones, std::vector<std::string>{"example.net."});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors: every one names file:line.
 

@@ -68,7 +68,10 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeAndEverySampleIsWellFormed) {
   r.zone("dns://:53", ".")[0].requests[1][1][0].inc();
   r.cache("dns://:53", ".");
   r.upstream("1.1.1.1:53");
-  std::string text = r.render({}, "x");
+  r.zone("dns://:53", ".")[0].request_size[0].observe(30);
+  r.zone("dns://:53", ".")[0].response_size[1].observe(300);
+  r.zone("dns://:53", ".")[0].do_requests.inc();
+  std::string text = r.render({}, "x", {{"dns://:53", ".", "cache"}});
   std::istringstream in(text);
   std::string line;
   std::set<std::string> typed;
@@ -103,6 +106,52 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeAndEverySampleIsWellFormed) {
     }
     EXPECT_TRUE(typed.count(name)) << "no # TYPE before " << line;
   }
+}
+
+TEST(Metrics, SizeHistogramsDoRequestsAndPluginEnabledUseCoreDnsNamesAndBuckets) {
+  Registry r(2);
+  ZoneStats* z = r.zone("dns://169.254.20.10:53", "cluster.local.");
+  z[0].request_size[0].observe(40);      // le=100
+  z[1].request_size[0].observe(511);     // le=511
+  z[0].request_size[1].observe(0);       // le=0, tcp
+  z[1].response_size[0].observe(70000);  // above 64000: +Inf only
+  z[0].do_requests.inc();
+  z[1].do_requests.inc(2);
+  ZoneStats* d = r.zone("dns://169.254.20.10:53", kDroppedZone);
+  d[0].requests[0][0][typeIndex(1)].inc();
+  std::vector<PluginEnabled> plugins = {{"dns://169.254.20.10:53", "cluster.local.", "cache"},
+                                        {"dns://169.254.20.10:53", "cluster.local.", "errors"}};
+  std::string text = r.render({}, "0.1.0", plugins);
+  const std::string labels = "server=\"dns://169.254.20.10:53\",zone=\"cluster.local.\",view=\"\"";
+  EXPECT_THAT(text, HasSubstr("# TYPE coredns_dns_request_size_bytes histogram\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE coredns_dns_response_size_bytes histogram\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"0\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"100\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"400\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"511\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"64000\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("coredns_dns_request_size_bytes_sum{" + labels + ",proto=\"udp\"} 551\n"));
+  EXPECT_THAT(text,
+              HasSubstr("coredns_dns_request_size_bytes_count{" + labels + ",proto=\"tcp\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_request_size_bytes_bucket{" + labels +
+                              ",proto=\"tcp\",le=\"0\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_response_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"64000\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_response_size_bytes_bucket{" + labels +
+                              ",proto=\"udp\",le=\"+Inf\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_do_requests_total{" + labels + "} 3\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_dns_requests_total{server=\"dns://169.254.20.10:53\","
+                              "zone=\"dropped\",view=\"\",proto=\"udp\",family=\"1\","
+                              "type=\"A\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE coredns_plugin_enabled gauge\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_plugin_enabled{" + labels + ",name=\"cache\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("coredns_plugin_enabled{" + labels + ",name=\"errors\"} 1\n"));
 }
 
 TEST(Metrics, LabelValuesAreEscaped) { EXPECT_EQ(escapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }

@@ -108,3 +108,56 @@ TEST(Snapshot, ForwardFromAndExceptLimitWhatIsForwarded) {
 
 }  // namespace
 }  // namespace nld::resolver::server
+
+namespace nld::resolver::server {
+namespace {
+
+TEST(Snapshot, PluginEnabledListsHandlersOfPrometheusBlocksPerListenHostAndZone) {
+  metrics::Registry r(1);
+  auto s = build(
+      "cluster.local:53 {\n  errors\n  cache 30\n  bind 169.254.20.10 10.96.0.10\n"
+      "  forward . 10.96.12.34\n  prometheus :9253\n  reload\n  loop\n}\n"
+      "example.org:53 {\n  log\n  bind 169.254.20.10\n  forward . 8.8.8.8\n}\n"
+      ".:53 {\n  bind 169.254.20.10\n  forward . 8.8.8.8\n  prometheus :9253\n}\n",
+      r);
+  std::vector<std::string> got;
+  for (const auto& p : s->plugins_enabled) {
+    got.push_back(p.server + " " + p.zone + " " + p.name);
+  }
+  std::vector<std::string> want = {
+      "dns://10.96.0.10:53 cluster.local. cache",
+      "dns://10.96.0.10:53 cluster.local. errors",
+      "dns://10.96.0.10:53 cluster.local. forward",
+      "dns://10.96.0.10:53 cluster.local. loop",
+      "dns://10.96.0.10:53 cluster.local. prometheus",
+      "dns://169.254.20.10:53 . forward",
+      "dns://169.254.20.10:53 . prometheus",
+      "dns://169.254.20.10:53 cluster.local. cache",
+      "dns://169.254.20.10:53 cluster.local. errors",
+      "dns://169.254.20.10:53 cluster.local. forward",
+      "dns://169.254.20.10:53 cluster.local. loop",
+      "dns://169.254.20.10:53 cluster.local. prometheus",
+  };
+  EXPECT_EQ(got, want);
+  ASSERT_EQ(s->dropped_stats.size(), s->listeners.size());
+  EXPECT_EQ(s->dropped_stats[0], r.zone("dns://169.254.20.10:53", "dropped"));
+}
+
+TEST(Snapshot, CacheScopeFromCacheZonesAndANewCacheWhenTheScopeChanges) {
+  metrics::Registry r(1);
+  auto a = build(".:53 {\n  cache 30 svc.cluster.local\n  forward . 8.8.8.8\n}\n", r);
+  auto in = wireOf("a.svc.cluster.local.");
+  auto out = wireOf("example.org.");
+  EXPECT_TRUE(a->blocks[0].cache_scope.covers(in.data(), in.size()));
+  EXPECT_FALSE(a->blocks[0].cache_scope.covers(out.data(), out.size()));
+  auto b = build(
+      ".:53 {\n  cache 30 svc.cluster.local {\n    disable denial\n  }\n  forward . 8.8.8.8\n}\n",
+      r, a.get());
+  EXPECT_NE(a->blocks[0].cache, b->blocks[0].cache);
+  EXPECT_FALSE(
+      b->blocks[0].cache_scope.mayStore(in.data(), in.size(), dns::ResponseType::kNameError));
+  EXPECT_TRUE(b->blocks[0].cache_scope.mayStore(in.data(), in.size(), dns::ResponseType::kNoError));
+}
+
+}  // namespace
+}  // namespace nld::resolver::server

@@ -1,0 +1,325 @@
+// End to end, the CoreDNS plugin features beyond serving: `cache ZONES` / `disable`, the
+// CoreDNS metrics (size histograms, DO, plugin_enabled, zone="dropped"), and the `errors` and
+// `log` output. nsd is the upstream, dig the client; log lines are captured from the server's
+// spdlog logger.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/sinks/base_sink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/log.h"
+#include "tests/resolver/server/e2e_support.h"
+
+namespace nld::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string status(const CommandResult& r) {
+  auto pos = r.out.find("status: ");
+  if (pos == std::string::npos) {
+    return "<none>";
+  }
+  pos += 8;
+  auto end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ", pos);
+  return r.out.substr(pos, end - pos);
+}
+
+/// Records every message of the `server` logger while it lives (attach before the server starts,
+/// destroy after it stopped: spdlog's sink list is not meant to change under running threads).
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<Sink>()) {
+    log::get(log::Subsystem::kServer).sinks().push_back(sink_);
+  }
+  ~CapturedLog() {
+    auto& sinks = log::get(log::Subsystem::kServer).sinks();
+    std::erase(sinks, sink_);
+  }
+  std::vector<std::string> lines() const { return sink_->lines(); }
+  std::vector<std::string> matching(const std::string& pattern) const {
+    std::regex re(pattern);
+    std::vector<std::string> out;
+    for (const auto& l : lines()) {
+      if (std::regex_search(l, re)) {
+        out.push_back(l);
+      }
+    }
+    return out;
+  }
+  /// Polls until `n` lines match or 5 s passed.
+  std::vector<std::string> waitFor(const std::string& pattern, size_t n) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      auto got = matching(pattern);
+      if (got.size() >= n || std::chrono::steady_clock::now() > deadline) {
+        return got;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+ private:
+  class Sink : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    std::vector<std::string> lines() {
+      std::lock_guard lock(mutex_);
+      return lines_;
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& m) override {
+      lines_.emplace_back(m.payload.data(), m.payload.size());
+    }
+    void flush_() override {}
+
+   private:
+    std::vector<std::string> lines_;
+  };
+  std::shared_ptr<Sink> sink_;
+};
+
+std::string clusterBlock(const std::string& directives) {
+  return "cluster.local:53 {\n" + directives +
+         "    bind 127.0.0.1\n"
+         "    forward . 127.0.0.2:5300\n"
+         "}\n";
+}
+
+TEST(ServerFeatures, CacheZonesLimitWhatIsCached) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto server = startServer(clusterBlock("    cache 30 svc.cluster.local\n"));
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(dig("+short svc1.default.svc.cluster.local A").out, "10.96.0.11\n");
+  EXPECT_EQ(dig("+short ns.dns.cluster.local A").out, "10.96.0.10\n");
+  nsd.stop();
+  // Under the cache's zone: answered from the cache. Outside it: never cached, so the dead
+  // upstream shows.
+  EXPECT_EQ(dig("+short svc1.default.svc.cluster.local A").out, "10.96.0.11\n");
+  EXPECT_EQ(status(dig("ns.dns.cluster.local A")), "SERVFAIL");
+  std::string m = server->renderMetrics();
+  // Only the in-zone name ever reached the cache: 2 requests, 1 hit.
+  EXPECT_THAT(m, HasSubstr("coredns_cache_requests_total{server=\"dns://127.0.0.1:53\","
+                           "zones=\"cluster.local.\",view=\"\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_cache_hits_total{server=\"dns://127.0.0.1:53\","
+                           "zones=\"cluster.local.\",view=\"\",type=\"success\"} 1\n"));
+}
+
+TEST(ServerFeatures, DisableDenialStoresNoNegativeAnswers) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto server = startServer(clusterBlock("    cache 30 {\n        disable denial\n    }\n"));
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(status(dig("nope.default.svc.cluster.local A")), "NXDOMAIN");
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local AAAA")), "NOERROR");
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local A")), "NOERROR");
+  nsd.stop();
+  EXPECT_EQ(dig("+short svc1.default.svc.cluster.local A").out, "10.96.0.11\n");
+  EXPECT_EQ(status(dig("nope.default.svc.cluster.local A")), "SERVFAIL");
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local AAAA")), "NOERROR");  // has an answer
+}
+
+TEST(ServerFeatures, DisableSuccessUnderAZoneStillCachesDenials) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto server = startServer(
+      clusterBlock("    cache 30 {\n        disable success svc.cluster.local\n    }\n"));
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local A")), "NOERROR");
+  EXPECT_EQ(status(dig("nope.default.svc.cluster.local A")), "NXDOMAIN");
+  EXPECT_EQ(status(dig("ns.dns.cluster.local A")), "NOERROR");
+  nsd.stop();
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local A")), "SERVFAIL");
+  EXPECT_EQ(status(dig("nope.default.svc.cluster.local A")), "NXDOMAIN");
+  EXPECT_EQ(dig("+short ns.dns.cluster.local A").out, "10.96.0.10\n");  // outside the zone
+}
+
+TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto server = startServer(
+      clusterBlock("    errors\n    cache 30\n    prometheus 127.0.0.1:9253\n    loop\n"));
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(status(dig("+dnssec svc1.default.svc.cluster.local A")), "NOERROR");
+  EXPECT_EQ(status(dig("+dnssec +tcp svc1.default.svc.cluster.local A")), "NOERROR");
+  EXPECT_EQ(status(dig("+noedns svc1.default.svc.cluster.local A")), "NOERROR");
+  EXPECT_EQ(status(dig("www.example.org A")), "REFUSED");  // no block for it: dropped
+  std::string m = server->renderMetrics();
+  const std::string z = "server=\"dns://127.0.0.1:53\",zone=\"cluster.local.\",view=\"\"";
+  EXPECT_THAT(m, HasSubstr("coredns_dns_do_requests_total{" + z + "} 2\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_dns_request_size_bytes_count{" + z + ",proto=\"udp\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_dns_request_size_bytes_count{" + z + ",proto=\"tcp\"} 1\n"));
+  // dig's query with a cookie is > 50 bytes, without EDNS 48: all below the 100 byte bound.
+  EXPECT_THAT(m, HasSubstr("coredns_dns_request_size_bytes_bucket{" + z +
+                           ",proto=\"udp\",le=\"100\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_dns_response_size_bytes_count{" + z + ",proto=\"udp\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_dns_response_size_bytes_count{" + z + ",proto=\"tcp\"} 1\n"));
+  const std::string d = "server=\"dns://127.0.0.1:53\",zone=\"dropped\",view=\"\"";
+  EXPECT_THAT(m, HasSubstr("coredns_dns_requests_total{" + d +
+                           ",proto=\"udp\",family=\"1\",type=\"A\"} 1\n"));
+  EXPECT_THAT(
+      m, HasSubstr("coredns_dns_responses_total{" + d + ",rcode=\"REFUSED\",plugin=\"\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("coredns_dns_response_size_bytes_count{" + d + ",proto=\"udp\"} 1\n"));
+  for (const char* name : {"prometheus", "errors", "cache", "loop", "forward"}) {
+    EXPECT_THAT(m, HasSubstr("coredns_plugin_enabled{" + z + ",name=\"" + name + "\"} 1\n"));
+  }
+  EXPECT_THAT(m, Not(HasSubstr("name=\"log\"")));
+  EXPECT_THAT(m, Not(HasSubstr("name=\"bind\"")));
+}
+
+/// Sends one UDP query per name from its own socket, all at once, and waits for every answer
+/// (up to 5 s). Returns the number answered.
+size_t queryConcurrently(const std::vector<std::string>& names) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<int> fds;
+  uint16_t id = 1;
+  for (const auto& name : names) {
+    std::vector<uint8_t> q = {
+        static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    ++id;
+    size_t start = 0;
+    while (start < name.size()) {
+      size_t dot = name.find('.', start);
+      q.push_back(static_cast<uint8_t>(dot - start));
+      q.insert(q.end(), name.begin() + static_cast<long>(start),
+               name.begin() + static_cast<long>(dot));
+      start = dot + 1;
+    }
+    q.insert(q.end(), {0, 0, 1, 0, 1});
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    fds.push_back(fd);
+  }
+  size_t answered = 0;
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    uint8_t buf[512];
+    if (::poll(&p, 1, 5000) > 0 && ::recv(fd, buf, sizeof buf, 0) >= 12) {
+      ++answered;
+    }
+    ::close(fd);
+  }
+  return answered;
+}
+
+TEST(ServerFeatures, ErrorsLogsUpstreamFailuresRateLimited) {
+  NLD_ENTER_NETNS();
+  CapturedLog log;
+  // Nothing listens on 127.0.0.3:5300: every attempt fails at once with ECONNREFUSED.
+  auto server = startServer(
+      "example.org:53 {\n    errors\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n"
+      "example.net:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n",
+      1);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(status(dig("Www.Example.ORG A")), "SERVFAIL");
+  auto first = log.waitFor("plugin/errors: ", 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0],
+            "plugin/errors: 2 www.example.org. A: read udp 127.0.0.3:5300: read: connection "
+            "refused");
+  // Without `errors` in the block: nothing logged.
+  EXPECT_EQ(status(dig("www.example.net A")), "SERVFAIL");
+  // A flood: 300 failing queries within a second log at most kPerSecond lines, then a summary.
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) {
+    names.push_back("n" + std::to_string(i) + ".example.org.");
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(queryConcurrently(names), names.size());
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  auto summary = log.waitFor("plugin/errors: [0-9]+ more errors not logged", 1);
+  ASSERT_EQ(summary.size(), 1u) << "no summary line";
+  auto lines = log.matching("^plugin/errors: 2 ");
+  EXPECT_THAT(log.matching("example\\.net"), ::testing::IsEmpty());
+  if (elapsed < std::chrono::milliseconds(900)) {
+    // All 301 errors fell in one or two windows: at most 2 × 10 lines.
+    EXPECT_LE(lines.size(), 20u);
+  }
+  EXPECT_LT(lines.size(), 100u);
+  unsigned long suppressed = std::stoul(summary[0].substr(std::string("plugin/errors: ").size()));
+  EXPECT_GE(suppressed + lines.size(), 250u);
+}
+
+TEST(ServerFeatures, ErrorsConsolidateCountsMatchingErrorsIntoOneLine) {
+  NLD_ENTER_NETNS();
+  CapturedLog log;
+  auto server = startServer(
+      "example.org:53 {\n    errors {\n        consolidate 1s \"connection refused$\"\n    }\n"
+      "    bind 127.0.0.1\n    forward example.org 127.0.0.3:5300 {\n"
+      "        except skip.example.org\n    }\n}\n",
+      1);
+  ASSERT_NE(server, nullptr);
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    names.push_back("c" + std::to_string(i) + ".example.org.");
+  }
+  EXPECT_EQ(queryConcurrently(names), names.size());
+  // Not matching the pattern: logged as usual.
+  EXPECT_EQ(status(dig("a.skip.example.org A")), "SERVFAIL");
+  auto other = log.waitFor(
+      "plugin/errors: 2 a\\.skip\\.example\\.org\\. A: plugin/forward: no "
+      "next plugin found$",
+      1);
+  EXPECT_EQ(other.size(), 1u) << ::testing::PrintToString(log.lines());
+  auto summary = log.waitFor("errors like", 1);
+  ASSERT_EQ(summary.size(), 1u) << ::testing::PrintToString(log.lines());
+  EXPECT_EQ(summary[0], "plugin/errors: 40 errors like 'connection refused$' occurred in last 1s");
+  EXPECT_THAT(log.matching("plugin/errors: 2 c[0-9]+\\.example"), ::testing::IsEmpty());
+}
+
+TEST(ServerFeatures, LogWritesCommonLogLinesWithClassFilter) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  CapturedLog log;
+  auto server = startServer(
+      clusterBlock("    log\n    cache 30\n") +
+      "10.in-addr.arpa:53 {\n    log . {\n        class denial\n    }\n    bind 127.0.0.1\n"
+      "    forward . 127.0.0.2:5300\n}\n");
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(status(dig("svc1.default.svc.cluster.local A")), "NOERROR");  // miss
+  EXPECT_EQ(status(dig("SVC1.default.svc.cluster.local A")), "NOERROR");  // hit
+  EXPECT_EQ(status(dig("+tcp +dnssec svc1.default.svc.cluster.local A")), "NOERROR");
+  EXPECT_EQ(status(dig("-x 10.96.0.11")), "NOERROR");   // success: not logged (class denial)
+  EXPECT_EQ(status(dig("-x 10.96.0.99")), "NXDOMAIN");  // denial: logged
+  const std::string udp =
+      "^127\\.0\\.0\\.1:[0-9]+ - [0-9]+ \"A IN svc1\\.default\\.svc\\.cluster\\.local\\. udp "
+      "[0-9]+ false 1232\" NOERROR qr,aa,rd(,ra)? [0-9]+ [0-9.]+s$";
+  EXPECT_EQ(log.waitFor(udp, 2).size(), 2u) << ::testing::PrintToString(log.lines());
+  const std::string tcp =
+      "^127\\.0\\.0\\.1:[0-9]+ - [0-9]+ \"A IN svc1\\.default\\.svc\\.cluster\\.local\\. tcp "
+      "[0-9]+ true 65535\" NOERROR qr,aa,rd(,ra)? [0-9]+ [0-9.]+s$";
+  EXPECT_EQ(log.matching(tcp).size(), 1u) << ::testing::PrintToString(log.lines());
+  EXPECT_EQ(
+      log.waitFor("\"PTR IN 99\\.0\\.96\\.10\\.in-addr\\.arpa\\. udp .*\" NXDOMAIN ", 1).size(), 1u)
+      << ::testing::PrintToString(log.lines());
+  EXPECT_THAT(log.matching("11\\.0\\.96\\.10\\.in-addr"), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace nld::test
