@@ -98,9 +98,8 @@ int createLink(nl_sock* sk, const std::string& name, LinkKind kind) {
   return rtnl_link_add(sk, link.get(), NLM_F_CREATE | NLM_F_EXCL);
 }
 
-Result<void> addAddress(nl_sock* sk, const std::string& name, int ifindex, const IpPrefix& p,
-                        bool* added) {
-  std::string what = "add address " + quoted(p.toString()) + " to " + quoted(name);
+// The address object both adding and deleting start from: link, local address, prefix length.
+Result<RtnlAddr> makeAddr(int ifindex, const IpPrefix& p, const std::string& what) {
   RtnlAddr addr(rtnl_addr_alloc());
   auto local = detail::toNlAddr(p.address);
   if (!addr || !local) {
@@ -111,6 +110,17 @@ Result<void> addAddress(nl_sock* sk, const std::string& name, int ifindex, const
     return fail(nlError(err, what));
   }
   rtnl_addr_set_prefixlen(addr.get(), p.length);
+  return addr;
+}
+
+Result<void> addAddress(nl_sock* sk, const std::string& name, int ifindex, const IpPrefix& p,
+                        bool* added) {
+  std::string what = "add address " + quoted(p.toString()) + " to " + quoted(name);
+  auto made = makeAddr(ifindex, p, what);
+  if (!made) {
+    return fail(std::move(made.error()));
+  }
+  RtnlAddr addr = std::move(*made);
   rtnl_addr_set_scope(addr.get(), kRtScopeUniverse);
   if (p.address.isV6()) {
     // No duplicate address detection: the address is usable at once (not "tentative"), so the
@@ -154,16 +164,11 @@ Result<void> setUp(nl_sock* sk, const std::string& name) {
 Result<void> deleteAddress(nl_sock* sk, const std::string& name, int ifindex, const IpPrefix& p,
                            bool* gone) {
   std::string what = "remove address " + quoted(p.toString()) + " from " + quoted(name);
-  RtnlAddr addr(rtnl_addr_alloc());
-  auto local = detail::toNlAddr(p.address);
-  if (!addr || !local) {
-    return fail(Errc::kSystem, what + ": out of memory");
+  auto made = makeAddr(ifindex, p, what);
+  if (!made) {
+    return fail(std::move(made.error()));
   }
-  rtnl_addr_set_ifindex(addr.get(), ifindex);
-  if (int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0) {
-    return fail(nlError(err, what));
-  }
-  rtnl_addr_set_prefixlen(addr.get(), p.length);
+  RtnlAddr addr = std::move(*made);
   int err = rtnl_addr_delete(sk, addr.get(), 0);
   *gone = err == -NLE_NOADDR || err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV;
   if (err < 0 && !*gone) {

@@ -61,29 +61,31 @@ class Out {
     std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(ns) / 1e9);
     text_ += name + '{' + labels + "} " + buf + '\n';
   }
-  void histogram(const std::string& name, const std::string& labels, const uint64_t* buckets,
-                 uint64_t sum_ns) {
+  // Cumulative buckets, +Inf and _count from the per-bucket counts (`bounds` texts, then one
+  // overflow count); `sum` is written by the caller's flavour below.
+  template <size_t N>
+  uint64_t buckets(const std::string& name, const std::string& labels,
+                   const std::array<const char*, N>& bounds, const uint64_t* counts) {
     uint64_t cumulative = 0;
-    for (size_t k = 0; k < kBuckets; ++k) {
-      cumulative += buckets[k];
-      sample(name + "_bucket", labels + ",le=\"" + kBucketText[k] + "\"", cumulative);
+    for (size_t k = 0; k < N; ++k) {
+      cumulative += counts[k];
+      sample(name + "_bucket", labels + ",le=\"" + bounds[k] + "\"", cumulative);
     }
-    cumulative += buckets[kBuckets];
+    cumulative += counts[N];
     sample(name + "_bucket", labels + ",le=\"+Inf\"", cumulative);
-    sampleSeconds(name + "_sum", labels, sum_ns);
-    sample(name + "_count", labels, cumulative);
+    return cumulative;
   }
-  void sizeHistogram(const std::string& name, const std::string& labels, const uint64_t* buckets,
+  void histogram(const std::string& name, const std::string& labels, const uint64_t* counts,
+                 uint64_t sum_ns) {
+    uint64_t count = buckets(name, labels, kBucketText, counts);
+    sampleSeconds(name + "_sum", labels, sum_ns);
+    sample(name + "_count", labels, count);
+  }
+  void sizeHistogram(const std::string& name, const std::string& labels, const uint64_t* counts,
                      uint64_t sum) {
-    uint64_t cumulative = 0;
-    for (size_t k = 0; k < kSizeBuckets; ++k) {
-      cumulative += buckets[k];
-      sample(name + "_bucket", labels + ",le=\"" + kSizeBucketText[k] + "\"", cumulative);
-    }
-    cumulative += buckets[kSizeBuckets];
-    sample(name + "_bucket", labels + ",le=\"+Inf\"", cumulative);
+    uint64_t count = buckets(name, labels, kSizeBucketText, counts);
     sample(name + "_sum", labels, sum);
-    sample(name + "_count", labels, cumulative);
+    sample(name + "_count", labels, count);
   }
   std::string take() { return std::move(text_); }
 
