@@ -417,8 +417,11 @@ Result<LinkReport> ensureLink(const LinkSpec& spec) {
   return report;
 }
 
-Result<bool> removeLink(std::string_view name) {
-  const std::string what = "remove link " + quoted(name);
+namespace {
+
+// A netlink socket and the link called `name` on it; nullopt when there is no such link.
+Result<std::optional<std::pair<detail::NlSocket, RtnlLink>>> openLink(std::string_view name,
+                                                                      const std::string& what) {
   auto sk = detail::connectNetlink(NETLINK_ROUTE, what);
   if (!sk) {
     return fail(std::move(sk.error()));
@@ -429,16 +432,31 @@ Result<bool> removeLink(std::string_view name) {
     return fail(std::move(link.error()));
   }
   if (absent) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*sk), std::move(*link));
+}
+
+}  // namespace
+
+Result<bool> removeLink(std::string_view name) {
+  const std::string what = "remove link " + quoted(name);
+  auto opened = openLink(name, what);
+  if (!opened) {
+    return fail(std::move(opened.error()));
+  }
+  if (!*opened) {
     return false;
   }
-  const char* kind = rtnl_link_get_type(link->get());
+  auto& [sk, link] = **opened;
+  const char* kind = rtnl_link_get_type(link.get());
   if (kind == nullptr || !isAdoptableLinkKind(kind)) {
     return fail(Errc::kAlreadyExists,
                 what + ": it has kind " + (kind == nullptr ? "none" : quoted(kind)) +
                     ", not dummy or bridge, so it is not ours; not removing it");
   }
   // By ifindex (rtnl_link_delete prefers it over the name): exactly the link we just checked.
-  int err = rtnl_link_delete(sk->get(), link->get());
+  int err = rtnl_link_delete(sk.get(), link.get());
   if (err == 0) {
     return true;
   }
@@ -459,21 +477,16 @@ Result<void> revertLink(std::string_view name, const LinkReport& report) {
   if (report.added.empty() && !report.brought_up) {
     return {};
   }
-  const std::string what = "revert link " + quoted(name);
-  auto sk = detail::connectNetlink(NETLINK_ROUTE, what);
-  if (!sk) {
-    return fail(std::move(sk.error()));
+  auto opened = openLink(name, "revert link " + quoted(name));
+  if (!opened) {
+    return fail(std::move(opened.error()));
   }
-  bool absent = false;
-  auto link = getLink(sk->get(), name, &absent);
-  if (!link) {
-    return fail(std::move(link.error()));
-  }
-  if (absent) {
+  if (!*opened) {
     return {};  // gone with everything on it
   }
-  return revertAdopted(sk->get(), std::string(name), rtnl_link_get_ifindex(link->get()),
-                       report.added, report.brought_up);
+  auto& [sk, link] = **opened;
+  return revertAdopted(sk.get(), std::string(name), rtnl_link_get_ifindex(link.get()), report.added,
+                       report.brought_up);
 }
 
 }  // namespace nld::netcfg
