@@ -181,11 +181,11 @@ class HeldSignals {
 class Rollback {
  public:
   void add(std::string what, std::function<Result<void>()> undo) {
-    std::string failed = what + " failed";
+    std::string failed = what + " failed: ";
     steps_.push_back({std::move(what), std::move(failed), std::move(undo)});
   }
   /// Runs after every add()ed step (e.g. restart something once the files it reads are back).
-  /// `what` is reported under "rolled back", `failed` (with the error) under "left".
+  /// `what` is reported under "rolled back", `failed` followed by the error under "left".
   void addFinal(std::string what, std::string failed, std::function<Result<void>()> undo) {
     finals_.push_back({std::move(what), std::move(failed), std::move(undo)});
   }
@@ -201,7 +201,7 @@ class Rollback {
       if (auto r = step.undo(); r) {
         done.push_back(step.what);
       } else {
-        left_.push_back(step.failed + ": " + r.error().message());
+        left_.push_back(step.failed + r.error().message());
       }
     };
     for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
@@ -783,7 +783,7 @@ Result<int> runInstall(const InstallOptions& o) {
     NodeRules previous_rules = rules;
     previous_rules.ips = previous_addresses;
     rollback.addFinal(
-        "previous daemon restarted", "previous daemon pid " + std::to_string(previous_pid),
+        "previous daemon restarted", "previous daemon pid " + std::to_string(previous_pid) + " ",
         [restart_previous, previous_rules]() -> Result<void> {
           std::string why = "no state file records how it was started";
           if (restart_previous) {
