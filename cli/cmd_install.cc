@@ -704,7 +704,7 @@ Result<int> runInstall(const InstallOptions& o) {
       int status = 0;
       while (std::chrono::steady_clock::now() < deadline) {
         if (childExited(*pid, status)) {
-          return fail(Errc::kSystem, "it exited at once (log " + log_file + ")");
+          return fail(Errc::kSystem, "it exited (log " + log_file + ")");
         }
         if (daemonAnswersProbe(*old_probe, std::chrono::milliseconds(500))) {
           return {};
