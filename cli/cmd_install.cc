@@ -58,6 +58,11 @@ struct InstallOptions {
   std::string daemon_exe;  // hidden, for tests: a stand-in for this binary's `run`
 };
 
+// How long a running daemon has to answer its health probe before install calls it wedged. It
+// answers that itself in microseconds; the probe is resent (5 ms, doubling to 200 ms) meanwhile,
+// so a busy node gets several tries.
+constexpr std::chrono::milliseconds kProbeWait{2000};
+
 std::string join(const std::vector<std::string>& v, const char* sep = ",") {
   std::string out;
   for (const auto& s : v) {
@@ -172,15 +177,18 @@ class HeldSignals {
   sigset_t old_;
 };
 
-// Undo steps of this run, run in reverse on failure.
+// Undo steps of this run, run in reverse on failure. Signals stay held (and are dropped) while
+// it runs: a second Ctrl-C must not stop a rollback halfway.
 class Rollback {
  public:
   void add(std::string what, std::function<Result<void>()> undo) {
-    steps_.push_back({std::move(what), std::move(undo)});
+    std::string failed = what + " failed: ";
+    steps_.push_back({std::move(what), std::move(failed), std::move(undo)});
   }
   /// Runs after every add()ed step (e.g. restart something once the files it reads are back).
-  void addFinal(std::string what, std::function<Result<void>()> undo) {
-    finals_.push_back({std::move(what), std::move(undo)});
+  /// `what` is reported under "rolled back", `failed` followed by the error under "left".
+  void addFinal(std::string what, std::string failed, std::function<Result<void>()> undo) {
+    finals_.push_back({std::move(what), std::move(failed), std::move(undo)});
   }
   void note(std::string left) { left_.push_back(std::move(left)); }
   void dismiss() {
@@ -190,11 +198,11 @@ class Rollback {
   // Returns " (rolled back: ...; left: ...)".
   std::string run() {
     std::vector<std::string> done;
-    auto undo = [&](const std::pair<std::string, std::function<Result<void>()>>& step) {
-      if (auto r = step.second(); r) {
-        done.push_back(step.first);
+    auto undo = [&](const Step& step) {
+      if (auto r = step.undo(); r) {
+        done.push_back(step.what);
       } else {
-        left_.push_back(step.first + " failed: " + r.error().message());
+        left_.push_back(step.failed + r.error().message());
       }
     };
     for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
@@ -211,8 +219,13 @@ class Rollback {
   }
 
  private:
-  std::vector<std::pair<std::string, std::function<Result<void>()>>> steps_;
-  std::vector<std::pair<std::string, std::function<Result<void>()>>> finals_;
+  struct Step {
+    std::string what;
+    std::string failed;
+    std::function<Result<void>()> undo;
+  };
+  std::vector<Step> steps_;
+  std::vector<Step> finals_;
   std::vector<std::string> left_;
 };
 
@@ -329,12 +342,8 @@ struct KubeletPlan {
 };
 
 Result<int> runInstall(const InstallOptions& o) {
-  auto prev = loadNodeState(o.paths.state_file);
-  if (!prev) {
-    return fail(std::move(prev.error()));
-  }
-
-  // Local addresses.
+  // Flags first (local addresses; the syntax of --kube-dns and --cluster-upstream): a typo gets
+  // its usage error whether or not another run holds the lock, and creates nothing.
   std::vector<IpAddress> local_ips;
   for (const std::string& s : splitCommaList(
            o.local_ips.empty() ? std::vector<std::string>{kDefaultLocalIp} : o.local_ips)) {
@@ -346,6 +355,33 @@ Result<int> runInstall(const InstallOptions& o) {
       local_ips.push_back(*ip);
     }
   }
+  for (const auto* flag : {&o.kube_dns, &o.cluster_upstream}) {
+    if (!flag->empty()) {
+      if (auto ip = IpAddress::parseOrError(*flag); !ip) {
+        return fail(Errc::kInvalidArgument,
+                    std::string(flag == &o.kube_dns ? "--kube-dns: " : "--cluster-upstream: ") +
+                        ip.error().message());
+      }
+    }
+  }
+
+  // One at a time, and before anything is observed (state file, link, daemon, rules): a plan made
+  // from what a concurrent teardown was removing would be applied to a node it no longer
+  // describes. The dry run changes nothing and takes no lock.
+  std::optional<NodeLock> node_lock;
+  if (!o.dry_run) {
+    auto l = NodeLock::acquire(o.paths.pidfile);
+    if (!l) {
+      return fail(std::move(l.error()));
+    }
+    node_lock.emplace(std::move(*l));
+  }
+
+  auto prev = loadNodeState(o.paths.state_file);
+  if (!prev) {
+    return fail(std::move(prev.error()));
+  }
+
   auto isLocal = [&](const IpAddress& ip) {
     return std::find(local_ips.begin(), local_ips.end(), ip) != local_ips.end();
   };
@@ -553,11 +589,13 @@ Result<int> runInstall(const InstallOptions& o) {
     return fail(std::move(observed.error()));
   }
   auto running = findDaemon(o.paths.pidfile);
-  // A daemon that runs but does not answer (wedged) is restarted: "already installed" over a
-  // node whose DNS is broken would send the operator away.
-  bool unresponsive = running && !base_changes &&
-                      !dnsAnswers(SocketAddress{local_ips[0], o.dns_port}, o.domain + ".",
-                                  std::chrono::milliseconds(1000));
+  // A daemon that runs but does not serve (wedged) is restarted: "already installed" over a node
+  // whose DNS is broken would send the operator away. Decided by its own health probe, which it
+  // answers without upstreams: a cold cache in front of a slow kube-dns is not wedged, and
+  // restarting it during a cluster DNS incident would only add an outage of our own.
+  const SocketAddress probe{local_ips[0], o.dns_port};
+  bool unresponsive =
+      running && !base_changes && (!dnsPortBound(probe) || !daemonAnswersProbe(probe, kProbeWait));
   bool restart = running && (base_changes || unresponsive || backend_changes);
   const pid_t previous_pid = running.value_or(0);
   const char* restart_why = unresponsive   ? "it does not answer DNS"
@@ -611,11 +649,6 @@ Result<int> runInstall(const InstallOptions& o) {
     return 0;
   }
 
-  auto node_lock = NodeLock::acquire(o.paths.pidfile);
-  if (!node_lock) {
-    return fail(std::move(node_lock.error()));
-  }
-
   // Rules already there before this run (an earlier install's, or upstream node-cache's) are not
   // ours to roll back; per address, so a reinstall with a new --local-ip takes back only those.
   RulesBefore rules_before = rulesBefore(rules);
@@ -634,20 +667,41 @@ Result<int> runInstall(const InstallOptions& o) {
   HeldSignals held;
   Rollback rollback;
   auto failed = [&](Error e) { return fail(Error(e.code(), e.message() + rollback.run())); };
-  std::string interrupted_by;
+  int interrupted_by = 0;
   auto interrupted = [&] {
-    if (int s = held.take(); s != 0) {
-      interrupted_by = ::strsignal(s);
+    if (interrupted_by == 0) {
+      interrupted_by = held.take();
     }
-    return !interrupted_by.empty();
+    return interrupted_by != 0;
   };
-  auto interruptedError = [&] {
-    return Error(Errc::kSystem, "install interrupted (" + interrupted_by + ")");
+  // Rolls back, then exits 128 + the signal number, as a shell reports a command it killed.
+  auto interruptedExit = [&]() -> Result<int> {
+    std::string message =
+        "install interrupted (" + std::string(::strsignal(interrupted_by)) + ")" + rollback.run();
+    std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
+    return 128 + interrupted_by;
   };
 
-  // When step 3 stops an earlier install's daemon (new Corefile, or wedged), the rollback starts
-  // that one again, after everything else (its Corefile must be back first).
+  // When step 3 stops a running daemon (new Corefile, or wedged), the rollback starts it again
+  // after everything else (its Corefile must be back first), from the state file of the install
+  // that started it. Without one (a daemon found only through the pidfile), or when it does not
+  // come back, nothing serves its addresses: their rules go too, so DNS falls back to kube-dns
+  // instead of being NOTRACKed to an address nobody answers on.
   std::function<Result<void>()> restart_previous;
+  std::vector<IpAddress> previous_addresses;
+  if (restart) {
+    std::vector<std::string> served = daemonLocalIps(*running);
+    if (*prev) {
+      served.insert(served.end(), (*prev)->addresses.begin(), (*prev)->addresses.end());
+    }
+    for (const std::string& a : served) {
+      auto ip = IpAddress::parse(a);
+      if (ip && std::find(previous_addresses.begin(), previous_addresses.end(), *ip) ==
+                    previous_addresses.end()) {
+        previous_addresses.push_back(*ip);
+      }
+    }
+  }
   if (restart && *prev) {
     const NodeState& p = **prev;
     std::vector<std::string> old_argv = daemonArgv({.exe = *exe,
@@ -669,16 +723,32 @@ Result<int> runInstall(const InstallOptions& o) {
       }
     }
     auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
-    std::string domain = p.domain + ".";
-    restart_previous = [old_argv, log_file, old_probe, wait, domain]() -> Result<void> {
+    std::string old_pidfile = p.pidfile;
+    restart_previous = [old_argv, log_file, old_probe, wait, old_pidfile]() -> Result<void> {
       auto pid = spawnDetached(old_argv, log_file);
       if (!pid) {
         return fail(std::move(pid.error()));
       }
-      if (old_probe && !dnsAnswers(*old_probe, domain, wait)) {
-        return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
+      if (!old_probe) {
+        return {};
       }
-      return {};
+      auto deadline = std::chrono::steady_clock::now() + wait;
+      int status = 0;
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (childExited(*pid, status)) {
+          return fail(Errc::kSystem, "it exited (log " + log_file + ")");
+        }
+        if (daemonAnswersProbe(*old_probe, std::chrono::milliseconds(500))) {
+          return {};
+        }
+      }
+      // Not serving: stop it again, or its sync loop would put back the rules removed next.
+      (void)stopDaemon(old_pidfile, std::chrono::seconds(5));
+      if (!childExited(*pid, status)) {
+        ::kill(*pid, SIGKILL);
+        ::waitpid(*pid, &status, 0);
+      }
+      return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
     };
   }
 
@@ -701,7 +771,7 @@ Result<int> runInstall(const InstallOptions& o) {
     NLD_LOG(kCli, warn, "link {}: {}", o.interface, link->fallback_reason);
   }
   if (interrupted()) {
-    return failed(interruptedError());
+    return interruptedExit();
   }
 
   // 2. Corefile.
@@ -728,7 +798,11 @@ Result<int> runInstall(const InstallOptions& o) {
     });
   }
 
-  // 3. daemon: start (or restart for a new Corefile) and wait until it answers.
+  // 3. daemon: start (or restart for a new Corefile) and wait until it answers. A Ctrl-C that
+  // came during steps 1-2 must not stop the running daemon only to roll back.
+  if (interrupted()) {
+    return interruptedExit();
+  }
   pid_t daemon_pid = running.value_or(0);  // 0: none
   bool started = false;
   if (restart) {
@@ -738,9 +812,32 @@ Result<int> runInstall(const InstallOptions& o) {
           std::move(s.error()).withContext(std::string("restart daemon (") + restart_why + ")"));
     }
     daemon_pid = 0;
-    if (restart_previous) {
-      rollback.addFinal("previous daemon restarted", restart_previous);
-    }
+    NodeRules previous_rules = rules;
+    previous_rules.ips = previous_addresses;
+    rollback.addFinal(
+        "previous daemon restarted", "previous daemon pid " + std::to_string(previous_pid) + " ",
+        [restart_previous, previous_rules]() -> Result<void> {
+          std::string why = "no state file records how it was started";
+          if (restart_previous) {
+            auto r = restart_previous();
+            if (r) {
+              return {};
+            }
+            why = r.error().message();
+          }
+          std::string text = "not restarted (" + why + ")";
+          if (!previous_rules.ips.empty()) {
+            std::string ips = join(toStrings(previous_rules.ips));
+            if (auto rm = removeNodeRules(previous_rules); rm) {
+              text += ", so the rules of " + ips + " were removed: DNS falls back to kube-dns";
+            } else {
+              text += ", and the rules of " + ips +
+                      " (nothing serves them) could not be removed: " + rm.error().message() +
+                      "; run 'nodelocaldns teardown'";
+            }
+          }
+          return fail(Errc::kSystem, text);
+        });
   }
   if (daemon_pid == 0) {
     for (const std::string& p : {conf_path, o.log_file, o.paths.pidfile}) {
@@ -771,7 +868,6 @@ Result<int> runInstall(const InstallOptions& o) {
       }
       return {};
     });
-    SocketAddress probe{local_ips[0], o.dns_port};
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
     bool answered = false;
@@ -784,12 +880,12 @@ Result<int> runInstall(const InstallOptions& o) {
                                                "): " + tailOfLog(o.log_file, log_start) + " (log " +
                                                o.log_file + ")"));
       }
-      if (dnsAnswers(probe, o.domain + ".", std::chrono::milliseconds(500))) {
+      if (daemonAnswersProbe(probe, std::chrono::milliseconds(500))) {
         answered = true;
         break;
       }
       if (interrupted()) {
-        return failed(interruptedError());
+        return interruptedExit();
       }
     }
     if (!answered) {
@@ -801,7 +897,7 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   if (interrupted()) {
-    return failed(interruptedError());
+    return interruptedExit();
   }
 
   // 4. rules, only now that the cache answers. (The daemon's own sync loop ensures the same
@@ -819,7 +915,7 @@ Result<int> runInstall(const InstallOptions& o) {
   }
 
   if (interrupted()) {
-    return failed(interruptedError());
+    return interruptedExit();
   }
 
   // 5. kubelet (ipvs).

@@ -18,21 +18,19 @@ struct StopOptions {
 };
 
 Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
-  auto state = loadNodeState(o.paths.state_file);
-  std::string pidfile = o.paths.pidfile;
+  // Locked first, then read: the daemon a concurrent install started is the one stopped.
+  auto locked = lockNodeState(o.paths.state_file, o.paths.pidfile, cmd->count("--pidfile") > 0);
+  if (!locked) {
+    return fail(std::move(locked.error()));
+  }
+  const auto& state = locked->state;
+  const std::string pidfile = locked->pidfile;
   std::string addresses = kDefaultLocalIp;
   if (state && *state) {
-    if (cmd->count("--pidfile") == 0) {
-      pidfile = (*state)->pidfile;
-    }
     addresses.clear();
     for (const auto& a : (*state)->addresses) {
       addresses += (addresses.empty() ? "" : ", ") + a;
     }
-  }
-  auto node_lock = NodeLock::acquire(pidfile);
-  if (!node_lock) {
-    return fail(std::move(node_lock.error()));
   }
   auto r =
       stopDaemon(pidfile, std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));

@@ -59,7 +59,13 @@ bool isLinkLocalV6(const IpAddress& ip) {
 Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   std::vector<std::string> done;
   std::vector<std::string> problems;
-  auto loaded = loadNodeState(o.paths.state_file);
+  auto given = [cmd](const char* flag) { return cmd->count(flag) > 0; };
+  // Locked first, then read: the state a concurrent install wrote is the one torn down.
+  auto locked = lockNodeState(o.paths.state_file, o.paths.pidfile, given("--pidfile"));
+  if (!locked) {
+    return fail(std::move(locked.error()));
+  }
+  const auto& loaded = locked->state;
   NodeState state;
   bool have_state = false;
   if (!loaded) {
@@ -68,12 +74,7 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
     state = **loaded;
     have_state = true;
   }
-  auto given = [cmd](const char* flag) { return cmd->count(flag) > 0; };
-  std::string pidfile = given("--pidfile") || !have_state ? o.paths.pidfile : state.pidfile;
-  auto node_lock = NodeLock::acquire(pidfile);
-  if (!node_lock) {
-    return fail(std::move(node_lock.error()));
-  }
+  const std::string pidfile = locked->pidfile;
   std::string lock =
       given("--xtables-lock") || !have_state ? o.paths.xtables_lock : state.xtables_lock;
   std::string interface = !o.interface.empty() ? o.interface

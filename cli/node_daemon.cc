@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -238,12 +239,30 @@ Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseco
 }
 
 bool dnsPortBound(const SocketAddress& server) {
-  SocketAddress wildcard{*IpAddress::parse(server.ip.isV4() ? "0.0.0.0" : "::"), server.port};
-  return !udpSocketInodes(server).empty() || !udpSocketInodes(wildcard).empty();
+  std::vector<SocketAddress> candidates = {
+      server,
+      {*IpAddress::parse(server.ip.isV4() ? "0.0.0.0" : "::"), server.port},
+  };
+  if (server.ip.isV4()) {
+    // An IPv6 socket without IPV6_V6ONLY also takes IPv4: bound to `::` or to the v4-mapped
+    // address, it is listed only in /proc/net/udp6. (`::` with V6ONLY set counts too; the DNS
+    // probe then decides.)
+    in6_addr mapped{};
+    mapped.s6_addr[10] = 0xff;
+    mapped.s6_addr[11] = 0xff;
+    std::memcpy(&mapped.s6_addr[12], server.ip.bytes(), 4);
+    candidates.push_back({IpAddress::v6(mapped), server.port});
+    candidates.push_back({*IpAddress::parse("::"), server.port});
+  }
+  return std::any_of(candidates.begin(), candidates.end(),
+                     [](const SocketAddress& a) { return !udpSocketInodes(a).empty(); });
 }
 
-bool dnsAnswers(const SocketAddress& server, std::string_view qname,
-                std::chrono::milliseconds timeout) {
+namespace {
+
+// One query (RD) over UDP, resent with backoff until `timeout`; true on any response with our ID.
+bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t qtype,
+                   uint16_t qclass, std::chrono::milliseconds timeout) {
   int raw = ::socket(toAf(server.ip.family()), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (raw < 0) {
     return false;
@@ -261,7 +280,10 @@ bool dnsAnswers(const SocketAddress& server, std::string_view qname,
   q += static_cast<char>(id & 0xff);
   q.append("\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 10);  // RD, QDCOUNT=1
   encodeName(q, qname);
-  q.append("\x00\x06\x00\x01", 4);  // SOA IN
+  for (uint16_t v : {qtype, qclass}) {
+    q += static_cast<char>(v >> 8);
+    q += static_cast<char>(v & 0xff);
+  }
   auto deadline = Clock::now() + timeout;
   auto next_send = Clock::now();
   // Resend quickly while nothing is bound yet (the kernel answers ECONNREFUSED at once), backing
@@ -292,6 +314,55 @@ bool dnsAnswers(const SocketAddress& server, std::string_view qname,
       }
     }
   }
+}
+
+}  // namespace
+
+bool dnsAnswers(const SocketAddress& server, std::string_view qname,
+                std::chrono::milliseconds timeout) {
+  return queryAnswered(server, qname, /*SOA*/ 6, /*IN*/ 1, timeout);
+}
+
+bool daemonAnswersProbe(const SocketAddress& server, std::chrono::milliseconds timeout) {
+  return queryAnswered(server, kDaemonProbeName, /*TXT*/ 16, /*CH*/ 3, timeout);
+}
+
+std::vector<std::string> processArguments(pid_t pid) {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string arg;
+  while (std::getline(in, arg, '\0')) {
+    out.push_back(arg);
+  }
+  return out;
+}
+
+std::vector<std::string> daemonLocalIps(pid_t pid) {
+  std::vector<std::string> args = processArguments(pid);
+  std::string value;
+  for (size_t i = 0; i < args.size(); ++i) {
+    for (const char* flag : {"-localip", "--localip"}) {
+      std::string_view a = args[i];
+      if (a == flag && i + 1 < args.size()) {
+        value = args[i + 1];
+      } else if (a.starts_with(std::string(flag) + "=")) {
+        value = std::string(a.substr(std::strlen(flag) + 1));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  std::string_view v = value;
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    if (comma != 0) {
+      out.emplace_back(v.substr(0, comma));
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    v.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 std::string commandLineText(const std::vector<std::string>& argv) {

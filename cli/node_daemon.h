@@ -58,9 +58,25 @@ Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseco
 bool dnsPortBound(const SocketAddress& server);
 
 /// One DNS query (`qname` SOA, RD) over UDP to `server`; true when any response with our ID comes
-/// back within `timeout` (any rcode: the daemon answers).
+/// back within `timeout` (any rcode: the daemon answers). A name of the cluster zone is forwarded
+/// upstream, so this also waits on kube-dns.
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,
                 std::chrono::milliseconds timeout);
+
+/// The daemon's own health probe (resolver/server/worker.h kProbeName): a CH TXT query that the
+/// serving loop answers itself, without any upstream.
+inline constexpr const char* kDaemonProbeName = "health.nodelocaldns.";
+
+/// Like dnsAnswers() with the health probe: true when the daemon's serving loop answers, whatever
+/// state kube-dns or the other upstreams are in.
+bool daemonAnswersProbe(const SocketAddress& server, std::chrono::milliseconds timeout);
+
+/// The command line of `pid` (/proc/<pid>/cmdline); empty when it is gone.
+std::vector<std::string> processArguments(pid_t pid);
+
+/// The addresses a running `run` serves, from its -localip flag (comma-separated); empty when
+/// the flag is missing or the process is gone.
+std::vector<std::string> daemonLocalIps(pid_t pid);
 
 /// Human form of a command line: arguments joined by spaces, quoted when they need it.
 std::string commandLineText(const std::vector<std::string>& argv);

@@ -87,6 +87,26 @@ Result<NodeLock> NodeLock::acquire(const std::string& pidfile) {
   return NodeLock(std::move(fd));
 }
 
+Result<LockedNodeState> lockNodeState(const std::string& state_file, const std::string& pidfile,
+                                      bool pidfile_given) {
+  auto pidfileOf = [&](const Result<std::optional<NodeState>>& state) {
+    return pidfile_given || !state || !*state ? pidfile : (*state)->pidfile;
+  };
+  std::string want = pidfileOf(loadNodeState(state_file));
+  for (int attempt = 0;; ++attempt) {
+    auto lock = NodeLock::acquire(want);
+    if (!lock) {
+      return fail(std::move(lock.error()));
+    }
+    auto state = loadNodeState(state_file);
+    std::string now = pidfileOf(state);
+    if (now == want || attempt == 2) {
+      return LockedNodeState{std::move(*lock), std::move(want), std::move(state)};
+    }
+    want = std::move(now);
+  }
+}
+
 std::string formatNodeState(const NodeState& s) {
   std::string out = "# nodelocaldns node state, written by 'nodelocaldns install'. Do not edit.\n";
   auto kv = [&out](std::string_view k, const std::string& v) {

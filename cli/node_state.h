@@ -86,6 +86,22 @@ class NodeLock {
   Fd fd_;
 };
 
+/// The state file as read under the node lock, for teardown and stop.
+struct LockedNodeState {
+  NodeLock lock;
+  std::string pidfile;                     // the daemon's pidfile (and the lock's name)
+  Result<std::optional<NodeState>> state;  // as loadNodeState(), read after locking
+};
+
+/// Takes the node lock, then reads the state file: a run acting on what it read before it held
+/// the lock could undo half of a concurrent install it never saw. The lock is named by the
+/// pidfile, which the state file records: `pidfile` when `pidfile_given` or there is no
+/// readable state, else the state's; if the state read under the lock names another pidfile (an
+/// install with another --pidfile finished meanwhile), that one is locked instead.
+/// @return NodeLock::acquire()'s errors.
+Result<LockedNodeState> lockNodeState(const std::string& state_file, const std::string& pidfile,
+                                      bool pidfile_given);
+
 /// mkdir -p of the directory holding `path` (mode 0755).
 Result<void> ensureParentDirs(const std::string& path);
 Result<NodeState> parseNodeState(const std::string& text);

@@ -31,8 +31,9 @@ using std::chrono::milliseconds;
 constexpr milliseconds kReloadDebounce{150};
 constexpr milliseconds kLinkRetry{1000};
 constexpr milliseconds kProbeTimeout{1000};
-// Exit code after a second stop signal cut the shutdown short (as a shell reports SIGINT).
-constexpr int kForcedExitCode = 130;
+// Exit code after a second stop signal cut the shutdown short: 128 + its number, as a shell
+// reports a command a signal ended (130 for SIGINT, 143 for SIGTERM), like install's interrupt.
+int forcedExitCode(int signo) { return 128 + signo; }
 
 bool isFile(const std::string& path) {
   struct stat st {};
@@ -673,7 +674,7 @@ void Daemon::forcedExit(int signo, bool teardown) {
   }
   NLD_LOG(kCli, info, "stopped (forced)");
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
-  ::_exit(kForcedExitCode);
+  ::_exit(forcedExitCode(signo));
 }
 
 Result<int> Daemon::run() {

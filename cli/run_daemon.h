@@ -22,9 +22,9 @@
 // drain the sockets, leave the pidfile to the successor. Otherwise: rules removed first (queries
 // go back to kube-dns), then stop accepting and drain, then the interface (unless
 // -skipteardown). The whole shutdown is bounded by --shutdown-timeout. A second SIGTERM/SIGINT/
-// SIGQUIT during the shutdown forces a quick exit (code 130): the rule removal still completes
-// (bounded by the xtables lock wait; rules left pointing at a dead cache would break DNS), the
-// drain is skipped, the interface and pidfile are removed as usual.
+// SIGQUIT during the shutdown forces a quick exit (code 128 + signal number): the rule removal
+// still completes (bounded by the xtables lock wait; rules left pointing at a dead cache would
+// break DNS), the drain is skipped, the interface and pidfile are removed as usual.
 #pragma once
 
 #include <chrono>

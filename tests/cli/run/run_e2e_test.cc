@@ -452,14 +452,24 @@ TEST_F(RunE2e, SecondSignalSkipsTheDrainButStillTearsDown) {
   ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the query never reached the upstream";
 
   ::kill(pid, SIGTERM);
-  ASSERT_TRUE(waitFor([&] { return countOurRules() == 0; }, milliseconds(5000)));
+  // The drain starts right after the rules are removed, which the daemon logs: watching the log
+  // (not polling iptables-save, which takes long on a busy machine) puts the SIGINT at the start
+  // of the 2 s drain.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return readFile(d_ + "/run.log").value_or("").find("removed 24 rules") != std::string::npos;
+      },
+      milliseconds(5000)));
   auto t0 = Clock::now();
   ::kill(pid, SIGINT);
-  EXPECT_EQ(waitExit(pid, milliseconds(5000)), 130);
+  // 128 + SIGINT, and the log line, prove the drain was cut short; the time is a sanity bound
+  // (less than the drain itself) and printed.
+  EXPECT_EQ(waitExit(pid, milliseconds(5000)), 128 + SIGINT);
   auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
   std::printf("second signal to exit: %lld ms (the drain would take 2000 ms)\n",
               static_cast<long long>(took.count()));
-  EXPECT_LT(took, milliseconds(1000));
+  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_EQ(countOurRules(), 0);
   EXPECT_EQ(netState(), before);
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
   std::string log = readFile(d_ + "/run.log").value_or("");
@@ -481,8 +491,9 @@ TEST_F(RunE2e, TwoSignalsAtOnceStillRemoveTheRules) {
   ::kill(pid, SIGTERM);
   ::kill(pid, SIGINT);
   int code = waitExit(pid, milliseconds(5000));
-  // 130 when the second signal is seen before the drain ends, 0 when the drain won the race.
-  EXPECT_TRUE(code == 130 || code == 0) << code;
+  // 128 + the signal read second when it is seen before the drain ends (both pending: the kernel
+  // hands out the lower number, SIGINT, first), 0 when the drain won.
+  EXPECT_TRUE(code == 128 + SIGTERM || code == 128 + SIGINT || code == 0) << code;
   EXPECT_EQ(netState(), before);
 }
 

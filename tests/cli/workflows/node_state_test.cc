@@ -118,28 +118,48 @@ TEST(NodeDaemon, SpawnOfMissingExecutableFails) {
   EXPECT_NE(pid.error().message().find("No such file"), std::string::npos);
 }
 
-TEST(NodeDaemon, DnsPortBoundSeesExactAndWildcardBinds) {
-  auto boundPort = [](int family, const char* addr, Fd& fd) -> uint16_t {
-    fd = Fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_storage ss{};
-    socklen_t len = SocketAddress{*IpAddress::parse(addr), 0}.toSockaddr(ss);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-      return 0;
-    }
-    return SocketAddress::fromSockaddr(ss).port;
-  };
-  Fd v4;
-  uint16_t port = boundPort(AF_INET, "127.0.0.1", v4);
-  ASSERT_NE(port, 0);
-  EXPECT_TRUE(dnsPortBound({*IpAddress::parse("127.0.0.1"), port}));
-  v4.reset();
-  EXPECT_FALSE(dnsPortBound({*IpAddress::parse("127.0.0.1"), port}));
-  Fd any6;
-  uint16_t port6 = boundPort(AF_INET6, "::", any6);
-  ASSERT_NE(port6, 0);
-  EXPECT_TRUE(dnsPortBound({*IpAddress::parse("::1"), port6}));
-  EXPECT_FALSE(dnsPortBound({*IpAddress::parse("::1"), static_cast<uint16_t>(port6 ^ 1)}));
+TEST(NodeDaemon, DaemonLocalIpsComeFromItsCommandLine) {
+  test::TempDir dir;
+  // `sh -c CMD run -localip ...`: the shell keeps these arguments while its child sleeps.
+  auto pid = spawnDetached({"/bin/sh", "-c", "sleep 5", "run", "-localip", "169.254.20.10,fd00::a"},
+                           dir.file("log"));
+  ASSERT_TRUE(pid) << pid.error().message();
+  ScopeExit reap([p = *pid] {
+    ::kill(p, SIGKILL);
+    ::waitpid(p, nullptr, 0);
+  });
+  EXPECT_EQ(daemonLocalIps(*pid), (std::vector<std::string>{"169.254.20.10", "fd00::a"}));
+  EXPECT_TRUE(daemonLocalIps(::getpid()).empty());
+}
+
+// teardown and stop read the state file only once they hold the lock, and lock the pidfile the
+// state file names unless --pidfile was given.
+TEST(NodeLock, LockNodeStateLocksThePidfileTheStateNames) {
+  test::TempDir dir;
+  NodeState s;
+  s.pidfile = dir.file("run/other.pid");
+  s.addresses = {"169.254.20.10"};
+  ASSERT_TRUE(saveNodeState(dir.file("state"), s));
+  {
+    auto locked = lockNodeState(dir.file("state"), dir.file("default.pid"), false);
+    ASSERT_TRUE(locked) << locked.error().message();
+    EXPECT_EQ(locked->pidfile, s.pidfile);
+    ASSERT_TRUE(locked->state && *locked->state);
+    EXPECT_EQ((*locked->state)->addresses, s.addresses);
+    auto busy = NodeLock::acquire(s.pidfile);
+    ASSERT_FALSE(busy);
+    EXPECT_EQ(busy.error().code(), Errc::kBusy);
+    // The flag wins over the state file.
+    auto flag = lockNodeState(dir.file("state"), dir.file("default.pid"), true);
+    ASSERT_TRUE(flag) << flag.error().message();
+    EXPECT_EQ(flag->pidfile, dir.file("default.pid"));
+  }
+  // Held by someone else: a clear busy error, nothing read.
+  auto held = NodeLock::acquire(s.pidfile);
+  ASSERT_TRUE(held);
+  auto refused = lockNodeState(dir.file("state"), dir.file("default.pid"), false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::kBusy);
 }
 
 TEST(NodeDaemon, CommandLineTextQuotes) {

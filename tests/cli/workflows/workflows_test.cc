@@ -60,6 +60,17 @@ void touchTables() {
       "done >/dev/null");
 }
 
+// Running, not a zombie: a daemon install started outlives install and is reaped by whoever
+// inherits it, maybe not at once.
+bool alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) {
+    return false;
+  }
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat").value_or("");
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
@@ -338,7 +349,7 @@ TEST(Workflows, InterruptedInstallRollsBack) {
   ASSERT_TRUE(waitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
   std::string out = readFile(node.dir().file("install.out")).value_or("");
   ASSERT_TRUE(WIFEXITED(status)) << "killed by the signal instead of rolling back: " << out;
-  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << out;
   EXPECT_TRUE(contains(out, "install interrupted (Interrupt); rolled back:")) << out;
   EXPECT_TRUE(contains(out, "left: nothing")) << out;
   EXPECT_EQ(snapshot(), before);
@@ -374,6 +385,22 @@ TEST(Workflows, ConcurrentRunsAreRefused) {
   }
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(::access(node.dir().file("etc").c_str(), F_OK), -1);
+  // gap: install used to look at the node (state file, link, daemon, DNS, kubectl) before it took
+  // the lock, then apply that plan after a concurrent teardown had changed the node. It locks
+  // first now: refused before it looks at anything (here: kubectl, which it would ask for the
+  // cluster upstream, is never run).
+  std::string bin = node.dir().file("bin");
+  ASSERT_EQ(
+      test::run("mkdir " + bin + " && printf '#!/bin/sh\\ntouch " + node.dir().file("kubectl.ran") +
+                "\\nprintf 10.96.0.11\\n' > " + bin + "/kubectl && chmod +x " + bin + "/kubectl")
+          .exit_code,
+      0);
+  auto looked = node.nldWith("PATH=" + bin + ":$PATH",
+                             "install --mode iptables --kube-dns 10.96.0.10" + node.installFlags());
+  EXPECT_EQ(looked.exit_code, 1) << looked.out;
+  EXPECT_TRUE(contains(looked.out, "another nodelocaldns install")) << looked.out;
+  EXPECT_EQ(::access(node.dir().file("kubectl.ran").c_str(), F_OK), -1)
+      << "install looked at the node before it held the lock";
   // The dry run changes nothing and needs no lock.
   auto dry = node.nld(
       "install --dry-run --mode iptables --kube-dns 10.96.0.10 "
@@ -606,13 +633,11 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   EXPECT_TRUE(contains(stop.out, "DNS to 169.254.20.10, 10.96.0.10 fails")) << stop.out;
   EXPECT_EQ(snapshot(), installed);
   {
-    // Nothing listens any more: status says so at once instead of waiting out a DNS probe.
-    auto start = std::chrono::steady_clock::now();
+    // Nothing listens any more: status says so at once instead of waiting out a DNS probe (the
+    // "nothing listening" text is only given when no probe was sent).
     auto st = node.nld("status" + node.paths());
-    auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(st.exit_code, 1) << st.out;
     EXPECT_TRUE(contains(st.out, "not running, nothing listening on 169.254.20.10:53")) << st.out;
-    EXPECT_LT(took, std::chrono::milliseconds(1000));
   }
   // A new install starts the daemon again.
   auto again = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
@@ -754,6 +779,90 @@ TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
   EXPECT_EQ(down.exit_code, 0) << down.out;
 }
 
+// gap: a reinstall that stopped a daemon it cannot start again (no state file records how it was
+// started) and whose new daemon failed left that daemon's NOTRACK rules pointing at an address
+// nothing served. They go now, so DNS falls back to kube-dns, and the message says so.
+TEST_P(DaemonWorkflows, FailedReinstallWithoutStateRemovesThePreviousRules) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                       std::string(kUpstream) + node.installFlags(5);
+  auto first = node.nld(common + " --local-ip 169.254.20.10");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  pid_t old_pid = std::stoi(readFile(node.dir().file("pid")).value_or("0"));
+  ASSERT_GT(old_pid, 0);
+  ASSERT_EQ(::unlink(node.dir().file("state/state").c_str()), 0);
+  Fd held = holdPort53("169.254.20.11");
+  ASSERT_TRUE(held);
+  auto second = node.nld(common + " --local-ip 169.254.20.11");
+  EXPECT_EQ(second.exit_code, 1) << second.out;
+  EXPECT_TRUE(contains(second.out, "left: previous daemon pid " + std::to_string(old_pid) +
+                                       " not restarted (no state file records how it was "
+                                       "started), so the rules of 169.254.20.10,10.96.0.10 were "
+                                       "removed: DNS falls back to kube-dns"))
+      << second.out;
+  std::string rules = test::run("iptables-legacy-save").out;
+  EXPECT_FALSE(contains(rules, "169.254.20.1")) << rules;
+  EXPECT_FALSE(contains(rules, "10.96.0.10/32")) << rules;
+  EXPECT_FALSE(alive(old_pid)) << "the previous daemon runs again";
+  node.killStandInChild();
+  held = Fd();
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+}
+
+// gap: Ctrl-C between the first steps and the restart still stopped the running daemon (and
+// started the new one) before rolling back. A signal already pending when install starts is
+// seen at the first check: the running daemon is never touched, the exit code is 128 + SIGINT.
+TEST_P(DaemonWorkflows, InterruptedReinstallLeavesTheRunningDaemon) {
+  NLD_ENTER_NETNS();
+  Node node(GetParam());
+  NEED_RUN(node);
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                       std::string(kUpstream) + node.installFlags();
+  auto first = node.nld(common);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  std::string installed = snapshot();
+  std::string corefile = *readFile(node.dir().file("etc/Corefile.base"));
+  pid_t old_pid = std::stoi(readFile(node.dir().file("pid")).value_or("0"));
+  ASSERT_GT(old_pid, 0);
+  // A new Corefile (other domain) would restart the daemon.
+  std::string cmd = "exec " + std::string(NLD_TEST_BINARY) + " " + common +
+                    " --domain example.local >" + node.dir().file("install.out") + " 2>&1";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    ::raise(SIGINT);  // pending across exec
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::string out = readFile(node.dir().file("install.out")).value_or("");
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << out;
+  EXPECT_TRUE(contains(out, "install interrupted (Interrupt)")) << out;
+  EXPECT_TRUE(contains(out, "left: nothing")) << out;
+  EXPECT_FALSE(contains(out, "previous daemon")) << out;
+  EXPECT_TRUE(alive(old_pid)) << "the running daemon was stopped";
+  EXPECT_EQ(std::stoi(readFile(node.dir().file("pid")).value_or("0")), old_pid);
+  EXPECT_EQ(*readFile(node.dir().file("etc/Corefile.base")), corefile);
+  EXPECT_EQ(snapshot(), installed);
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+}
+
 // gap: install over a daemon that runs but does not answer (wedged) said "nothing changed". It
 // must restart it. The real daemon only: its test hook stops the DNS workers, keeping the process.
 TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
@@ -786,6 +895,46 @@ TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
   EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
   auto st = node.nld("status" + node.paths());
   EXPECT_EQ(st.exit_code, 0) << st.out;
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+}
+
+// gap: "does the daemon answer" was an SOA query for the cluster domain, which the cache forwards
+// to kube-dns: with kube-dns slow or down, install restarted a healthy cache (and a first install
+// failed). It is the daemon's own health probe now, answered without upstreams. The real daemon
+// only: the dnsmasq stand-in forwards that query too.
+TEST(Workflows, InstallDoesNotBlameTheCacheForASilentKubeDns) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  // kube-dns-upstream takes every query and never answers.
+  ASSERT_EQ(test::run("ip addr add " + std::string(kUpstream) + "/32 dev lo").exit_code, 0);
+  Fd silent(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  ASSERT_EQ(::inet_pton(AF_INET, kUpstream, &sa.sin_addr), 1);
+  ASSERT_EQ(::bind(silent.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  std::string install = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+                        std::string(kUpstream) + node.installFlags(10);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = node.nld(install);
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  pid_t pid = std::stoi(readFile(node.dir().file("pid")).value_or("0"));
+  auto again = node.nld(install);
+  auto t2 = std::chrono::steady_clock::now();
+  std::printf("silent kube-dns: install %lld ms, reinstall (no change) %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count()),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(t2 - t1).count()));
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
+  EXPECT_FALSE(contains(again.out, "restarted")) << again.out;
+  EXPECT_EQ(std::stoi(readFile(node.dir().file("pid")).value_or("0")), pid);
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
 }
