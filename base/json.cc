@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <system_error>
 
 namespace nld {
@@ -366,7 +367,9 @@ JsonKind JsonValue::kind() const noexcept {
   constexpr JsonKind kKinds[] = {JsonKind::kNull,   JsonKind::kBool,   JsonKind::kNumber,
                                  JsonKind::kNumber, JsonKind::kString, JsonKind::kArray,
                                  JsonKind::kObject};
-  return kKinds[v_.index()];
+  static_assert(std::size(kKinds) == std::variant_size_v<decltype(v_)>);
+  const size_t i = v_.index();
+  return i < std::size(kKinds) ? kKinds[i] : JsonKind::kNull;  // valueless: only after bad_alloc
 }
 
 std::optional<bool> JsonValue::boolean() const noexcept {
