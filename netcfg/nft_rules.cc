@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "base/c_handle.h"
-#include "netcfg/nft_json.h"
+#include "base/json.h"
 
 namespace nld::netcfg {
 

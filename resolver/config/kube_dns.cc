@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include "base/atomic_file.h"
+#include "base/json.h"
 #include "resolver/config/config.h"
 #include "resolver/config/go_syntax.h"
-#include "resolver/config/json.h"
 #include "resolver/config/kube_dns_internal.h"
 #include "resolver/config/sha256.h"
 
@@ -126,22 +126,21 @@ bool isValidUtf8(std::string_view s) {
   return true;
 }
 
-Result<std::vector<std::string>> stringArray(const detail::JsonValue& v, const std::string& what) {
-  using K = detail::JsonValue::Kind;
+Result<std::vector<std::string>> stringArray(const JsonValue& v, const std::string& what) {
   std::vector<std::string> out;
-  if (v.kind == K::kNull) {
+  if (v.isNull()) {
     return out;
   }
-  if (v.kind != K::kArray) {
+  if (v.array() == nullptr) {
     return fail(Errc::kParse, what + ": expected a JSON array of strings, got " +
-                                  std::string(detail::jsonKindName(v.kind)));
+                                  std::string(jsonKindName(v.kind())));
   }
-  for (const auto& item : v.array) {
-    if (item.kind != K::kString) {
+  for (const auto& item : *v.array()) {
+    if (item.string() == nullptr) {
       return fail(Errc::kParse, what + ": expected strings in the array, got " +
-                                    std::string(detail::jsonKindName(item.kind)));
+                                    std::string(jsonKindName(item.kind())));
     }
-    out.push_back(item.string);
+    out.push_back(*item.string());
   }
   return out;
 }
@@ -149,7 +148,6 @@ Result<std::vector<std::string>> stringArray(const detail::JsonValue& v, const s
 }  // namespace
 
 Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string>& files) {
-  using K = detail::JsonValue::Kind;
   KubeDnsConfig out;
   if (!files.empty()) {
     detail::Sha256 h;
@@ -166,21 +164,19 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
       return fail(Errc::kParse, "kube-dns ConfigMap key '" + name + "' is not valid UTF-8");
     }
     if (name == "stubDomains") {
-      auto j = detail::parseJson(content);
+      auto j = parseJson(content);
       if (!j) {
         return fail(std::move(j.error()).withContext("kube-dns ConfigMap key 'stubDomains'"));
       }
-      if (j->kind == K::kNull) {
+      if (j->isNull()) {
         continue;
       }
-      if (j->kind != K::kObject) {
+      if (j->members() == nullptr) {
         return fail(Errc::kParse,
                     "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got " +
-                        std::string(detail::jsonKindName(j->kind)));
+                        std::string(jsonKindName(j->kind())));
       }
-      for (size_t k = 0; k < j->keys.size(); ++k) {
-        const std::string& domain = j->keys[k];
-        const detail::JsonValue& servers = j->values[k];
+      for (const auto& [domain, servers] : *j->members()) {
         auto list = stringArray(servers, "kube-dns ConfigMap key 'stubDomains': '" + domain + "'");
         if (!list) {
           return fail(std::move(list.error()));
@@ -188,7 +184,7 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
         out.stub_domains[domain] = std::move(*list);  // a repeated key: the last wins (Go)
       }
     } else if (name == "upstreamNameservers") {
-      auto j = detail::parseJson(content);
+      auto j = parseJson(content);
       if (!j) {
         return fail(
             std::move(j.error()).withContext("kube-dns ConfigMap key 'upstreamNameservers'"));
@@ -199,7 +195,7 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
       }
       out.upstream_nameservers = std::move(*list);
     } else if (name == "federations") {
-      auto j = detail::parseJson(content);
+      auto j = parseJson(content);
       if (!j) {
         return fail(std::move(j.error()).withContext("kube-dns ConfigMap key 'federations'"));
       }

@@ -15,6 +15,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 case $target in
   fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
   fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
+  fuzz_json) corpus=$src/tests/fuzz/corpus_json ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
 cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -1,11 +1,10 @@
-// The nftables backend's pure parts: the JSON reader, the table text (golden), decoding of
-// `nft -j list table` output and the exact-match test that decides whether ensure rewrites.
+// The nftables backend's pure parts: the table text (golden), decoding of `nft -j list table`
+// output and the exact-match test that decides whether ensure rewrites.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "netcfg/nft_json.h"
 #include "netcfg/nft_rules.h"
 #include "netcfg/rules.h"
 #include "netcfg/rules_backend.h"
@@ -50,30 +49,6 @@ constexpr const char* kListed = R"({"nftables": [
  {"rule": {"family": "inet", "table": "nodelocaldns", "chain": "raw-prerouting", "handle": 6,
            "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}
 ]})";
-
-TEST(Json, ParsesNestedValuesAndEscapes) {
-  auto v = parseJson(R"( {"a": [1, -2, 3.5, true, false, null], "s": "x\"\\\u00e9\ud83d\ude00"} )");
-  ASSERT_TRUE(v.has_value()) << v.error().message();
-  const auto* a = v->get("a");
-  ASSERT_NE(a, nullptr);
-  ASSERT_EQ(a->array()->size(), 6u);
-  EXPECT_EQ((*a->array())[1].integer(), -2);
-  EXPECT_FALSE((*a->array())[2].integer().has_value());
-  EXPECT_TRUE((*a->array())[5].isNull());
-  EXPECT_EQ(v->getString("s"), "x\"\\\xc3\xa9\xf0\x9f\x98\x80");
-  EXPECT_EQ(v->get("missing"), nullptr);
-  EXPECT_FALSE(v->getInt("s").has_value());
-}
-
-TEST(Json, RejectsMalformedInputWithOffset) {
-  for (const char* bad : {"", "{", "{\"a\" 1}", "[1,]", "[1] x", "\"\\q\"", "tru", "{\"a\":-}"}) {
-    auto v = parseJson(bad);
-    ASSERT_FALSE(v.has_value()) << bad;
-    EXPECT_EQ(v.error().code(), Errc::kParse);
-    EXPECT_NE(v.error().message().find("at offset"), std::string::npos) << v.error().message();
-  }
-  EXPECT_FALSE(parseJson(std::string(100, '[') + std::string(100, ']')).has_value());
-}
 
 TEST(NftRules, ChainNamesAndRuleText) {
   auto rules = nodeLocalDnsRules(kOneV4);
