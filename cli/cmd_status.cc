@@ -169,15 +169,19 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   std::optional<double> uptime;
   bool answering = false;
   bool listening = false;
+  bool serving = false;
   std::string probe;
   if (!state.local_ips.empty()) {
     if (auto ip = IpAddress::parse(state.local_ips[0])) {
       SocketAddress sa{*ip, state.dns_port};
       probe = sa.toString();
-      // The DNS probe only when a socket is bound there: with nothing listening (daemon stopped
-      // or crashed) the answer is known at once instead of after the probe's timeout.
+      // The DNS probes only when a socket is bound there: with nothing listening (daemon stopped
+      // or crashed) the answer is known at once instead of after the probe's timeout. First the
+      // cache's own health query (answered without upstreams: is the cache serving?), then the
+      // cluster zone through it (does kube-dns answer?) — two different problems to report.
       listening = dnsPortBound(sa);
-      answering = listening && dnsAnswers(sa, state.domain + ".", std::chrono::milliseconds(1500));
+      serving = listening && daemonAnswersProbe(sa, std::chrono::milliseconds(1000));
+      answering = serving && dnsAnswers(sa, state.domain + ".", std::chrono::milliseconds(1500));
     }
   }
   if (pid) {
@@ -185,8 +189,14 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   } else {
     degraded.push_back("daemon not running (pidfile " + state.pidfile + ")");
   }
-  if (!answering) {
-    degraded.push_back("no DNS answer on " + probe + (listening ? "" : " (nothing listens there)"));
+  if (!serving) {
+    degraded.push_back(
+        "no DNS answer on " + probe +
+        (listening ? " (the cache does not answer its health query)" : " (nothing listens there)"));
+  } else if (!answering) {
+    degraded.push_back("the cache on " + probe + " serves, but " + state.domain +
+                       ". gets no answer through it: kube-dns (the cluster zone's upstream) "
+                       "does not answer");
   }
 
   // Kubelet.
@@ -250,7 +260,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
       out += ",\"uptime_seconds\":" + std::to_string(static_cast<int64_t>(*uptime));
     }
     out += ",\"probe\":" + jsonString(probe) + ",\"listening\":" + jsonBool(listening) +
-           ",\"answering\":" + jsonBool(answering) + "}";
+           ",\"serving\":" + jsonBool(serving) + ",\"answering\":" + jsonBool(answering) + "}";
     out += ",\"kubelet\":{\"path\":" + jsonString(kubelet_path) +
            ",\"cluster_dns\":" + jsonList(kubelet_values);
     if (!kubelet_error.empty()) {

@@ -261,8 +261,10 @@ bool dnsPortBound(const SocketAddress& server) {
 namespace {
 
 // One query (RD) over UDP, resent with backoff until `timeout`; true on any response with our ID.
+// `any_rcode`: any response counts; otherwise only NOERROR or NXDOMAIN (SERVFAIL and REFUSED
+// from a cache mean its upstream did not answer).
 bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t qtype,
-                   uint16_t qclass, std::chrono::milliseconds timeout) {
+                   uint16_t qclass, std::chrono::milliseconds timeout, bool any_rcode) {
   int raw = ::socket(toAf(server.ip.family()), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (raw < 0) {
     return false;
@@ -306,7 +308,8 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
       unsigned char buf[1500];
       ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
       if (n >= 12 && buf[0] == (id >> 8) && buf[1] == (id & 0xff) && (buf[2] & 0x80) != 0) {
-        return true;
+        const unsigned rcode = buf[3] & 0x0f;
+        return any_rcode || rcode == 0 || rcode == 3;
       }
       if (n < 0 && errno == ECONNREFUSED) {
         // Nothing bound yet: wait out the current backoff before the next try.
@@ -320,11 +323,11 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
 
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,
                 std::chrono::milliseconds timeout) {
-  return queryAnswered(server, qname, /*SOA*/ 6, /*IN*/ 1, timeout);
+  return queryAnswered(server, qname, /*SOA*/ 6, /*IN*/ 1, timeout, /*any_rcode=*/false);
 }
 
 bool daemonAnswersProbe(const SocketAddress& server, std::chrono::milliseconds timeout) {
-  return queryAnswered(server, kDaemonProbeName, /*TXT*/ 16, /*CH*/ 3, timeout);
+  return queryAnswered(server, kDaemonProbeName, /*TXT*/ 16, /*CH*/ 3, timeout, /*any_rcode=*/true);
 }
 
 std::vector<std::string> processArguments(pid_t pid) {

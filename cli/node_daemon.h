@@ -57,9 +57,9 @@ Result<StopReport> stopDaemon(const std::string& pidfile, std::chrono::milliseco
 /// query there cannot be answered.
 bool dnsPortBound(const SocketAddress& server);
 
-/// One DNS query (`qname` SOA, RD) over UDP to `server`; true when any response with our ID comes
-/// back within `timeout` (any rcode: the daemon answers). A name of the cluster zone is forwarded
-/// upstream, so this also waits on kube-dns.
+/// One DNS query (`qname` SOA, RD) over UDP to `server`; true when a NOERROR or NXDOMAIN response
+/// with our ID comes back within `timeout`. A name of the cluster zone is forwarded upstream, so
+/// this tells whether kube-dns answers through the cache (SERVFAIL/REFUSED: it does not).
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,
                 std::chrono::milliseconds timeout);
 

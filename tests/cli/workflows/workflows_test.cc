@@ -935,6 +935,13 @@ TEST(Workflows, InstallDoesNotBlameTheCacheForASilentKubeDns) {
   EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
   EXPECT_FALSE(contains(again.out, "restarted")) << again.out;
   EXPECT_EQ(std::stoi(readFile(node.dir().file("pid")).value_or("0")), pid);
+  // status tells the two problems apart: the cache serves, kube-dns does not answer through it.
+  auto st = node.nld("status" + node.paths());
+  EXPECT_EQ(st.exit_code, 1) << st.out;
+  EXPECT_TRUE(contains(st.out, "serves, but cluster.local. gets no answer")) << st.out;
+  EXPECT_FALSE(contains(st.out, "health query")) << st.out;
+  auto js = node.nld("status --json" + node.paths());
+  EXPECT_TRUE(contains(js.out, "\"serving\":true,\"answering\":false")) << js.out;
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
 }
