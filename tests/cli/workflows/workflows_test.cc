@@ -98,6 +98,11 @@ class Node {
            daemonFlag();
   }
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
+  /// The common install: iptables mode, kube-dns 10.96.0.10, the cluster zone to kUpstream.
+  test::CommandResult installIptables(int wait_seconds = 20) const {
+    return nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+               std::string(kUpstream) + installFlags(wait_seconds));
+  }
   /// With environment assignments first, e.g. "PATH=/x:$PATH".
   test::CommandResult nldWith(const std::string& env, const std::string& args) const {
     return test::run(env + " " + bin_ + " " + args);
@@ -157,6 +162,13 @@ class Node {
   std::string bin_;
   bool stand_in_ = false;
 };
+
+/// teardown succeeds and leaves links, addresses and rules exactly as `before` (snapshot()).
+void expectTeardownRestores(const Node& node, const std::string& before) {
+  auto down = node.nld("teardown" + node.paths());
+  EXPECT_EQ(down.exit_code, 0) << down.out;
+  EXPECT_EQ(snapshot(), before);
+}
 
 std::string dig(const std::string& server, const std::string& name) {
   return test::run("dig +short +time=2 +tries=2 @" + server + " " + name).out;
@@ -249,8 +261,7 @@ TEST(Workflows, DaemonFailureRollsBack) {
   sa.sin_port = htons(53);
   ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
   ASSERT_EQ(::listen(s.get(), 1), 0);
-  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                    std::string(kUpstream) + node.installFlags(5));
+  auto r = node.installIptables(5);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "rolled back:")) << r.out;
   EXPECT_TRUE(contains(r.out, "link nodelocaldns")) << r.out;
@@ -296,8 +307,7 @@ TEST(Workflows, DaemonFailureOnAnAdoptedLinkRemovesOnlyOurAddresses) {
   std::string before = snapshotIgnoringQdisc();
   Fd held = holdPort53("0.0.0.0");
   ASSERT_TRUE(held);
-  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                    std::string(kUpstream) + node.installFlags(5));
+  auto r = node.installIptables(5);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(
       contains(r.out, "addresses 169.254.20.10,10.96.0.10 on nodelocaldns and its up state"))
@@ -504,8 +514,7 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   ASSERT_TRUE(node.startNsd());
   touchTables();
   std::string before = snapshot();
-  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                    std::string(kUpstream) + node.installFlags());
+  auto r = node.installIptables();
   ASSERT_EQ(r.exit_code, 0) << r.out;
   // Someone holds the xtables lock longer than we wait (5 s): the rules cannot be removed.
   std::string lock = node.dir().file("xtables.lock");
@@ -591,9 +600,7 @@ TEST_P(DaemonWorkflows, InstallStatusTeardownLeavesNoTrace) {
   EXPECT_TRUE(contains(again.out, "nothing changed")) << again.out;
   EXPECT_EQ(snapshot(), installed);
 
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
   {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 1) << st.out;
@@ -607,16 +614,13 @@ TEST_P(DaemonWorkflows, TeardownAfterKill9) {
   ASSERT_TRUE(node.startNsd());
   touchTables();
   std::string before = snapshot();
-  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                    std::string(kUpstream) + node.installFlags());
+  auto r = node.installIptables();
   ASSERT_EQ(r.exit_code, 0) << r.out;
   ASSERT_EQ(test::run("kill -9 $(cat " + node.dir().file("pid") + ")").exit_code, 0);
   node.killStandInChild();
   auto status = node.nld("status" + node.paths());
   EXPECT_EQ(status.exit_code, 1) << status.out;
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
 }
 
 TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
@@ -624,8 +628,7 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   Node node(GetParam());
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd());
-  auto r = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                    std::string(kUpstream) + node.installFlags());
+  auto r = node.installIptables();
   ASSERT_EQ(r.exit_code, 0) << r.out;
   std::string installed = snapshot();
   auto stop = node.nld("stop" + node.paths());
@@ -640,8 +643,7 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
     EXPECT_TRUE(contains(st.out, "not running, nothing listening on 169.254.20.10:53")) << st.out;
   }
   // A new install starts the daemon again.
-  auto again = node.nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                        std::string(kUpstream) + node.installFlags());
+  auto again = node.installIptables();
   EXPECT_EQ(again.exit_code, 0) << again.out;
   {
     auto st = node.nld("status" + node.paths());
@@ -698,9 +700,7 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 1) << st.out;
   }
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
   // No file of ours is left (state, kubelet backups, Corefiles).
   EXPECT_EQ(test::run("find " + node.dir().file("state") + " " + node.dir().file("etc") + " " +
@@ -738,9 +738,7 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 0) << st.out;
   }
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
 }
 
 // gap: a reinstall with a new --local-ip whose new daemon cannot start must leave the node as the
@@ -811,9 +809,7 @@ TEST_P(DaemonWorkflows, FailedReinstallWithoutStateRemovesThePreviousRules) {
   EXPECT_FALSE(alive(old_pid)) << "the previous daemon runs again";
   node.killStandInChild();
   held = Fd();
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
 }
 
 // gap: Ctrl-C between the first steps and the restart still stopped the running daemon (and
@@ -965,9 +961,7 @@ TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {
     auto st = node.nld("status" + node.paths());
     EXPECT_EQ(st.exit_code, 0) << st.out;
   }
-  auto down = node.nld("teardown" + node.paths());
-  EXPECT_EQ(down.exit_code, 0) << down.out;
-  EXPECT_EQ(snapshot(), before);
+  expectTeardownRestores(node, before);
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, DaemonWorkflows, ::testing::Bool(),
