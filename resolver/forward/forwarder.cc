@@ -550,6 +550,18 @@ bool Forwarder::needsTick() const noexcept {
   return false;
 }
 
+bool Forwarder::probesConfigured() const noexcept {
+  if (!health_prober_) {
+    return false;
+  }
+  for (const auto& group : groups_) {
+    if (group->config.max_fails > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Forwarder::probeDownUpstreams() noexcept {
   MonoTime now = loop_.now();
   for (const auto& group : groups_) {

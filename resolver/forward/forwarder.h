@@ -80,6 +80,8 @@ class Forwarder {
   /// True while tick() has something to do: exchanges in flight, open or retired connections,
   /// or (on the health prober) an upstream marked down. An idle worker then does not tick.
   bool needsTick() const noexcept;
+  /// True when some group marks upstreams down (max_fails > 0) and this forwarder probes them.
+  bool probesConfigured() const noexcept;
   /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
   void setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups);
 

@@ -267,6 +267,13 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
+  if (index_ == 0) {
+    // The health prober: other workers may mark an upstream down while this one sleeps. Waking
+    // every 500 ms (CoreDNS's default health_check interval) while any group can mark upstreams
+    // down is enough for the forwarder's tick to see it and start probing.
+    loop_->addTick(
+        std::chrono::milliseconds(500), [] {}, [this] { return forwarder_->probesConfigured(); });
+  }
   loop_->addTick(
       std::chrono::milliseconds(1000), [this] { sweep(); },
       [this] {
