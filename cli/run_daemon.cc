@@ -304,7 +304,11 @@ void Daemon::ensureRulesNow() {
   }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
   auto r = netcfg::ensureRules(spec, rulesOptions());
-  removeOtherBackendRules();
+  if (r) {
+    // Only once ours are in: removing the other backend's copies after a failed ensure (say, a
+    // kernel without nf_tables) would leave DNS to the local address going through conntrack.
+    removeOtherBackendRules();
+  }
   if (!r) {
     bool lock = r.error().code() == Errc::kBusy;
     metrics_.count(lock ? SetupError::kIptablesLock : SetupError::kIptables);

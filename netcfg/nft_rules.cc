@@ -1,9 +1,13 @@
 // nftables backend over libnftables: text commands in, JSON out (see nft_rules.h).
 #include "netcfg/nft_rules.h"
 
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 
 #include "base/c_handle.h"
@@ -98,6 +102,16 @@ Errc codeOf(std::string_view err) {
 // Runs nft commands; `json` selects JSON output. Returns the output buffer.
 Result<std::string> nftRun(const std::string& commands, bool json, std::string_view what) {
   std::lock_guard<std::mutex> guard(nftMutex());
+  // libnftables (1.0.x) calls exit() when it cannot open its netlink socket (no nf_tables in the
+  // kernel or sandbox, fds exhausted): probe the socket ourselves first so that becomes an error
+  // we can report, not the end of the daemon with its NOTRACK rules left behind.
+  {
+    int probe = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (probe < 0) {
+      return failSys(errno, std::string(what) + ": cannot open a netfilter netlink socket");
+    }
+    ::close(probe);
+  }
   NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) {
     return fail(Errc::kSystem, std::string(what) + ": nft_ctx_new failed");
