@@ -156,7 +156,11 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
         present += r.copies;
       }
     }
-    if (auto r = removeNodeRules(*set); !r) {
+    auto r = removeNodeRules(*set);
+    if (!r && set != &rules && r.error().code() == Errc::kUnsupported) {
+      continue;  // e.g. no nf_tables in this kernel: nothing of ours can be there
+    }
+    if (!r) {
       // The link stays while the selected backend's rules do (see 3.); the other backend's
       // failure is reported, and named below if rules are left there.
       rules_removed = rules_removed && set != &rules;

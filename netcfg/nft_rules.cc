@@ -108,7 +108,12 @@ Result<std::string> nftRun(const std::string& commands, bool json, std::string_v
   {
     int probe = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     if (probe < 0) {
-      return failSys(errno, std::string(what) + ": cannot open a netfilter netlink socket");
+      const int err = errno;
+      Error e = Error::sys(err, std::string(what) + ": cannot open a netfilter netlink socket");
+      if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
+        return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
+      }
+      return fail(std::move(e));
     }
     ::close(probe);
   }

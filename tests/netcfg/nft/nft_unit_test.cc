@@ -1,6 +1,9 @@
 // The nftables backend's pure parts: the table text (golden), decoding of `nft -j list table`
 // output and the exact-match test that decides whether ensure rewrites.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -166,6 +169,24 @@ TEST(RulesBackend, ParsesNames) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().message(), "invalid rules backend 'auto': expected iptables or nftables");
   EXPECT_EQ(toString(RulesBackend::kNftables), "nftables");
+}
+
+// libnftables 1.0.x exit()s when it cannot open its netlink socket. With no file descriptor left
+// (RLIMIT_NOFILE at the number already open) our call must come back with an error instead.
+TEST(NftRules, NoNetlinkSocketIsAnErrorNotAnExit) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit none{0, 0};
+    ::setrlimit(RLIMIT_NOFILE, &none);
+    auto table = readNftTable();
+    // 0: our error came back; libnftables' own exit would be 1 (NFT_EXIT_NONL is 3).
+    ::_exit(table ? 10 : (table.error().message().find("netlink") != std::string::npos ? 0 : 11));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3 = libnftables exited the process";
 }
 
 }  // namespace
