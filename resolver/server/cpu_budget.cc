@@ -144,12 +144,11 @@ CpuBudget cpuBudget(std::vector<int> cpus, std::optional<double> quota) {
   }
   b.quota = quota;
   auto n = static_cast<unsigned>(b.cpus.size());
-  if (quota) {
-    auto cap = static_cast<unsigned>(std::max(1.0, std::ceil(*quota - 1e-9)));
-    if (cap < n) {
-      n = cap;
-      b.quota_limited = true;
-    }
+  // Compared as doubles: a quota/period ratio beyond UINT_MAX (cgroup allows ~1.7e10) must not
+  // be converted first.
+  if (quota && std::ceil(*quota - 1e-9) < static_cast<double>(n)) {
+    n = static_cast<unsigned>(std::max(1.0, std::ceil(*quota - 1e-9)));
+    b.quota_limited = true;
   }
   b.workers = std::max(1U, n);
   return b;

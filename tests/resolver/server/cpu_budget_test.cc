@@ -40,6 +40,8 @@ TEST(CpuBudget, WorkersFollowTheTighterOfMaskAndQuota) {
   EXPECT_EQ(cpuBudget({0, 1}, 8.0).workers, 2U);  // the mask is tighter
   EXPECT_FALSE(cpuBudget({0, 1}, 8.0).quota_limited);
   EXPECT_EQ(cpuBudget({}, std::nullopt).workers, 1U);
+  EXPECT_EQ(cpuBudget(many, 1.7e10).workers, 96U);  // a huge quota is no limit (no overflow)
+  EXPECT_FALSE(cpuBudget(many, 1.7e10).quota_limited);
 }
 
 TEST(CpuBudget, ReadsCgroupV2LeafAndAncestors) {
