@@ -220,6 +220,9 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
                                            : ConsolidateRule::Level::kError;
       rt.consolidate.push_back(std::move(rule));
     }
+    if (!rt.consolidate.empty()) {
+      rt.consolidate_memo.resize(workers);
+    }
     for (const auto& rule : b.log_rules) {
       BlockRuntime::LogRuntime lr;
       lr.rule = &rule;

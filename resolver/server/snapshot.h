@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/ip.h"
@@ -49,6 +50,10 @@ struct BlockRuntime {
   std::vector<LogRuntime> log_rules;
   /// `errors { consolidate ... }` rules, compiled (shared with workers' pending summaries).
   std::vector<std::shared_ptr<const ConsolidateRule>> consolidate;
+  /// Per worker (each touches only its own slot): which rule (index + 1, 0 = none) an error text
+  /// matched. The texts are few (failure kind × upstream) and the patterns operator-written
+  /// std::regex, so each text is matched once, not once per failed query. Capped at 256 texts.
+  mutable std::vector<std::unordered_map<std::string, uint32_t>> consolidate_memo;
 
   bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };

@@ -763,10 +763,28 @@ void Worker::reportError(const BlockRuntime& block, unsigned rcode, const cache:
   if (!block.consolidate.empty()) {
     // CoreDNS: an error matching a consolidate pattern is counted, not logged.
     text = describe();
-    for (const auto& rule : block.consolidate) {
-      if (!rule->matches(text)) {
-        continue;
+    uint32_t matched = 0;
+    auto* memo = index_ < block.consolidate_memo.size() ? &block.consolidate_memo[index_] : nullptr;
+    bool known = false;
+    if (memo != nullptr) {
+      if (auto it = memo->find(text); it != memo->end()) {
+        matched = it->second;
+        known = true;
       }
+    }
+    if (!known) {
+      for (size_t i = 0; i < block.consolidate.size() && matched == 0; ++i) {
+        matched = block.consolidate[i]->matches(text) ? static_cast<uint32_t>(i + 1) : 0;
+      }
+      if (memo != nullptr) {
+        if (memo->size() >= 256) {
+          memo->clear();
+        }
+        memo->emplace(text, matched);
+      }
+    }
+    if (matched != 0) {
+      const auto& rule = block.consolidate[matched - 1];
       for (auto& c : consolidating_) {
         if (c.rule == rule) {
           ++c.count;
