@@ -73,6 +73,7 @@ class Daemon {
   void ensureInterface(bool count_check);
   void ensureRulesNow();
   void chooseRulesBackend();
+  void redetectRulesBackend();
   void removeOtherBackendRules();
   netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
@@ -99,6 +100,10 @@ class Daemon {
   bool pidfile_written_ = false;
   netcfg::RulesBackend backend_ = netcfg::RulesBackend::kIptables;
   bool other_backend_warned_ = false;
+  // `auto` found no signal and fell back to iptables: detect again at every sync until a signal
+  // appears (a pod started before kube-proxy/kubelet made their hint chains must not stay on
+  // legacy on an nftables node for its whole life).
+  bool backend_by_default_ = false;
   int last_forcing_signal_ = 0;
 };
 
@@ -260,7 +265,27 @@ void Daemon::chooseRulesBackend() {
   } else {
     auto d = netcfg::detectRulesBackend();
     backend_ = d.backend;
+    backend_by_default_ = d.signal.rfind("default", 0) == 0;
     NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
+  }
+}
+
+// While `auto` had nothing to go on: a signal that appears later decides, and the next ensure
+// moves our rules (ensure in the new backend, then the old one's copies are removed).
+void Daemon::redetectRulesBackend() {
+  if (!backend_by_default_) {
+    return;
+  }
+  auto d = netcfg::detectRulesBackend();
+  if (d.signal.rfind("default", 0) == 0) {
+    return;
+  }
+  backend_by_default_ = false;
+  if (d.backend != backend_) {
+    NLD_LOG(kRules, info, "rules backend {} (auto, now: {}); moving our rules from {}",
+            netcfg::toString(d.backend), d.signal, netcfg::toString(backend_));
+    backend_ = d.backend;
+    other_backend_warned_ = false;
   }
 }
 
@@ -302,6 +327,7 @@ void Daemon::ensureRulesNow() {
   if (!cfg_.setup_iptables) {
     return;
   }
+  redetectRulesBackend();
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
   auto r = netcfg::ensureRules(spec, rulesOptions());
   if (r) {

@@ -144,5 +144,28 @@ TEST_F(RunNft, AutoLogsTheDecidingSignal) {
   EXPECT_NE(test::run("nft list table inet nodelocaldns").exit_code, 0);
 }
 
+// A pod that starts before kubelet/kube-proxy made their iptables-nft hint chains finds no signal
+// and falls back to legacy; once the hint appears, the next sync moves our rules to nftables and
+// removes the legacy ones (never both backends for longer than one sync).
+TEST_F(RunNft, AutoWithoutASignalMovesWhenOneAppears) {
+  NLD_ENTER_NETNS();
+  ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
+  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
+  start({});
+  ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
+      << log();
+  EXPECT_TRUE(contains(log(), "rules backend iptables (auto: default")) << log();
+  EXPECT_FALSE(tableThere());
+  ASSERT_EQ(
+      test::run("nft 'add table ip mangle; add chain ip mangle KUBE-KUBELET-CANARY'").exit_code, 0);
+  EXPECT_TRUE(waitFor(tableThere, milliseconds(5000))) << log();
+  EXPECT_TRUE(waitFor([] { return !contains(legacy(), "NodeLocal DNS"); }, milliseconds(5000)))
+      << legacy() << log();
+  EXPECT_TRUE(contains(log(), "rules backend nftables (auto, now: ")) << log();
+  EXPECT_EQ(stop(), 0) << log();
+  EXPECT_NE(test::run("nft list table inet nodelocaldns").exit_code, 0);
+  EXPECT_FALSE(contains(legacy(), "NodeLocal DNS"));
+}
+
 }  // namespace
 }  // namespace nld
