@@ -1,8 +1,5 @@
 #include "resolver/cache/cache_scope.h"
 
-#include <cstring>
-
-#include "resolver/dns/name.h"
 #include "resolver/dns/types.h"
 
 namespace nld::resolver::cache {
@@ -11,33 +8,16 @@ namespace {
 Result<std::vector<std::vector<uint8_t>>> toWire(const std::vector<std::string>& zones) {
   std::vector<std::vector<uint8_t>> out;
   for (const auto& z : zones) {
-    uint8_t wire[dns::kMaxNameLength];
-    size_t n = dns::nameFromText(z, wire);
-    if (n == 0) {
+    auto wire = dns::lowerNameFromText(z);
+    if (wire.empty()) {
       return fail(Errc::kInvalidArgument, "invalid cache zone '" + z + "'");
     }
-    for (size_t i = 0; i < n; ++i) {
-      wire[i] = dns::asciiLower(wire[i]);
-    }
-    out.emplace_back(wire, wire + n);
+    out.push_back(std::move(wire));
   }
   return out;
 }
 
 }  // namespace
-
-bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
-                 size_t zone_length) noexcept {
-  if (zone_length == 0 || zone_length > name_length) {
-    return false;
-  }
-  size_t off = name_length - zone_length;
-  size_t pos = 0;
-  while (pos < off) {
-    pos += 1 + name[pos];
-  }
-  return pos == off && std::memcmp(name + off, zone, zone_length) == 0;
-}
 
 Result<CacheScope> CacheScope::create(const std::vector<std::string>& zones,
                                       const std::vector<std::string>& success_disabled,

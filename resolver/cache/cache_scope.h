@@ -19,13 +19,12 @@
 #include <vector>
 
 #include "base/result.h"
+#include "resolver/dns/name.h"
 #include "resolver/dns/rr_walk.h"
 
 namespace nld::resolver::cache {
 
-/// True if the lower-cased wire name `name` equals `zone` or lies below it (label boundary).
-bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
-                 size_t zone_length) noexcept;
+using dns::nameIsUnder;
 
 class CacheScope {
  public:

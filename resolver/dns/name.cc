@@ -276,4 +276,24 @@ size_t nameFromText(std::string_view text, std::span<uint8_t> out) noexcept {
   return pos;
 }
 
+std::vector<uint8_t> lowerNameFromText(std::string_view text) {
+  uint8_t wire[kMaxNameLength];
+  size_t n = nameFromText(text, wire);
+  lowerBytes(wire, n);
+  return std::vector<uint8_t>(wire, wire + n);
+}
+
+bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
+                 size_t zone_length) noexcept {
+  if (zone_length == 0 || zone_length > name_length) {
+    return false;
+  }
+  size_t off = name_length - zone_length;
+  size_t pos = 0;
+  while (pos < off) {
+    pos += 1 + name[pos];
+  }
+  return pos == off && std::memcmp(name + off, zone, zone_length) == 0;
+}
+
 }  // namespace nld::resolver::dns

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nld::resolver::dns {
 
@@ -70,5 +71,12 @@ std::string nameToText(std::span<const uint8_t> msg, size_t offset);
 /// Understands \DDD and \X escapes. @return bytes written, or 0 if the text is not a valid name or
 /// `out` is too small.
 size_t nameFromText(std::string_view text, std::span<uint8_t> out) noexcept;
+
+/// nameFromText(), lower-cased, as a vector (a zone's comparable form); empty if invalid.
+std::vector<uint8_t> lowerNameFromText(std::string_view text);
+
+/// True if the lower-cased wire name `name` equals `zone` or lies below it (label boundary).
+bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
+                 size_t zone_length) noexcept;
 
 }  // namespace nld::resolver::dns

@@ -68,29 +68,14 @@ std::string serverLabel(const SocketAddress& a) {
   return "dns://" + a.ip.toUrlHost() + ":" + std::to_string(a.port);
 }
 
-std::vector<uint8_t> zoneWire(const std::string& zone) {
-  uint8_t wire[255];
-  size_t n = dns::nameFromText(zone, wire);
-  std::vector<uint8_t> out(wire, wire + n);
-  for (auto& c : out) {
-    c = dns::asciiLower(c);
-  }
-  return out;
-}
-
 }  // namespace
 
-bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
-                 size_t zone_length) noexcept {
-  return cache::nameIsUnder(name, name_length, zone, zone_length);
-}
-
 bool BlockRuntime::forwards(const uint8_t* name, size_t name_length) const noexcept {
-  if (!nameIsUnder(name, name_length, forward_from.data(), forward_from.size())) {
+  if (!dns::nameIsUnder(name, name_length, forward_from.data(), forward_from.size())) {
     return false;
   }
   for (const auto& e : forward_except) {
-    if (nameIsUnder(name, name_length, e.data(), e.size())) {
+    if (dns::nameIsUnder(name, name_length, e.data(), e.size())) {
       return false;
     }
   }
@@ -227,7 +212,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       BlockRuntime::LogRuntime lr;
       lr.rule = &rule;
       for (const auto& z : rule.zones) {
-        auto w = zoneWire(z);
+        auto w = dns::lowerNameFromText(z);
         if (w.empty()) {
           return fail(Errc::kInvalidArgument, "invalid log zone '" + z + "'");
         }
@@ -251,12 +236,12 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
                     b.file + ":" + std::to_string(b.line) + ": more than 15 upstreams");
       }
       rt.forward = g;
-      rt.forward_from = zoneWire(b.forward->from.empty() ? "." : b.forward->from);
+      rt.forward_from = dns::lowerNameFromText(b.forward->from.empty() ? "." : b.forward->from);
       if (rt.forward_from.empty()) {
         return fail(Errc::kInvalidArgument, "invalid forward zone '" + b.forward->from + "'");
       }
       for (const auto& e : b.forward->except) {
-        auto w = zoneWire(e);
+        auto w = dns::lowerNameFromText(e);
         if (!w.empty()) {
           rt.forward_except.push_back(std::move(w));
         }

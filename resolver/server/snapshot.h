@@ -58,10 +58,6 @@ struct BlockRuntime {
   bool forwards(const uint8_t* name_lower, size_t name_length) const noexcept;
 };
 
-/// True if the lower-cased wire name is `zone` or below it (label boundary).
-bool nameIsUnder(const uint8_t* name, size_t name_length, const uint8_t* zone,
-                 size_t zone_length) noexcept;
-
 struct Snapshot {
   config::Config config;
   uint64_t generation = 0;

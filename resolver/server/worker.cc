@@ -842,7 +842,7 @@ void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
   const config::LogRule* rule = nullptr;
   for (const auto& r : block.log_rules) {
     for (const auto& z : r.zones) {
-      if (nameIsUnder(key.name.data(), key.name_length, z.data(), z.size())) {
+      if (dns::nameIsUnder(key.name.data(), key.name_length, z.data(), z.size())) {
         rule = r.rule;
         break;
       }
