@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "base/c_handle.h"
+#include "base/fd.h"
 #include "base/json.h"
 
 namespace nld::netcfg {
@@ -54,7 +55,8 @@ const ChainDef* chainNamed(std::string_view name) {
   return nullptr;
 }
 
-std::string quoted(std::string_view s) {
+// An nft string literal (not nld::quoted, which is for messages).
+std::string nftString(std::string_view s) {
   // Our comments are fixed ASCII without quotes; escape defensively anyway.
   std::string out = "\"";
   for (char c : s) {
@@ -105,17 +107,13 @@ Result<std::string> nftRun(const std::string& commands, bool json, std::string_v
   // libnftables (1.0.x) calls exit() when it cannot open its netlink socket (no nf_tables in the
   // kernel or sandbox, fds exhausted): probe the socket ourselves first so that becomes an error
   // we can report, not the end of the daemon with its NOTRACK rules left behind.
-  {
-    int probe = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (probe < 0) {
-      const int err = errno;
-      Error e = Error::sys(err, std::string(what) + ": cannot open a netfilter netlink socket");
-      if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
-        return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
-      }
-      return fail(std::move(e));
+  if (Fd probe(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)); !probe) {
+    const int err = errno;
+    Error e = Error::sys(err, std::string(what) + ": cannot open a netfilter netlink socket");
+    if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
+      return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
     }
-    ::close(probe);
+    return fail(std::move(e));
   }
   NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) {
@@ -266,7 +264,7 @@ std::string nftRuleText(const Rule& r) {
   }
   out += r.target == RuleTarget::kNotrack ? "notrack" : "accept";
   if (!r.comment.empty()) {
-    out += " comment " + quoted(r.comment);
+    out += " comment " + nftString(r.comment);
   }
   return out;
 }
@@ -376,6 +374,18 @@ Result<NftTableState> readNftTable() {
   return decodeNftTable(*out);
 }
 
+namespace {
+
+// Copies of `r` in our table as read back.
+int copiesIn(const NftTableState& state, const Rule& r) {
+  const std::string chain = nftChainName(r);
+  return static_cast<unsigned>(
+      std::count_if(state.rules.begin(), state.rules.end(),
+                    [&](const auto& o) { return o.chain == chain && o.rule && *o.rule == r; }));
+}
+
+}  // namespace
+
 Result<std::vector<RuleStatus>> checkNftRules(const RuleSpec& spec) {
   auto state = readNftTable();
   if (!state) {
@@ -383,14 +393,7 @@ Result<std::vector<RuleStatus>> checkNftRules(const RuleSpec& spec) {
   }
   std::vector<RuleStatus> out;
   for (const Rule& r : nodeLocalDnsRules(spec)) {
-    RuleStatus s{r, 0};
-    std::string chain = nftChainName(r);
-    for (const NftObservedRule& o : state->rules) {
-      if (o.chain == chain && o.rule && *o.rule == r) {
-        ++s.copies;
-      }
-    }
-    out.push_back(std::move(s));
+    out.push_back(RuleStatus{r, copiesIn(*state, r)});
   }
   return out;
 }
@@ -407,11 +410,7 @@ Result<RulesReport> ensureNftRules(const RuleSpec& spec) {
     }
     RulesReport report;
     for (const Rule& r : nodeLocalDnsRules(spec)) {
-      std::string chain = nftChainName(r);
-      bool found = std::any_of(state->rules.begin(), state->rules.end(), [&](const auto& o) {
-        return o.chain == chain && o.rule && *o.rule == r;
-      });
-      ++(found ? report.already_present : report.inserted);
+      ++(copiesIn(*state, r) > 0 ? report.already_present : report.inserted);
     }
     if (nftTableMatches(*state, spec)) {
       return report;

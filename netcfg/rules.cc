@@ -86,10 +86,6 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
   }
 }
 
-// Every (family, table) is tried even when another failed (one family's trouble, e.g. IPv6
-// disabled on the node, must not keep the other's rules away), except after a lock timeout (the
-// remaining tables would wait for the same lock again, multiplying the delay) or a permission
-// error (they would all fail the same way).
 // The kernel's list of legacy tables of `family` that exist in this network namespace.
 bool legacyTableExists(Family family, const std::string& table) {
   auto names =
@@ -111,6 +107,10 @@ bool legacyTableExists(Family family, const std::string& table) {
   return false;
 }
 
+// Every (family, table) is tried even when another failed (one family's trouble, e.g. IPv6
+// disabled on the node, must not keep the other's rules away), except after a lock timeout (the
+// remaining tables would wait for the same lock again, multiplying the delay) or a permission
+// error (they would all fail the same way).
 Result<RulesReport> syncAll(const RuleSpec& spec, const RulesOptions& options, Mode mode) {
   RulesReport report;
   std::optional<Error> first;

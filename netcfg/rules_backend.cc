@@ -112,7 +112,7 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
   if (hasNft(kNftFamily, kNftTable, "")) {
     return {kNftables, "table 'inet nodelocaldns' exists (kept from an earlier run)"};
   }
-  return {kIptables, "default: no signal (" + joinReasons(absent) + ")"};
+  return {kIptables, "default: no signal (" + joinReasons(absent) + ")", /*by_default=*/true};
 }
 
 }  // namespace nld::netcfg

@@ -32,6 +32,11 @@ enum class RulesBackend : uint8_t { kIptables, kNftables };
 /// "iptables" / "nftables".
 std::string_view toString(RulesBackend backend) noexcept;
 
+/// The backend that is not `backend` (where our rules must not also be).
+constexpr RulesBackend otherBackend(RulesBackend backend) noexcept {
+  return backend == RulesBackend::kNftables ? RulesBackend::kIptables : RulesBackend::kNftables;
+}
+
 /// "iptables" | "nftables"; anything else → kInvalidArgument
 /// "invalid rules backend 'x': expected iptables or nftables".
 Result<RulesBackend> parseRulesBackend(std::string_view text);
@@ -41,6 +46,7 @@ struct RulesBackendDetection {
   /// The deciding signal, e.g. "chain KUBE-KUBELET-CANARY in nftables table 'ip mangle'
   /// (iptables-nft)" or "default: no signal (...why each probe found nothing...)".
   std::string signal;
+  bool by_default = false;  ///< no signal at all: the iptables fallback of step 5
 };
 
 /// Runs the probes above. `proxy_mode`: kube-proxy's mode if the caller already detected it.
