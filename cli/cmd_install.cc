@@ -319,12 +319,7 @@ RulesBefore rulesBefore(const NodeRules& rules) {
     NodeRules one = rules;
     one.ips = {ip};
     auto states = checkNodeRules(one);
-    size_t present = 0;
-    if (states) {
-      for (const auto& r : *states) {
-        present += r.copies > 0 ? 1 : 0;
-      }
-    }
+    size_t present = states ? rulesPresent(*states) : 0;
     if (present == 0) {
       out.absent.push_back(ip);
     } else if (present < states->size()) {
@@ -982,20 +977,12 @@ Result<int> runInstall(const InstallOptions& o) {
   // Never both backends: our rules in the other one (an earlier install with another backend, or
   // upstream node-cache's legacy rules) go. Legacy tables that do not exist are not created.
   {
-    NodeRules other = rules;
-    other.backend = otherRulesBackend(rules.backend);
-    other.only_existing_tables = true;
+    NodeRules other = otherBackendRules(rules);
     for (const IpAddress& ip : stale) {
       other.ips.push_back(ip);
     }
     auto present = checkNodeRules(other);
-    bool any = false;
-    if (present) {
-      for (const auto& r : *present) {
-        any = any || r.copies > 0;
-      }
-    }
-    if (!present || any) {
+    if (!present || totalCopies(*present) > 0) {
       if (auto r = removeNodeRules(other); !r) {
         NLD_LOG(kCli, warn, "remove our {} rules (the {} backend is in use): {}", other.backend,
                 rules.backend, r.error().message());
@@ -1038,9 +1025,7 @@ Result<int> runInstall(const InstallOptions& o) {
 
   size_t rules_total = 0;
   if (auto now = checkNodeRules(rules)) {
-    for (const auto& r : *now) {
-      rules_total += r.copies > 0 ? 1 : 0;
-    }
+    rules_total = rulesPresent(*now);
   }
   bool changed = link->created || !link->added.empty() || base_changes || started || *added > 0 ||
                  kubelet_changed || stale_removed || backend_changes;

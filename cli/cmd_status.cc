@@ -138,14 +138,10 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
                   .health_port = state.health_port,
                   .lock_path = state.xtables_lock,
                   .backend = backend};
-  NodeRules other_rules = rules;
-  other_rules.backend = otherRulesBackend(backend);
-  other_rules.only_existing_tables = true;
+  NodeRules other_rules = otherBackendRules(rules);
   unsigned other_copies = 0;
   if (auto other = checkNodeRules(other_rules)) {
-    for (const auto& r : *other) {
-      other_copies += r.copies;
-    }
+    other_copies = totalCopies(*other);
   }
   if (other_copies > 0) {
     degraded.push_back(std::to_string(other_copies) + " of our rule(s) also in the " +

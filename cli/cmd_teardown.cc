@@ -144,18 +144,11 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
           o.health_port ? o.health_port : (have_state ? state.health_port : uint16_t{8080}),
       .lock_path = lock,
       .backend = backend};
-  NodeRules other_rules = rules;
-  other_rules.backend = otherRulesBackend(backend);
-  other_rules.only_existing_tables = true;
+  NodeRules other_rules = otherBackendRules(rules);
   bool rules_removed = true;
   for (const NodeRules* set : {&rules, &other_rules}) {
     auto before = checkNodeRules(*set);
-    unsigned present = 0;
-    if (before) {
-      for (const auto& r : *before) {
-        present += r.copies;
-      }
-    }
+    unsigned present = before ? totalCopies(*before) : 0;
     auto r = removeNodeRules(*set);
     if (!r && set != &rules && r.error().code() == Errc::kUnsupported) {
       continue;  // e.g. no nf_tables in this kernel: nothing of ours can be there

@@ -102,11 +102,10 @@ bool isDaemonProcess(pid_t pid) {
   if (pid <= 0 || processGone(pid)) {
     return false;
   }
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   // "<exe> run ..."; also "<interpreter> <script> run ..." for a script stand-in.
-  std::string arg;
-  for (int i = 0; i < 3 && std::getline(in, arg, '\0'); ++i) {
-    if (i > 0 && arg == "run") {
+  std::vector<std::string> args = processArguments(pid);
+  for (size_t i = 1; i < args.size() && i < 3; ++i) {
+    if (args[i] == "run") {
       return true;
     }
   }

@@ -1,5 +1,7 @@
 #include "cli/node_ops.h"
 
+#include <algorithm>
+
 #include "netcfg/link.h"
 #include "netcfg/nft_rules.h"
 #include "netcfg/proxy_mode.h"
@@ -74,6 +76,26 @@ Result<ModeInfo> detectNodeRulesBackend(const std::string& requested,
 
 std::string otherRulesBackend(const std::string& backend) {
   return backend == "nftables" ? "iptables" : "nftables";
+}
+
+unsigned totalCopies(const std::vector<NodeRuleState>& states) {
+  unsigned n = 0;
+  for (const auto& r : states) {
+    n += r.copies;
+  }
+  return n;
+}
+
+size_t rulesPresent(const std::vector<NodeRuleState>& states) {
+  return static_cast<size_t>(std::count_if(states.begin(), states.end(),
+                                           [](const NodeRuleState& r) { return r.copies > 0; }));
+}
+
+NodeRules otherBackendRules(const NodeRules& rules) {
+  NodeRules other = rules;
+  other.backend = otherRulesBackend(rules.backend);
+  other.only_existing_tables = true;
+  return other;
 }
 
 Result<std::optional<NodeLink>> observeNodeLink(const std::string& name) {

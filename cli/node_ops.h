@@ -74,6 +74,13 @@ struct NodeRuleState {
   unsigned copies = 0;  // 0 = missing
 };
 
+/// Copies of all rules together, and how many distinct rules have at least one copy.
+unsigned totalCopies(const std::vector<NodeRuleState>& states);
+size_t rulesPresent(const std::vector<NodeRuleState>& states);
+/// The same rules in the other backend, only in tables that exist (none is created): where ours
+/// must not also be.
+NodeRules otherBackendRules(const NodeRules& rules);
+
 /// Installs the missing rules. Returns how many rules were added (0 = all were present).
 Result<unsigned> ensureNodeRules(const NodeRules& rules);
 /// Removes every copy of every rule (ours or upstream node-cache's).

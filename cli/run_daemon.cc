@@ -265,7 +265,7 @@ void Daemon::chooseRulesBackend() {
   } else {
     auto d = netcfg::detectRulesBackend();
     backend_ = d.backend;
-    backend_by_default_ = d.signal.rfind("default", 0) == 0;
+    backend_by_default_ = d.by_default;
     NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
   }
 }
@@ -277,7 +277,7 @@ void Daemon::redetectRulesBackend() {
     return;
   }
   auto d = netcfg::detectRulesBackend();
-  if (d.signal.rfind("default", 0) == 0) {
+  if (d.by_default) {
     return;
   }
   backend_by_default_ = false;
@@ -298,8 +298,7 @@ void Daemon::removeOtherBackendRules() {
   }
   netcfg::RuleSpec spec{cfg_.local_ips, cfg_.dns_port, cfg_.health_port};
   netcfg::RulesOptions other = rulesOptions();
-  other.backend = backend_ == netcfg::RulesBackend::kNftables ? netcfg::RulesBackend::kIptables
-                                                              : netcfg::RulesBackend::kNftables;
+  other.backend = netcfg::otherBackend(backend_);
   other.only_existing_tables = true;
   // Read first (no xtables lock): removing takes the lock, which kube-proxy may hold for seconds.
   auto present = netcfg::checkRules(spec, other);
