@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <regex>
+#include <string_view>
+#include <vector>
 
 #include "resolver/config/config.h"
 
@@ -306,10 +308,92 @@ namespace nld::resolver::config {
 
 namespace detail {
 
+namespace {
+
+// The limits Go's regexp/syntax enforces and std::regex does not: a counted repeat of at most
+// 1000 (also when nested: Go's repeatIsValid), and no backreferences. Checked before std::regex
+// sees the pattern, whose compiler overflows a `long` on a long count (UBSan, found by the
+// Corefile fuzzer) and expands nested counts into as many states as their product.
+std::optional<std::string> goRepeatError(std::string_view p) {
+  constexpr int64_t kMaxRepeat = 1000;
+  std::vector<int64_t> inner{1};  // per open group: the largest repeat factor inside it
+  int64_t last_atom = 1;          // factor of the atom a following {n,m} would repeat
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      if (i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') {
+        return std::string(
+            "invalid escape sequence: backreferences and octal escapes are not "
+            "supported");
+      }
+      ++i;
+      last_atom = 1;
+      continue;
+    }
+    if (in_class) {
+      in_class = c != ']';
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      last_atom = 1;
+    } else if (c == '(') {
+      inner.push_back(1);
+    } else if (c == ')') {
+      last_atom = inner.back();
+      if (inner.size() > 1) {
+        inner.pop_back();
+        inner.back() = std::max(inner.back(), last_atom);
+      }
+    } else if (c == '{') {
+      size_t j = i + 1;
+      int64_t lo = 0;
+      int64_t hi = -1;
+      auto number = [&](int64_t& out) {
+        size_t start = j;
+        out = 0;
+        while (j < p.size() && p[j] >= '0' && p[j] <= '9') {
+          out = std::min<int64_t>(out * 10 + (p[j] - '0'), kMaxRepeat + 1);
+          ++j;
+        }
+        return j > start;
+      };
+      if (!number(lo)) {
+        last_atom = 1;  // a literal '{' (std::regex decides whether that is allowed)
+        continue;
+      }
+      if (j < p.size() && p[j] == ',') {
+        ++j;
+        number(hi);
+      }
+      int64_t count = std::max(lo, hi);
+      if (count > kMaxRepeat) {
+        return std::string("invalid repeat count: more than 1000");
+      }
+      int64_t factor = std::max<int64_t>(count, 1) * last_atom;
+      if (factor > kMaxRepeat) {
+        return std::string("invalid nested repetition operator: repeats more than 1000 times");
+      }
+      inner.back() = std::max(inner.back(), factor);
+      last_atom = factor;
+      i = j - 1;
+    } else if (c != '*' && c != '+' && c != '?') {
+      last_atom = 1;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> regexError(const std::string& pattern) {
   // std::regex compiles recursively: bound the input (the Corefile fuzzer reaches this).
   if (pattern.size() > 256) {
     return std::string("longer than 256 characters");
+  }
+  if (auto bad = goRepeatError(pattern)) {
+    return bad;
   }
   try {
     std::regex re(pattern, std::regex::ECMAScript);

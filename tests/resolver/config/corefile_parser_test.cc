@@ -456,6 +456,20 @@ TEST(CorefileParser, ErrorsConsolidateIsKept) {
                                        "'(unclosed'"),
             std::string::npos)
       << bad.error().message();
+  // Go's limits, checked before std::regex (whose compiler overflows on a long count: fuzzer).
+  for (const char* pattern : {"a{1111111111111111111}", "a{1001}", "a{2,1001}", "(a{100}){11}",
+                              "((a{100})){11}", "(b(a{100})c)*{11}", "(a)\\1", "x\\0"}) {
+    auto rejected =
+        parse(std::string(". {\n errors {\n  consolidate 5m \"") + pattern + "\"\n }\n}\n");
+    ASSERT_FALSE(rejected) << pattern;
+    EXPECT_NE(rejected.error().message().find("Corefile:3: errors consolidate: invalid regexp"),
+              std::string::npos)
+        << rejected.error().message();
+  }
+  for (const char* pattern : {"a{1000}", "a{10}b{100}(c{10}){100}", "[{]{5}", "\\{3}"}) {
+    EXPECT_TRUE(parse(std::string(". {\n errors {\n  consolidate 5m \"") + pattern + "\"\n }\n}\n"))
+        << pattern;
+  }
   auto level = parse(". {\n errors {\n  consolidate 5m x loud\n }\n}\n");
   ASSERT_FALSE(level);
   EXPECT_NE(level.error().message().find(
