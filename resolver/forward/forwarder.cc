@@ -518,7 +518,15 @@ void Forwarder::tick() noexcept {
   for (uint64_t token : expired) {
     attemptFailed(token, Failure::Kind::kTimeout);
   }
+  expireIdle();
+  if (health_prober_) {
+    probeDownUpstreams();
+  }
+}
+
+void Forwarder::expireIdle() noexcept {
   // Idle persistent connections: CoreDNS `expire` (default 10 s).
+  MonoTime now = loop_.now();
   std::vector<TcpUpstream*> idle;
   for (const auto& [up, conn] : tcp_) {
     (void)up;
@@ -529,13 +537,10 @@ void Forwarder::tick() noexcept {
   for (auto* conn : idle) {
     conn->fail();
   }
-  if (health_prober_) {
-    probeDownUpstreams();
-  }
 }
 
 bool Forwarder::needsTick() const noexcept {
-  if (!exchanges_.empty() || !tcp_.empty() || !tcp_graveyard_.empty() || !udp_graveyard_.empty()) {
+  if (!exchanges_.empty() || !tcp_graveyard_.empty() || !udp_graveyard_.empty()) {
     return true;
   }
   if (health_prober_) {

@@ -77,9 +77,14 @@ class Forwarder {
 
   /// Deadlines, idle connection expiry, health probes. Called by the worker's tick.
   void tick() noexcept;
-  /// True while tick() has something to do: exchanges in flight, open or retired connections,
-  /// or (on the health prober) an upstream marked down. An idle worker then does not tick.
+  /// True while tick() has something to do soon: exchanges in flight, retired connections, or
+  /// (on the health prober) an upstream marked down. An idle worker then does not tick.
   bool needsTick() const noexcept;
+  /// Closes persistent connections idle for longer than their `expire` (also done by tick()).
+  /// Needs calling about once a second while hasConnections(): open connections alone do not
+  /// make needsTick() true, so a worker serving only cache hits is not woken 100 times a second.
+  void expireIdle() noexcept;
+  bool hasConnections() const noexcept { return !tcp_.empty(); }
   /// True when some group marks upstreams down (max_fails > 0) and this forwarder probes them.
   bool probesConfigured() const noexcept;
   /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
