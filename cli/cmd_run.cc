@@ -36,6 +36,7 @@ struct RunFlags {
   std::string rules_backend = "auto";
   unsigned workers = 0;
   size_t cache_max_bytes = size_t{64} << 20;
+  std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
 };
@@ -115,6 +116,12 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   }
   c.server.workers = f.workers;
   c.server.cache_max_bytes = f.cache_max_bytes;
+  if (f.udp_wait == "epoll") {
+    c.server.udp_wait = resolver::UdpWait::kEpoll;
+  } else if (f.udp_wait != "auto") {
+    return fail(Errc::kInvalidArgument,
+                "invalid --udp-wait '" + f.udp_wait + "': expected auto or epoll");
+  }
   auto mode = parseHandoverMode(f.handover);
   if (!mode) {
     return fail(std::move(mode.error()));
@@ -187,9 +194,14 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
       ->capture_default_str();
-  cmd->add_option("--workers", f.workers, "DNS worker threads (0 = one per CPU, capped by the cgroup CPU limit)")
+  cmd->add_option("--workers", f.workers,
+                  "DNS worker threads (0 = one per CPU, capped by the cgroup CPU limit)")
       ->capture_default_str();
   cmd->add_option("--cache-max-bytes", f.cache_max_bytes, "Memory bound of all caches")
+      ->capture_default_str();
+  cmd->add_option("--udp-wait", f.udp_wait,
+                  "How workers wait for UDP queries: auto (block in recvmmsg while one socket "
+                  "carries the load), epoll (always in epoll_wait)")
       ->capture_default_str();
   cmd->add_option("--handover", f.handover,
                   "On SIGTERM: auto (hand over, no teardown, when a successor shares our DNS "

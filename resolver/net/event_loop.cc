@@ -1,13 +1,40 @@
 #include "resolver/net/event_loop.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <limits>
 
 namespace nld::resolver::net {
+namespace {
+
+void onWakeSignal(int) {}  // only there so the signal interrupts a blocking read (EINTR)
+
+bool installWakeHandler() noexcept {
+  static const bool installed = [] {
+    struct sigaction sa {};
+    sa.sa_handler = onWakeSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the interrupted read must return
+    return ::sigaction(EventLoop::wakeSignal(), &sa, nullptr) == 0;
+  }();
+  return installed;
+}
+
+bool setWakeSignalMask(int how) noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, EventLoop::wakeSignal());
+  return ::pthread_sigmask(how, &set, nullptr) == 0;
+}
+
+}  // namespace
+
+int EventLoop::wakeSignal() noexcept { return SIGURG; }
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
@@ -27,7 +54,18 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
 
 EventLoop::EventLoop(Fd epoll, Fd event) : epoll_(std::move(epoll)), event_(std::move(event)) {}
 
-EventLoop::~EventLoop() = default;
+EventLoop::~EventLoop() {
+  if (watcher_.joinable()) {
+    {
+      std::lock_guard lock(watch_mutex_);
+      watch_state_ = WatchState::kShutdown;
+    }
+    watch_cv_.notify_all();
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(kick_.get(), &one, sizeof one);
+    watcher_.join();
+  }
+}
 
 bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) noexcept {
   epoll_event ev{};
@@ -78,21 +116,37 @@ void EventLoop::drainPosted() noexcept {
   running_.clear();
 }
 
-void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
-  auto wait = max_wait;
+MonoTime EventLoop::nextDue() const {
+  MonoTime due = MonoTime::max();
   for (const auto& t : ticks_) {
-    if (!t.isActive()) {
-      continue;
+    if (t.next < due && t.isActive()) {
+      due = t.next;
     }
-    // Round up: truncating 0.9 ms to 0 made epoll_wait() return at once, so the loop spun for
-    // the last millisecond before every tick (thousands of empty wake-ups a second, idle or not).
-    auto until = std::chrono::ceil<std::chrono::milliseconds>(t.next - now_);
-    wait = std::min(wait, std::max(until, std::chrono::milliseconds(0)));
   }
-  const int timeout =
-      wait.count() >= std::numeric_limits<int>::max() ? -1 : static_cast<int>(wait.count());
+  return due;
+}
+
+int EventLoop::waitMs(MonoTime due, MonoTime now) noexcept {
+  if (due == MonoTime::max()) {
+    return -1;
+  }
+  // Round up: truncating 0.9 ms to 0 made epoll_wait() return at once, so the loop spun for
+  // the last millisecond before every tick (thousands of empty wake-ups a second, idle or not).
+  auto until = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+  return static_cast<int>(std::clamp<int64_t>(until, 0, std::numeric_limits<int>::max()));
+}
+
+void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
+  int timeout = waitMs(nextDue(), now_);
+  if (max_wait != kForever) {
+    int limit =
+        static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, std::numeric_limits<int>::max()));
+    timeout = timeout < 0 ? limit : std::min(timeout, limit);
+  }
   int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, timeout);
   now_ = MonoClock::now();
+  ++rounds_;
+  last_events_ = std::max(n, 0);
   for (int i = 0; i < n; ++i) {
     static_cast<IoHandler*>(events_[i].data.ptr)->onIo(events_[i].events);
   }
@@ -106,6 +160,120 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
       t.fn();
     }
   }
+}
+
+bool EventLoop::startWatcher() noexcept {
+  if (watcher_.joinable()) {
+    return true;
+  }
+  if (watcher_failed_) {
+    return false;
+  }
+  watcher_failed_ = true;  // until everything below worked
+  if (!installWakeHandler()) {
+    return false;
+  }
+  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+  Fd kick(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!ep || !kick) {
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = epoll_.get();
+  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, epoll_.get(), &ev) != 0) {
+    return false;
+  }
+  ev.data.fd = kick.get();
+  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, kick.get(), &ev) != 0) {
+    return false;
+  }
+  watch_epoll_ = std::move(ep);
+  kick_ = std::move(kick);
+  try {
+    watcher_ = std::thread([this] { watch(); });
+  } catch (...) {  // std::system_error: no thread, so no blocking mode
+    return false;
+  }
+  watcher_failed_ = false;
+  return true;
+}
+
+void EventLoop::watch() noexcept {
+  setWakeSignalMask(SIG_BLOCK);  // the signal is for the reader only
+  epoll_event events[4];
+  std::unique_lock lock(watch_mutex_);
+  for (;;) {
+    watch_cv_.wait(lock, [this] { return watch_state_ != WatchState::kIdle; });
+    if (watch_state_ == WatchState::kShutdown) {
+      return;
+    }
+    const uint64_t generation = watch_generation_;
+    const int timeout = watch_timeout_ms_;
+    watcher_waiting_ = true;
+    lock.unlock();
+    int n = ::epoll_wait(watch_epoll_.get(), events, 4, timeout);
+    bool kicked = false;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == kick_.get()) {
+        uint64_t value;
+        [[maybe_unused]] auto r = ::read(kick_.get(), &value, sizeof value);
+        kicked = true;
+      }
+    }
+    lock.lock();
+    watcher_waiting_ = false;
+    if (kicked && n == 1) {
+      continue;  // the state changed while we waited: wait again with the new one
+    }
+    // Something is ready or a tick is due: interrupt the read until the reader has left
+    // blocking mode. A signal that arrives just before the reader enters its read is lost (it
+    // checked interrupt_ a moment earlier), hence the re-sends.
+    while (watch_state_ == WatchState::kBlocking && watch_generation_ == generation) {
+      interrupt_.store(true, std::memory_order_release);
+      ::tgkill(::getpid(), reader_tid_, wakeSignal());
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(1));
+    }
+  }
+}
+
+bool EventLoop::enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcept {
+  // The reader takes the signal; once per thread (blocked in every daemon thread otherwise).
+  static thread_local bool unblocked = false;
+  if (!startWatcher() || !(unblocked || (unblocked = setWakeSignalMask(SIG_UNBLOCK)))) {
+    return false;
+  }
+  due = nextDue();
+  // Events 0: still registered, but reports nothing (but errors) to the watcher meanwhile.
+  if (!modify(fd, 0, handler)) {
+    return false;
+  }
+  bool kick = false;
+  {
+    std::lock_guard lock(watch_mutex_);
+    ++watch_generation_;
+    watch_state_ = WatchState::kBlocking;
+    watch_timeout_ms_ = waitMs(due, MonoClock::now());
+    reader_tid_ = ::gettid();
+    interrupt_.store(false, std::memory_order_relaxed);
+    kick = watcher_waiting_;  // still waiting for an earlier spell, maybe with a later deadline
+  }
+  if (kick) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(kick_.get(), &one, sizeof one);
+  } else {
+    watch_cv_.notify_one();
+  }
+  return true;
+}
+
+void EventLoop::leaveBlocking(int fd, uint32_t events, IoHandler* handler) noexcept {
+  {
+    std::lock_guard lock(watch_mutex_);
+    watch_state_ = WatchState::kIdle;
+  }
+  watch_cv_.notify_one();
+  modify(fd, events, handler);
 }
 
 }  // namespace nld::resolver::net

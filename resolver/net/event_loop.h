@@ -2,6 +2,13 @@
 // cross-thread post() (eventfd). The loop is driven by its owner: runOnce() waits at most until
 // the next tick is due, dispatches ready handlers, then runs due ticks and posted tasks.
 //
+// Blocking mode (runBlocking): while one socket is the only one with work, the owner may block
+// in a read on that socket instead of in epoll_wait() — the same two syscalls per wake-up as a
+// plain blocking UDP server, instead of three. A watcher thread waits in epoll_wait() for the
+// rest (other fds, post(), the next active tick) and interrupts the read with a signal
+// (wakeSignal(): the loop installs a handler without SA_RESTART and unblocks it on the reading
+// thread).
+//
 // Threading: everything except post() must be called on the loop's own thread.
 // Handlers are borrowed: the owner removes a handler (remove()) before destroying it, and must
 // not destroy another handler from inside an onIo() (that handler may have an event later in the
@@ -10,11 +17,14 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "base/fd.h"
@@ -60,6 +70,39 @@ class EventLoop {
   void runOnce(std::chrono::milliseconds max_wait) noexcept;
   static constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
 
+  /// Calls `read` (a blocking read on `fd`, e.g. recvmmsg() without MSG_DONTWAIT on a blocking
+  /// socket; it returns false when the read failed or was interrupted) until another fd
+  /// registered with the loop becomes ready, a task is posted, an active tick falls due (also one
+  /// that became active during a read), or read() returns false. `fd` is registered with
+  /// `handler`; it is taken out of the watched set meanwhile and put back before returning.
+  /// Returns false at once (nothing read) when the watcher thread cannot run. Nothing is
+  /// dispatched here: the caller's next runOnce() handles what interrupted the reads.
+  template <typename Read>
+  bool runBlocking(int fd, uint32_t events, IoHandler* handler, Read&& read) noexcept {
+    MonoTime due;
+    if (!enterBlocking(fd, handler, due)) {
+      return false;
+    }
+    // read() refreshes now_. Leave when a tick fell due, or one became active with an earlier
+    // deadline (e.g. the forwarder's, after a cache miss).
+    while (!interrupt_.load(std::memory_order_acquire) && read()) {
+      if (now_ >= due || nextDue() < due) {
+        break;
+      }
+    }
+    leaveBlocking(fd, events, handler);
+    return true;
+  }
+  /// Starts the watcher thread runBlocking() needs (any thread; otherwise its first call does,
+  /// which allocates on the loop thread). False when it cannot run (then runBlocking() is a no-op).
+  bool startWatcher() noexcept;
+  /// The signal that interrupts a blocking read (SIGURG: ignored by default, unused otherwise).
+  static int wakeSignal() noexcept;
+  /// Events dispatched by the last runOnce() (0 after a timeout or an interrupted wait).
+  int lastEvents() const noexcept { return last_events_; }
+  /// runOnce() calls so far (lets the owner tell whether a handler ran in the last round).
+  uint64_t rounds() const noexcept { return rounds_; }
+
   /// Time cached at the start of the current iteration (cheap; no syscall per query).
   MonoTime now() const noexcept { return now_; }
   MonoTime refreshNow() noexcept { return now_ = MonoClock::now(); }
@@ -67,6 +110,12 @@ class EventLoop {
  private:
   EventLoop(Fd epoll, Fd event);
   void drainPosted() noexcept;
+  /// The earliest due time of an active tick (MonoTime::max() when none is active).
+  MonoTime nextDue() const;
+  static int waitMs(MonoTime due, MonoTime now) noexcept;
+  bool enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcept;
+  void leaveBlocking(int fd, uint32_t events, IoHandler* handler) noexcept;
+  void watch() noexcept;
 
   struct Tick {
     std::chrono::milliseconds period;
@@ -95,6 +144,23 @@ class EventLoop {
   MonoTime now_ = MonoClock::now();
   static constexpr int kMaxEvents = 64;
   epoll_event events_[kMaxEvents];
+  int last_events_ = 0;
+  uint64_t rounds_ = 0;
+
+  // runBlocking() <-> watcher thread, under watch_mutex_ (interrupt_ is read lock-free per read).
+  enum class WatchState : uint8_t { kIdle, kBlocking, kShutdown };
+  std::mutex watch_mutex_;
+  std::condition_variable watch_cv_;
+  WatchState watch_state_ = WatchState::kIdle;
+  uint64_t watch_generation_ = 0;
+  int watch_timeout_ms_ = -1;
+  int reader_tid_ = 0;
+  bool watcher_waiting_ = false;  ///< the watcher is in epoll_wait() (kick it to re-read state)
+  std::atomic<bool> interrupt_{false};
+  bool watcher_failed_ = false;
+  Fd watch_epoll_;  ///< the watcher's: this loop's epoll fd (nested) + kick_
+  Fd kick_;         ///< eventfd: "state changed, wait again"
+  std::thread watcher_;
 };
 
 }  // namespace nld::resolver::net

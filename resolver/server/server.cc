@@ -152,6 +152,7 @@ Result<std::unique_ptr<Server>> Server::create(config::Config config,
   server::WorkerOptions wopts;
   wopts.tcp_idle_timeout = options.tcp_idle_timeout;
   wopts.tcp_max_connections = options.tcp_max_connections;
+  wopts.udp_wait = options.udp_wait;
   for (unsigned i = 0; i < n; ++i) {
     auto w = Worker::create(i, *impl->registry, wopts);
     if (!w) {

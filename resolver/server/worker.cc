@@ -1,11 +1,13 @@
 #include "resolver/server/worker.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "base/log.h"
 #include "resolver/dns/builder.h"
@@ -125,8 +127,18 @@ struct Worker::Batch {
 class Worker::UdpListener final : public net::IoHandler {
  public:
   UdpListener(Worker& w, size_t index, Fd fd, bool pktinfo)
-      : w_(w), index_(index), fd_(std::move(fd)), pktinfo_(pktinfo) {}
-  void onIo(uint32_t) noexcept override { w_.onUdpReadable(*this); }
+      : w_(w), index_(index), fd_(std::move(fd)), pktinfo_(pktinfo) {
+    // A blocking socket, so a recvmmsg() without MSG_DONTWAIT waits (UdpWait); every other
+    // call passes MSG_DONTWAIT.
+    int flags = ::fcntl(fd_.get(), F_GETFL);
+    blocking_ = flags >= 0 && ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK) == 0;
+  }
+  void onIo(uint32_t) noexcept override {
+    w_.udp_ready_ = this;
+    w_.udp_ready_round_ = w_.loop_->rounds();
+    w_.onUdpReadable(*this);
+  }
+  bool blocking() const noexcept { return blocking_; }
   bool pktinfo() const noexcept { return pktinfo_; }
   int fd() const noexcept { return fd_.get(); }
   size_t index() const noexcept { return index_; }
@@ -138,6 +150,7 @@ class Worker::UdpListener final : public net::IoHandler {
   size_t index_;
   Fd fd_;
   bool pktinfo_;
+  bool blocking_ = false;
 };
 
 class Worker::TcpListener final : public net::IoHandler {
@@ -250,6 +263,9 @@ Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry
   if (!loop) {
     return fail(std::move(loop.error()).withContext("worker " + std::to_string(index)));
   }
+  if (options.udp_wait != UdpWait::kEpoll && !(*loop)->startWatcher()) {
+    NLD_LOG(kServer, debug, "worker {}: no watcher thread, UDP waits in epoll only", index);
+  }
   return std::unique_ptr<Worker>(new Worker(index, std::move(*loop), registry, options));
 }
 
@@ -267,6 +283,9 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
+  loop_->addTick(
+      std::chrono::milliseconds(1000), [this] { forwarder_->expireIdle(); },
+      [this] { return forwarder_->hasConnections(); });
   if (index_ == 0) {
     // The health prober: other workers may mark an upstream down while this one sleeps. Waking
     // every 500 ms (CoreDNS's default health_check interval) while any group can mark upstreams
@@ -331,6 +350,7 @@ void Worker::installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets 
     }
   }
   closeListeners();  // whatever was not taken over
+  udp_ready_ = nullptr;
   udp_ = std::move(udp);
   tcp_ = std::move(tcp);
   snap_ = std::move(snapshot);
@@ -338,6 +358,7 @@ void Worker::installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets 
 }
 
 void Worker::closeListeners() noexcept {
+  udp_ready_ = nullptr;
   for (auto& l : udp_) {
     if (l) {
       loop_->remove(l->fd());
@@ -364,6 +385,7 @@ void Worker::postStopAccepting(std::function<void()> done) {
         l.reset();
       }
     }
+    udp_ready_ = nullptr;
     for (auto& l : udp_) {
       if (l) {
         loop_->remove(l->fd());
@@ -383,6 +405,10 @@ void Worker::postStop() {
 
 void Worker::run() {
   while (!stop_) {
+    if (UdpListener* l = blockingCandidate()) {
+      serveBlocking(*l);
+      continue;
+    }
     // No timeout of our own: stop and reloads are posted (they wake the loop), and ticks bound
     // the wait only while they have work.
     loop_->runOnce(net::EventLoop::kForever);
@@ -394,77 +420,126 @@ void Worker::run() {
   }
 }
 
+namespace {
+constexpr unsigned kBlockAfterRounds = 16;
+constexpr unsigned kMaxBlockAfterRounds = 4096;
+constexpr unsigned kNeverBlock = std::numeric_limits<unsigned>::max();
+}  // namespace
+
+Worker::UdpListener* Worker::blockingCandidate() noexcept {
+  // Only one UDP listener was ready in the last round (and nothing else): it carries the load.
+  if (udp_ready_ == nullptr || udp_ready_round_ != loop_->rounds() || loop_->lastEvents() != 1 ||
+      !udp_ready_->blocking()) {
+    udp_only_rounds_ = 0;
+    return nullptr;
+  }
+  if (block_after_rounds_ == 0) {
+    block_after_rounds_ = options_.udp_wait == UdpWait::kEager  ? 1
+                          : options_.udp_wait == UdpWait::kAuto ? kBlockAfterRounds
+                                                                : kNeverBlock;
+  }
+  if (++udp_only_rounds_ < block_after_rounds_) {
+    return nullptr;
+  }
+  return udp_ready_;
+}
+
+void Worker::serveBlocking(UdpListener& l) noexcept {
+  uint64_t batches = 0;
+  bool ran = loop_->runBlocking(l.fd(), EPOLLIN, &l, [&] {
+    ++batches;
+    return serveUdpBatch(l, MSG_WAITFORONE) > 0;
+  });
+  udp_only_rounds_ = 0;
+  udp_ready_ = nullptr;  // the next runOnce() handles what interrupted us
+  if (!ran) {
+    block_after_rounds_ = kNeverBlock;  // no watcher thread: epoll only
+  } else if (options_.udp_wait == UdpWait::kAuto) {
+    // A short spell cost more in mode switches (a signal, two epoll_ctl) than it saved: mixed
+    // traffic (misses, TCP) waits longer before the next one.
+    block_after_rounds_ =
+        batches >= 64 ? kBlockAfterRounds : std::min(block_after_rounds_ * 2, kMaxBlockAfterRounds);
+  }
+}
+
 void Worker::onUdpReadable(UdpListener& l) noexcept {
-  Batch& b = *batch_;
-  const int fd = l.fd();
-  const bool pktinfo = l.pktinfo();
   for (int round = 0; round < 16; ++round) {
-    for (size_t i = 0; i < Batch::kSize; ++i) {
-      b.rx[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      if (pktinfo) {
-        b.rx[i].msg_hdr.msg_control = b.rx_ctl[i];
-        b.rx[i].msg_hdr.msg_controllen = net::kControlSize;
-      } else {
-        b.rx[i].msg_hdr.msg_control = nullptr;
-        b.rx[i].msg_hdr.msg_controllen = 0;
-      }
-    }
-    int n = ::recvmmsg(fd, b.rx, Batch::kSize, MSG_DONTWAIT, nullptr);
-    if (n <= 0) {
-      return;
-    }
-    countPackets(static_cast<uint64_t>(n));
-    const MonoTime received = loop_->now();
-    DeferredObservation defer[Batch::kSize];
-    unsigned m = 0;
-    for (int i = 0; i < n; ++i) {
-      Client c;
-      c.received = received;
-      c.defer = &defer[i];
-      c.listener = l.index();
-      c.peer = &b.peers[i];
-      c.peer_len = b.rx[i].msg_hdr.msg_namelen;
-      if (pktinfo) {
-        c.control_len =
-            net::replyControl(b.rx_ctl[i], b.rx[i].msg_hdr.msg_controllen, b.reply_ctl[i]);
-        c.control = c.control_len > 0 ? b.reply_ctl[i] : nullptr;
-      }
-      size_t len = handleQuery(l.index(), std::span<const uint8_t>(b.rx_buf[i], b.rx[i].msg_len),
-                               std::span<uint8_t>(b.tx_buf[m], kMaxUdpAnswer), c);
-      if (len > 0) {
-        b.tx_iov[m].iov_base = b.tx_buf[m];
-        b.tx_iov[m].iov_len = len;
-        b.tx[m].msg_hdr.msg_name = &b.peers[i];
-        b.tx[m].msg_hdr.msg_namelen = c.peer_len;
-        b.tx[m].msg_hdr.msg_control = const_cast<uint8_t*>(c.control);
-        b.tx[m].msg_hdr.msg_controllen = c.control_len;
-        ++m;
-      }
-    }
-    if (m > 0) {
-      uint64_t ns = elapsedNs(received);
-      for (int i = 0; i < n; ++i) {
-        if (defer[i].histogram != nullptr) {
-          defer[i].histogram->observe(ns);
-        }
-      }
-    }
-    unsigned sent = 0;
-    while (sent < m) {
-      int k = ::sendmmsg(fd, b.tx + sent, m - sent, MSG_DONTWAIT);
-      if (k <= 0) {
-        if (k < 0 && errno == EINTR) {
-          continue;
-        }
-        ++sent;  // drop this one (e.g. EAGAIN on a full buffer, or an unreachable peer)
-        continue;
-      }
-      sent += static_cast<unsigned>(k);
-    }
-    if (static_cast<size_t>(n) < Batch::kSize) {
+    if (serveUdpBatch(l, MSG_DONTWAIT) < static_cast<int>(Batch::kSize)) {
       return;
     }
   }
+}
+
+int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
+  Batch& b = *batch_;
+  const int fd = l.fd();
+  const bool pktinfo = l.pktinfo();
+  for (size_t i = 0; i < Batch::kSize; ++i) {
+    b.rx[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    if (pktinfo) {
+      b.rx[i].msg_hdr.msg_control = b.rx_ctl[i];
+      b.rx[i].msg_hdr.msg_controllen = net::kControlSize;
+    } else {
+      b.rx[i].msg_hdr.msg_control = nullptr;
+      b.rx[i].msg_hdr.msg_controllen = 0;
+    }
+  }
+  int n = ::recvmmsg(fd, b.rx, Batch::kSize, recv_flags, nullptr);
+  if (n <= 0) {
+    return n;
+  }
+  if ((recv_flags & MSG_DONTWAIT) == 0) {
+    loop_->refreshNow();  // we slept in recvmmsg()
+  }
+  countPackets(static_cast<uint64_t>(n));
+  const MonoTime received = loop_->now();
+  DeferredObservation defer[Batch::kSize];
+  unsigned m = 0;
+  for (int i = 0; i < n; ++i) {
+    Client c;
+    c.received = received;
+    c.defer = &defer[i];
+    c.listener = l.index();
+    c.peer = &b.peers[i];
+    c.peer_len = b.rx[i].msg_hdr.msg_namelen;
+    if (pktinfo) {
+      c.control_len =
+          net::replyControl(b.rx_ctl[i], b.rx[i].msg_hdr.msg_controllen, b.reply_ctl[i]);
+      c.control = c.control_len > 0 ? b.reply_ctl[i] : nullptr;
+    }
+    size_t len = handleQuery(l.index(), std::span<const uint8_t>(b.rx_buf[i], b.rx[i].msg_len),
+                             std::span<uint8_t>(b.tx_buf[m], kMaxUdpAnswer), c);
+    if (len > 0) {
+      b.tx_iov[m].iov_base = b.tx_buf[m];
+      b.tx_iov[m].iov_len = len;
+      b.tx[m].msg_hdr.msg_name = &b.peers[i];
+      b.tx[m].msg_hdr.msg_namelen = c.peer_len;
+      b.tx[m].msg_hdr.msg_control = const_cast<uint8_t*>(c.control);
+      b.tx[m].msg_hdr.msg_controllen = c.control_len;
+      ++m;
+    }
+  }
+  if (m > 0) {
+    uint64_t ns = elapsedNs(received);
+    for (int i = 0; i < n; ++i) {
+      if (defer[i].histogram != nullptr) {
+        defer[i].histogram->observe(ns);
+      }
+    }
+  }
+  unsigned sent = 0;
+  while (sent < m) {
+    int k = ::sendmmsg(fd, b.tx + sent, m - sent, MSG_DONTWAIT);
+    if (k <= 0) {
+      if (k < 0 && errno == EINTR) {
+        continue;
+      }
+      ++sent;  // drop this one (e.g. EAGAIN on a full buffer, or an unreachable peer)
+      continue;
+    }
+    sent += static_cast<unsigned>(k);
+  }
+  return n;
 }
 
 size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::span<uint8_t> out,

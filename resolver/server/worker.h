@@ -27,6 +27,7 @@
 #include "resolver/cache/cache_key.h"
 #include "resolver/forward/forwarder.h"
 #include "resolver/net/event_loop.h"
+#include "resolver/resolver.h"
 #include "resolver/server/query_log.h"
 #include "resolver/server/snapshot.h"
 
@@ -40,6 +41,7 @@ struct WorkerSockets {
 struct WorkerOptions {
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;
+  UdpWait udp_wait = UdpWait::kAuto;
 };
 
 class Worker {
@@ -128,6 +130,12 @@ class Worker {
                 net::MonoTime start) noexcept;
   void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;
   void onUdpReadable(UdpListener& l) noexcept;
+  /// One recvmmsg() on `l` (with `recv_flags`), answers, sendmmsg(). Returns what recvmmsg()
+  /// returned.
+  int serveUdpBatch(UdpListener& l, int recv_flags) noexcept;
+  /// The listener to block on now (UdpWait), or null to wait in epoll_wait().
+  UdpListener* blockingCandidate() noexcept;
+  void serveBlocking(UdpListener& l) noexcept;
   void onAccept(TcpListener& l) noexcept;
   void closeClient(uint64_t id) noexcept;
   void sweep() noexcept;
@@ -151,6 +159,12 @@ class Worker {
   std::atomic<uint64_t> progress_{0};
   std::atomic<size_t> pending_count_{0};
   bool stop_ = false;
+  // UdpWait bookkeeping: the UDP listener dispatched in round udp_ready_round_, how many rounds
+  // in a row it was the only ready fd, and how many are needed before blocking on it.
+  UdpListener* udp_ready_ = nullptr;
+  uint64_t udp_ready_round_ = 0;
+  unsigned udp_only_rounds_ = 0;
+  unsigned block_after_rounds_ = 0;
   std::vector<uint8_t> scratch_;  ///< 64 KiB: TCP answers and forwarded answers
   struct Batch;
   std::unique_ptr<Batch> batch_;

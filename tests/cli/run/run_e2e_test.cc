@@ -664,6 +664,9 @@ TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   r = test::run(exe + " run -localip 169.254.20.10 -health-port 99999 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("-health-port '99999'"), std::string::npos) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 --udp-wait=spin 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "nodelocaldns: error: invalid --udp-wait 'spin': expected auto or epoll\n");
 }
 
 // A paced UDP client: 8 sockets (8 source ports, so the SO_REUSEPORT hash spreads them over
