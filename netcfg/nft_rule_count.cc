@@ -1,8 +1,9 @@
 // countNftTableRules(): one NFT_MSG_GETRULE netlink dump of one table (see nft_rules.h). Not
 // libnftables: `list table` would decode every rule into text or JSON (about 100 ms for 10,000
 // rules), while counting needs only the message per rule and, to leave ours out, its comment.
-// The kernel's dump is the cost (about 3.6 us per rule here: each 32 KiB batch walks the chain
-// from its start), so the caller can stop it once the count passed what it compares against.
+// The kernel's side of the dump is the cost (measured here: ~0.27 ms per 32 KiB batch of ~73
+// rules, 37 ms for 10,000 rules), so the caller can stop it once the count passed what it
+// compares against.
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -10,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -166,12 +168,13 @@ Result<DumpResult> dumpOnce(int fd, uint8_t family, std::string_view table, int6
         return out;
       }
       if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
           return fail(Errc::kSystem, what + ": short netlink error");
         }
-        if (e->error != 0) {
-          return failSys(-e->error, what);
+        nlmsgerr e{};
+        std::memcpy(&e, NLMSG_DATA(h), sizeof(e));
+        if (e.error != 0) {
+          return failSys(-e.error, what);
         }
         continue;
       }

@@ -27,9 +27,9 @@
 // A probe that cannot run counts as "absent" (0 rules) and is named in the text.
 // Cost: steps 1-4 are one `nft list chains` and at most four libiptc reads of legacy mangle; 4b
 // adds one libiptc read per existing legacy table (~0.8 us per rule) and one netlink rule dump
-// per existing iptables-nft table (~3.6 us per rule counted), so a node with 10,000 rules on one
-// side and few on the other pays for the legacy read only (numbers: MeasureRuleCount... in
-// tests/netcfg/nft/nft_netns_test.cc).
+// per existing iptables-nft table (~3.7 us per rule counted). Counting nft stops past legacy, so
+// it costs about the legacy read plus one dump batch; a tie of large counts pays for both in full
+// (numbers: MeasureRuleCountWithTenThousandRules in tests/netcfg/nft/nft_netns_test.cc).
 // Threading: stateless, callable from any thread. Does not log.
 #pragma once
 
