@@ -104,6 +104,10 @@ class Daemon {
   // appears (a pod started before kube-proxy/kubelet made their hint chains must not stay on
   // legacy on an nftables node for its whole life).
   bool backend_by_default_ = false;
+  // `auto` decided by rule counts only (step 4b): detect again at every sync too, but move only
+  // for a stronger signal (kube-proxy, a hint chain, our table), never because a count changed,
+  // so our rules do not flap between backends while other agents add and delete theirs.
+  bool backend_by_count_ = false;
   int last_forcing_signal_ = 0;
 };
 
@@ -266,21 +270,25 @@ void Daemon::chooseRulesBackend() {
     auto d = netcfg::detectRulesBackend();
     backend_ = d.backend;
     backend_by_default_ = d.by_default;
+    backend_by_count_ = d.by_rule_count;
     NLD_LOG(kRules, info, "rules backend {} (auto: {})", netcfg::toString(backend_), d.signal);
   }
 }
 
-// While `auto` had nothing to go on: a signal that appears later decides, and the next ensure
-// moves our rules (ensure in the new backend, then the old one's copies are removed).
+// While `auto` had nothing to go on: a signal that appears later decides (rule counts included),
+// and the next ensure moves our rules (ensure in the new backend, then the old one's copies are
+// removed). While it had only rule counts: only a stronger signal moves us. (nftables chosen by
+// counts is then kept by our own table, step 4, once the first ensure made it.)
 void Daemon::redetectRulesBackend() {
-  if (!backend_by_default_) {
+  if (!backend_by_default_ && !backend_by_count_) {
     return;
   }
   auto d = netcfg::detectRulesBackend();
-  if (d.by_default) {
+  if (d.by_default || (d.by_rule_count && backend_by_count_)) {
     return;
   }
   backend_by_default_ = false;
+  backend_by_count_ = d.by_rule_count;
   if (d.backend != backend_) {
     NLD_LOG(kRules, info, "rules backend {} (auto, now: {}); moving our rules from {}",
             netcfg::toString(d.backend), d.signal, netcfg::toString(backend_));

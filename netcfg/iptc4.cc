@@ -17,6 +17,8 @@ struct Ip4Api {
     }
   }
   static int isChain(const char* chain, xtc_handle* h) { return iptc_is_chain(chain, h); }
+  static const char* firstChain(xtc_handle* h) { return iptc_first_chain(h); }
+  static const char* nextChain(xtc_handle* h) { return iptc_next_chain(h); }
   static const Entry* firstRule(const char* chain, xtc_handle* h) {
     return iptc_first_rule(chain, h);
   }

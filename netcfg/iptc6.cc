@@ -20,6 +20,8 @@ struct Ip6Api {
     }
   }
   static int isChain(const char* chain, xtc_handle* h) { return ip6tc_is_chain(chain, h); }
+  static const char* firstChain(xtc_handle* h) { return ip6tc_first_chain(h); }
+  static const char* nextChain(xtc_handle* h) { return ip6tc_next_chain(h); }
   static const Entry* firstRule(const char* chain, xtc_handle* h) {
     return ip6tc_first_rule(chain, h);
   }

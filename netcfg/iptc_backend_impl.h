@@ -2,7 +2,8 @@
 // traits struct (the C function set and entry type of one family). Include it only after
 // <libiptc/libiptc.h> or <libiptc/libip6tc.h>, and only from those two files.
 //
-// Api provides: Entry; init/release/isChain/firstRule/nextRule/insertEntry/deleteNum/commit/
+// Api provides: Entry;
+// init/release/isChain/firstChain/nextChain/firstRule/nextRule/insertEntry/deleteNum/commit/
 // strerror (thin wrappers over iptc_* or ip6tc_*); fillHeader(Entry&, const Rule&) and
 // decodeHeader(const Entry&) -> std::optional<HeaderFields>.
 #pragma once
@@ -57,6 +58,14 @@ class IptcBackendImpl final : public IptcBackend {
     for (const Entry* e = Api::firstRule(chain.c_str(), handle_); e != nullptr;
          e = Api::nextRule(e, handle_)) {
       out.push_back(decode(*e));
+    }
+    return out;
+  }
+
+  std::vector<std::string> chainNames() override {
+    std::vector<std::string> out;
+    for (const char* c = Api::firstChain(handle_); c != nullptr; c = Api::nextChain(handle_)) {
+      out.emplace_back(c);
     }
     return out;
   }

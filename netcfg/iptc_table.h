@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/ip.h"
 #include "base/result.h"
@@ -25,6 +26,7 @@ class IptcBackend {
  public:
   virtual ~IptcBackend() = default;
   virtual Result<ObservedChain> listChain(const std::string& chain) = 0;
+  virtual std::vector<std::string> chainNames() = 0;
   virtual Result<void> insert(const std::string& chain, const Rule& rule, unsigned index) = 0;
   virtual Result<void> erase(const std::string& chain, unsigned index) = 0;
   virtual Result<void> commit() = 0;
@@ -54,6 +56,8 @@ class IptcTable {
   /// True once insert() or erase() changed the in-memory copy.
   bool dirty() const noexcept { return dirty_; }
 
+  /// Every chain of the table, built-in ones first, as iptables-save lists them.
+  std::vector<std::string> chainNames() { return backend_->chainNames(); }
   /// The chain's entries top to bottom; rules not of our shape are std::nullopt.
   Result<ObservedChain> listChain(const std::string& chain);
   /// Inserts `rule` at 0-based `index` of `chain` (index == size appends).

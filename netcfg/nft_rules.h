@@ -30,6 +30,7 @@
 //   Does not log. Thread safety: callable from any thread (libnftables calls are serialised).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,5 +111,20 @@ struct NftChainId {
 
 /// `list chains`: every chain of every table, without rules (tables without chains are not seen).
 Result<std::vector<NftChainId>> listNftChains();
+
+struct NftRuleCount {
+  int64_t rules = 0;
+  bool complete = false;  ///< false: counting stopped early, the table holds at least `rules`
+};
+
+/// Step 4b of backend detection (rules_backend.h): the rules in nftables table `family table`
+/// (family "ip" or "ip6"), as `iptables-nft-save` would print them as `-A` lines, without the
+/// rules that carry one of our comments (nft's `comment "..."` or iptables-nft's xt comment
+/// match). An absent table holds 0. Read with one netlink rule dump of the table, not libnftables
+/// (which would decode and print every rule); the dump stops once more than `stop_above` rules
+/// were counted (complete = false). Errors: kUnsupported without nf_tables, kPermissionDenied
+/// without CAP_NET_ADMIN.
+Result<NftRuleCount> countNftTableRules(std::string_view family, std::string_view table,
+                                        int64_t stop_above = INT64_MAX);
 
 }  // namespace nld::netcfg

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/ip.h"
@@ -23,6 +24,11 @@ std::string_view targetName(RuleTarget t) noexcept;  // "NOTRACK" / "ACCEPT"
 
 inline constexpr std::string_view kSkipConntrackComment = "NodeLocal DNS Cache: skip conntrack";
 inline constexpr std::string_view kAllowDnsComment = "NodeLocal DNS Cache: allow DNS traffic";
+
+/// True for the comment of one of our rules (ours or the upstream agent's: the same two texts).
+inline bool isOurComment(std::string_view comment) noexcept {
+  return comment == kSkipConntrackComment || comment == kAllowDnsComment;
+}
 
 struct Rule {
   Family family = Family::kV4;

@@ -86,12 +86,14 @@ Result<RulesReport> syncTable(const TableRules& t, const RulesOptions& options, 
   }
 }
 
-// The kernel's list of legacy tables of `family` that exist in this network namespace.
-bool legacyTableExists(Family family, const std::string& table) {
+// The kernel's list of legacy tables of `family` that exist in this network namespace (none when
+// x_tables is not loaded).
+std::vector<std::string> legacyTables(Family family) {
   auto names =
       readFile(family == Family::kV4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names");
+  std::vector<std::string> out;
   if (!names) {
-    return false;  // x_tables not loaded: no legacy table exists
+    return out;
   }
   size_t start = 0;
   while (start < names->size()) {
@@ -99,12 +101,17 @@ bool legacyTableExists(Family family, const std::string& table) {
     if (nl == std::string::npos) {
       nl = names->size();
     }
-    if (std::string_view(*names).substr(start, nl - start) == table) {
-      return true;
+    if (nl > start) {
+      out.push_back(names->substr(start, nl - start));
     }
     start = nl + 1;
   }
-  return false;
+  return out;
+}
+
+bool legacyTableExists(Family family, const std::string& table) {
+  auto tables = legacyTables(family);
+  return std::find(tables.begin(), tables.end(), table) != tables.end();
 }
 
 // Every (family, table) is tried even when another failed (one family's trouble, e.g. IPv6
@@ -177,6 +184,29 @@ Result<bool> legacyChainExists(Family family, const std::string& table, const st
     return fail(std::move(c).error());
   }
   return true;
+}
+
+Result<int64_t> countLegacyRules() {
+  int64_t count = 0;
+  std::lock_guard<std::mutex> guard(libiptcMutex());
+  for (Family family : {Family::kV4, Family::kV6}) {
+    for (const std::string& name : legacyTables(family)) {
+      auto table = IptcTable::open(family, name);
+      if (!table) {
+        return fail(std::move(table).error().withContext("count legacy rules"));
+      }
+      for (const std::string& chain : table->chainNames()) {
+        auto rules = table->listChain(chain);
+        if (!rules) {
+          return fail(std::move(rules).error().withContext("count legacy rules"));
+        }
+        for (const std::optional<Rule>& r : *rules) {
+          count += r && isOurComment(r->comment) ? 0 : 1;
+        }
+      }
+    }
+  }
+  return count;
 }
 
 Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options) {

@@ -94,6 +94,13 @@ Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOpti
 /// or ip6_tables_names) and has a chain named `chain`. Never creates the table. Read-only.
 Result<bool> legacyChainExists(Family family, const std::string& table, const std::string& chain);
 
+/// Step 4b of backend detection (rules_backend.h): the rules in the legacy x_tables that exist
+/// (every table in /proc/net/ip_tables_names and ip6_tables_names, every chain), as
+/// `iptables-legacy-save` + `ip6tables-legacy-save` print them as `-A` lines, without the rules
+/// that carry one of our comments (ours or the upstream agent's). Never creates a table. Read-only,
+/// no lock (like iptables-save: the kernel hands out a consistent snapshot per table).
+Result<int64_t> countLegacyRules();
+
 /// Upstream's `errortype` label of coredns_nodecache_setup_errors_total for a rules error:
 /// "iptables_lock" when the xtables lock timed out (Errc::kBusy), else "iptables".
 inline std::string_view rulesErrorType(const Error& error) noexcept {

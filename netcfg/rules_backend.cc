@@ -1,5 +1,6 @@
 #include "netcfg/rules_backend.h"
 
+#include <utility>
 #include <vector>
 
 #include "netcfg/nft_rules.h"
@@ -10,6 +11,8 @@ namespace nld::netcfg {
 namespace {
 
 constexpr const char* kHintChains[] = {"KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"};
+// The tables iptables-nft makes in families ip and ip6 (iptables-nft-save lists these).
+constexpr const char* kIptablesTables[] = {"filter", "nat", "mangle", "raw", "security"};
 
 std::string joinReasons(const std::vector<std::string>& v) {
   std::string out;
@@ -23,6 +26,22 @@ std::string joinReasons(const std::vector<std::string>& v) {
 
 std::string_view toString(RulesBackend backend) noexcept {
   return backend == RulesBackend::kNftables ? "nftables" : "iptables";
+}
+
+std::optional<RulesBackend> backendByRuleCounts(const RuleCounts& counts) noexcept {
+  if (counts.iptables_nft > counts.legacy) {
+    return RulesBackend::kNftables;
+  }
+  if (counts.legacy > counts.iptables_nft) {
+    return RulesBackend::kIptables;
+  }
+  return std::nullopt;
+}
+
+std::string ruleCountsText(const RuleCounts& counts) {
+  return std::string("rule counts: ") + (counts.iptables_nft_partial ? "at least " : "") +
+         std::to_string(counts.iptables_nft) + " iptables-nft vs " + std::to_string(counts.legacy) +
+         " legacy";
 }
 
 Result<RulesBackend> parseRulesBackend(std::string_view text) {
@@ -112,6 +131,46 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
   if (hasNft(kNftFamily, kNftTable, "")) {
     return {kNftables, "table 'inet nodelocaldns' exists (kept from an earlier run)"};
   }
+
+  // 4b. rule counts, ours left out. Only existing tables are read (`list chains` above names
+  // them; a table without chains holds no rules).
+  RuleCounts counts;
+  std::vector<std::string> uncounted;
+  if (auto legacy = countLegacyRules()) {
+    counts.legacy = *legacy;
+  } else {
+    uncounted.push_back("legacy rules not counted (" + legacy.error().message() + ")");
+  }
+  std::vector<std::pair<const char*, const char*>> nft_tables;
+  for (const char* family : {"ip", "ip6"}) {
+    for (const char* table : kIptablesTables) {
+      if (hasNft(family, table, "")) {
+        nft_tables.emplace_back(family, table);
+      }
+    }
+  }
+  for (size_t i = 0; i < nft_tables.size(); ++i) {
+    auto [family, table] = nft_tables[i];
+    auto n = countNftTableRules(family, table, counts.legacy - counts.iptables_nft);
+    if (!n) {
+      uncounted.push_back("iptables-nft rules not counted (" + n.error().message() + ")");
+      break;
+    }
+    counts.iptables_nft += n->rules;
+    if (counts.iptables_nft > counts.legacy) {
+      // The answer is nftables whatever the rest holds: stop reading.
+      counts.iptables_nft_partial = !n->complete || i + 1 < nft_tables.size();
+      break;
+    }
+  }
+  std::string note = uncounted.empty() ? "" : " (" + joinReasons(uncounted) + ")";
+  if (auto b = backendByRuleCounts(counts)) {
+    RulesBackendDetection d{*b, ruleCountsText(counts) + note};
+    d.by_rule_count = true;
+    return d;
+  }
+  absent.push_back(counts.legacy == 0 ? "no rules in iptables-nft or legacy tables" + note
+                                      : ruleCountsText(counts) + ", a tie" + note);
   return {kIptables, "default: no signal (" + joinReasons(absent) + ")", /*by_default=*/true};
 }
 

@@ -167,5 +167,83 @@ TEST_F(RunNft, AutoWithoutASignalMovesWhenOneAppears) {
   EXPECT_FALSE(contains(legacy(), "NodeLocal DNS"));
 }
 
+// No hint chains, but a CNI already put rules into iptables-nft's `ip filter`: the rule counts
+// (step 4b) choose nftables at start, and no legacy table is created.
+TEST_F(RunNft, AutoByRuleCountAtStart) {
+  NLD_ENTER_NETNS();
+  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
+  ASSERT_EQ(test::run("nft 'add table ip filter; add chain ip filter FORWARD { type filter hook "
+                      "forward priority 0; }; add rule ip filter FORWARD ip daddr 10.244.0.0/16 "
+                      "accept'")
+                .exit_code,
+            0);
+  start({});
+  ASSERT_TRUE(waitFor(tableThere, milliseconds(10000))) << log();
+  EXPECT_TRUE(
+      contains(log(), "rules backend nftables (auto: rule counts: 1 iptables-nft vs 0 legacy)"))
+      << log();
+  EXPECT_EQ(test::run("cat /proc/net/ip_tables_names 2>/dev/null").out, "");
+  EXPECT_EQ(stop(), 0) << log();
+}
+
+// From the legacy default, rule counts that appear later move our rules like any signal; after a
+// decision by counts, only a stronger signal moves them again (no flapping while other agents
+// add and delete rules), and our own rules never count.
+TEST_F(RunNft, AutoRuleCountsMoveFromTheDefaultOnly) {
+  NLD_ENTER_NETNS();
+  ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
+  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
+  ASSERT_EQ(test::run("iptables-legacy -w -A INPUT -s 10.0.0.1 -j ACCEPT").exit_code, 0);
+  start({});
+  ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
+      << log();
+  EXPECT_TRUE(contains(log(),
+                       "rules backend iptables (auto: rule counts: 0 iptables-nft vs 1 "
+                       "legacy)"))
+      << log();
+  // iptables-nft now holds more rules than legacy: counts alone do not move us. Two syncs (1 s
+  // each) pass without a table appearing.
+  ASSERT_EQ(test::run("nft 'add table ip filter; add chain ip filter FORWARD { type filter hook "
+                      "forward priority 0; }; add rule ip filter FORWARD ip daddr 10.1.0.0/16 "
+                      "accept; add rule ip filter FORWARD ip daddr 10.2.0.0/16 accept'")
+                .exit_code,
+            0);
+  EXPECT_FALSE(waitFor(tableThere, milliseconds(2500))) << log();
+  // A hint chain does.
+  ASSERT_EQ(
+      test::run("nft 'add table ip mangle; add chain ip mangle KUBE-IPTABLES-HINT'").exit_code, 0);
+  EXPECT_TRUE(waitFor(tableThere, milliseconds(5000))) << log();
+  EXPECT_TRUE(waitFor([] { return !contains(legacy(), "NodeLocal DNS"); }, milliseconds(5000)))
+      << legacy() << log();
+  EXPECT_TRUE(contains(log(), "rules backend nftables (auto, now: chain KUBE-IPTABLES-HINT"))
+      << log();
+  EXPECT_EQ(stop(), 0) << log();
+}
+
+// The pod started on an empty node (legacy by default, our 12 legacy rules do not count); a CNI
+// then fills iptables-nft's tables: the next sync moves our rules to nftables.
+TEST_F(RunNft, AutoDefaultMovesWhenIptablesNftRulesAppear) {
+  NLD_ENTER_NETNS();
+  ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
+  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
+  start({});
+  ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
+      << log();
+  EXPECT_TRUE(contains(log(), "rules backend iptables (auto: default")) << log();
+  ASSERT_EQ(test::run("nft 'add table ip nat; add chain ip nat POSTROUTING { type nat hook "
+                      "postrouting priority 100; }; add rule ip nat POSTROUTING ip saddr "
+                      "10.244.0.0/16 masquerade'")
+                .exit_code,
+            0);
+  EXPECT_TRUE(waitFor(tableThere, milliseconds(5000))) << log();
+  EXPECT_TRUE(waitFor([] { return !contains(legacy(), "NodeLocal DNS"); }, milliseconds(5000)))
+      << legacy() << log();
+  EXPECT_TRUE(contains(log(),
+                       "rules backend nftables (auto, now: rule counts: 1 iptables-nft vs 0 "
+                       "legacy)"))
+      << log();
+  EXPECT_EQ(stop(), 0) << log();
+}
+
 }  // namespace
 }  // namespace nld

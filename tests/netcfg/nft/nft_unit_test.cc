@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "netcfg/nft_rules.h"
@@ -169,6 +170,37 @@ TEST(RulesBackend, ParsesNames) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().message(), "invalid rules backend 'auto': expected iptables or nftables");
   EXPECT_EQ(toString(RulesBackend::kNftables), "nftables");
+}
+
+// Step 4b: strictly more rules wins; a tie (0 against 0 included) is no signal, so step 5's
+// legacy default applies (iptables-wrapper's shell version would pick nft on a tie).
+TEST(RulesBackend, RuleCountDecision) {
+  struct Case {
+    int64_t nft;
+    int64_t legacy;
+    std::optional<RulesBackend> want;
+  };
+  const Case cases[] = {
+      {0, 0, std::nullopt},
+      {1, 0, RulesBackend::kNftables},
+      {0, 1, RulesBackend::kIptables},
+      {12, 12, std::nullopt},
+      {13, 12, RulesBackend::kNftables},
+      {12, 13, RulesBackend::kIptables},
+      {10000, 3, RulesBackend::kNftables},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(backendByRuleCounts({c.nft, c.legacy}), c.want) << c.nft << " vs " << c.legacy;
+  }
+  EXPECT_EQ(ruleCountsText({12, 0}), "rule counts: 12 iptables-nft vs 0 legacy");
+}
+
+TEST(RulesBackend, OurCommentsAreRecognised) {
+  EXPECT_TRUE(isOurComment("NodeLocal DNS Cache: skip conntrack"));
+  EXPECT_TRUE(isOurComment("NodeLocal DNS Cache: allow DNS traffic"));
+  EXPECT_FALSE(isOurComment("NodeLocal DNS Cache"));
+  EXPECT_FALSE(isOurComment(""));
+  EXPECT_FALSE(isOurComment("default/kubernetes:https cluster IP"));
 }
 
 // libnftables 1.0.x exit()s when it cannot open its netlink socket. With no file descriptor left
