@@ -4,7 +4,9 @@
 // the host's signal. Each TEST in its own network namespace.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "base/atomic_file.h"
 #include "tests/support/netns.h"
@@ -161,8 +163,16 @@ TEST_P(NftWorkflow, AutoFollowsTheIptablesNftHint) {
   EXPECT_EQ(test::run("nft list table inet nodelocaldns").exit_code, 0);
   EXPECT_FALSE(contains(legacyRules(), "NodeLocal DNS")) << legacyRules();
   if (!GetParam()) {
-    // The real daemon got the choice on its command line, not a second guess.
-    EXPECT_TRUE(contains(node.log(), "rules backend nftables (--rules-backend)")) << node.log();
+    // The real daemon got the choice on its command line, not a second guess. (install returns
+    // once the daemon answers; it logs the backend a moment later, before its first ensure.)
+    bool logged = false;
+    for (int i = 0; i < 250 && !logged; ++i) {
+      logged = contains(node.log(), "rules backend nftables (--rules-backend)");
+      if (!logged) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    EXPECT_TRUE(logged) << node.log();
   }
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
