@@ -418,7 +418,11 @@ Result<void> Daemon::startUp() {
   if (std::getenv("NLD_TEST_HOOKS") != nullptr) {
     sigaddset(&set, wedgeSignal());
   }
-  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) {
+  // The DNS workers' wake signal (resolver::UdpWait): blocked here, so a process-directed one
+  // cannot interrupt a syscall in this or the HTTP thread; each worker unblocks it for itself.
+  sigset_t blocked = set;
+  sigaddset(&blocked, SIGURG);
+  if (::pthread_sigmask(SIG_BLOCK, &blocked, nullptr) != 0) {
     return failSys(errno, "block signals");
   }
   ::signal(SIGPIPE, SIG_IGN);

@@ -209,7 +209,8 @@ void EventLoop::watch() noexcept {
       return;
     }
     const uint64_t generation = watch_generation_;
-    const int timeout = watch_timeout_ms_;
+    // Absolute deadline: waiting again after a kick must not push it back.
+    const int timeout = waitMs(watch_due_, MonoClock::now());
     watcher_waiting_ = true;
     lock.unlock();
     int n = ::epoll_wait(watch_epoll_.get(), events, 4, timeout);
@@ -227,18 +228,21 @@ void EventLoop::watch() noexcept {
       continue;  // the state changed while we waited: wait again with the new one
     }
     // Something is ready or a tick is due: interrupt the read until the reader has left
-    // blocking mode. A signal that arrives just before the reader enters its read is lost (it
-    // checked interrupt_ a moment earlier), hence the re-sends.
+    // blocking mode. Only while it is inside enterRead()..leaveRead() (a signal elsewhere would
+    // break a blocking write, e.g. a log line to a full pipe). A signal that lands after
+    // enterRead() but before the syscall starts is lost, hence the re-sends.
     while (watch_state_ == WatchState::kBlocking && watch_generation_ == generation) {
-      interrupt_.store(true, std::memory_order_release);
-      ::tgkill(::getpid(), reader_tid_, wakeSignal());
+      interrupt_.store(true);  // seq_cst with in_read_ (enterRead())
+      if (in_read_.load()) {
+        ::tgkill(::getpid(), reader_tid_, wakeSignal());
+      }
       watch_cv_.wait_for(lock, std::chrono::milliseconds(1));
     }
   }
 }
 
 bool EventLoop::enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcept {
-  // The reader takes the signal; once per thread (blocked in every daemon thread otherwise).
+  // The reader takes the signal (once per thread; the daemon blocks it in its other threads).
   static thread_local bool unblocked = false;
   if (!startWatcher() || !(unblocked || (unblocked = setWakeSignalMask(SIG_UNBLOCK)))) {
     return false;
@@ -253,7 +257,7 @@ bool EventLoop::enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcep
     std::lock_guard lock(watch_mutex_);
     ++watch_generation_;
     watch_state_ = WatchState::kBlocking;
-    watch_timeout_ms_ = waitMs(due, MonoClock::now());
+    watch_due_ = due;
     reader_tid_ = ::gettid();
     interrupt_.store(false, std::memory_order_relaxed);
     kick = watcher_waiting_;  // still waiting for an earlier spell, maybe with a later deadline
@@ -268,6 +272,9 @@ bool EventLoop::enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcep
 }
 
 void EventLoop::leaveBlocking(int fd, uint32_t events, IoHandler* handler) noexcept {
+  // A read that failed or was interrupted did not refresh the time: the next runOnce() must not
+  // compute its wait (and the ticks due) from the last datagram's.
+  refreshNow();
   {
     std::lock_guard lock(watch_mutex_);
     watch_state_ = WatchState::kIdle;

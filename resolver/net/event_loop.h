@@ -71,7 +71,8 @@ class EventLoop {
   static constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
 
   /// Calls `read` (a blocking read on `fd`, e.g. recvmmsg() without MSG_DONTWAIT on a blocking
-  /// socket; it returns false when the read failed or was interrupted) until another fd
+  /// socket, bracketed by enterRead()/leaveRead(); it returns false when the read failed or was
+  /// interrupted, and refreshes now() after a successful one) until another fd
   /// registered with the loop becomes ready, a task is posted, an active tick falls due (also one
   /// that became active during a read), or read() returns false. `fd` is registered with
   /// `handler`; it is taken out of the watched set meanwhile and put back before returning.
@@ -93,6 +94,18 @@ class EventLoop {
     leaveBlocking(fd, events, handler);
     return true;
   }
+  /// Inside runBlocking()'s read(): call right before the blocking syscall; false = do not
+  /// enter it (the spell is over). The wake signal is only sent between the two calls, so it
+  /// interrupts the read and not, say, a log line read() writes while answering.
+  bool enterRead() noexcept {
+    in_read_.store(true);  // seq_cst with interrupt_: the watcher sees this, or we see its flag
+    if (interrupt_.load()) {
+      in_read_.store(false, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void leaveRead() noexcept { in_read_.store(false, std::memory_order_release); }
   /// Starts the watcher thread runBlocking() needs (any thread; otherwise its first call does,
   /// which allocates on the loop thread). False when it cannot run (then runBlocking() is a no-op).
   bool startWatcher() noexcept;
@@ -153,10 +166,11 @@ class EventLoop {
   std::condition_variable watch_cv_;
   WatchState watch_state_ = WatchState::kIdle;
   uint64_t watch_generation_ = 0;
-  int watch_timeout_ms_ = -1;
+  MonoTime watch_due_ = MonoTime::max();  ///< the spell's tick deadline
   int reader_tid_ = 0;
   bool watcher_waiting_ = false;  ///< the watcher is in epoll_wait() (kick it to re-read state)
   std::atomic<bool> interrupt_{false};
+  std::atomic<bool> in_read_{false};  ///< the reader is between enterRead() and leaveRead()
   bool watcher_failed_ = false;
   Fd watch_epoll_;  ///< the watcher's: this loop's epoll fd (nested) + kick_
   Fd kick_;         ///< eventfd: "state changed, wait again"

@@ -438,7 +438,7 @@ Worker::UdpListener* Worker::blockingCandidate() noexcept {
                           : options_.udp_wait == UdpWait::kAuto ? kBlockAfterRounds
                                                                 : kNeverBlock;
   }
-  if (++udp_only_rounds_ < block_after_rounds_) {
+  if (block_after_rounds_ == kNeverBlock || ++udp_only_rounds_ < block_after_rounds_) {
     return nullptr;
   }
   return udp_ready_;
@@ -484,11 +484,18 @@ int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
       b.rx[i].msg_hdr.msg_controllen = 0;
     }
   }
+  const bool blocking = (recv_flags & MSG_DONTWAIT) == 0;
+  if (blocking && !loop_->enterRead()) {
+    return -1;
+  }
   int n = ::recvmmsg(fd, b.rx, Batch::kSize, recv_flags, nullptr);
+  if (blocking) {
+    loop_->leaveRead();
+  }
   if (n <= 0) {
     return n;
   }
-  if ((recv_flags & MSG_DONTWAIT) == 0) {
+  if (blocking) {
     loop_->refreshNow();  // we slept in recvmmsg()
   }
   countPackets(static_cast<uint64_t>(n));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,7 +44,7 @@ TEST(EventLoop, WakesOnlyForTicksAndEvents) {
   }
   done = true;
   poster.join();
-  EXPECT_GE(ticks, 10);
+  EXPECT_GE(ticks, 8);  // 10 on an idle machine; a loaded ctest -j2 has seen 9
   EXPECT_LE(ticks, 21);
   EXPECT_LE(iterations, 2 * (ticks + posts.load()) + 2)
       << "woke up " << iterations << " times for " << ticks << " ticks and " << posts << " posts";
@@ -136,14 +137,20 @@ struct BlockingUdp final : IoHandler {
     return u;
   }
   // What a worker passes to runBlocking(): one blocking read; false when interrupted.
+  // Like the worker: the syscall bracketed by enterRead()/leaveRead(), the time refreshed only
+  // after a successful read.
   bool read(EventLoop& loop) {
     ++reads;
+    if (!loop.enterRead()) {
+      return false;
+    }
     char buf[64];
     ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    loop.refreshNow();
+    loop.leaveRead();
     if (n < 0) {
       return false;
     }
+    loop.refreshNow();
     ++received;
     return true;
   }
@@ -176,15 +183,17 @@ struct Blocking : ::testing::Test {
 
 TEST_F(Blocking, ReadsUntilAPostArrivesThenTheLoopRunsIt) {
   bool ran = false;
+  auto start = MonoClock::now();
   std::thread other([&] {
     udp->send(50);
     std::this_thread::sleep_for(milliseconds(50));
     loop->post([&] { ran = true; });
   });
-  auto took = runBlocking();
+  runBlocking();
+  auto took = MonoClock::now() - start;
   other.join();
   EXPECT_EQ(udp->received.load(), 50);  // served while blocked, no epoll_wait in between
-  EXPECT_GE(took, milliseconds(45));
+  EXPECT_GE(took, milliseconds(50));
   EXPECT_LT(took, milliseconds(2000));
   EXPECT_FALSE(ran);  // runBlocking() dispatches nothing...
   loop->runOnce(milliseconds(1000));
@@ -226,14 +235,50 @@ TEST_F(Blocking, TheSocketIsWatchedAgainAfterwards) {
   EXPECT_EQ(loop->lastEvents(), 1);  // the UDP socket is back in the epoll set
 }
 
-TEST_F(Blocking, ADueTickEndsIt) {
-  int ticks = 0;
-  loop->addTick(milliseconds(40), [&] { ++ticks; });
-  auto took = runBlocking();  // nothing to read: only the tick can end it
-  EXPECT_GE(took, milliseconds(30));
-  EXPECT_LT(took, milliseconds(1000));
-  loop->runOnce(milliseconds(1000));
-  EXPECT_EQ(ticks, 1);
+TEST_F(Blocking, ADueTickEndsItAndRunsOnTime) {
+  // One datagram early in the spell, then silence until the tick is due: the watcher's timeout
+  // ends the spell. The next round must run the tick then, not one period later (the time the
+  // loop last saw was the datagram's).
+  MonoTime ran_at{};
+  loop->addTick(milliseconds(200), [&] { ran_at = MonoClock::now(); });
+  auto start = MonoClock::now();
+  std::thread other([&] {
+    std::this_thread::sleep_for(milliseconds(20));
+    udp->send(1);
+  });
+  runBlocking();
+  other.join();
+  auto left = MonoClock::now() - start;
+  EXPECT_EQ(udp->received.load(), 1);
+  EXPECT_GE(left, milliseconds(190));
+  EXPECT_LT(left, milliseconds(1000));
+  loop->runOnce(milliseconds(5000));
+  ASSERT_NE(ran_at, MonoTime{});
+  EXPECT_LT(ran_at - start, milliseconds(300)) << "the tick ran a period late";
+}
+
+TEST_F(Blocking, TheSignalOnlyInterruptsTheRead) {
+  // read() sleeps after each datagram (as a worker may block writing a log line): the post that
+  // arrives meanwhile must not cut that sleep short, only the next blocking read.
+  std::atomic<int> cut_short = 0;
+  std::thread other([&] {
+    udp->send(1);
+    std::this_thread::sleep_for(milliseconds(10));
+    loop->post([] {});
+  });
+  EXPECT_TRUE(loop->runBlocking(udp->fd.get(), EPOLLIN, udp.get(), [&] {
+    if (!udp->read(*loop)) {
+      return false;
+    }
+    timespec ts{0, 50 * 1000 * 1000};
+    if (::nanosleep(&ts, nullptr) != 0) {
+      ++cut_short;
+    }
+    return true;
+  }));
+  other.join();
+  EXPECT_EQ(cut_short.load(), 0);
+  EXPECT_EQ(udp->received.load(), 1);
 }
 
 TEST_F(Blocking, ATickThatBecomesActiveDuringAReadEndsIt) {
