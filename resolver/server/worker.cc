@@ -109,6 +109,10 @@ struct Worker::Batch {
   alignas(cmsghdr) uint8_t reply_ctl[kSize][net::kControlSize];
   alignas(64) uint8_t rx_buf[kSize][kMaxUdpAnswer];
   alignas(64) uint8_t tx_buf[kSize][kMaxUdpAnswer];
+  // rx slots [0, rx_dirty) were written by the last recvmmsg() (name and control lengths): only
+  // those need resetting, for the control mode the slots were last set up for.
+  size_t rx_dirty = kSize;
+  bool rx_pktinfo = false;
 
   Batch() {
     std::memset(rx, 0, sizeof rx);
@@ -475,7 +479,9 @@ int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
   Batch& b = *batch_;
   const int fd = l.fd();
   const bool pktinfo = l.pktinfo();
-  for (size_t i = 0; i < Batch::kSize; ++i) {
+  const size_t reset = pktinfo == b.rx_pktinfo ? b.rx_dirty : Batch::kSize;
+  b.rx_pktinfo = pktinfo;
+  for (size_t i = 0; i < reset; ++i) {
     b.rx[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     if (pktinfo) {
       b.rx[i].msg_hdr.msg_control = b.rx_ctl[i];
@@ -493,6 +499,8 @@ int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
   if (blocking) {
     loop_->leaveRead();
   }
+  // (+1: the slot the kernel tried last and found nothing for, in case it wrote there too.)
+  b.rx_dirty = std::min(static_cast<size_t>(std::max(n, 0)) + 1, Batch::kSize);
   if (n <= 0) {
     return n;
   }
