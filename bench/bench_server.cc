@@ -1,9 +1,10 @@
 // nld_bench_server: the resolver serving core alone, for bench/run.sh (not a test, not shipped).
-// usage: nld_bench_server COREFILE [WORKERS]   — serves until SIGINT/SIGTERM; SIGUSR1 prints
-// the metrics text to stdout.
+// usage: nld_bench_server COREFILE [WORKERS [auto|epoll]]   — serves until SIGINT/SIGTERM;
+// SIGUSR1 prints the metrics text to stdout. The third argument is run's --udp-wait.
 #include <signal.h>
 
 #include <cstdio>
+#include <string_view>
 #include <cstdlib>
 #include <iostream>
 
@@ -13,7 +14,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s COREFILE [WORKERS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s COREFILE [WORKERS [auto|epoll]]\n", argv[0]);
     return 2;
   }
   auto text = nld::readFile(argv[1]);
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
   nld::resolver::ServerOptions opts;
   if (argc > 2) {
     opts.workers = static_cast<unsigned>(std::atoi(argv[2]));
+  }
+  if (argc > 3 && std::string_view(argv[3]) == "epoll") {
+    opts.udp_wait = nld::resolver::UdpWait::kEpoll;  // run's --udp-wait epoll
   }
   sigset_t set;
   sigemptyset(&set);
