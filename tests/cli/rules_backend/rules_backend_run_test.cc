@@ -77,6 +77,16 @@ class RunNft : public ::testing::Test {
   }
   static std::string legacy() { return test::run("iptables-legacy-save 2>/dev/null").out; }
 
+  // `run` with auto on a node without any signal: legacy by default, our rules there.
+  void startOnAnEmptyNode() {
+    ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
+    ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
+    start({});
+    ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
+        << log();
+    EXPECT_TRUE(contains(log(), "rules backend iptables (auto: default")) << log();
+  }
+
   int stop() {
     ::kill(pid_, SIGTERM);
     int status = 0;
@@ -149,12 +159,7 @@ TEST_F(RunNft, AutoLogsTheDecidingSignal) {
 // removes the legacy ones (never both backends for longer than one sync).
 TEST_F(RunNft, AutoWithoutASignalMovesWhenOneAppears) {
   NLD_ENTER_NETNS();
-  ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
-  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
-  start({});
-  ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
-      << log();
-  EXPECT_TRUE(contains(log(), "rules backend iptables (auto: default")) << log();
+  ASSERT_NO_FATAL_FAILURE(startOnAnEmptyNode());
   EXPECT_FALSE(tableThere());
   ASSERT_EQ(
       test::run("nft 'add table ip mangle; add chain ip mangle KUBE-KUBELET-CANARY'").exit_code, 0);
@@ -224,12 +229,7 @@ TEST_F(RunNft, AutoRuleCountsMoveFromTheDefaultOnly) {
 // then fills iptables-nft's tables: the next sync moves our rules to nftables.
 TEST_F(RunNft, AutoDefaultMovesWhenIptablesNftRulesAppear) {
   NLD_ENTER_NETNS();
-  ::setenv("XTABLES_LOCKFILE", dir_.file("xtables.lock").c_str(), 1);
-  ASSERT_EQ(test::run("ip link set lo up").exit_code, 0);
-  start({});
-  ASSERT_TRUE(waitFor([] { return contains(legacy(), "NodeLocal DNS"); }, milliseconds(10000)))
-      << log();
-  EXPECT_TRUE(contains(log(), "rules backend iptables (auto: default")) << log();
+  ASSERT_NO_FATAL_FAILURE(startOnAnEmptyNode());
   ASSERT_EQ(test::run("nft 'add table ip nat; add chain ip nat POSTROUTING { type nat hook "
                       "postrouting priority 100; }; add rule ip nat POSTROUTING ip saddr "
                       "10.244.0.0/16 masquerade'")
