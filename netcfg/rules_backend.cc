@@ -164,13 +164,17 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
     }
   }
   std::string note = uncounted.empty() ? "" : " (" + joinReasons(uncounted) + ")";
-  if (auto b = backendByRuleCounts(counts)) {
-    RulesBackendDetection d{*b, ruleCountsText(counts) + note};
+  // Counts decide only when both sides were read: a side that could not be counted would read
+  // as 0 and hand the choice to the other, and a choice by counts is not revisited (run keeps
+  // our rules where counts put them). Without them: the default, detected again next sync.
+  if (auto b = uncounted.empty() ? backendByRuleCounts(counts) : std::nullopt) {
+    RulesBackendDetection d{*b, ruleCountsText(counts)};
     d.by_rule_count = true;
     return d;
   }
-  absent.push_back(counts.legacy == 0 ? "no rules in iptables-nft or legacy tables" + note
-                                      : ruleCountsText(counts) + ", a tie" + note);
+  absent.push_back(!uncounted.empty()   ? "rule counts not used" + note
+                   : counts.legacy == 0 ? "no rules in iptables-nft or legacy tables"
+                                        : ruleCountsText(counts) + ", a tie");
   return {kIptables, "default: no signal (" + joinReasons(absent) + ")", /*by_default=*/true};
 }
 

@@ -15,8 +15,9 @@
 //      filter, nat, mangle, raw, security) against the rules in the legacy x_tables that exist
 //      (both families, every table and chain), ours (by comment) left out on both sides:
 //      more iptables-nft rules → nftables, more legacy rules → iptables, a tie → step 5.
-//      Legacy is counted first; iptables-nft only until it passes legacy.
-//   5. nothing (or a tie): iptables (legacy), as before this backend existed.
+//      Legacy is counted first; iptables-nft only until it passes legacy. Counts decide only
+//      when both sides could be read (else: step 5, and `run` detects again next sync).
+//   5. nothing (a tie, or a side not counted): iptables (legacy), as before this backend existed.
 // Steps 2-3 are kubernetes-sigs/iptables-wrappers' own test (node-cache spec §4.5), without
 // exec'ing iptables-*-save. Step 4b is the last step of the wrapper's shell version (the `v2` tag
 // that upstream's image runs), which counts the `-A` lines of iptables-{legacy,nft}-save and

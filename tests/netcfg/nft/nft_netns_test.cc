@@ -2,6 +2,8 @@
 // binary as the oracle (`nft list table`, `nft -j list ruleset`) and as the "other agents"
 // (foreign tables, drift), plus the `auto` backend detection from each of its signals.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -453,6 +455,28 @@ TEST(RulesBackendDetect, MoreLegacyRulesWinOverIptablesNft) {
   d = detectRulesBackend();
   EXPECT_EQ(d.backend, RulesBackend::kNftables);
   EXPECT_EQ(d.signal, "rule counts: 4 iptables-nft vs 3 legacy");
+}
+
+// A side that cannot be counted (here legacy: no CAP_NET_RAW for libiptc) must not hand the
+// choice to the other side: counts then decide nothing, and the default is detected again.
+TEST(RulesBackendDetect, UncountedSideDecidesNothing) {
+  NLD_ENTER_NETNS();
+  legacy("-A INPUT -s 10.0.0.1 -j ACCEPT");
+  legacy("-A INPUT -s 10.0.0.2 -j ACCEPT");
+  sh("nft add table ip nat");
+  sh("nft add chain ip nat POSTROUTING '{ type nat hook postrouting priority 100; }'");
+  sh("nft add rule ip nat POSTROUTING ip saddr 10.244.0.0/16 masquerade");
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  ASSERT_EQ(::syscall(SYS_capget, &header, caps), 0);
+  caps[CAP_NET_RAW / 32].effective &= ~(1U << (CAP_NET_RAW % 32));
+  ASSERT_EQ(::syscall(SYS_capset, &header, caps), 0);
+  auto d = detectRulesBackend();
+  EXPECT_EQ(d.backend, RulesBackend::kIptables);
+  EXPECT_TRUE(d.by_default);
+  EXPECT_FALSE(d.by_rule_count);
+  EXPECT_NE(d.signal.find("rule counts not used (legacy rules not counted"), std::string::npos)
+      << d.signal;
 }
 
 TEST(RulesBackendDetect, TieIsNoSignal) {
