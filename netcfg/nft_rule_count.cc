@@ -164,6 +164,14 @@ Result<DumpResult> dumpOnce(int fd, uint8_t family, std::string_view table, int6
         out.interrupted = true;
       }
       if (h->nlmsg_type == NLMSG_DONE) {
+        // A dump may end with an errno in DONE's payload (netlink_dump_done()).
+        int32_t status = 0;
+        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(status))) {
+          std::memcpy(&status, NLMSG_DATA(h), sizeof(status));
+        }
+        if (status < 0) {
+          return failSys(-status, what);
+        }
         out.count.complete = true;
         return out;
       }
