@@ -127,6 +127,38 @@ std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsig
   return std::move(*server);
 }
 
+std::string status(const CommandResult& r) {
+  auto pos = r.out.find("status: ");
+  if (pos == std::string::npos) {
+    return "<none>";
+  }
+  pos += 8;
+  auto end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ", pos);
+  return r.out.substr(pos, end - pos);
+}
+
+std::vector<uint8_t> wireQuery(uint16_t id, const std::string& name, uint16_t qtype, bool edns_do) {
+  std::vector<uint8_t> q = {
+      static_cast<uint8_t>(id >> 8),        static_cast<uint8_t>(id), 1, 0, 0, 1, 0, 0, 0, 0, 0,
+      static_cast<uint8_t>(edns_do ? 1 : 0)};
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) {
+      dot = name.size();
+    }
+    q.push_back(static_cast<uint8_t>(dot - start));
+    q.insert(q.end(), name.begin() + static_cast<long>(start),
+             name.begin() + static_cast<long>(dot));
+    start = dot + 1;
+  }
+  q.insert(q.end(), {0, static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
+  if (edns_do) {
+    q.insert(q.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0});  // OPT 1232, DO
+  }
+  return q;
+}
+
 CommandResult dig(const std::string& args) {
   return run("dig @127.0.0.1 -p 53 +tries=1 +time=8 " + args);
 }

@@ -3,8 +3,10 @@
 // namespace; dig as the client.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "resolver/resolver.h"
 #include "tests/support/netns.h"
@@ -32,6 +34,14 @@ std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsig
 
 /// dig against 127.0.0.1:53 with the given arguments (+tries=1 +time=8 added).
 CommandResult dig(const std::string& args);
+
+/// The status dig printed ("NOERROR", "NXDOMAIN", ...), or "<none>".
+std::string status(const CommandResult& r);
+
+/// A query on the wire: RD set, one question `name` (dotted, final dot optional) `qtype` IN;
+/// with `edns_do`, an OPT record (UDP size 1232, DO bit).
+std::vector<uint8_t> wireQuery(uint16_t id, const std::string& name, uint16_t qtype = 1,
+                               bool edns_do = false);
 
 /// The Corefile used by most tests: node-local-dns's shape on loopback.
 std::string defaultCorefile(const std::string& extra_cache_lines = "");

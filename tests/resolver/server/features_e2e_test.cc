@@ -27,16 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string status(const CommandResult& r) {
-  auto pos = r.out.find("status: ");
-  if (pos == std::string::npos) {
-    return "<none>";
-  }
-  pos += 8;
-  auto end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ", pos);
-  return r.out.substr(pos, end - pos);
-}
-
 /// Records every message of the `server` logger while it lives (attach before the server starts,
 /// destroy after it stopped: spdlog's sink list is not meant to change under running threads).
 class CapturedLog {
@@ -198,18 +188,7 @@ size_t queryConcurrently(const std::vector<std::string>& names) {
   std::vector<int> fds;
   uint16_t id = 1;
   for (const auto& name : names) {
-    std::vector<uint8_t> q = {
-        static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    ++id;
-    size_t start = 0;
-    while (start < name.size()) {
-      size_t dot = name.find('.', start);
-      q.push_back(static_cast<uint8_t>(dot - start));
-      q.insert(q.end(), name.begin() + static_cast<long>(start),
-               name.begin() + static_cast<long>(dot));
-      start = dot + 1;
-    }
-    q.insert(q.end(), {0, 0, 1, 0, 1});
+    auto q = wireQuery(id++, name);
     int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
     ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
     fds.push_back(fd);

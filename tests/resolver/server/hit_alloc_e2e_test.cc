@@ -48,25 +48,6 @@ void operator delete[](void* p, size_t) noexcept { std::free(p); }
 namespace nld::test {
 namespace {
 
-std::vector<uint8_t> query(uint16_t id, const std::string& name, bool edns_do) {
-  std::vector<uint8_t> q = {
-      static_cast<uint8_t>(id >> 8),        static_cast<uint8_t>(id), 1, 0, 0, 1, 0, 0, 0, 0, 0,
-      static_cast<uint8_t>(edns_do ? 1 : 0)};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<long>(start),
-             name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  q.insert(q.end(), {0, 0, 1, 0, 1});
-  if (edns_do) {
-    q.insert(q.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0});  // OPT 1232, DO
-  }
-  return q;
-}
-
 /// Sends `q` to 127.0.0.1:53 and waits for the answer's rcode (-1: none within 3 s).
 int ask(int fd, const std::vector<uint8_t>& q) {
   sockaddr_in to{};
@@ -99,14 +80,15 @@ TEST(ServerHitPath, UdpCacheHitsAllocateNothingOnWorkers) {
                                           "alias.default.svc.cluster.local."};
   for (const auto& n : names) {  // warm (the miss path allocates: not counted)
     for (bool d : {false, true}) {
-      ASSERT_GE(ask(fd, query(1, n, d)), 0) << n;
+      ASSERT_GE(ask(fd, wireQuery(1, n, 1, d)), 0) << n;
     }
   }
   g_worker_allocs = 0;
   g_counting = true;
   int answered = 0;
   for (int i = 0; i < 600; ++i) {
-    answered += ask(fd, query(static_cast<uint16_t>(i), names[i % 3], i % 2 == 1)) >= 0 ? 1 : 0;
+    answered +=
+        ask(fd, wireQuery(static_cast<uint16_t>(i), names[i % 3], 1, i % 2 == 1)) >= 0 ? 1 : 0;
   }
   g_counting = false;
   ::close(fd);

@@ -28,16 +28,6 @@ using ::testing::Not;
   auto server = startServer(corefile);  \
   ASSERT_NE(server, nullptr)
 
-std::string status(const CommandResult& r) {
-  auto pos = r.out.find("status: ");
-  if (pos == std::string::npos) {
-    return "<none>";
-  }
-  pos += 8;
-  auto end = r.out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ", pos);
-  return r.out.substr(pos, end - pos);
-}
-
 /// TTL of the first record of `type` in dig's output ("name<ws>TTL<ws>IN<ws>TYPE ..."), or -1.
 int firstAnswerTtl(const CommandResult& r, const std::string& type) {
   std::istringstream in(r.out);
@@ -250,28 +240,6 @@ TEST(ServerE2e, BindErrorNamesTheAddress) {
 namespace nld::test {
 namespace {
 
-std::vector<uint8_t> makeQuery(uint16_t id, const std::string& name, uint16_t qtype) {
-  std::vector<uint8_t> q = {
-      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) {
-      dot = name.size();
-    }
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<long>(start),
-             name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.push_back(static_cast<uint8_t>(qtype >> 8));
-  q.push_back(static_cast<uint8_t>(qtype));
-  q.push_back(0);
-  q.push_back(1);
-  return q;
-}
-
 /// A scripted UDP upstream on 127.0.0.3:5300: counts queries; answers each after `delay` with
 /// A 192.0.2.1, or never when `silent`.
 class FakeUpstream {
@@ -380,7 +348,7 @@ TEST(ServerForwarding, CoalescesIdenticalConcurrentQueries) {
   ASSERT_NE(server, nullptr);
   std::vector<std::vector<uint8_t>> qs;
   for (int i = 0; i < 20; ++i) {
-    qs.push_back(makeQuery(static_cast<uint16_t>(100 + i), "same.example.org", 1));
+    qs.push_back(wireQuery(static_cast<uint16_t>(100 + i), "same.example.org", 1));
   }
   auto rcodes = sendConcurrently(qs);
   for (int rc : rcodes) {
@@ -445,7 +413,7 @@ TEST(ServerForwarding, MaxConcurrentAnswersRefusedAboveTheLimit) {
   auto server = startServer(fakeCorefile("127.0.0.3:5300", "        max_concurrent 1\n"), 1);
   ASSERT_NE(server, nullptr);
   auto rcodes =
-      sendConcurrently({makeQuery(1, "a.example.org", 1), makeQuery(2, "b.example.org", 1)});
+      sendConcurrently({wireQuery(1, "a.example.org", 1), wireQuery(2, "b.example.org", 1)});
   ASSERT_EQ(rcodes.size(), 2u);
   EXPECT_EQ(rcodes[0], 0);
   EXPECT_EQ(rcodes[1], 5);  // REFUSED
@@ -507,11 +475,11 @@ TEST(ServerTcp, PipelinedQueriesAreAnsweredOutOfOrder) {
   auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1);
   ASSERT_NE(server, nullptr);
   // Warm the cache for "fast".
-  sendConcurrently({makeQuery(9, "fast.example.org", 1)});
+  sendConcurrently({wireQuery(9, "fast.example.org", 1)});
   int fd = connectTcp53();
   ASSERT_GE(fd, 0);
   std::vector<uint8_t> wire;
-  for (auto q : {makeQuery(1, "slow.example.org", 1), makeQuery(2, "fast.example.org", 1)}) {
+  for (auto q : {wireQuery(1, "slow.example.org", 1), wireQuery(2, "fast.example.org", 1)}) {
     wire.push_back(static_cast<uint8_t>(q.size() >> 8));
     wire.push_back(static_cast<uint8_t>(q.size()));
     wire.insert(wire.end(), q.begin(), q.end());
@@ -572,7 +540,7 @@ TEST(ServerHandover, SuccessorTakesOverWithoutLoss) {
     if (i == 2000) {
       old_server->stop(std::chrono::milliseconds(500));
     }
-    auto q = makeQuery(static_cast<uint16_t>(i),
+    auto q = wireQuery(static_cast<uint16_t>(i),
                        "svc" + std::to_string(1 + i % 50) + ".default.svc.cluster.local", 1);
     ::send(fd, q.data(), q.size(), 0);
     pollfd p{fd, POLLIN, 0};
@@ -626,7 +594,7 @@ TEST(ServerRobustness, SurvivesRandomAndMutatedPacketsOverUdpAndTcp) {
   to.sin_family = AF_INET;
   to.sin_port = htons(53);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  auto base = makeQuery(7, "www.example.org", 1);
+  auto base = wireQuery(7, "www.example.org", 1);
   for (int i = 0; i < 20000; ++i) {
     std::vector<uint8_t> p;
     if (i % 2 == 0) {
@@ -676,12 +644,12 @@ TEST(ServerForwarding, PrefetchRefreshesInTheBackground) {
       "    }\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n",
       1);
   ASSERT_NE(server, nullptr);
-  ASSERT_EQ(sendConcurrently({makeQuery(1, "p.example.org", 1)}), std::vector<int>{0});
+  ASSERT_EQ(sendConcurrently({wireQuery(1, "p.example.org", 1)}), std::vector<int>{0});
   ASSERT_EQ(up.queries(), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   // A hit with ≤ 90 % of the TTL left: answered at once from the cache, refreshed behind it.
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(sendConcurrently({makeQuery(2, "p.example.org", 1)}), std::vector<int>{0});
+  ASSERT_EQ(sendConcurrently({wireQuery(2, "p.example.org", 1)}), std::vector<int>{0});
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250))
       << "the client must not wait for the refresh";
   for (int i = 0; i < 100 && up.queries() < 2; ++i) {
@@ -719,7 +687,7 @@ TEST(ServerLifecycle, StopAcceptingReloadAndStopUnderLoad) {
     while (!stop.load()) {
       for (int fd : fds) {
         ++id;
-        auto q = makeQuery(id, "n" + std::to_string(id % 16) + ".example.org", 1);
+        auto q = wireQuery(id, "n" + std::to_string(id % 16) + ".example.org", 1);
         ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
         uint8_t sink[512];
         while (::recv(fd, sink, sizeof sink, 0) > 0) {
