@@ -261,6 +261,24 @@ class Worker::TcpClient final : public net::IoHandler {
   uint32_t interest_ = EPOLLIN;
 };
 
+namespace {
+constexpr unsigned kBlockAfterRounds = 16;
+constexpr unsigned kMaxBlockAfterRounds = 4096;
+constexpr unsigned kNeverBlock = std::numeric_limits<unsigned>::max();
+
+unsigned firstBlockAfter(UdpWait wait) noexcept {
+  switch (wait) {
+    case UdpWait::kEager:
+      return 1;
+    case UdpWait::kAuto:
+      return kBlockAfterRounds;
+    case UdpWait::kEpoll:
+      break;
+  }
+  return kNeverBlock;
+}
+}  // namespace
+
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry& registry,
                                                const WorkerOptions& options) {
   auto loop = net::EventLoop::create();
@@ -279,6 +297,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       loop_(std::move(loop)),
       registry_(registry),
       options_(options),
+      block_after_rounds_(firstBlockAfter(options.udp_wait)),
       scratch_(65535),
       answer_buf_(65535),
       batch_(std::make_unique<Batch>()) {
@@ -425,23 +444,12 @@ void Worker::run() {
   }
 }
 
-namespace {
-constexpr unsigned kBlockAfterRounds = 16;
-constexpr unsigned kMaxBlockAfterRounds = 4096;
-constexpr unsigned kNeverBlock = std::numeric_limits<unsigned>::max();
-}  // namespace
-
 Worker::UdpListener* Worker::blockingCandidate() noexcept {
   // Only one UDP listener was ready in the last round (and nothing else): it carries the load.
   if (udp_ready_ == nullptr || udp_ready_round_ != loop_->rounds() || loop_->lastEvents() != 1 ||
       !udp_ready_->blocking()) {
     udp_only_rounds_ = 0;
     return nullptr;
-  }
-  if (block_after_rounds_ == 0) {
-    block_after_rounds_ = options_.udp_wait == UdpWait::kEager  ? 1
-                          : options_.udp_wait == UdpWait::kAuto ? kBlockAfterRounds
-                                                                : kNeverBlock;
   }
   if (block_after_rounds_ == kNeverBlock || ++udp_only_rounds_ < block_after_rounds_) {
     return nullptr;

@@ -164,7 +164,7 @@ class Worker {
   UdpListener* udp_ready_ = nullptr;
   uint64_t udp_ready_round_ = 0;
   unsigned udp_only_rounds_ = 0;
-  unsigned block_after_rounds_ = 0;
+  unsigned block_after_rounds_;
   std::vector<uint8_t> scratch_;     ///< 64 KiB: TCP answers and forwarded answers
   std::vector<uint8_t> answer_buf_;  ///< 64 KiB: answers to the waiters of an upstream answer
   struct Batch;
