@@ -756,10 +756,10 @@ Result<int> runInstall(const InstallOptions& o) {
     std::string name = o.interface;
     NodeLinkChange change = *link;
     std::string what = link->created ? "link " + name
-                                     : "addresses " + join(toStrings(link->added)) + " on " + name;
-    if (!link->created && link->brought_up) {
-      what += link->added.empty() ? "up state of " + name : " and its up state";
-    }
+                       : link->added.empty()
+                           ? "up state of " + name
+                           : "addresses " + join(toStrings(link->added)) + " on " + name +
+                                 (link->brought_up ? " and its up state" : "");
     rollback.add(what, [name, change]() { return revertNodeLink(name, change); });
   }
   if (!link->fallback_reason.empty()) {
