@@ -18,7 +18,9 @@
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "cli/node_flags.h"
 #include "cli/run_process.h"
+#include "resolver/resolver.h"
 
 namespace nld::cli {
 namespace {
@@ -326,7 +328,8 @@ bool dnsAnswers(const SocketAddress& server, std::string_view qname,
 }
 
 bool daemonAnswersProbe(const SocketAddress& server, std::chrono::milliseconds timeout) {
-  return queryAnswered(server, kDaemonProbeName, /*TXT*/ 16, /*CH*/ 3, timeout, /*any_rcode=*/true);
+  return queryAnswered(server, resolver::kHealthProbeName, /*TXT*/ 16, /*CH*/ 3, timeout,
+                       /*any_rcode=*/true);
 }
 
 std::vector<std::string> processArguments(pid_t pid) {
@@ -352,19 +355,7 @@ std::vector<std::string> daemonLocalIps(pid_t pid) {
       }
     }
   }
-  std::vector<std::string> out;
-  std::string_view v = value;
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    if (comma != 0) {
-      out.emplace_back(v.substr(0, comma));
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    v.remove_prefix(comma + 1);
-  }
-  return out;
+  return splitCommaList({value});
 }
 
 std::string commandLineText(const std::vector<std::string>& argv) {

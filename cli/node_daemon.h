@@ -63,10 +63,6 @@ bool dnsPortBound(const SocketAddress& server);
 bool dnsAnswers(const SocketAddress& server, std::string_view qname,
                 std::chrono::milliseconds timeout);
 
-/// The daemon's own health probe (resolver/server/worker.h kProbeName): a CH TXT query that the
-/// serving loop answers itself, without any upstream.
-inline constexpr const char* kDaemonProbeName = "health.nodelocaldns.";
-
 /// Like dnsAnswers() with the health probe: true when the daemon's serving loop answers, whatever
 /// state kube-dns or the other upstreams are in.
 bool daemonAnswersProbe(const SocketAddress& server, std::chrono::milliseconds timeout);

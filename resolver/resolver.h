@@ -26,6 +26,10 @@ namespace config {
 struct Config;
 }  // namespace config
 
+/// The health probe: a CH-class TXT query for this name is answered by a worker itself (NOERROR,
+/// no records) — proof that the serving loop runs, whatever state the upstreams are in.
+inline constexpr const char* kHealthProbeName = "health.nodelocaldns.";
+
 /// How workers wait for UDP queries. kAuto: in epoll_wait(), until the same UDP listener has
 /// been a worker's only ready fd for a number of rounds in a row; then blocked in that socket's
 /// recvmmsg() (one syscall fewer per wake-up, as a plain blocking UDP server), interrupted by a

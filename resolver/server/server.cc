@@ -304,8 +304,7 @@ bool Server::probe(std::chrono::milliseconds timeout) {
   if (!fd) {
     return false;
   }
-  static const uint8_t kName[] = {6,   'h', 'e', 'a', 'l', 't', 'h', 12,  'n', 'o', 'd',
-                                  'e', 'l', 'o', 'c', 'a', 'l', 'd', 'n', 's', 0};
+  const auto& kName = server::kProbeWire;
   uint8_t q[dns::kHeaderSize + sizeof kName + 4] = {};
   uint16_t id = static_cast<uint16_t>(std::random_device{}());
   dns::writeU16(q, id);

@@ -581,8 +581,6 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
     return dns::buildErrorResponse(wire, dns::Rcode::kFormErr, out);
   }
   if (q->qclass == dns::qclass::kCh && q->qtype == dns::qtype::kTxt) {
-    static const uint8_t kProbeWire[] = {6,   'h', 'e', 'a', 'l', 't', 'h', 12,  'n', 'o', 'd',
-                                         'e', 'l', 'o', 'c', 'a', 'l', 'd', 'n', 's', 0};
     if (key->name_length == sizeof kProbeWire &&
         std::memcmp(key->name.data(), kProbeWire, sizeof kProbeWire) == 0) {
       return dns::buildErrorResponse(wire, dns::Rcode::kNoError, out);

@@ -180,8 +180,8 @@ class Worker {
   void flushConsolidated(net::MonoTime now, bool all) noexcept;
 };
 
-/// The local health probe: a CH-class TXT query for this name is answered by the worker itself
-/// (NOERROR, no records) — proves the serving loop runs without depending on upstreams.
-inline constexpr const char* kProbeName = "health.nodelocaldns.";
+/// kHealthProbeName on the wire (lower case, as cache keys hold names).
+inline constexpr uint8_t kProbeWire[] = {6,   'h', 'e', 'a', 'l', 't', 'h', 12,  'n', 'o', 'd',
+                                         'e', 'l', 'o', 'c', 'a', 'l', 'd', 'n', 's', 0};
 
 }  // namespace nld::resolver::server
