@@ -19,6 +19,7 @@
 
 #include "base/fd.h"
 #include "netcfg/nft_rules.h"
+#include "netcfg/nft_socket.h"
 #include "netcfg/rule.h"
 
 namespace nld::netcfg {
@@ -232,15 +233,11 @@ Result<NftRuleCount> countNftTableRules(std::string_view family, std::string_vie
   }
   std::string what =
       "count rules in nftables table '" + std::string(family) + " " + std::string(table) + "'";
-  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-  if (!fd) {
-    const int err = errno;
-    Error e = Error::sys(err, what + ": cannot open a netfilter netlink socket");
-    if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
-      return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
-    }
-    return fail(std::move(e));
+  auto opened = openNetfilterSocket(what);
+  if (!opened) {
+    return fail(std::move(opened).error());
   }
+  Fd fd = std::move(*opened);
   // The kernel answers a dump at once; the timeout only keeps a wedged socket from hanging us.
   timeval timeout{5, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));

@@ -13,6 +13,7 @@
 #include "base/c_handle.h"
 #include "base/fd.h"
 #include "base/json.h"
+#include "netcfg/nft_socket.h"
 
 namespace nld::netcfg {
 
@@ -107,13 +108,8 @@ Result<std::string> nftRun(const std::string& commands, bool json, std::string_v
   // libnftables (1.0.x) calls exit() when it cannot open its netlink socket (no nf_tables in the
   // kernel or sandbox, fds exhausted): probe the socket ourselves first so that becomes an error
   // we can report, not the end of the daemon with its NOTRACK rules left behind.
-  if (Fd probe(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)); !probe) {
-    const int err = errno;
-    Error e = Error::sys(err, std::string(what) + ": cannot open a netfilter netlink socket");
-    if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
-      return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
-    }
-    return fail(std::move(e));
+  if (auto probe = openNetfilterSocket(what); !probe) {
+    return fail(std::move(probe).error());
   }
   NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) {
@@ -379,9 +375,9 @@ namespace {
 // Copies of `r` in our table as read back.
 int copiesIn(const NftTableState& state, const Rule& r) {
   const std::string chain = nftChainName(r);
-  return static_cast<unsigned>(
-      std::count_if(state.rules.begin(), state.rules.end(),
-                    [&](const auto& o) { return o.chain == chain && o.rule && *o.rule == r; }));
+  return static_cast<int>(std::count_if(state.rules.begin(), state.rules.end(), [&](const auto& o) {
+    return o.chain == chain && o.rule && *o.rule == r;
+  }));
 }
 
 }  // namespace
@@ -478,6 +474,19 @@ Result<std::vector<NftChainId>> listNftChains() {
     }
   }
   return out;
+}
+
+Result<Fd> openNetfilterSocket(std::string_view what) {
+  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
+  if (!fd) {
+    const int err = errno;
+    Error e = Error::sys(err, std::string(what) + ": cannot open a netfilter netlink socket");
+    if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT) {
+      return fail(Error(Errc::kUnsupported, e.message(), err));  // no nf_tables here
+    }
+    return fail(std::move(e));
+  }
+  return fd;
 }
 
 }  // namespace nld::netcfg

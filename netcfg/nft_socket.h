@@ -1,0 +1,15 @@
+// The netfilter netlink socket both nftables paths open first (internal to netcfg).
+#pragma once
+
+#include <string_view>
+
+#include "base/fd.h"
+#include "base/result.h"
+
+namespace nld::netcfg {
+
+/// A NETLINK_NETFILTER socket; kUnsupported when the kernel (or sandbox) has no nf_tables,
+/// otherwise the errno, both with "`what`: cannot open a netfilter netlink socket".
+Result<Fd> openNetfilterSocket(std::string_view what);
+
+}  // namespace nld::netcfg
