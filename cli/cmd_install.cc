@@ -313,6 +313,18 @@ struct RulesBefore {
   std::vector<IpAddress> partial;
 };
 
+/// Stops a daemon this install spawned (`child`): through its pidfile, then SIGKILL and reap if
+/// it is still there.
+Result<StopReport> stopSpawned(const std::string& pidfile, pid_t child) {
+  auto r = stopDaemon(pidfile, std::chrono::seconds(5));
+  int status = 0;
+  if (!childExited(child, status)) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+  }
+  return r;
+}
+
 RulesBefore rulesBefore(const NodeRules& rules) {
   RulesBefore out;
   for (const IpAddress& ip : rules.ips) {
@@ -589,6 +601,7 @@ Result<int> runInstall(const InstallOptions& o) {
   // answers without upstreams: a cold cache in front of a slow kube-dns is not wedged, and
   // restarting it during a cluster DNS incident would only add an outage of our own.
   const SocketAddress probe{local_ips[0], o.dns_port};
+  const auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
   bool unresponsive =
       running && !base_changes && (!dnsPortBound(probe) || !daemonAnswersProbe(probe, kProbeWait));
   bool restart = running && (base_changes || unresponsive || backend_changes);
@@ -617,8 +630,7 @@ Result<int> runInstall(const InstallOptions& o) {
                "\n";
       }
       out += "start: " + commandLineText(argv) + " >>" + o.log_file + " 2>&1\n";
-      out += "wait until it answers DNS on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
-             "\n";
+      out += "wait until it answers DNS on " + probe.toString() + "\n";
     }
     out += std::string("\n## rules (") + (rules.backend == "nftables" ? "nft" : "iptables-save") +
            ")\n" + planNodeRulesText(rules);
@@ -717,7 +729,6 @@ Result<int> runInstall(const InstallOptions& o) {
         old_probe = SocketAddress{*ip, p.dns_port};
       }
     }
-    auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
     std::string old_pidfile = p.pidfile;
     restart_previous = [old_argv, log_file, old_probe, wait, old_pidfile]() -> Result<void> {
       auto pid = spawnDetached(old_argv, log_file);
@@ -738,11 +749,7 @@ Result<int> runInstall(const InstallOptions& o) {
         }
       }
       // Not serving: stop it again, or its sync loop would put back the rules removed next.
-      (void)stopDaemon(old_pidfile, std::chrono::seconds(5));
-      if (!childExited(*pid, status)) {
-        ::kill(*pid, SIGKILL);
-        ::waitpid(*pid, &status, 0);
-      }
+      (void)stopSpawned(old_pidfile, *pid);
       return fail(Errc::kTimeout, "it does not answer on " + old_probe->toString());
     };
   }
@@ -852,19 +859,13 @@ Result<int> runInstall(const InstallOptions& o) {
     std::string pidfile = o.paths.pidfile;
     pid_t child = *pid;
     rollback.add("daemon pid " + std::to_string(child), [pidfile, child]() -> Result<void> {
-      auto r = stopDaemon(pidfile, std::chrono::seconds(5));
-      int status = 0;
-      if (!childExited(child, status)) {
-        ::kill(child, SIGKILL);
-        ::waitpid(child, &status, 0);
-      }
+      auto r = stopSpawned(pidfile, child);
       if (!r) {
         return fail(std::move(r.error()));
       }
       return {};
     });
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(o.wait_seconds * 1000));
+    auto deadline = std::chrono::steady_clock::now() + wait;
     bool answered = false;
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
@@ -1039,7 +1040,7 @@ Result<int> runInstall(const InstallOptions& o) {
          (link->created ? "created (" + link->kind + ")" : std::string("present")) +
          ", addresses " + join(toStrings(addresses), " ") + "\n";
   out += "daemon: pid " + std::to_string(daemon_pid) + (started ? " started" : " running") +
-         ", answering on " + SocketAddress{local_ips[0], o.dns_port}.toString() +
+         ", answering on " + probe.toString() +
          (unresponsive ? " (restarted: pid " + std::to_string(previous_pid) +
                              " was running but did not answer DNS)"
                        : "") +
