@@ -78,7 +78,8 @@ class Daemon {
   netcfg::RulesOptions rulesOptions() const;
   int shutdown(int signo);
   std::optional<int> pendingStopSignal();
-  bool drainUnlessForced();
+  std::optional<int> drainUnlessForced();
+  bool removeInterfaceOnTeardown(bool teardown);
   [[noreturn]] void forcedExit(int signo, bool teardown);
   HttpResponse handleHttp(const std::string& path);
   bool healthy();
@@ -108,7 +109,6 @@ class Daemon {
   // for a stronger signal (kube-proxy, a hint chain, our table), never because a count changed,
   // so our rules do not flap between backends while other agents add and delete theirs.
   bool backend_by_count_ = false;
-  int last_forcing_signal_ = 0;
 };
 
 Result<std::string> Daemon::renderText() {
@@ -626,15 +626,11 @@ int Daemon::shutdown(int signo) {
   if (auto second = pendingStopSignal()) {
     forcedExit(*second, teardown);
   }
-  if (!drainUnlessForced()) {
-    forcedExit(last_forcing_signal_, teardown);
+  if (auto second = drainUnlessForced()) {
+    forcedExit(*second, teardown);
   }
-  if (teardown && cfg_.setup_interface) {
-    auto r = netcfg::removeLink(cfg_.interface_name);
-    if (!r) {
-      failed = true;
-      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name, r.error().message());
-    }
+  if (!removeInterfaceOnTeardown(teardown)) {
+    failed = true;
   }
   http_->stop();
   if (pidfile_written_) {
@@ -658,24 +654,23 @@ std::optional<int> Daemon::pendingStopSignal() {
 }
 
 // Stops accepting and drains in-flight queries on a helper thread while this one watches the
-// signalfd. @return false when a second stop signal came first (last_forcing_signal_ is set);
-// the drain thread is then abandoned (the caller exits the process).
-bool Daemon::drainUnlessForced() {
-  Fd done(::eventfd(0, EFD_CLOEXEC));
-  if (!done) {
+// signalfd. @return the second stop signal when one came first; the drain thread is then
+// abandoned (the caller exits the process).
+std::optional<int> Daemon::drainUnlessForced() {
+  auto drainServer = [this] {
     std::lock_guard lock(server_mutex_);
+    // Answers what is queued, closes the sockets (the successor's take new datagrams), then
+    // waits for in-flight upstream queries.
     server_->stopAccepting();
     server_->stop(cfg_.drain);
-    return true;
+  };
+  Fd done(::eventfd(0, EFD_CLOEXEC));
+  if (!done) {
+    drainServer();
+    return std::nullopt;
   }
-  std::thread drain([this, fd = done.get()] {
-    {
-      std::lock_guard lock(server_mutex_);
-      // Answers what is queued, closes the sockets (the successor's take new datagrams), then
-      // waits for in-flight upstream queries.
-      server_->stopAccepting();
-      server_->stop(cfg_.drain);
-    }
+  std::thread drain([drainServer, fd = done.get()] {
+    drainServer();
     uint64_t one = 1;
     (void)::write(fd, &one, sizeof(one));
   });
@@ -689,27 +684,34 @@ bool Daemon::drainUnlessForced() {
     }
     if ((fds[0].revents & POLLIN) != 0) {
       if (auto second = pendingStopSignal()) {
-        last_forcing_signal_ = *second;
         drain.detach();
         done.release();  // the detached thread still writes to it
-        return false;
+        return second;
       }
     }
   }
   drain.join();
-  return true;
+  return std::nullopt;
 }
 
 // Second stop signal: skip the drain, still take the interface away (one netlink call) and the
 // pidfile, and exit non-zero at once. The rules are already gone (or, with -skipteardown or on
 // a hand-over, were meant to stay).
+// The last teardown step: our interface. @return false when it could not be removed (logged).
+bool Daemon::removeInterfaceOnTeardown(bool teardown) {
+  if (!teardown || !cfg_.setup_interface) {
+    return true;
+  }
+  if (auto r = netcfg::removeLink(cfg_.interface_name); !r) {
+    NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name, r.error().message());
+    return false;
+  }
+  return true;
+}
+
 void Daemon::forcedExit(int signo, bool teardown) {
   NLD_LOG(kCli, warn, "{} during shutdown: forcing exit without draining", ::strsignal(signo));
-  if (teardown && cfg_.setup_interface) {
-    if (auto r = netcfg::removeLink(cfg_.interface_name); !r) {
-      NLD_LOG(kNetcfg, err, "remove interface '{}': {}", cfg_.interface_name, r.error().message());
-    }
-  }
+  removeInterfaceOnTeardown(teardown);
   if (pidfile_written_) {
     removePidFileIfOwned(cfg_.pidfile, ::getpid());
   }
