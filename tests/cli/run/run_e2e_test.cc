@@ -224,6 +224,13 @@ class RunE2e : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  std::string runLog() const { return readFile(d_ + "/run.log").value_or(""); }
+  // The node before the daemon: listing instantiates the (empty) raw and filter tables first,
+  // as any iptables user would.
+  static std::string baselineNetState() {
+    test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
+    return netState();
+  }
   std::string d_;
   std::vector<pid_t> children_;
   bool nsd_started_ = false;
@@ -236,7 +243,7 @@ TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
     return;
   }
   pid_t pid = start(manifestArgs(), d_ + "/run.log");
-  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
   EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
   EXPECT_EQ(dig("10.96.0.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
   EXPECT_EQ(trim(test::run("dig +short +tcp +time=1 +tries=1 @169.254.20.10 "
@@ -403,9 +410,7 @@ TEST_F(RunE2e, SigtermLeavesTheNamespaceAsBefore) {
   if (IsSkipped()) {
     return;
   }
-  // Listing instantiates the (empty) raw and filter tables, as any iptables user would.
-  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
-  std::string before = netState();
+  std::string before = baselineNetState();
   pid_t pid = start(manifestArgs(), d_ + "/run.log");
   ASSERT_TRUE(waitServing(pid));
   EXPECT_NE(netState(), before);
@@ -417,7 +422,7 @@ TEST_F(RunE2e, SigtermLeavesTheNamespaceAsBefore) {
       static_cast<long long>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count()));
   EXPECT_EQ(netState(), before);
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
-  std::string log = readFile(d_ + "/run.log").value_or("");
+  std::string log = runLog();
   EXPECT_NE(log.find("tearing down"), std::string::npos) << log;
 }
 
@@ -429,8 +434,7 @@ TEST_F(RunE2e, SecondSignalSkipsTheDrainButStillTearsDown) {
   if (IsSkipped()) {
     return;
   }
-  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
-  std::string before = netState();
+  std::string before = baselineNetState();
   // An upstream that never answers: a forwarded query stays in flight, so a drain would last its
   // whole bound (2 s).
   Fd upstream(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -455,11 +459,8 @@ TEST_F(RunE2e, SecondSignalSkipsTheDrainButStillTearsDown) {
   // The drain starts right after the rules are removed, which the daemon logs: watching the log
   // (not polling iptables-save, which takes long on a busy machine) puts the SIGINT at the start
   // of the 2 s drain.
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return readFile(d_ + "/run.log").value_or("").find("removed 24 rules") != std::string::npos;
-      },
-      milliseconds(5000)));
+  ASSERT_TRUE(waitFor([&] { return runLog().find("removed 24 rules") != std::string::npos; },
+                      milliseconds(5000)));
   auto t0 = Clock::now();
   ::kill(pid, SIGINT);
   // 128 + SIGINT, and the log line, prove the drain was cut short; the time is a sanity bound
@@ -472,7 +473,7 @@ TEST_F(RunE2e, SecondSignalSkipsTheDrainButStillTearsDown) {
   EXPECT_EQ(countOurRules(), 0);
   EXPECT_EQ(netState(), before);
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
-  std::string log = readFile(d_ + "/run.log").value_or("");
+  std::string log = runLog();
   EXPECT_NE(log.find("during shutdown: forcing exit without draining"), std::string::npos) << log;
 }
 
@@ -483,8 +484,7 @@ TEST_F(RunE2e, TwoSignalsAtOnceStillRemoveTheRules) {
   if (IsSkipped()) {
     return;
   }
-  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
-  std::string before = netState();
+  std::string before = baselineNetState();
   pid_t pid = start(manifestArgs(), d_ + "/run.log");
   ASSERT_TRUE(waitServing(pid));
   ASSERT_TRUE(waitFor([&] { return countOurRules() == 24; }, milliseconds(5000)));
@@ -527,7 +527,7 @@ TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
                      d_ + "/none/Corefile.base", "-pidfile", d_ + "/node-cache.pid",
                      "--xtables-lock", d_ + "/xtables.lock", "--workers", "1"},
                     d_ + "/run.log");
-  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
   EXPECT_EQ(dig("169.254.20.10", "svc6.default.svc.cluster.local"), "10.96.0.7");
   EXPECT_EQ(dig("fd00::10", "svc7.default.svc.cluster.local"), "10.96.0.8");
   EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
@@ -547,7 +547,7 @@ TEST_F(RunE2e, StartUpFailureDivertsNothing) {
   ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", ".:53 {\n    forwrd . 1.1.1.1\n}\n"));
   pid_t pid = start(manifestArgs(), d_ + "/run.log");
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 1);
-  std::string log = readFile(d_ + "/run.log").value_or("");
+  std::string log = runLog();
   EXPECT_NE(log.find("Corefile.base:2: unknown directive 'forwrd'"), std::string::npos) << log;
   EXPECT_EQ(countOurRules(), 0);
   EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
@@ -573,7 +573,7 @@ TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
                      d_ + "/none/Corefile.base", "-pidfile", d_ + "/node-cache.pid",
                      "-setupiptables=false", "--workers", "1"},
                     d_ + "/run.log");
-  ASSERT_TRUE(waitServing(pid)) << readFile(d_ + "/run.log").value_or("");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
   EXPECT_EQ(dig("169.254.20.10", "svc8.default.svc.cluster.local"), "10.96.0.9");
   EXPECT_EQ(readFile(conf).value_or(""), text);  // not rewritten
   EXPECT_EQ(countOurRules(), 0);                 // -setupiptables=false
@@ -583,12 +583,8 @@ TEST_F(RunE2e, PreRenderedConfIsServedAsIsAndReloadedOnChangeAndSighup) {
   std::string more =
       text + "acme.local:53 {\n    bind 169.254.20.10\n    forward . 10.96.12.34\n}\n";
   ASSERT_TRUE(writeFileAtomic(conf, more));
-  EXPECT_TRUE(waitFor(
-      [&] {
-        return readFile(d_ + "/run.log").value_or("").find("configuration reloaded") !=
-               std::string::npos;
-      },
-      milliseconds(3000)));
+  EXPECT_TRUE(waitFor([&] { return runLog().find("configuration reloaded") != std::string::npos; },
+                      milliseconds(3000)));
   EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "192.0.2.80");
 
   // SIGHUP re-reads even when nothing watched changed (here: unchanged → no reload, still fine).
@@ -629,8 +625,7 @@ TEST_F(RunE2e, RestartAfterKill9AdoptsInterfaceAndRules) {
   if (IsSkipped()) {
     return;
   }
-  test::run("iptables-legacy -w -t raw -S; iptables-legacy -w -S");
-  std::string before = netState();
+  std::string before = baselineNetState();
   pid_t a = start(manifestArgs(), d_ + "/a.log");
   ASSERT_TRUE(waitServing(a));
   // The rules go in right after the pidfile is written: kill only once they are all there.
