@@ -100,8 +100,17 @@ class Node {
   test::CommandResult nld(const std::string& args) const { return test::run(bin_ + " " + args); }
   /// The common install: iptables mode, kube-dns 10.96.0.10, the cluster zone to kUpstream.
   test::CommandResult installIptables(int wait_seconds = 20) const {
-    return nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-               std::string(kUpstream) + installFlags(wait_seconds));
+    return nld(installIptablesArgs(wait_seconds));
+  }
+  /// `status` on this node; expects `exit_code` (0 healthy, 1 not) and returns the result.
+  test::CommandResult expectStatus(int exit_code) const {
+    auto st = nld("status" + paths());
+    EXPECT_EQ(st.exit_code, exit_code) << st.out;
+    return st;
+  }
+  std::string installIptablesArgs(int wait_seconds = 20) const {
+    return "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
+           std::string(kUpstream) + installFlags(wait_seconds);
   }
   /// With environment assignments first, e.g. "PATH=/x:$PATH".
   test::CommandResult nldWith(const std::string& env, const std::string& args) const {
@@ -383,9 +392,7 @@ TEST(Workflows, ConcurrentRunsAreRefused) {
   ASSERT_EQ(::flock(held.get(), LOCK_EX), 0);
   ASSERT_EQ(::pwrite(held.get(), "4242\n", 5, 0), 5);
   for (const std::string& cmd :
-       {"install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-            std::string(kUpstream) + node.installFlags(),
-        "teardown" + node.paths(), "stop" + node.paths()}) {
+       {node.installIptablesArgs(), "teardown" + node.paths(), "stop" + node.paths()}) {
     auto r = node.nld(cmd);
     EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
     EXPECT_TRUE(contains(r.out,
@@ -601,10 +608,7 @@ TEST_P(DaemonWorkflows, InstallStatusTeardownLeavesNoTrace) {
   EXPECT_EQ(snapshot(), installed);
 
   expectTeardownRestores(node, before);
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 1) << st.out;
-  }
+  node.expectStatus(1);
 }
 
 TEST_P(DaemonWorkflows, TeardownAfterKill9) {
@@ -618,8 +622,7 @@ TEST_P(DaemonWorkflows, TeardownAfterKill9) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   ASSERT_EQ(test::run("kill -9 $(cat " + node.dir().file("pid") + ")").exit_code, 0);
   node.killStandInChild();
-  auto status = node.nld("status" + node.paths());
-  EXPECT_EQ(status.exit_code, 1) << status.out;
+  node.expectStatus(1);
   expectTeardownRestores(node, before);
 }
 
@@ -638,17 +641,13 @@ TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
   {
     // Nothing listens any more: status says so at once instead of waiting out a DNS probe (the
     // "nothing listening" text is only given when no probe was sent).
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 1) << st.out;
+    auto st = node.expectStatus(1);
     EXPECT_TRUE(contains(st.out, "not running, nothing listening on 169.254.20.10:53")) << st.out;
   }
   // A new install starts the daemon again.
   auto again = node.installIptables();
   EXPECT_EQ(again.exit_code, 0) << again.out;
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 0) << st.out;
-  }
+  node.expectStatus(0);
   {
     auto td = node.nld("teardown" + node.paths());
     EXPECT_EQ(td.exit_code, 0) << td.out;
@@ -696,10 +695,7 @@ TEST_P(DaemonWorkflows, IpvsInstallThenRevertKubeletIsByteExact) {
   EXPECT_EQ(*readFile(env), env_text);
   EXPECT_EQ(test::run("cat " + node.dir().file("systemctl.args")).out, "restart kubelet\n");
   // ipvs status now says kubelet does not point here: degraded.
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 1) << st.out;
-  }
+  node.expectStatus(1);
   expectTeardownRestores(node, before);
   EXPECT_EQ(*readFile(cfg), kKubeletConfig);
   // No file of ours is left (state, kubelet backups, Corefiles).
@@ -716,8 +712,7 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   ASSERT_TRUE(node.startNsd());
   touchTables();
   std::string before = snapshot();
-  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                       std::string(kUpstream) + node.installFlags();
+  std::string common = node.installIptablesArgs();
   auto first = node.nld(common + " --local-ip 169.254.20.10");
   ASSERT_EQ(first.exit_code, 0) << first.out;
   auto second = node.nld(common + " --local-ip 169.254.20.11");
@@ -734,10 +729,7 @@ TEST_P(DaemonWorkflows, ReinstallWithAnotherLocalIpMovesTheRules) {
   std::string addrs = test::run("ip -4 addr show nodelocaldns").out;
   EXPECT_FALSE(contains(addrs, "169.254.20.10/32")) << addrs;
   EXPECT_TRUE(contains(addrs, "169.254.20.11/32")) << addrs;
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 0) << st.out;
-  }
+  node.expectStatus(0);
   expectTeardownRestores(node, before);
 }
 
@@ -749,8 +741,7 @@ TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd());
   touchTables();
-  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                       std::string(kUpstream) + node.installFlags(5);
+  std::string common = node.installIptablesArgs(5);
   auto first = node.nld(common + " --local-ip 169.254.20.10");
   ASSERT_EQ(first.exit_code, 0) << first.out;
   std::string installed = snapshot();
@@ -768,10 +759,7 @@ TEST_P(DaemonWorkflows, FailedReinstallRestoresThePreviousInstall) {
   EXPECT_EQ(*readFile(node.dir().file("state/state")), state);
   EXPECT_EQ(*readFile(node.dir().file("etc/Corefile.base")), corefile);
   EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 0) << st.out;
-  }
+  node.expectStatus(0);
   held = Fd();
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
@@ -787,8 +775,7 @@ TEST_P(DaemonWorkflows, FailedReinstallWithoutStateRemovesThePreviousRules) {
   ASSERT_TRUE(node.startNsd());
   touchTables();
   std::string before = snapshot();
-  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                       std::string(kUpstream) + node.installFlags(5);
+  std::string common = node.installIptablesArgs(5);
   auto first = node.nld(common + " --local-ip 169.254.20.10");
   ASSERT_EQ(first.exit_code, 0) << first.out;
   pid_t old_pid = std::stoi(readFile(node.dir().file("pid")).value_or("0"));
@@ -821,8 +808,7 @@ TEST_P(DaemonWorkflows, InterruptedReinstallLeavesTheRunningDaemon) {
   NEED_RUN(node);
   ASSERT_TRUE(node.startNsd());
   touchTables();
-  std::string common = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                       std::string(kUpstream) + node.installFlags();
+  std::string common = node.installIptablesArgs();
   auto first = node.nld(common);
   ASSERT_EQ(first.exit_code, 0) << first.out;
   std::string installed = snapshot();
@@ -868,8 +854,7 @@ TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
     GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
   }
   ASSERT_TRUE(node.startNsd());
-  std::string install = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                        std::string(kUpstream) + node.installFlags();
+  std::string install = node.installIptablesArgs();
   auto r = node.nldWith("NLD_TEST_HOOKS=1", install);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   pid_t pid = std::stoi(*readFile(node.dir().file("pid")));
@@ -889,8 +874,7 @@ TEST(Workflows, InstallRestartsADaemonThatDoesNotAnswer) {
       again.out, "(restarted: pid " + std::to_string(pid) + " was running but did not answer DNS)"))
       << again.out;
   EXPECT_TRUE(contains(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
-  auto st = node.nld("status" + node.paths());
-  EXPECT_EQ(st.exit_code, 0) << st.out;
+  node.expectStatus(0);
   auto down = node.nld("teardown" + node.paths());
   EXPECT_EQ(down.exit_code, 0) << down.out;
 }
@@ -913,8 +897,7 @@ TEST(Workflows, InstallDoesNotBlameTheCacheForASilentKubeDns) {
   sa.sin_port = htons(53);
   ASSERT_EQ(::inet_pton(AF_INET, kUpstream, &sa.sin_addr), 1);
   ASSERT_EQ(::bind(silent.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  std::string install = "install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
-                        std::string(kUpstream) + node.installFlags(10);
+  std::string install = node.installIptablesArgs(10);
   auto t0 = std::chrono::steady_clock::now();
   auto r = node.nld(install);
   auto t1 = std::chrono::steady_clock::now();
@@ -932,8 +915,7 @@ TEST(Workflows, InstallDoesNotBlameTheCacheForASilentKubeDns) {
   EXPECT_FALSE(contains(again.out, "restarted")) << again.out;
   EXPECT_EQ(std::stoi(readFile(node.dir().file("pid")).value_or("0")), pid);
   // status tells the two problems apart: the cache serves, kube-dns does not answer through it.
-  auto st = node.nld("status" + node.paths());
-  EXPECT_EQ(st.exit_code, 1) << st.out;
+  auto st = node.expectStatus(1);
   EXPECT_TRUE(contains(st.out, "serves, but cluster.local. gets no answer")) << st.out;
   EXPECT_FALSE(contains(st.out, "health query")) << st.out;
   auto js = node.nld("status --json" + node.paths());
@@ -957,10 +939,7 @@ TEST_P(DaemonWorkflows, Ipv6OnlyInstallStatusTeardown) {
   EXPECT_TRUE(contains(dig("fd00::10", "svc1.default.svc.cluster.local"), "10.96.7.7"));
   EXPECT_TRUE(contains(dig("fd00::a", "svc1.default.svc.cluster.local"), "10.96.7.7"));
   EXPECT_TRUE(contains(test::run("ip6tables-legacy-save -t raw").out, "-d fd00::10/128"));
-  {
-    auto st = node.nld("status" + node.paths());
-    EXPECT_EQ(st.exit_code, 0) << st.out;
-  }
+  node.expectStatus(0);
   expectTeardownRestores(node, before);
 }
 
