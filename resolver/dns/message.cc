@@ -142,6 +142,54 @@ tl::expected<Query, ParseError> parseQuery(std::span<const uint8_t> wire) noexce
   return q;
 }
 
+std::optional<Edns> findEdns(std::span<const uint8_t> wire) noexcept {
+  if (wire.size() < kHeaderSize || wire.size() > kMaxMessageSize) {
+    return std::nullopt;
+  }
+  const uint8_t* p = wire.data();
+  const unsigned qdcount = readU16(p + hdr::kQdcount);
+  const unsigned rrs = unsigned{readU16(p + hdr::kAncount)} + readU16(p + hdr::kNscount) +
+                       readU16(p + hdr::kArcount);
+  WireReader r(wire, kHeaderSize);
+  for (unsigned i = 0; i < qdcount; ++i) {
+    auto name = readName(wire, r.position());
+    if (!name) {
+      return std::nullopt;
+    }
+    r.seek(name->end);
+    r.skip(4);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+  }
+  for (unsigned i = 0; i < rrs; ++i) {
+    const size_t start = r.position();
+    auto owner = readName(wire, start);
+    if (!owner) {
+      return std::nullopt;
+    }
+    r.seek(owner->end);
+    const uint16_t type = r.u16();
+    const uint16_t klass = r.u16();
+    const uint32_t ttl = r.u32();
+    const uint16_t rdlength = r.u16();
+    r.skip(rdlength);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+    if (type == qtype::kOpt) {
+      Edns e;
+      e.udp_size = klass;
+      e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
+      e.do_bit = (ttl & kEdnsDoBit) != 0;
+      e.opt_offset = static_cast<uint16_t>(start);
+      e.rdlength = rdlength;
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
 bool sameQuestion(std::span<const uint8_t> query, std::span<const uint8_t> response) noexcept {
   if (query.size() < kHeaderSize || response.size() < kHeaderSize) {
     return false;
