@@ -108,9 +108,13 @@ size_t buildUpstreamQuery(std::span<const uint8_t> wire, const Query& q,
 size_t buildClientAnswer(std::span<const uint8_t> upstream, const ResponseInfo& info,
                          const Query& q, std::span<const uint8_t> wire,
                          std::span<uint8_t> out) noexcept {
-  const unsigned rc = static_cast<unsigned>(info.rcode);
   if (info.qdcount != 1 || info.question_end != q.question_end || wire.size() < q.question_end ||
-      upstream.size() < info.end || (rc > 15 && !q.edns)) {
+      upstream.size() < info.end) {
+    return 0;
+  }
+  // The upper 8 bits of a 12-bit rcode as sent (info.rcode saturates at 255).
+  const uint8_t extended_rcode = info.opt_offset ? upstream[*info.opt_offset + 5] : 0;
+  if (extended_rcode != 0 && !q.edns) {
     return 0;
   }
   const size_t body = info.opt_offset ? *info.opt_offset : info.end;
@@ -133,7 +137,7 @@ size_t buildClientAnswer(std::span<const uint8_t> upstream, const ResponseInfo& 
   if (!q.edns) {
     return body;
   }
-  return appendOpt(out, body, q.doBit(), kAdvertisedUdpSize, static_cast<uint8_t>(rc >> 4));
+  return appendOpt(out, body, q.doBit(), kAdvertisedUdpSize, extended_rcode);
 }
 
 size_t truncateToFit(std::span<uint8_t> msg, size_t len, size_t limit) noexcept {

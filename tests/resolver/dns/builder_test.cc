@@ -505,6 +505,13 @@ TEST(BuildClientAnswer, OptInTheMiddleAndExtendedRcodes) {
   auto ki = inspectResponse(std::span<const uint8_t>(out, k));
   ASSERT_TRUE(ki);
   EXPECT_EQ(static_cast<unsigned>(ki->rcode), 23u);
+  // Beyond 255 (info.rcode saturates): the upper bits are copied as sent (found by libFuzzer).
+  bad[bad.size() - 6] = 0x9d;
+  auto si = inspectResponse(bad);
+  ASSERT_TRUE(si);
+  const size_t s = buildClientAnswer(bad, *si, *q, qw, out);
+  ASSERT_GT(s, kOptRrSize);
+  EXPECT_EQ(out[s - kOptRrSize + 5], 0x9d);
 }
 
 }  // namespace
