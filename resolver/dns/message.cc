@@ -17,6 +17,17 @@ bool optionsWellFormed(std::span<const uint8_t> rdata) noexcept {
   return r.ok();
 }
 
+// The EDNS fields of an OPT RR at `start` (its CLASS is the UDP size, its TTL version and DO).
+Edns ednsOf(uint16_t klass, uint32_t ttl, size_t start, uint16_t rdlength) noexcept {
+  Edns e;
+  e.udp_size = klass;
+  e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
+  e.do_bit = (ttl & kEdnsDoBit) != 0;
+  e.opt_offset = static_cast<uint16_t>(start);
+  e.rdlength = rdlength;
+  return e;
+}
+
 }  // namespace
 
 const char* parseErrorName(ParseError e) noexcept {
@@ -123,14 +134,8 @@ tl::expected<Query, ParseError> parseQuery(std::span<const uint8_t> wire) noexce
       if (i < additional_from || q.edns || owner->length != 1 || !optionsWellFormed(rdata)) {
         return tl::unexpected(ParseError::kBadOpt);
       }
-      Edns e;
-      e.udp_size = klass;
-      e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
-      e.do_bit = (ttl & kEdnsDoBit) != 0;
-      e.opt_offset = static_cast<uint16_t>(rr_start);
-      e.rdlength = rdlength;
-      q.edns = e;
-      bad_version = e.version != 0;
+      q.edns = ednsOf(klass, ttl, rr_start, rdlength);
+      bad_version = q.edns->version != 0;
     }
   }
   if (!r.atEnd()) {
@@ -178,13 +183,7 @@ std::optional<Edns> findEdns(std::span<const uint8_t> wire) noexcept {
       return std::nullopt;
     }
     if (type == qtype::kOpt) {
-      Edns e;
-      e.udp_size = klass;
-      e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
-      e.do_bit = (ttl & kEdnsDoBit) != 0;
-      e.opt_offset = static_cast<uint16_t>(start);
-      e.rdlength = rdlength;
-      return e;
+      return ednsOf(klass, ttl, start, rdlength);
     }
   }
   return std::nullopt;

@@ -5,24 +5,19 @@ Each file is two control bytes (client EDNS/DO/CD/UDP size/casing; seconds until
 read) followed by an upstream answer: the real nsd responses of tests/fuzz/corpus/r_* and
 hand-made ones (a signed NXDOMAIN with NSEC proofs, a 30-address RRset, REFUSED with a cookie,
 OPT in the middle of the additional section, an extended rcode).
+crash_* files (libFuzzer reproducers, added by hand once fixed) are kept.
 Run: python3 tests/fuzz/make_corpus_upstream.py
 """
 import os
 import struct
+
+from make_corpus import name  # the same wire-name helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus_upstream")
 A, NS, SOA, OPT, RRSIG, NSEC = 1, 2, 6, 41, 46, 47
 # c0: bit0 EDNS, bit1 DO, bit2 CD, bits3-4 UDP size (100/1232/4096/65535), bit5 RD.
 CONTROLS = [(0x00, 0), (0x21, 3), (0x2B, 0), (0x33, 7), (0x07, 61)]
-
-
-def name(text):
-    out = b""
-    for label in text.strip(".").split("."):
-        if label:
-            out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
 
 
 def rr(owner, rtype, ttl, rdata, klass=1):
@@ -69,7 +64,8 @@ def handmade():
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
-        os.remove(os.path.join(OUT, f))
+        if not f.startswith("crash_"):  # reproducers of fixed bugs stay
+            os.remove(os.path.join(OUT, f))
     seeds = list(handmade())
     src = os.path.join(HERE, "corpus")
     for f in sorted(os.listdir(src)):
