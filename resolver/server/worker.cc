@@ -635,7 +635,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         if (hit.outcome != cache::Outcome::kFresh && block.forward &&
             block.forwards(key->name.data(), key->name_length)) {
           // Background refresh: the client has its answer already.
-          startForward(snap, *route, *key, wire, nullptr, false, type_index);
+          startForward(snap, *route, *key, wire, *q, nullptr, false, type_index);
         }
         countResponse(zs, client.tcp, Plugin::kCache, out.first(len));
         if (client.defer != nullptr) {
@@ -675,13 +675,13 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
     }
     return len;
   }
-  startForward(snap, *route, *key, wire, &client, verify, type_index);
+  startForward(snap, *route, *key, wire, *q, &client, verify, type_index);
   return 0;
 }
 
 void Worker::startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
-                          std::span<const uint8_t> wire, const Client* client, bool verify,
-                          size_t type_index) noexcept {
+                          std::span<const uint8_t> wire, const dns::Query& q, const Client* client,
+                          bool verify, size_t type_index) noexcept {
   CoalesceKey ck{key, snap.generation, route.block};
   Pending* p = nullptr;
   bool fresh = false;
@@ -725,7 +725,12 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     return;
   }
   uint64_t token = p->token;
-  auto started = forwarder_->start(token, snap.blocks[route.block].forward, wire,
+  // Our own query (the client's question, our OPT): no client cookie or padding goes upstream,
+  // and the answer is shared by every waiter.
+  uint8_t upstream_query[dns::kHeaderSize + dns::kMaxNameLength + 4 + dns::kOptRrSize];
+  const size_t upstream_len = dns::buildUpstreamQuery(wire, q, upstream_query);
+  auto started = forwarder_->start(token, snap.blocks[route.block].forward,
+                                   std::span<const uint8_t>(upstream_query, upstream_len),
                                    client != nullptr && client->tcp);
   if (started == forward::Forwarder::Start::kRejected) {
     auto node = pending_.find(token);
@@ -746,8 +751,9 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
                std::to_string(block.config->forward->max_concurrent);
       });
       if (!block.log_rules.empty()) {
-        if (auto q = dns::parseQuery(w.query)) {
-          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, key, answer, w.start);
+        if (auto wq = dns::parseQuery(w.query)) {
+          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *wq, key, answer,
+                   w.start);
         }
       }
       deliver(w, answer);
@@ -816,15 +822,10 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
         len = hit.length;
       }
     }
-    if (len == 0 && ok && answer.size() <= buf.size()) {
-      std::memcpy(buf.data(), answer.data(), answer.size());
-      len = answer.size();
-      dns::setId(buf, q->id);
-      // Echo the client's casing of the question (same length: same name, case-insensitively).
-      if (info->question_end == q->question_end) {
-        std::memcpy(buf.data() + dns::kHeaderSize, w.query.data() + dns::kHeaderSize,
-                    q->question_end - dns::kHeaderSize);
-      }
+    if (len == 0 && ok) {
+      // Not from the cache (e.g. REFUSED): this waiter's own copy — its ID, question casing and
+      // EDNS, never the upstream's OPT or options answering another waiter's query.
+      len = dns::buildClientAnswer(answer, *info, *q, w.query, buf);
     }
     if (len == 0) {
       len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);

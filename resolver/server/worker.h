@@ -115,8 +115,8 @@ class Worker {
   size_t handleQuery(size_t listener, std::span<const uint8_t> wire, std::span<uint8_t> out,
                      const Client& client) noexcept;
   void startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
-                    std::span<const uint8_t> wire, const Client* client, bool verify,
-                    size_t type_index) noexcept;
+                    std::span<const uint8_t> wire, const dns::Query& q, const Client* client,
+                    bool verify, size_t type_index) noexcept;
   void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
   /// `errors`: logs "plugin/errors: RCODE QNAME QTYPE: TEXT" (rate-limited; `describe` is only
   /// called for lines actually written).

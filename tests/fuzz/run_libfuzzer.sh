@@ -14,6 +14,7 @@ build=${3:-/tmp/nld-fuzz}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 case $target in
   fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
+  fuzz_upstream_answer) corpus=$src/tests/fuzz/corpus_upstream ;;
   fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
   fuzz_json) corpus=$src/tests/fuzz/corpus_json ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
