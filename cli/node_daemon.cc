@@ -12,12 +12,12 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "base/random.h"
 #include "cli/node_flags.h"
 #include "cli/run_process.h"
 #include "resolver/resolver.h"
@@ -276,8 +276,7 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
     return false;
   }
-  std::random_device rd;
-  uint16_t id = static_cast<uint16_t>(rd());
+  uint16_t id = static_cast<uint16_t>(random64());
   std::string q;
   q += static_cast<char>(id >> 8);
   q += static_cast<char>(id & 0xff);

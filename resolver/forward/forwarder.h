@@ -4,9 +4,11 @@
 //
 // Transports:
 //  - UDP: a fresh connected socket per attempt. The kernel picks a random ephemeral source port
-//    per query and drops datagrams from any other source; we add a random ID and check ID and
-//    question (anti-spoofing, users-and-perf #37: no conntrack entry is ever reused). Misses are
-//    rare on a node cache, so the extra socket()/close() per miss is cheap against that safety.
+//    per query (connect() on an unbound socket: Linux draws it at random from
+//    ip_local_port_range) and drops datagrams from any other source; we add an ID from
+//    getrandom(2) (base/random.h, never a seeded PRNG) and check ID and question (anti-spoofing,
+//    users-and-perf #37: no conntrack entry is ever reused). Misses are rare on a node cache, so
+//    the extra socket()/close() per miss is cheap against that safety.
 //  - TCP: one persistent connection per upstream per worker, pipelined (many queries in flight,
 //    answers matched by ID in any order), closed after `expire` idle, reconnected with
 //    exponential backoff (50 ms .. 2 s) after a connect failure.
@@ -21,13 +23,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/fd.h"
+#include "base/random.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
 #include "resolver/net/event_loop.h"
@@ -126,7 +128,7 @@ class Forwarder {
   metrics::Registry& registry_;
   unsigned worker_;
   bool health_prober_;
-  std::mt19937_64 rng_;
+  RandomPool random_;  ///< query IDs and policy seeds: getrandom(2), buffered per worker
   std::unordered_map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
   std::unordered_map<const UpstreamState*, std::unique_ptr<TcpUpstream>> tcp_;
   std::vector<std::unique_ptr<TcpUpstream>> tcp_graveyard_;

@@ -6,10 +6,10 @@
 
 #include <cstdio>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "resolver/config/config.h"
 #include "resolver/dns/types.h"
 #include "resolver/net/socket.h"
@@ -306,7 +306,7 @@ bool Server::probe(std::chrono::milliseconds timeout) {
   }
   const auto& kName = server::kProbeWire;
   uint8_t q[dns::kHeaderSize + sizeof kName + 4] = {};
-  uint16_t id = static_cast<uint16_t>(std::random_device{}());
+  uint16_t id = static_cast<uint16_t>(random64());
   dns::writeU16(q, id);
   q[5] = 1;  // QDCOUNT
   std::memcpy(q + dns::kHeaderSize, kName, sizeof kName);
