@@ -264,6 +264,10 @@ uint16_t Forwarder::randomId() noexcept { return random_.next16(); }
 Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> group,
                                   std::span<const uint8_t> query, bool client_tcp) {
   const auto& cfg = group->config;
+  if (max_in_flight_ > 0 && exchanges_.size() >= max_in_flight_) {
+    registry_.inFlightRejects()[worker_].inc();
+    return Start::kOverloaded;
+  }
   if (cfg.max_concurrent > 0 &&
       group->in_flight.load(std::memory_order_relaxed) >= cfg.max_concurrent) {
     registry_.maxConcurrentRejects()[worker_].inc();
