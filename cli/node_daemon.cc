@@ -84,7 +84,7 @@ Result<std::string> selfExecutable() {
 }
 
 std::optional<pid_t> readPidFile(const std::string& pidfile) {
-  auto text = readFile(pidfile);
+  auto text = readOwnFile(pidfile);  // a planted symbolic link names no daemon of ours
   if (!text) {
     return std::nullopt;
   }
@@ -157,11 +157,11 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
   if (argv.empty()) {
     return fail(Errc::kInvalidArgument, "empty command line");
   }
-  int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log < 0) {
-    return failSys(errno, "open log file '" + log_file + "'");
+  auto log = openOwnFile(log_file, O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (!log) {
+    return fail(std::move(log.error()).withContext("open log file"));
   }
-  Fd log_fd(log);
+  Fd log_fd = std::move(*log);
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null < 0) {
     return failSys(errno, "open '/dev/null'");
