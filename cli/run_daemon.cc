@@ -15,6 +15,7 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "cli/run_caps.h"
 #include "cli/run_http.h"
 #include "cli/run_metrics.h"
 #include "cli/run_process.h"
@@ -505,6 +506,18 @@ Result<void> Daemon::startUp() {
     if (auto r = writeFileAtomic(cfg_.conf, *text); !r) {
       return fail(std::move(r.error()).withContext("write -conf"));
     }
+  }
+  // The interface is set up; what is left (listeners, rules, the link watcher, reloads, the
+  // teardown) needs only the network capabilities. Before the first thread starts: capabilities
+  // are per thread.
+  auto caps = dropCapabilities();
+  if (!caps) {
+    return fail(std::move(caps.error()).withContext("drop capabilities"));
+  }
+  if (caps->effective_after != caps->effective_before) {
+    NLD_LOG(kCli, info, "capabilities kept: {} (all others dropped{})",
+            capabilityNames(caps->effective_after),
+            caps->bounding_dropped ? ", also from the bounding set" : "");
   }
   std::vector<SocketAddress> http_addresses = httpAddresses(*config);
   auto server = resolver::Server::create(std::move(*config), cfg_.server);
