@@ -1,9 +1,10 @@
 // libFuzzer target: netcfg/kubelet's parse + edit of the kubelet files (the KubeletConfiguration
 // YAML and the KUBELET_EXTRA_ARGS environment file) must never crash or hang on any input, and
 // the edit must keep its promises (kubelet.h): every located value is exactly the bytes at its
-// span; replacing the values with themselves gives back the input byte for byte; replacing them
-// with other addresses gives a text in which exactly those addresses are found, and replacing
-// those with the originals gives back the input. The first input byte picks the file kind.
+// span; replacing the values with themselves gives back the input byte for byte (or is refused
+// when a value is not safe to write); replacing them with other addresses gives a text in which
+// exactly those addresses are found, and replacing those with the originals gives back the
+// input. The first input byte picks the file kind.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -54,6 +55,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::vector<std::string> before = valuesOf(*found);
   auto same = replaceClusterDns(text, kind, before);
+  // A located value that is not safe to write back (a space, quote, comma, bracket or '#' in a
+  // plain scalar) makes every edit an error: refused, never a corrupted file.
+  bool writable = true;
+  for (const auto& v : before) {
+    writable = writable && !v.empty() && v.find_first_of(" \t\r\n\"',#[]{}") == std::string::npos;
+  }
+  if (!writable) {
+    check(!same.has_value());
+    return 0;
+  }
   check(same.has_value() && *same == text);
 
   // A count mismatch is refused.
