@@ -36,6 +36,7 @@ struct RunFlags {
   std::string rules_backend = "auto";
   unsigned workers = 0;
   size_t cache_max_bytes = size_t{64} << 20;
+  unsigned max_upstream_queries = 1024;
   std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
@@ -116,6 +117,7 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   }
   c.server.workers = f.workers;
   c.server.cache_max_bytes = f.cache_max_bytes;
+  c.server.max_upstream_queries = f.max_upstream_queries;
   if (f.udp_wait == "epoll") {
     c.server.udp_wait = resolver::UdpWait::kEpoll;
   } else if (f.udp_wait != "auto") {
@@ -198,6 +200,10 @@ Command addRunCommand(CLI::App& app) {
                   "DNS worker threads (0 = one per CPU, capped by the cgroup CPU limit)")
       ->capture_default_str();
   cmd->add_option("--cache-max-bytes", f.cache_max_bytes, "Memory bound of all caches")
+      ->capture_default_str();
+  cmd->add_option("--max-upstream-queries", f.max_upstream_queries,
+                  "Upstream queries in flight per worker; beyond it SERVFAIL at once (0 = only "
+                  "the RLIMIT_NOFILE cap)")
       ->capture_default_str();
   cmd->add_option("--udp-wait", f.udp_wait,
                   "How workers wait for UDP queries: auto (block in recvmmsg while one socket "

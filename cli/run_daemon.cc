@@ -15,6 +15,7 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "cli/run_caps.h"
 #include "cli/run_http.h"
 #include "cli/run_metrics.h"
 #include "cli/run_process.h"
@@ -67,6 +68,8 @@ class Daemon {
  private:
   Result<void> startUp();
   Result<std::string> renderText();
+  /// parseCorefile() as parse() calls it, without logging the notes.
+  Result<resolver::config::Config> parseQuiet(const std::string& text) const;
   Result<resolver::config::Config> parse(const std::string& text);
   std::vector<SocketAddress> httpAddresses(const resolver::config::Config& config) const;
   void reload(const char* why);
@@ -128,6 +131,15 @@ Result<std::string> Daemon::renderText() {
     base = defaultBaseCorefile(cfg_.health_port);
   }
   namespace rc = resolver::config;
+  const std::optional<rc::KubeDnsConfig> previous = kube_dns_;
+  auto invalidConfigMap = [&](const std::string& why) {
+    metrics_.count(SetupError::kConfigmap);
+    // Errors of a key already name the ConfigMap, the key and its file.
+    const bool named = why.rfind("kube-dns ConfigMap", 0) == 0;
+    NLD_LOG(kConfig, warn, "{}{}, {}",
+            named ? "" : "invalid kube-dns ConfigMap in '" + cfg_.kube_dns_dir + "': ", why,
+            previous ? "keeping the previous one" : "ignoring it");
+  };
   if (!cfg_.kube_dns_dir.empty()) {
     auto kd = rc::loadKubeDnsConfigDir(cfg_.kube_dns_dir);
     if (kd) {
@@ -138,9 +150,7 @@ Result<std::string> Daemon::renderText() {
     } else if (kd.error().code() == Errc::kNotFound) {
       kube_dns_ = rc::KubeDnsConfig{};  // optional volume: no ConfigMap
     } else {
-      metrics_.count(SetupError::kConfigmap);
-      NLD_LOG(kConfig, warn, "invalid kube-dns ConfigMap in '{}': {}, {}", cfg_.kube_dns_dir,
-              kd.error().message(), kube_dns_ ? "keeping the previous one" : "ignoring it");
+      invalidConfigMap(kd.error().message());
     }
   }
   rc::SubstitutionParams params;
@@ -160,6 +170,23 @@ Result<std::string> Daemon::renderText() {
     }
   }
   auto out = rc::renderRuntimeCorefile(base, params);
+  const bool new_config_map = kube_dns_ && !kube_dns_->version.empty() &&
+                              (!previous || previous->version != kube_dns_->version);
+  if (out && new_config_map && !parseQuiet(*out)) {
+    // A ConfigMap that validates must also give a Corefile that parses. When only its blocks
+    // break it, the ConfigMap is what is invalid (counted and named so), not the base Corefile
+    // (whose line numbers the parse error would quote): serve without it.
+    rc::SubstitutionParams without = params;
+    without.kube_dns = previous ? *previous : rc::KubeDnsConfig{};
+    auto fallback = rc::renderRuntimeCorefile(base, without);
+    if (fallback && parseQuiet(*fallback)) {
+      auto error = parseQuiet(*out).error().message();
+      kube_dns_ = previous;
+      invalidConfigMap("kube-dns ConfigMap in '" + cfg_.kube_dns_dir +
+                       "': the Corefile blocks it gives do not parse (" + error + ")");
+      out = std::move(fallback);
+    }
+  }
   if (!out) {
     std::string msg = out.error().message();
     if (!params.cluster_dns && msg.find("CLUSTER") != std::string::npos) {
@@ -172,7 +199,7 @@ Result<std::string> Daemon::renderText() {
   return out;
 }
 
-Result<resolver::config::Config> Daemon::parse(const std::string& text) {
+Result<resolver::config::Config> Daemon::parseQuiet(const std::string& text) const {
   resolver::config::ParseOptions opts;
   opts.default_port = cfg_.dns_port;
   opts.own_addresses = cfg_.local_ips;
@@ -181,7 +208,11 @@ Result<resolver::config::Config> Daemon::parse(const std::string& text) {
   std::string name = source_ == Source::kBuiltin ? "built-in Corefile"
                      : source_ == Source::kBase  ? cfg_.base_corefile
                                                  : cfg_.conf;
-  auto config = resolver::config::parseCorefile(text, name, opts);
+  return resolver::config::parseCorefile(text, name, opts);
+}
+
+Result<resolver::config::Config> Daemon::parse(const std::string& text) {
+  auto config = parseQuiet(text);
   if (config) {
     for (const auto& b : config->blocks) {
       for (const auto& note : b.notes) {
@@ -475,6 +506,18 @@ Result<void> Daemon::startUp() {
     if (auto r = writeFileAtomic(cfg_.conf, *text); !r) {
       return fail(std::move(r.error()).withContext("write -conf"));
     }
+  }
+  // The interface is set up; what is left (listeners, rules, the link watcher, reloads, the
+  // teardown) needs only the network capabilities. Before the first thread starts: capabilities
+  // are per thread.
+  auto caps = dropCapabilities();
+  if (!caps) {
+    return fail(std::move(caps.error()).withContext("drop capabilities"));
+  }
+  if (caps->effective_after != caps->effective_before) {
+    NLD_LOG(kCli, info, "capabilities kept: {} (all others dropped{})",
+            capabilityNames(caps->effective_after),
+            caps->bounding_dropped ? ", also from the bounding set" : "");
   }
   std::vector<SocketAddress> http_addresses = httpAddresses(*config);
   auto server = resolver::Server::create(std::move(*config), cfg_.server);

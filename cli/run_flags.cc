@@ -38,8 +38,8 @@ const std::vector<std::string_view>& runLongFlagNames() {
       // CoreDNS (coremain)
       "conf", "pidfile", "dns.port", "quiet",
       // ours
-      "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes", "handover",
-      "shutdown-timeout"};
+      "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes",
+      "max-upstream-queries", "handover", "shutdown-timeout"};
   return kNames;
 }
 

@@ -151,6 +151,8 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l workers -x \
     -d 'DNS worker threads (default 0 = one per CPU, capped by the cgroup CPU limit)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l cache-max-bytes -x \
     -d 'Memory bound of all caches together (default 64 MiB)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l max-upstream-queries -x \
+    -d 'Upstream queries in flight per worker; beyond it SERVFAIL at once (default 1024)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l udp-wait -x -a 'auto epoll' \
     -d 'How workers wait for UDP queries: auto (block in recvmmsg while one socket carries the load), epoll (default auto)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 'auto always never' \

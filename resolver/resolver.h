@@ -42,9 +42,19 @@ struct ServerOptions {
   size_t cache_max_bytes = size_t{64} << 20;  ///< all caches together
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;  ///< per worker
-  bool pin_workers = true;              ///< pin worker i to the i-th CPU of the affinity mask
+  /// Upstream queries in flight per worker (each holds a socket); beyond it SERVFAIL at once,
+  /// counted in nodelocaldns_forward_inflight_rejects_total. Lowered at create() so that all
+  /// workers together stay kFdReserve descriptors below RLIMIT_NOFILE; 0 = only that cap.
+  unsigned max_upstream_queries = 1024;
+  bool pin_workers = true;  ///< pin worker i to the i-th CPU of the affinity mask
   UdpWait udp_wait = UdpWait::kAuto;
 };
+
+/// Descriptors kept free of upstream queries (see ServerOptions::max_upstream_queries).
+inline constexpr unsigned kFdReserve = 512;
+/// `wanted` (0 = no bound of its own) capped so that `workers` workers together leave kFdReserve
+/// descriptors of RLIMIT_NOFILE free; at least 16.
+unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers);
 
 /// What `workers = 0` resolves to on this machine, and why, e.g. "2 (affinity 96 CPUs, cgroup
 /// CPU limit 1.5)" — for the start-up log line.

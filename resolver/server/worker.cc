@@ -304,6 +304,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   forwarder_ = std::make_unique<forward::Forwarder>(
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
       registry_, index_, index_ == 0);
+  forwarder_->setMaxInFlight(options_.max_upstream_queries);
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
@@ -732,7 +733,8 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
   auto started = forwarder_->start(token, snap.blocks[route.block].forward,
                                    std::span<const uint8_t>(upstream_query, upstream_len),
                                    client != nullptr && client->tcp);
-  if (started == forward::Forwarder::Start::kRejected) {
+  if (started != forward::Forwarder::Start::kStarted) {
+    const bool overloaded = started == forward::Forwarder::Start::kOverloaded;
     auto node = pending_.find(token);
     if (node == pending_.end()) {
       return;
@@ -743,12 +745,15 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     pending_count_.store(pending_.size(), std::memory_order_relaxed);
     const BlockRuntime& block = snap.blocks[route.block];
     for (const auto& w : gone->waiters) {
-      size_t len = dns::buildErrorResponse(w.query, dns::Rcode::kRefused, scratch_);
+      size_t len = dns::buildErrorResponse(
+          w.query, overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
       auto answer = std::span<const uint8_t>(scratch_.data(), len);
       countResponse(gone->zone_stats[index_], w.tcp, Plugin::kForward, answer);
-      reportError(block, 5, key, [&block] {
-        return "concurrent queries exceeded maximum " +
-               std::to_string(block.config->forward->max_concurrent);
+      reportError(block, overloaded ? 2 : 5, key, [this, &block, overloaded] {
+        return overloaded ? "upstream queries in flight on this worker exceeded maximum " +
+                                std::to_string(options_.max_upstream_queries)
+                          : "concurrent queries exceeded maximum " +
+                                std::to_string(block.config->forward->max_concurrent);
       });
       if (!block.log_rules.empty()) {
         if (auto wq = dns::parseQuery(w.query)) {

@@ -41,6 +41,7 @@ struct WorkerSockets {
 struct WorkerOptions {
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;
+  unsigned max_upstream_queries = 1024;  ///< in flight per worker, 0 = unbounded
   UdpWait udp_wait = UdpWait::kAuto;
 };
 

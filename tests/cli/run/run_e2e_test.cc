@@ -363,6 +363,110 @@ TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+// After start-up every thread of the daemon holds only CAP_NET_ADMIN, CAP_NET_RAW and
+// CAP_NET_BIND_SERVICE (before: the full set for its whole life), in the bounding set too; and
+// what the run loop does later (a ConfigMap reload, a rule sync, the interface restore, the
+// teardown with pidfile removal) still works with them.
+TEST_F(RunE2e, OnlyNetworkCapabilitiesAfterStartUpAndTheRunLoopStillWorks) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  // cap_net_bind_service (10), cap_net_admin (12), cap_net_raw (13).
+  const std::string kNet = "0000000000003400";
+  int threads = 0;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string status = readFile(task.path().string() + "/status").value_or("");
+    auto field = [&](const std::string& name) {
+      size_t p = status.find("\n" + name + ":\t");
+      return p == std::string::npos ? "?" : status.substr(p + name.size() + 3, 16);
+    };
+    EXPECT_EQ(field("CapEff"), kNet) << task.path();
+    EXPECT_EQ(field("CapPrm"), kNet) << task.path();
+    EXPECT_EQ(field("CapBnd"), kNet) << task.path();
+    EXPECT_EQ(field("CapInh"), "0000000000000000") << task.path();
+    EXPECT_EQ(field("CapAmb"), "0000000000000000") << task.path();
+    ++threads;
+  }
+  EXPECT_GE(threads, 3);  // main, two workers, HTTP
+  EXPECT_NE(runLog().find("capabilities kept: cap_net_bind_service,cap_net_admin,cap_net_raw"),
+            std::string::npos)
+      << runLog();
+
+  // A ConfigMap reload (new server block, listeners re-bound on port 53).
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains", R"({"acme.local": ["10.96.12.34"]})"));
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
+                      milliseconds(5000)))
+      << runLog();
+  // The interface deleted: restored (netlink). The rules flushed: restored at the next sync.
+  ASSERT_EQ(test::run("ip link del nodelocaldns").exit_code, 0);
+  ASSERT_EQ(test::run("iptables-legacy -w -t raw -F && iptables-legacy -w -F").exit_code, 0);
+  EXPECT_TRUE(waitFor([] { return countOurRules() > 0; }, milliseconds(5000))) << runLog();
+  EXPECT_TRUE(
+      waitFor([] { return dig("169.254.20.10", "svc3.default.svc.cluster.local") == "10.96.0.4"; },
+              milliseconds(5000)))
+      << runLog();
+  EXPECT_EQ(runLog().find("Operation not permitted"), std::string::npos) << runLog();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0) << runLog();
+  EXPECT_EQ(countOurRules(), 0);
+  EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
+  EXPECT_NE(test::run("ip link show nodelocaldns").exit_code, 0) << "interface torn down";
+}
+
+// A stub domain with a 64-octet label passed validation, then failed the Corefile parse: `run`
+// exited 1 at start-up (a crash loop on every node at its next restart), and at run time the
+// error blamed a base Corefile line that does not exist while setup_errors{configmap} stayed 0.
+// Now it is a ConfigMap error naming the key and its file, counted; the base Corefile serves.
+// A stub domain the base already serves (valid alone, its block conflicts) is treated the same.
+TEST_F(RunE2e, StubDomainThatCannotParseIsAConfigMapErrorNotAnExit) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  const std::string label64(64, 'a');
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains",
+                              "{\"" + label64 + ".example\": [\"10.96.12.34\"]}"));
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  EXPECT_EQ(dig("169.254.20.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
+  EXPECT_NE(runLog().find("kube-dns ConfigMap key 'stubDomains' ('" + d_ +
+                          "/kube-dns/stubDomains'): invalid domain name '" + label64 +
+                          ".example' (label '" + label64 +
+                          "' is 64 octets long, DNS allows at most 63), ignoring it"),
+            std::string::npos)
+      << runLog();
+  EXPECT_NE(metrics().find("coredns_nodecache_setup_errors_total{errortype=\"configmap\"} 1"),
+            std::string::npos);
+
+  // At run time: a valid ConfigMap first, then one whose block conflicts with the base.
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains", R"({"acme.local": ["10.96.12.34"]})"));
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
+                      milliseconds(5000)))
+      << runLog();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains",
+                              R"({"cluster.local": ["10.96.12.34"], "acme.local": ["10.9.9.9"]})"));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return metricValue(metrics(),
+                           "coredns_nodecache_setup_errors_total{errortype=\"configmap\"}") >= 2;
+      },
+      milliseconds(5000)))
+      << runLog();
+  EXPECT_NE(runLog().find("kube-dns ConfigMap in '" + d_ +
+                          "/kube-dns': the Corefile blocks it gives do not parse"),
+            std::string::npos)
+      << runLog();
+  EXPECT_EQ(metricValue(metrics(), "coredns_reload_failed_total"), 0) << "not the base's fault";
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "192.0.2.80") << "the previous one serves";
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
 TEST_F(RunE2e, DeletedInterfaceAndFlushedRulesAreRestored) {
   NLD_ENTER_NETNS();
   setUpWorld();
