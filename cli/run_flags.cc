@@ -39,7 +39,8 @@ const std::vector<std::string_view>& runLongFlagNames() {
       "conf", "pidfile", "dns.port", "quiet",
       // ours
       "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes", "handover",
-      "shutdown-timeout"};
+      "shutdown-timeout", "http-max-connections", "http-max-header-bytes", "http-header-timeout",
+      "health-cache"};
   return kNames;
 }
 

@@ -514,6 +514,54 @@ TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+// A health probe that takes long (NLD_TEST_PROBE_DELAY_MS: as slow as one to a stuck worker)
+// delays neither a reload nor the shutdown: the probe takes no lock they need. Before, the probe
+// ran under the lock both take, so each waited for it to finish (reload 8 s, exit 8 s).
+TEST_F(RunE2e, SlowHealthProbeDelaysNeitherReloadNorShutdown) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  constexpr milliseconds kDelay{8000};
+  ::setenv("NLD_TEST_PROBE_DELAY_MS", std::to_string(kDelay.count()).c_str(), 1);
+  pid_t pid = start(manifestArgs(), d_ + "/run.log", /*test_hooks=*/true);
+  ::unsetenv("NLD_TEST_PROBE_DELAY_MS");
+  ASSERT_TRUE(waitServing(pid));
+  test::run("(curl -s -o /dev/null -m 20 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return runLog().find("health probe delayed") != std::string::npos; },
+                      milliseconds(5000)));
+
+  auto t0 = Clock::now();
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base + "\n# changed\n"));
+  ASSERT_TRUE(waitFor([&] { return runLog().find("configuration reloaded") != std::string::npos; },
+                      kDelay));
+  auto reload_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  EXPECT_LT(reload_ms, kDelay / 2);
+
+  // Another probe in progress (after the first one), then SIGTERM.
+  auto probes = [&] {
+    std::string log = runLog();
+    size_t n = 0;
+    for (size_t p = log.find("health probe delayed"); p != std::string::npos;
+         p = log.find("health probe delayed", p + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  test::run("(curl -s -o /dev/null -m 30 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return probes() >= 2; }, kDelay * 2));
+  t0 = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, kDelay * 2), 0);
+  auto exit_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  std::printf("during an %lld ms probe: reload %lld ms, SIGTERM to exit %lld ms\n",
+              static_cast<long long>(kDelay.count()), static_cast<long long>(reload_ms.count()),
+              static_cast<long long>(exit_ms.count()));
+  EXPECT_LT(exit_ms, kDelay / 2);
+}
+
 TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
   NLD_ENTER_NETNS();
   setUpWorld();
