@@ -17,6 +17,7 @@ case $target in
   fuzz_upstream_answer) corpus=$src/tests/fuzz/corpus_upstream ;;
   fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
   fuzz_json) corpus=$src/tests/fuzz/corpus_json ;;
+  fuzz_http_request) corpus=$src/tests/fuzz/corpus_http ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
 cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
