@@ -710,6 +710,17 @@ TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   r = test::run(exe + " run -localip 169.254.20.10 --udp-wait=spin 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "nodelocaldns: error: invalid --udp-wait 'spin': expected auto or epoll\n");
+  r = test::run(exe + " run -localip 169.254.20.10 --health-cache 2s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out,
+            "nodelocaldns: error: invalid --health-cache '2s': expected a duration from 0ms to "
+            "1000ms\n");
+  r = test::run(exe + " run -localip 169.254.20.10 -http-header-timeout=0s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("invalid --http-header-timeout '0s'"), std::string::npos) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 --http-max-connections 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("--http-max-connections"), std::string::npos) << r.out;
 }
 
 // A paced UDP client: 8 sockets (8 source ports, so the SO_REUSEPORT hash spreads them over
