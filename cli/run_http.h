@@ -69,8 +69,8 @@ class HttpServer {
   Result<void> setListeners(const std::vector<SocketAddress>& addresses);
   /// Actual bound addresses (port 0 resolved), in the order given to setListeners().
   std::vector<SocketAddress> boundAddresses() const;
-  /// Connections closed at the cap to make room for a new one, and for a late or oversized head
-  /// (since create(); for tests and debugging).
+  /// Since create(), for tests and debugging: connections closed at the cap to make room for a
+  /// new one (or when out of fds), and closed at their deadline.
   uint64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
   uint64_t timedOut() const { return timed_out_.load(std::memory_order_relaxed); }
   /// Closes the listeners and every connection, joins the thread. Idempotent.

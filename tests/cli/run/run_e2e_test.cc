@@ -562,6 +562,50 @@ TEST_F(RunE2e, SlowHealthProbeDelaysNeitherReloadNorShutdown) {
   EXPECT_LT(exit_ms, kDelay / 2);
 }
 
+// The daemon's health port under the abuse: 100 connections held open by other pods
+// (the old server served one at a time: three idle ones made most kubelet probes time out).
+// Also checks that the HTTP limit flags reach the server.
+TEST_F(RunE2e, HealthAnswersWithHundredConnectionsHeldAndHonoursTheLimitFlags) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  auto args = manifestArgs();
+  for (const char* a : {"--http-max-header-bytes", "512", "--http-header-timeout", "30s"}) {
+    args.emplace_back(a);
+  }
+  pid_t pid = start(args, d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  SocketAddress health = *SocketAddress::parse("169.254.20.10:8080", 0);
+  std::vector<Fd> held;
+  for (int i = 0; i < 100; ++i) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    socklen_t len = health.toSockaddr(ss);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
+    if (i % 2 == 1) {
+      ::send(fd.get(), "GET /health HTTP/1.1\r\nX: ", 25, MSG_NOSIGNAL);  // slow: never ends
+    }
+    held.push_back(std::move(fd));
+  }
+  milliseconds worst{0};
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = Clock::now();
+    EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200") << i;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
+  }
+  std::printf("worst /health (curl) of 20 with 100 connections held: %lld ms\n",
+              static_cast<long long>(worst.count()));
+  EXPECT_LT(worst, milliseconds(1000));
+  std::string big =
+      "curl -s -o /dev/null -m 3 -w '%{http_code}' -H 'X-Big: " + std::string(600, 'a') +
+      "' http://169.254.20.10:8080/health";
+  EXPECT_EQ(trim(test::run(big).out), "431");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
 TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
   NLD_ENTER_NETNS();
   setUpWorld();
