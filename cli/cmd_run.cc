@@ -40,7 +40,24 @@ struct RunFlags {
   std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
+  size_t http_max_connections = 128;
+  size_t http_max_header_bytes = 8192;
+  std::string http_header_timeout = "1s";
+  std::string health_cache = "1s";
 };
+
+// A Go duration flag within [min, max].
+Result<std::chrono::milliseconds> durationFlag(std::string_view flag, const std::string& value,
+                                               std::chrono::milliseconds min,
+                                               std::chrono::milliseconds max) {
+  auto d = parseGoDuration(value);
+  if (!d || *d < min || *d > max) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --" + std::string(flag) + " '" + value + "': expected a duration from " +
+                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) + "ms");
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
 
 Result<uint16_t> portFlag(std::string_view flag, const std::string& value) {
   auto p = parsePort(value);
@@ -136,6 +153,25 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   }
   c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
   c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
+  if (f.http_max_connections < 1 || f.http_max_header_bytes < 64) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --http-max-connections or --http-max-header-bytes: expected at least 1 "
+                "connection and 64 bytes");
+  }
+  c.http.max_connections = f.http_max_connections;
+  c.http.max_header_bytes = f.http_max_header_bytes;
+  using std::chrono::milliseconds;
+  auto ht = durationFlag("http-header-timeout", f.http_header_timeout, milliseconds(10),
+                         milliseconds(60000));
+  if (!ht) {
+    return fail(std::move(ht.error()));
+  }
+  c.http.header_timeout = *ht;
+  auto hc = durationFlag("health-cache", f.health_cache, milliseconds(0), milliseconds(1000));
+  if (!hc) {
+    return fail(std::move(hc.error()));
+  }
+  c.health_cache = *hc;
   return c;
 }
 
@@ -214,6 +250,19 @@ Command addRunCommand(CLI::App& app) {
                   "sockets), always, never; SIGUSR2 always hands over")
       ->capture_default_str();
   cmd->add_option("--shutdown-timeout", f.shutdown_timeout, "Upper bound of the shutdown")
+      ->capture_default_str();
+  cmd->add_option("--http-max-connections", f.http_max_connections,
+                  "Open HTTP connections at most (per process); at the cap the oldest one still "
+                  "sending its request is closed")
+      ->capture_default_str();
+  cmd->add_option("--http-max-header-bytes", f.http_max_header_bytes,
+                  "Longest HTTP request head (request line and headers); longer gets 431")
+      ->capture_default_str();
+  cmd->add_option("--http-header-timeout", f.http_header_timeout,
+                  "Time for an HTTP client to send its request head, and to take the answer")
+      ->capture_default_str();
+  cmd->add_option("--health-cache", f.health_cache,
+                  "How long one health probe answers /health and /ready (0s to 1s)")
       ->capture_default_str();
 
   return Command{cmd, [flags]() -> Result<int> {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
@@ -58,6 +59,17 @@ std::string baseName(const std::string& path) {
 // and the sync loop running, so a test can watch /health turn red.
 int wedgeSignal() { return SIGRTMIN + 1; }
 
+// Test hook (NLD_TEST_HOOKS=1, NLD_TEST_PROBE_DELAY_MS=n): every health probe first waits n ms,
+// so a test can check that reload and shutdown do not wait for a probe.
+milliseconds testProbeDelay() {
+  static const milliseconds delay = [] {
+    const char* hooks = std::getenv("NLD_TEST_HOOKS");
+    const char* ms = std::getenv("NLD_TEST_PROBE_DELAY_MS");
+    return hooks != nullptr && ms != nullptr ? milliseconds(std::atoll(ms)) : milliseconds(0);
+  }();
+  return delay;
+}
+
 enum class Source : uint8_t { kBase, kConfAsIs, kBuiltin };
 
 class Daemon {
@@ -86,16 +98,25 @@ class Daemon {
   [[noreturn]] void forcedExit(int signo, bool teardown);
   HttpResponse handleHttp(const std::string& path);
   bool healthy();
+  bool probeHealthy();
 
   RunConfig cfg_;
   RunMetrics metrics_;
   Source source_ = Source::kBuiltin;
   std::string text_;                                         // the Corefile text being served
   std::optional<resolver::config::KubeDnsConfig> kube_dns_;  // last valid one
-  std::mutex server_mutex_;  // orders control calls between this thread and the HTTP thread
+  // Orders this thread's control calls on server_ with the drain thread's. The HTTP thread never
+  // takes it: server_ is set before the HTTP server starts and outlives it, and the calls the
+  // handlers make (probe, progress, upstreamReachable, renderMetrics) are safe beside the
+  // control calls (resolver.h), so a slow probe never delays a reload or the shutdown.
+  std::mutex server_mutex_;
   std::unique_ptr<resolver::Server> server_;
-  bool wedged_ = false;
+  std::atomic<bool> wedged_{false};
+  // The last health probe (HTTP thread only): reused for cfg_.health_cache from its start.
+  std::optional<Clock::time_point> health_at_;
+  bool health_ok_ = false;
   std::unique_ptr<HttpServer> http_;
+  std::atomic<bool> http_stopping_{false};
   std::unique_ptr<netcfg::LinkWatcher> link_watcher_;
   std::unique_ptr<DirWatcher> dir_watcher_;
   Fd signal_fd_;
@@ -387,10 +408,30 @@ void Daemon::ensureRulesNow() {
   }
 }
 
+// HTTP thread. A result younger than --health-cache answers (kubelet, a load balancer and
+// Prometheus may all ask each second; a flood of /health requests costs one probe a second).
 bool Daemon::healthy() {
-  std::lock_guard lock(server_mutex_);
-  if (!server_ || wedged_) {
+  if (wedged_.load()) {
     return false;
+  }
+  auto now = Clock::now();
+  if (health_at_ && now - *health_at_ < cfg_.health_cache) {
+    return health_ok_;
+  }
+  health_ok_ = probeHealthy();
+  health_at_ = now;
+  return health_ok_;
+}
+
+bool Daemon::probeHealthy() {
+  if (testProbeDelay().count() > 0) {
+    // NLD_TEST_HOOKS: a probe as slow as one to a stuck worker; cut short when the HTTP server
+    // stops, so only reload and shutdown timing is under test.
+    NLD_LOG(kMetrics, info, "test hook: health probe delayed {}ms", testProbeDelay().count());
+    auto until = Clock::now() + testProbeDelay();
+    while (Clock::now() < until && !http_stopping_.load()) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
   }
   // Watchdog: the probe must be answered AND our workers' packet counter must have moved (the
   // probe's own query counts), so an answer from another instance's socket in the SO_REUSEPORT
@@ -419,20 +460,13 @@ HttpResponse Daemon::handleHttp(const std::string& path) {
     if (!healthy()) {
       return {503, "text/plain; charset=utf-8", "DNS serving loop not answering\n"};
     }
-    std::lock_guard lock(server_mutex_);
-    if (!server_ || !server_->upstreamReachable()) {
+    if (!server_->upstreamReachable()) {
       return {503, "text/plain; charset=utf-8", "no upstream reachable\n"};
     }
     return {200, "text/plain; charset=utf-8", "OK"};
   }
   if (path == "/metrics") {
-    std::string text;
-    {
-      std::lock_guard lock(server_mutex_);
-      if (server_) {
-        text = server_->renderMetrics();
-      }
-    }
+    std::string text = server_->renderMetrics();
     text += metrics_.render(text);
     return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
   }
@@ -540,7 +574,7 @@ Result<void> Daemon::startUp() {
   }
 
   auto http = HttpServer::create(
-      [this](const std::string&, const std::string& path) { return handleHttp(path); });
+      [this](const std::string&, const std::string& path) { return handleHttp(path); }, cfg_.http);
   if (!http) {
     return fail(std::move(http.error()));
   }
@@ -675,6 +709,7 @@ int Daemon::shutdown(int signo) {
   if (!removeInterfaceOnTeardown(teardown)) {
     failed = true;
   }
+  http_stopping_ = true;
   http_->stop();
   if (pidfile_written_) {
     removePidFileIfOwned(cfg_.pidfile, ::getpid());
@@ -796,7 +831,7 @@ Result<int> Daemon::run() {
           NLD_LOG(kCli, warn, "test hook: stopping the DNS workers");
           std::lock_guard lock(server_mutex_);
           server_->stop(milliseconds(0));
-          wedged_ = true;
+          wedged_.store(true);
         } else {
           return shutdown(signo);
         }

@@ -39,7 +39,8 @@ const std::vector<std::string_view>& runLongFlagNames() {
       "conf", "pidfile", "dns.port", "quiet",
       // ours
       "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes",
-      "max-upstream-queries", "handover", "shutdown-timeout"};
+      "max-upstream-queries", "handover", "shutdown-timeout", "http-max-connections",
+      "http-max-header-bytes", "http-header-timeout", "health-cache"};
   return kNames;
 }
 

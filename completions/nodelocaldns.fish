@@ -159,6 +159,14 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 
     -d 'On SIGTERM: auto (hand over without teardown when a successor shares our DNS sockets), always, never (default auto)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l shutdown-timeout -x \
     -d 'Upper bound of the shutdown (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-max-connections -x \
+    -d 'HTTP connections open at once; at the cap the oldest still sending its request is closed (default 128)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-max-header-bytes -x \
+    -d 'Longest HTTP request head; longer gets 431 (default 8192)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-header-timeout -x \
+    -d 'Time to send the HTTP request head, and to take the answer (default 1s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l health-cache -x \
+    -d 'How long one health probe answers /health and /ready, 0s to 1s (default 1s)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -s p -x \
     -d 'Same as --dns.port'
 # ---- end run ---------------------------------------------------------------------------------

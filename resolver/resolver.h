@@ -6,7 +6,9 @@
 // and the immutable config snapshot, swapped atomically by reload().
 //
 // Threading: create() and every method may be called from any one control thread (not from a
-// worker). Errors: create()/reload() return Result with a message naming the address or block;
+// worker); probe(), progress(), upstreamReachable() and renderMetrics() also from one more thread
+// (the daemon's HTTP thread) at the same time — they take the server's own lock only briefly.
+// Errors: create()/reload() return Result with a message naming the address or block;
 // nothing here throws.
 #pragma once
 

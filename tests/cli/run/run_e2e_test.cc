@@ -618,6 +618,98 @@ TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+// A health probe that takes long (NLD_TEST_PROBE_DELAY_MS: as slow as one to a stuck worker)
+// delays neither a reload nor the shutdown: the probe takes no lock they need. Before, the probe
+// ran under the lock both take, so each waited for it to finish (reload 8 s, exit 8 s).
+TEST_F(RunE2e, SlowHealthProbeDelaysNeitherReloadNorShutdown) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  constexpr milliseconds kDelay{8000};
+  ::setenv("NLD_TEST_PROBE_DELAY_MS", std::to_string(kDelay.count()).c_str(), 1);
+  pid_t pid = start(manifestArgs(), d_ + "/run.log", /*test_hooks=*/true);
+  ::unsetenv("NLD_TEST_PROBE_DELAY_MS");
+  ASSERT_TRUE(waitServing(pid));
+  test::run("(curl -s -o /dev/null -m 20 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return runLog().find("health probe delayed") != std::string::npos; },
+                      milliseconds(5000)));
+
+  auto t0 = Clock::now();
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base + "\n# changed\n"));
+  ASSERT_TRUE(waitFor([&] { return runLog().find("configuration reloaded") != std::string::npos; },
+                      kDelay));
+  auto reload_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  EXPECT_LT(reload_ms, kDelay / 2);
+
+  // Another probe in progress (after the first one), then SIGTERM.
+  auto probes = [&] {
+    std::string log = runLog();
+    size_t n = 0;
+    for (size_t p = log.find("health probe delayed"); p != std::string::npos;
+         p = log.find("health probe delayed", p + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  test::run("(curl -s -o /dev/null -m 30 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return probes() >= 2; }, kDelay * 2));
+  t0 = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, kDelay * 2), 0);
+  auto exit_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  std::printf("during an %lld ms probe: reload %lld ms, SIGTERM to exit %lld ms\n",
+              static_cast<long long>(kDelay.count()), static_cast<long long>(reload_ms.count()),
+              static_cast<long long>(exit_ms.count()));
+  EXPECT_LT(exit_ms, kDelay / 2);
+}
+
+// The daemon's health port under the abuse: 100 connections held open by other pods
+// (the old server served one at a time: three idle ones made most kubelet probes time out).
+// Also checks that the HTTP limit flags reach the server.
+TEST_F(RunE2e, HealthAnswersWithHundredConnectionsHeldAndHonoursTheLimitFlags) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  auto args = manifestArgs();
+  for (const char* a : {"--http-max-header-bytes", "512", "--http-header-timeout", "30s"}) {
+    args.emplace_back(a);
+  }
+  pid_t pid = start(args, d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  SocketAddress health = *SocketAddress::parse("169.254.20.10:8080", 0);
+  std::vector<Fd> held;
+  for (int i = 0; i < 100; ++i) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    socklen_t len = health.toSockaddr(ss);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
+    if (i % 2 == 1) {
+      ::send(fd.get(), "GET /health HTTP/1.1\r\nX: ", 25, MSG_NOSIGNAL);  // slow: never ends
+    }
+    held.push_back(std::move(fd));
+  }
+  milliseconds worst{0};
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = Clock::now();
+    EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200") << i;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
+  }
+  std::printf("worst /health (curl) of 20 with 100 connections held: %lld ms\n",
+              static_cast<long long>(worst.count()));
+  EXPECT_LT(worst, milliseconds(1000));
+  std::string big =
+      "curl -s -o /dev/null -m 3 -w '%{http_code}' -H 'X-Big: " + std::string(600, 'a') +
+      "' http://169.254.20.10:8080/health";
+  EXPECT_EQ(trim(test::run(big).out), "431");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
 TEST_F(RunE2e, MixedFamiliesWithTheBuiltinCorefile) {
   NLD_ENTER_NETNS();
   setUpWorld();
@@ -766,6 +858,17 @@ TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   r = test::run(exe + " run -localip 169.254.20.10 --udp-wait=spin 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "nodelocaldns: error: invalid --udp-wait 'spin': expected auto or epoll\n");
+  r = test::run(exe + " run -localip 169.254.20.10 --health-cache 2s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out,
+            "nodelocaldns: error: invalid --health-cache '2s': expected a duration from 0ms to "
+            "1000ms\n");
+  r = test::run(exe + " run -localip 169.254.20.10 -http-header-timeout=0s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("invalid --http-header-timeout '0s'"), std::string::npos) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 --http-max-connections 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("--http-max-connections"), std::string::npos) << r.out;
 }
 
 // A paced UDP client: 8 sockets (8 source ports, so the SO_REUSEPORT hash spreads them over
