@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "netcfg/link.h"
-#include "netcfg/nft_rules.h"
-#include "netcfg/proxy_mode.h"
-#include "netcfg/rules.h"
+#include "netcfg/link/link.h"
+#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/detect/proxy_mode.h"
+#include "netcfg/rules/rules.h"
 #include "templates/templates.h"
 
 namespace nld::cli {

@@ -1,7 +1,7 @@
 // Mode names and option validation: no privileges, no network.
 #include <gtest/gtest.h>
 
-#include "netcfg/proxy_mode.h"
+#include "netcfg/detect/proxy_mode.h"
 
 namespace nld::netcfg {
 namespace {

@@ -1,7 +1,7 @@
 // kube-proxy mode detection: each signal alone in its own network namespace, then precedence.
 // The /proxyMode endpoint is a loopback HTTP responder thread on port 0, started AFTER entering
 // the namespace (unshare needs a single-threaded process).
-#include "netcfg/proxy_mode.h"
+#include "netcfg/detect/proxy_mode.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -23,7 +23,7 @@
 
 #include "base/fd.h"
 #include "base/ip.h"
-#include "netcfg/rules.h"
+#include "netcfg/rules/rules.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {

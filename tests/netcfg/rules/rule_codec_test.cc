@@ -1,5 +1,5 @@
 // Rule ↔ entry bytes: the layout iptables-legacy 1.8.9 uses, and semantic, bounds-safe decoding.
-#include "netcfg/rule_codec.h"
+#include "netcfg/rules/iptables/rule_codec.h"
 
 #include <gtest/gtest.h>
 #include <linux/netfilter/x_tables.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <random>
 
-#include "netcfg/rules.h"
+#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg::detail {
 namespace {

@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "netcfg/iptc_table.h"
-#include "netcfg/rules.h"
-#include "netcfg/xtables_lock.h"
+#include "netcfg/rules/iptables/iptc_table.h"
+#include "netcfg/rules/rules.h"
+#include "netcfg/rules/iptables/xtables_lock.h"
 #include "tests/netcfg/rules/rules_test_util.h"
 #include "tests/support/netns.h"
 

@@ -1,12 +1,12 @@
 // XtablesLock: flock semantics against another process, without root.
-#include "netcfg/xtables_lock.h"
+#include "netcfg/rules/iptables/xtables_lock.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <chrono>
 
-#include "netcfg/rules.h"
+#include "netcfg/rules/rules.h"
 #include "tests/netcfg/rules/rules_test_util.h"
 #include "tests/support/netns.h"
 

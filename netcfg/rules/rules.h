@@ -36,8 +36,8 @@
 
 #include "base/ip.h"
 #include "base/result.h"
-#include "netcfg/rule.h"
-#include "netcfg/rules_backend.h"
+#include "netcfg/rules/rule.h"
+#include "netcfg/detect/rules_backend.h"
 
 namespace nld::netcfg {
 

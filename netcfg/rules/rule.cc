@@ -1,4 +1,4 @@
-#include "netcfg/rule.h"
+#include "netcfg/rules/rule.h"
 
 #include <cstring>
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "netcfg/rule.h"
+#include "netcfg/rules/rule.h"
 
 namespace nld::netcfg::detail {
 

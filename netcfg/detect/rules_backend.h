@@ -30,7 +30,7 @@
 // adds one libiptc read per existing legacy table (~0.8 us per rule) and one netlink rule dump
 // per existing iptables-nft table (~3.7 us per rule counted). Counting nft stops past legacy, so
 // it costs about the legacy read plus one dump batch; a tie of large counts pays for both in full
-// (numbers: MeasureRuleCountWithTenThousandRules in tests/netcfg/nft/nft_netns_test.cc).
+// (numbers: MeasureRuleCountWithTenThousandRules in tests/netcfg/rules/nftables/nft_netns_test.cc).
 // Threading: stateless, callable from any thread. Does not log.
 #pragma once
 

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "base/fd.h"
-#include "netcfg/nft_rules.h"
-#include "netcfg/nft_socket.h"
-#include "netcfg/rule.h"
+#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/netlink/netfilter_socket.h"
+#include "netcfg/rules/rule.h"
 
 namespace nld::netcfg {
 

@@ -1,7 +1,7 @@
 // The upstream rule list (spec §4.1, cache_app.go:112-150) and the dry-run text.
-#include "netcfg/nft_rules.h"
-#include "netcfg/rule_plan.h"
-#include "netcfg/rules.h"
+#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/rules/rule_plan.h"
+#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 

@@ -1,4 +1,4 @@
-#include "netcfg/iptc_table.h"
+#include "netcfg/rules/iptables/iptc_table.h"
 
 namespace nld::netcfg {
 

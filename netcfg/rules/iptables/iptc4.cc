@@ -1,7 +1,7 @@
 // IPv4 back end: libip4tc (iptc_*). Its header cannot share a TU with libip6tc's.
 #include <libiptc/libiptc.h>
 
-#include "netcfg/iptc_backend_impl.h"
+#include "netcfg/rules/iptables/iptc_backend_impl.h"
 
 namespace nld::netcfg::detail {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/ip.h"
-#include "netcfg/rule.h"
+#include "netcfg/rules/rule.h"
 
 namespace nld::netcfg {
 

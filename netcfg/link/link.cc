@@ -1,6 +1,6 @@
 // Applying the link plan over libnl-route-3: observe, create (dummy → bridge fallback), add
 // addresses, bring up, remove.
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -18,7 +18,7 @@
 
 #include "base/log.h"
 #include "base/scope_exit.h"
-#include "netcfg/libnl_handles.h"
+#include "netcfg/netlink/libnl_handles.h"
 
 namespace nld::netcfg {
 

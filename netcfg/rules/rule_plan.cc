@@ -1,4 +1,4 @@
-#include "netcfg/rule_plan.h"
+#include "netcfg/rules/rule_plan.h"
 
 #include <algorithm>
 

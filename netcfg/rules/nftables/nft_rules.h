@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "base/result.h"
-#include "netcfg/rule.h"
-#include "netcfg/rules.h"
+#include "netcfg/rules/rule.h"
+#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 namespace nld::netcfg {
 

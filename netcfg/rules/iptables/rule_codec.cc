@@ -1,4 +1,4 @@
-#include "netcfg/rule_codec.h"
+#include "netcfg/rules/iptables/rule_codec.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>

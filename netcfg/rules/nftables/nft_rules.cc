@@ -1,5 +1,5 @@
 // nftables backend over libnftables: text commands in, JSON out (see nft_rules.h).
-#include "netcfg/nft_rules.h"
+#include "netcfg/rules/nftables/nft_rules.h"
 
 #include <linux/netlink.h>
 #include <nftables/libnftables.h>
@@ -13,7 +13,7 @@
 #include "base/c_handle.h"
 #include "base/fd.h"
 #include "base/json.h"
-#include "netcfg/nft_socket.h"
+#include "netcfg/netlink/netfilter_socket.h"
 
 namespace nld::netcfg {
 

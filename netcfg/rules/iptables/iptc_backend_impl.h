@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "netcfg/iptc_table.h"
-#include "netcfg/rule_codec.h"
+#include "netcfg/rules/iptables/iptc_table.h"
+#include "netcfg/rules/iptables/rule_codec.h"
 
 namespace nld::netcfg::detail {
 

@@ -14,8 +14,8 @@
 
 #include "base/ip.h"
 #include "base/result.h"
-#include "netcfg/rule.h"
-#include "netcfg/rule_plan.h"
+#include "netcfg/rules/rule.h"
+#include "netcfg/rules/rule_plan.h"
 
 namespace nld::netcfg {
 

@@ -1,16 +1,16 @@
 // ensureRules / removeRules / checkRules: plan per chain (rule_plan.h), apply through one
 // IptcTable session per (family, table) under the xtables lock.
-#include "netcfg/rules.h"
+#include "netcfg/rules/rules.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
 
 #include "base/atomic_file.h"
-#include "netcfg/iptc_table.h"
-#include "netcfg/nft_rules.h"
-#include "netcfg/rule_plan.h"
-#include "netcfg/xtables_lock.h"
+#include "netcfg/rules/iptables/iptc_table.h"
+#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/rules/rule_plan.h"
+#include "netcfg/rules/iptables/xtables_lock.h"
 
 namespace nld::netcfg {
 

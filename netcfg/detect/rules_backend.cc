@@ -1,10 +1,10 @@
-#include "netcfg/rules_backend.h"
+#include "netcfg/detect/rules_backend.h"
 
 #include <utility>
 #include <vector>
 
-#include "netcfg/nft_rules.h"
-#include "netcfg/rules.h"
+#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 

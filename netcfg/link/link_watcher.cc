@@ -8,7 +8,7 @@
 #include <array>
 #include <cerrno>
 
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 namespace nld::netcfg {
 

@@ -4,7 +4,7 @@ extern "C" {
 #include <libiptc/libip6tc.h>
 }
 
-#include "netcfg/iptc_backend_impl.h"
+#include "netcfg/rules/iptables/iptc_backend_impl.h"
 
 namespace nld::netcfg::detail {
 

@@ -1,4 +1,4 @@
-#include "netcfg/xtables_lock.h"
+#include "netcfg/rules/iptables/xtables_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

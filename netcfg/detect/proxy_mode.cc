@@ -3,7 +3,7 @@
 //
 // nftables is probed with a raw NETLINK_NETFILTER request (NFT_MSG_GETTABLE / GETCHAIN) instead of
 // libnftables or the `nft` binary: one message and its ack, no extra library or binary on the node.
-#include "netcfg/proxy_mode.h"
+#include "netcfg/detect/proxy_mode.h"
 
 #include <fcntl.h>
 #include <libiptc/libiptc.h>
@@ -26,7 +26,7 @@
 #include "base/c_handle.h"
 #include "base/fd.h"
 #include "base/ip.h"
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 namespace nld::netcfg {
 
