@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "netcfg/rules/rules.h"
-#include "tests/netcfg/rules/rules_test_util.h"
+#include "tests/support/rules_test_util.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {

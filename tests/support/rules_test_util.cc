@@ -1,4 +1,4 @@
-#include "tests/netcfg/rules/rules_test_util.h"
+#include "tests/support/rules_test_util.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -13,7 +13,7 @@
 #include "netcfg/rules/iptables/iptc_table.h"
 #include "netcfg/rules/rules.h"
 #include "netcfg/rules/iptables/xtables_lock.h"
-#include "tests/netcfg/rules/rules_test_util.h"
+#include "tests/support/rules_test_util.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
