@@ -19,15 +19,19 @@
 #include <string>
 #include <string_view>
 
-#include "base/proxy_mode.h"
 #include "base/result.h"
 
 namespace nld::netcfg {
 
-/// The enum, toString() and parseProxyMode() live in base (shared with templates).
-using ProxyMode = nld::ProxyMode;
-using nld::parseProxyMode;
-using nld::toString;
+/// kube-proxy's mode. (templates has its own ProxyMode for the manifest substitution, so that it
+/// does not depend on netcfg.)
+enum class ProxyMode : uint8_t { kIptables, kIpvs, kNftables };
+
+/// "iptables", "ipvs", "nftables".
+std::string_view toString(ProxyMode mode);
+/// Parses "iptables|ipvs|nftables" (exact, lower case); anything else → kInvalidArgument naming
+/// the value on one line: "invalid kube-proxy mode 'x': expected iptables, ipvs or nftables".
+Result<ProxyMode> parseProxyMode(std::string_view text);
 
 struct ProxyModeOptions {
   /// kube-proxy's metricsBindAddress: "IP[:port]", "[v6]:port" or "localhost[:port]"
