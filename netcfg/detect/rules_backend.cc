@@ -3,8 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "netcfg/rules/iptables/iptables_rules.h"
 #include "netcfg/rules/nftables/nft_rules.h"
-#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 
@@ -24,10 +24,6 @@ std::string joinReasons(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::string_view toString(RulesBackend backend) noexcept {
-  return backend == RulesBackend::kNftables ? "nftables" : "iptables";
-}
-
 std::optional<RulesBackend> backendByRuleCounts(const RuleCounts& counts) noexcept {
   if (counts.iptables_nft > counts.legacy) {
     return RulesBackend::kNftables;
@@ -42,17 +38,6 @@ std::string ruleCountsText(const RuleCounts& counts) {
   return std::string("rule counts: ") + (counts.iptables_nft_partial ? "at least " : "") +
          std::to_string(counts.iptables_nft) + " iptables-nft vs " + std::to_string(counts.legacy) +
          " legacy";
-}
-
-Result<RulesBackend> parseRulesBackend(std::string_view text) {
-  if (text == "iptables") {
-    return RulesBackend::kIptables;
-  }
-  if (text == "nftables") {
-    return RulesBackend::kNftables;
-  }
-  return fail(Errc::kInvalidArgument,
-              "invalid rules backend '" + std::string(text) + "': expected iptables or nftables");
 }
 
 RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {

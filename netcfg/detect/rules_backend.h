@@ -1,7 +1,4 @@
-// Which netfilter API holds nodelocaldns' rules: legacy x_tables through libiptc (as
-// iptables-legacy) or our own nftables table (nft_rules.h). A node must never have both: the two
-// run at separate hooks, and mixing confuses the iptables-wrapper and CNIs that detect the mode
-// (users-and-perf items 13-14).
+// Rules-backend detection for `--rules-backend auto` (the backends: rules/backend.h).
 //
 // detectRulesBackend() decides `auto` from these signals, in order; the first one present decides:
 //   1. kube-proxy's mode, when the caller knows it: nftables → nftables
@@ -39,24 +36,11 @@
 #include <string>
 #include <string_view>
 
-#include "base/proxy_mode.h"
 #include "base/result.h"
+#include "netcfg/detect/proxy_mode.h"
+#include "netcfg/rules/backend.h"
 
 namespace nld::netcfg {
-
-enum class RulesBackend : uint8_t { kIptables, kNftables };
-
-/// "iptables" / "nftables".
-std::string_view toString(RulesBackend backend) noexcept;
-
-/// The backend that is not `backend` (where our rules must not also be).
-constexpr RulesBackend otherBackend(RulesBackend backend) noexcept {
-  return backend == RulesBackend::kNftables ? RulesBackend::kIptables : RulesBackend::kNftables;
-}
-
-/// "iptables" | "nftables"; anything else → kInvalidArgument
-/// "invalid rules backend 'x': expected iptables or nftables".
-Result<RulesBackend> parseRulesBackend(std::string_view text);
 
 struct RulesBackendDetection {
   RulesBackend backend = RulesBackend::kIptables;

@@ -1,7 +1,7 @@
 // The upstream rule list (spec §4.1, cache_app.go:112-150) and the dry-run text.
-#include "netcfg/rules/nftables/nft_rules.h"
+#include "netcfg/rules/rule_set.h"
+
 #include "netcfg/rules/rule_plan.h"
-#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 
@@ -71,21 +71,6 @@ std::vector<std::string> planRulesText(const RuleSpec& spec) {
       }
     }
     lines.push_back("COMMIT");
-  }
-  return lines;
-}
-
-std::vector<std::string> planRulesText(const RuleSpec& spec, RulesBackend backend) {
-  if (backend == RulesBackend::kIptables) {
-    return planRulesText(spec);
-  }
-  std::vector<std::string> lines = {"# nft -f - (one transaction: add, delete, then the table)"};
-  std::string text = nftTableText(spec);
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    lines.push_back(text.substr(start, nl - start));
-    start = nl + 1;
   }
   return lines;
 }

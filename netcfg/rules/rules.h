@@ -28,51 +28,18 @@
 //   mutex, writers across processes by the xtables lock.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "base/ip.h"
 #include "base/result.h"
-#include "netcfg/rules/rule.h"
-#include "netcfg/detect/rules_backend.h"
+#include "netcfg/rules/backend.h"
+#include "netcfg/rules/rule_set.h"
 
 namespace nld::netcfg {
 
-struct RuleSpec {
-  std::vector<IpAddress> local_ips;  // both families may be mixed
-  uint16_t dns_port = 53;
-  uint16_t health_port = 8080;
-};
-
-struct RulesOptions {
-  RulesBackend backend = RulesBackend::kIptables;
-  std::string lock_path = "/run/xtables.lock";
-  std::chrono::milliseconds lock_timeout{5000};
-  /// iptables only: skip (family, table) pairs the kernel does not have yet instead of opening
-  /// them (opening a legacy table creates it). For cleaning up after the other backend.
-  bool only_existing_tables = false;
-};
-
-/// The 12 rules per local address, in upstream's list order (spec §4.1), addresses in order.
-std::vector<Rule> nodeLocalDnsRules(const RuleSpec& spec);
-
-/// Dry run: the iptables-save text ensureRules() converges to for our rules, grouped per
-/// (family, table): a header line `# iptables -t raw` / `# ip6tables -t filter`, `*<table>`, the
-/// `-A` lines in final chain order, `COMMIT`. Foreign rules are not shown.
-std::vector<std::string> planRulesText(const RuleSpec& spec);
 /// The same for either backend; nftables: `# nft -f -` then the table as nft lists it.
 std::vector<std::string> planRulesText(const RuleSpec& spec, RulesBackend backend);
-
-struct RulesReport {
-  int inserted = 0;
-  int duplicates_removed = 0;
-  int already_present = 0;
-  int removed = 0;
-  int tables_rewritten = 0;  // nftables: 1 when the table was (re)written
-};
 
 /// Makes every rule present exactly once (see the contract above).
 /// @return counts of what changed; an Error naming the family/table on failure (a table that
@@ -82,24 +49,8 @@ Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& option
 /// Deletes every copy of every rule (RulesReport::removed counts them).
 Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options = {});
 
-struct RuleStatus {
-  Rule rule;
-  int copies = 0;
-};
-
 /// Reads the tables (no lock, no change) and counts copies of each rule, in list order.
 Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options = {});
-
-/// True when the legacy x_tables `table` of `family` exists (listed in /proc/net/ip_tables_names
-/// or ip6_tables_names) and has a chain named `chain`. Never creates the table. Read-only.
-Result<bool> legacyChainExists(Family family, const std::string& table, const std::string& chain);
-
-/// Step 4b of backend detection (rules_backend.h): the rules in the legacy x_tables that exist
-/// (every table in /proc/net/ip_tables_names and ip6_tables_names, every chain), as
-/// `iptables-legacy-save` + `ip6tables-legacy-save` print them as `-A` lines, without the rules
-/// that carry one of our comments (ours or the upstream agent's). Never creates a table. Read-only,
-/// no lock (like iptables-save: the kernel hands out a consistent snapshot per table).
-Result<int64_t> countLegacyRules();
 
 /// Upstream's `errortype` label of coredns_nodecache_setup_errors_total for a rules error:
 /// "iptables_lock" when the xtables lock timed out (Errc::kBusy), else "iptables".

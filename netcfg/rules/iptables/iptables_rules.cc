@@ -1,6 +1,6 @@
-// ensureRules / removeRules / checkRules: plan per chain (rule_plan.h), apply through one
-// IptcTable session per (family, table) under the xtables lock.
-#include "netcfg/rules/rules.h"
+// The iptables backend of ensureRules / removeRules / checkRules: plan per chain (rule_plan.h),
+// apply through one IptcTable session per (family, table) under the xtables lock.
+#include "netcfg/rules/iptables/iptables_rules.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,9 +8,8 @@
 
 #include "base/atomic_file.h"
 #include "netcfg/rules/iptables/iptc_table.h"
-#include "netcfg/rules/nftables/nft_rules.h"
-#include "netcfg/rules/rule_plan.h"
 #include "netcfg/rules/iptables/xtables_lock.h"
+#include "netcfg/rules/rule_plan.h"
 
 namespace nld::netcfg {
 
@@ -153,17 +152,11 @@ Result<RulesReport> syncAll(const RuleSpec& spec, const RulesOptions& options, M
 
 }  // namespace
 
-Result<RulesReport> ensureRules(const RuleSpec& spec, const RulesOptions& options) {
-  if (options.backend == RulesBackend::kNftables) {
-    return ensureNftRules(spec);
-  }
+Result<RulesReport> ensureIptablesRules(const RuleSpec& spec, const RulesOptions& options) {
   return syncAll(spec, options, Mode::kEnsure);
 }
 
-Result<RulesReport> removeRules(const RuleSpec& spec, const RulesOptions& options) {
-  if (options.backend == RulesBackend::kNftables) {
-    return removeNftRules();
-  }
+Result<RulesReport> removeIptablesRules(const RuleSpec& spec, const RulesOptions& options) {
   return syncAll(spec, options, Mode::kRemove);
 }
 
@@ -209,10 +202,8 @@ Result<int64_t> countLegacyRules() {
   return count;
 }
 
-Result<std::vector<RuleStatus>> checkRules(const RuleSpec& spec, const RulesOptions& options) {
-  if (options.backend == RulesBackend::kNftables) {
-    return checkNftRules(spec);
-  }
+Result<std::vector<RuleStatus>> checkIptablesRules(const RuleSpec& spec,
+                                                   const RulesOptions& options) {
   std::vector<Rule> list = nodeLocalDnsRules(spec);
   std::vector<RuleStatus> out;
   out.reserve(list.size());
