@@ -6,8 +6,6 @@
 #include "netcfg/detect/proxy_mode.h"
 
 #include <fcntl.h>
-#include <libiptc/libiptc.h>
-#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -23,10 +21,13 @@
 #include <utility>
 #include <vector>
 
-#include "base/c_handle.h"
 #include "base/fd.h"
 #include "base/ip.h"
+#include "base/strings.h"
 #include "netcfg/link/link.h"
+#include "netcfg/netlink/netfilter_socket.h"
+#include "netcfg/netlink/request.h"
+#include "netcfg/rules/iptables/iptables_rules.h"
 
 namespace nld::netcfg {
 
@@ -36,6 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint16_t kDefaultMetricsPort = 10249;
 constexpr size_t kMaxHttpResponse = 64 * 1024;
+// NFPROTO_IPV4 (<linux/netfilter.h> clashes with <netinet/in.h>, which base/ip.h includes).
+constexpr uint8_t kNfprotoIpv4 = AF_INET;
 
 // ---- /proxyMode ------------------------------------------------------------------------------
 
@@ -234,96 +237,66 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
 
 // ---- nftables over NETLINK_NETFILTER -------------------------------------------------------
 
-void putAttr(std::vector<char>& msg, uint16_t type, std::string_view value) {
-  nlattr a{};
-  a.nla_type = type;
-  a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + value.size() + 1);
-  size_t at = msg.size();
-  msg.resize(at + NLA_ALIGN(a.nla_len), 0);
-  std::memcpy(msg.data() + at, &a, sizeof(a));
-  std::memcpy(msg.data() + at + NLA_HDRLEN, value.data(), value.size());
-}
-
 // Asks nf_tables for one object (a table, or a chain in a table). true = exists, false = the
 // kernel said ENOENT; an error when the question could not be asked.
 Result<bool> nftExists(uint16_t nft_msg, uint8_t family,
                        const std::vector<std::pair<uint16_t, std::string>>& attrs,
                        const std::string& what) {
-  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
+  auto fd = openNetfilterSocket(what);
   if (!fd) {
-    return failSys(errno, what + ": netfilter netlink socket");
+    return fail(std::move(fd).error());
   }
   timeval tv{1, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::vector<char> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)), 0);
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   nfgenmsg g{};
   g.nfgen_family = family;
   g.version = NFNETLINK_V0;
   g.res_id = 0;
-  std::memcpy(msg.data() + NLMSG_HDRLEN, &g, sizeof(g));
+  netlink::Request req(static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | nft_msg),
+                       NLM_F_REQUEST | NLM_F_ACK, 1, &g, sizeof(g));
   for (const auto& [type, value] : attrs) {
-    putAttr(msg, type, value);
-  }
-  nlmsghdr h{};
-  h.nlmsg_len = static_cast<uint32_t>(msg.size());
-  h.nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | nft_msg);
-  h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  h.nlmsg_seq = 1;
-  std::memcpy(msg.data(), &h, sizeof(h));
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof(kernel)) < 0) {
-    return failSys(errno, what + ": send netlink request");
+    req.putString(type, value);
   }
   bool found = false;
-  alignas(nlmsghdr) std::array<char, 16384> buf;
-  for (;;) {
-    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return failSys(errno, what + ": receive netlink answer");
+  auto answer = netlink::exchange(
+      fd->get(), req,
+      [&](const nlmsghdr&) {
+        found = true;  // NFT_MSG_NEWTABLE / NEWCHAIN: the object
+        return netlink::Next::kRead;
+      },
+      what);
+  if (!answer) {
+    if (answer.error().sysErrno() == ENOENT) {
+      return false;
     }
-    auto len = static_cast<unsigned>(n);
-    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, len);
-         m = NLMSG_NEXT(m, len)) {
-      if (m->nlmsg_type == NLMSG_DONE) {
-        return found;
-      }
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        nlmsgerr e{};
-        std::memcpy(&e, NLMSG_DATA(m), std::min<size_t>(sizeof(e), m->nlmsg_len - NLMSG_HDRLEN));
-        if (e.error == 0) {
-          return found;  // the ack that ends the exchange
-        }
-        if (e.error == -ENOENT) {
-          return false;
-        }
-        return failSys(-e.error, what);
-      }
-      found = true;  // NFT_MSG_NEWTABLE / NEWCHAIN: the object
-    }
+    return fail(std::move(answer).error());
   }
-}
-
-// ---- legacy x_tables -----------------------------------------------------------------------
-
-using IptcHandle = CHandle<xtc_handle, iptc_free>;
-
-Result<bool> legacyNatChainExists(const char* chain) {
-  xtc_handle* raw = iptc_init("nat");
-  if (raw == nullptr) {
-    int e = errno;  // captured before anything else can clobber it
-    return fail(Errc::kSystem,
-                std::string("read the legacy iptables nat table: ") + iptc_strerror(e));
-  }
-  IptcHandle h(raw);
-  return iptc_is_chain(chain, h.get()) != 0;
+  return found;
 }
 
 }  // namespace
+
+std::string_view toString(ProxyMode mode) {
+  switch (mode) {
+    case ProxyMode::kIptables:
+      return "iptables";
+    case ProxyMode::kIpvs:
+      return "ipvs";
+    case ProxyMode::kNftables:
+      return "nftables";
+  }
+  return "iptables";
+}
+
+Result<ProxyMode> parseProxyMode(std::string_view text) {
+  for (ProxyMode m : {ProxyMode::kIptables, ProxyMode::kIpvs, ProxyMode::kNftables}) {
+    if (text == toString(m)) {
+      return m;
+    }
+  }
+  return fail(Errc::kInvalidArgument,
+              "invalid kube-proxy mode " + quoted(text) + ": expected iptables, ipvs or nftables");
+}
 
 Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
   auto endpoint = parseMetricsAddress(options.metrics_address);
@@ -368,7 +341,7 @@ Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
   absent.push_back(ipvs ? "no link '" + options.ipvs_link + "'" : ipvs.error().message());
 
   // 3. nftables mode's table.
-  auto table = nftExists(NFT_MSG_GETTABLE, NFPROTO_IPV4, {{NFTA_TABLE_NAME, "kube-proxy"}},
+  auto table = nftExists(NFT_MSG_GETTABLE, kNfprotoIpv4, {{NFTA_TABLE_NAME, "kube-proxy"}},
                          "look up nftables table 'ip kube-proxy'");
   if (table && *table) {
     return ProxyModeDetection{ProxyMode::kNftables, "nftables table 'ip kube-proxy' exists"};
@@ -376,14 +349,15 @@ Result<ProxyModeDetection> detectProxyMode(const ProxyModeOptions& options) {
   absent.push_back(table ? "no nftables table 'ip kube-proxy'" : table.error().message());
 
   // 4. iptables mode's KUBE-SERVICES chain: legacy x_tables first, then iptables-nft's table.
-  auto legacy = legacyNatChainExists("KUBE-SERVICES");
+  // Through the rules code's libiptc session (its mutex; an absent nat table is not created).
+  auto legacy = legacyChainExists(Family::kV4, "nat", "KUBE-SERVICES");
   if (legacy && *legacy) {
     return ProxyModeDetection{ProxyMode::kIptables,
                               "chain KUBE-SERVICES exists in the legacy iptables nat table"};
   }
   absent.push_back(legacy ? "no chain KUBE-SERVICES in the legacy nat table"
                           : legacy.error().message());
-  auto nft_chain = nftExists(NFT_MSG_GETCHAIN, NFPROTO_IPV4,
+  auto nft_chain = nftExists(NFT_MSG_GETCHAIN, kNfprotoIpv4,
                              {{NFTA_CHAIN_TABLE, "nat"}, {NFTA_CHAIN_NAME, "KUBE-SERVICES"}},
                              "look up nftables chain 'ip nat KUBE-SERVICES'");
   if (nft_chain && *nft_chain) {

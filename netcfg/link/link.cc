@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/scope_exit.h"
 #include "netcfg/netlink/libnl_handles.h"
+#include "netcfg/netlink/request.h"
 
 namespace nld::netcfg {
 
@@ -217,51 +218,29 @@ int deleteLink(nl_sock* sk, std::string_view name) {
 // "ip route get <a>": the kernel's route type for destination `a` (RTN_LOCAL once the address is
 // usable), or -errno.
 int routeTypeTo(int fd, const IpAddress& a, uint32_t seq) {
-  struct Request {
-    nlmsghdr h;
-    rtmsg r;
-    char attrs[64];
-  } req{};
-  req.h.nlmsg_type = RTM_GETROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST;
-  req.h.nlmsg_seq = seq;
-  req.r.rtm_family = static_cast<unsigned char>(toAf(a.family()));
-  req.r.rtm_dst_len = static_cast<unsigned char>(a.maxPrefix());
-  auto* rta = reinterpret_cast<rtattr*>(req.attrs);
-  rta->rta_type = RTA_DST;
-  rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(a.size()));
-  std::memcpy(RTA_DATA(rta), a.bytes(), a.size());
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg)) + RTA_ALIGN(rta->rta_len);
-  if (::send(fd, &req, req.h.nlmsg_len, 0) < 0) {
-    return -errno;
+  rtmsg r{};
+  r.rtm_family = static_cast<unsigned char>(toAf(a.family()));
+  r.rtm_dst_len = static_cast<unsigned char>(a.maxPrefix());
+  netlink::Request req(RTM_GETROUTE, NLM_F_REQUEST, seq, &r, sizeof(r));
+  req.putAttr(RTA_DST, a.bytes(), a.size());
+  int type = -EPROTO;  // an ack without a route
+  auto answer = netlink::exchange(
+      fd, req,
+      [&](const nlmsghdr& m) {
+        if (m.nlmsg_type != RTM_NEWROUTE) {
+          return netlink::Next::kRead;
+        }
+        rtmsg route{};
+        std::memcpy(&route, NLMSG_DATA(&m), sizeof(route));
+        type = route.rtm_type;
+        return netlink::Next::kStop;
+      },
+      "route");
+  if (!answer) {
+    int err = answer.error().sysErrno();
+    return err != 0 ? -err : -EPROTO;
   }
-  alignas(nlmsghdr) std::array<char, 8192> buf;
-  for (;;) {
-    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return -errno;
-    }
-    auto len = static_cast<unsigned>(n);
-    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, len);
-         m = NLMSG_NEXT(m, len)) {
-      if (m->nlmsg_seq != seq) {
-        continue;  // a late answer to an earlier (timed-out) question
-      }
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        nlmsgerr e{};
-        std::memcpy(&e, NLMSG_DATA(m), sizeof(e));
-        return e.error != 0 ? e.error : -EPROTO;
-      }
-      if (m->nlmsg_type == RTM_NEWROUTE) {
-        rtmsg r{};
-        std::memcpy(&r, NLMSG_DATA(m), sizeof(r));
-        return r.rtm_type;
-      }
-    }
-  }
+  return type;
 }
 
 // IPv6 makes an address usable (its `local` route in table local) from a kernel work item, even

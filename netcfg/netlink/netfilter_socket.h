@@ -1,4 +1,5 @@
-// The netfilter netlink socket both nftables paths open first (internal to netcfg).
+// The netfilter netlink socket every nftables path opens first: libnftables' probe, the rule
+// count dump and kube-proxy mode detection (internal to netcfg).
 #pragma once
 
 #include <string_view>

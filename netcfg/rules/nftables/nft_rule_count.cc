@@ -18,8 +18,9 @@
 #include <vector>
 
 #include "base/fd.h"
-#include "netcfg/rules/nftables/nft_rules.h"
 #include "netcfg/netlink/netfilter_socket.h"
+#include "netcfg/netlink/request.h"
+#include "netcfg/rules/nftables/nft_rules.h"
 #include "netcfg/rules/rule.h"
 
 namespace nld::netcfg {
@@ -108,114 +109,64 @@ struct DumpResult {
   bool interrupted = false;  // the ruleset changed during the dump (NLM_F_DUMP_INTR)
 };
 
+// One of our rule messages: true when it is in `table` and carries none of our comments.
+bool countsAsForeign(const nlmsghdr& h, std::string_view table) {
+  if (h.nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE) ||
+      h.nlmsg_len < NLMSG_SPACE(sizeof(nfgenmsg))) {
+    return false;
+  }
+  Bytes attrs(reinterpret_cast<const uint8_t*>(&h) + NLMSG_SPACE(sizeof(nfgenmsg)),
+              h.nlmsg_len - NLMSG_SPACE(sizeof(nfgenmsg)));
+  bool in_table = false;
+  bool ours = false;
+  forEachAttr(attrs, [&](uint16_t type, Bytes v) {
+    if (type == NFTA_RULE_TABLE) {
+      in_table = cString(v) == table;
+    } else if (type == NFTA_RULE_USERDATA) {
+      ours = ours || udataHasOurComment(v);
+    } else if (type == NFTA_RULE_EXPRESSIONS) {
+      ours = ours || exprsHaveOurComment(v);
+    }
+  });
+  return in_table && !ours;
+}
+
 Result<DumpResult> dumpOnce(int fd, uint8_t family, std::string_view table, int64_t stop_above,
                             uint32_t seq, const std::string& what) {
   // Request: nlmsghdr, nfgenmsg, NFTA_RULE_TABLE (kernels since 4.19 dump only that table; we
   // check the name of each rule anyway).
-  std::vector<uint8_t> req(NLMSG_SPACE(sizeof(nfgenmsg)) + NLA_ALIGN(NLA_HDRLEN + table.size() + 1),
-                           0);
-  nlmsghdr nh{};
-  nh.nlmsg_len = static_cast<uint32_t>(req.size());
-  nh.nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE);
-  nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nh.nlmsg_seq = seq;
   nfgenmsg nf{};
   nf.nfgen_family = family;
   nf.version = NFNETLINK_V0;
-  nlattr attr{};
-  attr.nla_len = static_cast<uint16_t>(NLA_HDRLEN + table.size() + 1);
-  attr.nla_type = NFTA_RULE_TABLE;
-  std::memcpy(req.data(), &nh, sizeof(nh));
-  std::memcpy(req.data() + NLMSG_HDRLEN, &nf, sizeof(nf));
-  size_t at = NLMSG_SPACE(sizeof(nfgenmsg));
-  std::memcpy(req.data() + at, &attr, sizeof(attr));
-  std::memcpy(req.data() + at + NLA_HDRLEN, table.data(), table.size());
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd, req.data(), req.size(), 0, reinterpret_cast<const sockaddr*>(&kernel),
-               sizeof(kernel)) < 0) {
-    return failSys(errno, what + ": send");
-  }
+  netlink::Request req(static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE),
+                       NLM_F_REQUEST | NLM_F_DUMP, seq, &nf, sizeof(nf));
+  req.putString(NFTA_RULE_TABLE, table);
 
   DumpResult out;
   bool past_limit = false;
-  std::vector<uint64_t> storage(64 * 1024 / sizeof(uint64_t));  // aligned for nlmsghdr
-  auto* buf = reinterpret_cast<uint8_t*>(storage.data());
-  for (;;) {
-    iovec iov{buf, storage.size() * sizeof(uint64_t)};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &msg, 0);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return failSys(errno, what + ": receive");
-    }
-    if ((msg.msg_flags & MSG_TRUNC) != 0) {
-      return fail(Errc::kSystem, what + ": netlink message truncated");
-    }
-    auto len = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq) {
-        continue;
-      }
-      if ((h->nlmsg_flags & NLM_F_DUMP_INTR) != 0) {
-        out.interrupted = true;
-      }
-      if (h->nlmsg_type == NLMSG_DONE) {
-        // A dump may end with an errno in DONE's payload (netlink_dump_done()).
-        int32_t status = 0;
-        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(status))) {
-          std::memcpy(&status, NLMSG_DATA(h), sizeof(status));
-        }
-        if (status < 0) {
-          return failSys(-status, what);
-        }
-        out.count.complete = true;
-        return out;
-      }
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
-          return fail(Errc::kSystem, what + ": short netlink error");
-        }
-        nlmsgerr e{};
-        std::memcpy(&e, NLMSG_DATA(h), sizeof(e));
-        if (e.error != 0) {
-          return failSys(-e.error, what);
-        }
-        continue;
-      }
-      if (h->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE) ||
-          h->nlmsg_len < NLMSG_SPACE(sizeof(nfgenmsg))) {
-        continue;
-      }
-      Bytes attrs(reinterpret_cast<const uint8_t*>(h) + NLMSG_SPACE(sizeof(nfgenmsg)),
-                  h->nlmsg_len - NLMSG_SPACE(sizeof(nfgenmsg)));
-      bool in_table = false;
-      bool ours = false;
-      forEachAttr(attrs, [&](uint16_t type, Bytes v) {
-        if (type == NFTA_RULE_TABLE) {
-          in_table = cString(v) == table;
-        } else if (type == NFTA_RULE_USERDATA) {
-          ours = ours || udataHasOurComment(v);
-        } else if (type == NFTA_RULE_EXPRESSIONS) {
-          ours = ours || exprsHaveOurComment(v);
-        }
-      });
-      out.count.rules += in_table && !ours ? 1 : 0;
-    }
-    // Past the limit: one more read, which is NLMSG_DONE alone when the table had no more rules
-    // (the kernel sends it after the last batch); otherwise stop, and the caller closes the
-    // socket, which ends the dump in the kernel.
+  auto counted = [&](const nlmsghdr& h) {
+    out.count.rules += countsAsForeign(h, table) ? 1 : 0;
+    return netlink::Next::kRead;
+  };
+  // Past the limit: one more read, which is NLMSG_DONE alone when the table had no more rules
+  // (the kernel sends it after the last batch); otherwise stop, and the caller closes the
+  // socket, which ends the dump in the kernel.
+  auto enough = [&] {
     if (out.count.rules > stop_above) {
       if (past_limit) {
-        return out;
+        return netlink::Next::kStop;
       }
       past_limit = true;
     }
+    return netlink::Next::kRead;
+  };
+  auto r = netlink::exchange(fd, req, counted, what, enough);
+  if (!r) {
+    return fail(std::move(r).error());
   }
+  out.count.complete = r->ended;
+  out.interrupted = r->interrupted;
+  return out;
 }
 
 }  // namespace
