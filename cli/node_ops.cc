@@ -2,10 +2,7 @@
 
 #include <algorithm>
 
-#include "netcfg/link/link.h"
-#include "netcfg/rules/nftables/nft_rules.h"
-#include "netcfg/detect/proxy_mode.h"
-#include "netcfg/rules/rules.h"
+#include "netcfg/netcfg.h"
 #include "templates/templates.h"
 
 namespace nld::cli {

@@ -35,8 +35,7 @@
 #include "base/ip.h"
 #include "base/result.h"
 #include "cli/run_flags.h"
-#include "netcfg/link/link.h"
-#include "netcfg/detect/rules_backend.h"
+#include "netcfg/netcfg.h"
 #include "resolver/resolver.h"
 
 namespace nld::cli {
