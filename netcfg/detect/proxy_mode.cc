@@ -118,27 +118,19 @@ Result<SocketAddress> parseMetricsAddress(std::string_view text) {
   return a;
 }
 
-std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path,
-                                  std::chrono::milliseconds timeout, std::string* why,
-                                  bool* malformed) {
-  auto deadline = Clock::now() + timeout;
-  sockaddr_storage ss{};
-  socklen_t sslen = to.toSockaddr(ss);
-  Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    *why = std::string("socket: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), sslen) != 0) {
+// Connects the non-blocking `fd` to `ss` by `deadline`; false (and `*why`) when it cannot.
+bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
+               Clock::time_point deadline, std::chrono::milliseconds timeout, std::string* why) {
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), sslen) != 0) {
     if (errno != EINPROGRESS) {
       *why = std::strerror(errno);
-      return std::nullopt;
+      return false;
     }
     pollfd p{fd.get(), POLLOUT, 0};
     int r = ::poll(&p, 1, remainingMs(deadline));
     if (r == 0) {
       *why = "no connection within " + std::to_string(timeout.count()) + " ms";
-      return std::nullopt;
+      return false;
     }
     int err = 0;
     socklen_t len = sizeof(err);
@@ -149,12 +141,14 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
     }
     if (err != 0) {
       *why = std::strerror(err);
-      return std::nullopt;
+      return false;
     }
   }
-  std::string req = "GET " + std::string(path) + " HTTP/1.0\r\nHost: " + to.toString() +
-                    "\r\nUser-Agent: nodelocaldns\r\nAccept: text/plain\r\nConnection: "
-                    "close\r\n\r\n";
+  return true;
+}
+
+// Sends all of `req` by `deadline`; false (and `*why`) when it cannot.
+bool sendAllBy(const Fd& fd, const std::string& req, Clock::time_point deadline, std::string* why) {
   size_t sent = 0;
   while (sent < req.size()) {
     ssize_t n = ::send(fd.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -169,13 +163,21 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
       pollfd p{fd.get(), POLLOUT, 0};
       if (::poll(&p, 1, remainingMs(deadline)) <= 0) {
         *why = "timed out sending the request";
-        return std::nullopt;
+        return false;
       }
       continue;
     }
     *why = std::string("send: ") + std::strerror(errno);
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+// Reads the answer until EOF or a complete Content-Length body, bounded by kMaxHttpResponse and
+// `deadline`; nullopt (and `*why`, `*malformed` for an oversized one) when it cannot.
+std::optional<std::string> receiveBy(const Fd& fd, Clock::time_point deadline,
+                                     std::chrono::milliseconds timeout, std::string* why,
+                                     bool* malformed) {
   std::string resp;
   std::array<char, 4096> buf;
   for (;;) {
@@ -210,7 +212,12 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
     *why = std::string("recv: ") + std::strerror(errno);
     return std::nullopt;
   }
-  // "HTTP/1.x NNN reason\r\n headers \r\n\r\n body"
+  return resp;
+}
+
+// "HTTP/1.x NNN reason\r\n headers \r\n\r\n body" → status and body; nullopt and `*malformed`
+// when it is not that.
+std::optional<HttpAnswer> parseAnswer(const std::string& resp, std::string* why, bool* malformed) {
   size_t head_end = resp.find("\r\n\r\n");
   size_t body_at = head_end == std::string::npos ? std::string::npos : head_end + 4;
   if (head_end == std::string::npos) {
@@ -233,6 +240,33 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
   }
   a.body = resp.substr(body_at);
   return a;
+}
+
+std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path,
+                                  std::chrono::milliseconds timeout, std::string* why,
+                                  bool* malformed) {
+  auto deadline = Clock::now() + timeout;
+  sockaddr_storage ss{};
+  socklen_t sslen = to.toSockaddr(ss);
+  Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    *why = std::string("socket: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (!connectBy(fd, ss, sslen, deadline, timeout, why)) {
+    return std::nullopt;
+  }
+  std::string req = "GET " + std::string(path) + " HTTP/1.0\r\nHost: " + to.toString() +
+                    "\r\nUser-Agent: nodelocaldns\r\nAccept: text/plain\r\nConnection: "
+                    "close\r\n\r\n";
+  if (!sendAllBy(fd, req, deadline, why)) {
+    return std::nullopt;
+  }
+  auto resp = receiveBy(fd, deadline, timeout, why, malformed);
+  if (!resp) {
+    return std::nullopt;
+  }
+  return parseAnswer(*resp, why, malformed);
 }
 
 // ---- nftables over NETLINK_NETFILTER -------------------------------------------------------
