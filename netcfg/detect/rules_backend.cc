@@ -22,6 +22,34 @@ std::string joinReasons(const std::vector<std::string>& v) {
   return out;
 }
 
+using NftTables = std::vector<std::pair<const char*, const char*>>;
+
+// Step 4b's counts: legacy first, then the iptables-nft tables in `nft_tables` only until they
+// pass legacy. What could not be counted is added to `*uncounted`.
+RuleCounts countRules(const NftTables& nft_tables, std::vector<std::string>* uncounted) {
+  RuleCounts counts;
+  if (auto legacy = countLegacyRules()) {
+    counts.legacy = *legacy;
+  } else {
+    uncounted->push_back("legacy rules not counted (" + legacy.error().message() + ")");
+  }
+  for (size_t i = 0; i < nft_tables.size(); ++i) {
+    auto [family, table] = nft_tables[i];
+    auto n = countNftTableRules(family, table, counts.legacy - counts.iptables_nft);
+    if (!n) {
+      uncounted->push_back("iptables-nft rules not counted (" + n.error().message() + ")");
+      break;
+    }
+    counts.iptables_nft += n->rules;
+    if (counts.iptables_nft > counts.legacy) {
+      // The answer is nftables whatever the rest holds: stop reading.
+      counts.iptables_nft_partial = !n->complete || i + 1 < nft_tables.size();
+      break;
+    }
+  }
+  return counts;
+}
+
 }  // namespace
 
 std::optional<RulesBackend> backendByRuleCounts(const RuleCounts& counts) noexcept {
@@ -119,14 +147,7 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
 
   // 4b. rule counts, ours left out. Only existing tables are read (`list chains` above names
   // them; a table without chains holds no rules).
-  RuleCounts counts;
-  std::vector<std::string> uncounted;
-  if (auto legacy = countLegacyRules()) {
-    counts.legacy = *legacy;
-  } else {
-    uncounted.push_back("legacy rules not counted (" + legacy.error().message() + ")");
-  }
-  std::vector<std::pair<const char*, const char*>> nft_tables;
+  NftTables nft_tables;
   for (const char* family : {"ip", "ip6"}) {
     for (const char* table : kIptablesTables) {
       if (hasNft(family, table, "")) {
@@ -134,20 +155,8 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
       }
     }
   }
-  for (size_t i = 0; i < nft_tables.size(); ++i) {
-    auto [family, table] = nft_tables[i];
-    auto n = countNftTableRules(family, table, counts.legacy - counts.iptables_nft);
-    if (!n) {
-      uncounted.push_back("iptables-nft rules not counted (" + n.error().message() + ")");
-      break;
-    }
-    counts.iptables_nft += n->rules;
-    if (counts.iptables_nft > counts.legacy) {
-      // The answer is nftables whatever the rest holds: stop reading.
-      counts.iptables_nft_partial = !n->complete || i + 1 < nft_tables.size();
-      break;
-    }
-  }
+  std::vector<std::string> uncounted;
+  RuleCounts counts = countRules(nft_tables, &uncounted);
   std::string note = uncounted.empty() ? "" : " (" + joinReasons(uncounted) + ")";
   // Counts decide only when both sides were read: a side that could not be counted would read
   // as 0 and hand the choice to the other, and a choice by counts is not revisited (run keeps
