@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "netcfg/link/link.h"
+#include "netcfg/netlink/request.h"
 
 namespace nld::netcfg {
 
@@ -28,6 +29,14 @@ Result<std::unique_ptr<LinkWatcher>> LinkWatcher::create() {
 
 LinkWatcher::~LinkWatcher() = default;
 
+namespace {
+
+bool isLinkOrAddressEvent(uint16_t type) {
+  return type == RTM_NEWLINK || type == RTM_DELLINK || type == RTM_NEWADDR || type == RTM_DELADDR;
+}
+
+}  // namespace
+
 bool LinkWatcher::drain() {
   bool any = false;
   alignas(nlmsghdr) std::array<char, 16384> buf;
@@ -46,20 +55,11 @@ bool LinkWatcher::drain() {
     if (n == 0) {
       break;
     }
-    auto len = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
-      switch (h->nlmsg_type) {
-        case RTM_NEWLINK:
-        case RTM_DELLINK:
-        case RTM_NEWADDR:
-        case RTM_DELADDR:
-          any = true;
-          break;
-        default:
-          break;
-      }
-    }
+    netlink::forEachMessage({reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n)},
+                            [&](const nlmsghdr& h) {
+                              any = any || isLinkOrAddressEvent(h.nlmsg_type);
+                              return netlink::Next::kRead;
+                            });
   }
   return any;
 }

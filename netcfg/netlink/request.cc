@@ -45,6 +45,17 @@ Result<void> kernelStatus(const nlmsghdr& h, std::string_view what) {
 
 }  // namespace
 
+void forEachMessage(std::span<const uint8_t> batch, const MessageFn& fn) {
+  // NLMSG_NEXT wants a mutable header pointer; nothing is written through it.
+  auto* h = reinterpret_cast<nlmsghdr*>(const_cast<uint8_t*>(batch.data()));
+  auto len = static_cast<unsigned>(batch.size());
+  for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    if (fn(*h) == Next::kStop) {
+      return;
+    }
+  }
+}
+
 Request::Request(uint16_t type, uint16_t flags, uint32_t seq, const void* family_header,
                  size_t size)
     : buf_(NLMSG_SPACE(size), 0), seq_(seq) {
@@ -100,26 +111,28 @@ Result<Outcome> exchange(int fd, const Request& request, const MessageFn& on_mes
     if ((msg.msg_flags & MSG_TRUNC) != 0) {
       return fail(Errc::kSystem, std::string(what) + ": netlink message truncated");
     }
-    auto len = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != request.seq()) {
-        continue;  // a late answer to an earlier (timed-out) question
+    Result<void> status;  // the kernel's verdict once it ended the answer
+    bool stop = false;
+    forEachMessage({buf, static_cast<size_t>(n)}, [&](const nlmsghdr& h) {
+      if (h.nlmsg_seq != request.seq()) {
+        return Next::kRead;  // a late answer to an earlier (timed-out) question
       }
-      if ((h->nlmsg_flags & NLM_F_DUMP_INTR) != 0) {
+      if ((h.nlmsg_flags & NLM_F_DUMP_INTR) != 0) {
         out.interrupted = true;
       }
-      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-        if (auto st = kernelStatus(*h, what); !st) {
-          return fail(std::move(st).error());
-        }
+      if (h.nlmsg_type == NLMSG_DONE || h.nlmsg_type == NLMSG_ERROR) {
+        status = kernelStatus(h, what);
         out.ended = true;
-        return out;
+        stop = true;
+      } else {
+        stop = on_message(h) == Next::kStop;
       }
-      if (on_message(*h) == Next::kStop) {
-        return out;
-      }
+      return stop ? Next::kStop : Next::kRead;
+    });
+    if (!status) {
+      return fail(std::move(status).error());
     }
-    if (after_batch && after_batch() == Next::kStop) {
+    if (stop || (after_batch && after_batch() == Next::kStop)) {
       return out;
     }
   }

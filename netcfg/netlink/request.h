@@ -49,6 +49,10 @@ using MessageFn = std::function<Next(const nlmsghdr& message)>;
 /// Called after each received batch (one recv()) has been handed to the MessageFn.
 using BatchFn = std::function<Next()>;
 
+/// Calls `fn` for each complete message in one received batch (what one recv() returned), in
+/// order, until it returns kStop. For multicast listeners (link/ LinkWatcher) and exchange().
+void forEachMessage(std::span<const uint8_t> batch, const MessageFn& fn);
+
 struct Outcome {
   bool ended = false;        ///< the kernel ended the answer (NLMSG_DONE, or an ack); false:
                              ///< a callback returned kStop first
