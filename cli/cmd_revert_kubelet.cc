@@ -1,7 +1,7 @@
 // `nodelocaldns revert-kubelet`: put kubelet's clusterDNS back to kube-dns. With install's record
 // (state file) each value install changed goes back to its original text, so install followed by
 // revert-kubelet gives back the original file byte for byte; without one (or with --kube-dns) every
-// value that is a local address becomes --kube-dns. Only the values change (see netcfg/kubelet/kubelet.h).
+// value that is a local address becomes --kube-dns. Only the values change (see netcfg/kubelet/).
 #include <unistd.h>
 
 #include <cstdio>

@@ -11,10 +11,10 @@
 #include <iostream>
 
 #include "netcfg/rules/iptables/iptc_table.h"
-#include "netcfg/rules/rules.h"
 #include "netcfg/rules/iptables/xtables_lock.h"
-#include "tests/support/rules_test_util.h"
+#include "netcfg/rules/rules.h"
 #include "tests/support/netns.h"
+#include "tests/support/rules_test_util.h"
 
 namespace nld::netcfg {
 namespace {

@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "netcfg/rules/rules.h"
-#include "tests/support/rules_test_util.h"
 #include "tests/support/netns.h"
+#include "tests/support/rules_test_util.h"
 
 namespace nld::netcfg {
 namespace {

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "base/atomic_file.h"
+#include "netcfg/detect/rules_backend.h"
 #include "netcfg/rules/nftables/nft_rules.h"
 #include "netcfg/rules/rules.h"
-#include "netcfg/detect/rules_backend.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {

@@ -9,9 +9,9 @@
 #include <optional>
 #include <sstream>
 
+#include "netcfg/detect/rules_backend.h"
 #include "netcfg/rules/nftables/nft_rules.h"
 #include "netcfg/rules/rules.h"
-#include "netcfg/detect/rules_backend.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
