@@ -27,7 +27,7 @@
 #include "cli/node_flags.h"
 #include "cli/node_ops.h"
 #include "cli/node_state.h"
-#include "netcfg/kubelet.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 namespace {

@@ -1,7 +1,7 @@
 // `nodelocaldns revert-kubelet`: put kubelet's clusterDNS back to kube-dns. With install's record
 // (state file) each value install changed goes back to its original text, so install followed by
 // revert-kubelet gives back the original file byte for byte; without one (or with --kube-dns) every
-// value that is a local address becomes --kube-dns. Only the values change (see netcfg/kubelet.h).
+// value that is a local address becomes --kube-dns. Only the values change (see netcfg/kubelet/).
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include "cli/node_flags.h"
 #include "cli/node_kubelet.h"
 #include "cli/node_state.h"
-#include "netcfg/kubelet.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 namespace {

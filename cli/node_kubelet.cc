@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "netcfg/kubelet.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 namespace {

@@ -2,10 +2,7 @@
 
 #include <algorithm>
 
-#include "netcfg/link.h"
-#include "netcfg/nft_rules.h"
-#include "netcfg/proxy_mode.h"
-#include "netcfg/rules.h"
+#include "netcfg/netcfg.h"
 #include "templates/templates.h"
 
 namespace nld::cli {

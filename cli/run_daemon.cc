@@ -21,7 +21,7 @@
 #include "cli/run_metrics.h"
 #include "cli/run_process.h"
 #include "cli/run_watch.h"
-#include "netcfg/rules.h"
+#include "netcfg/netcfg.h"
 #include "resolver/config/config.h"
 
 namespace nld::cli {

@@ -36,8 +36,7 @@
 #include "base/result.h"
 #include "cli/run_flags.h"
 #include "cli/run_http.h"
-#include "netcfg/link.h"
-#include "netcfg/rules_backend.h"
+#include "netcfg/netcfg.h"
 #include "resolver/resolver.h"
 
 namespace nld::cli {

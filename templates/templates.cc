@@ -316,6 +316,28 @@ Result<std::string> extractObjectText(std::string_view manifest, std::string_vie
 
 }  // namespace
 
+std::string_view toString(ProxyMode mode) {
+  switch (mode) {
+    case ProxyMode::kIptables:
+      return "iptables";
+    case ProxyMode::kIpvs:
+      return "ipvs";
+    case ProxyMode::kNftables:
+      return "nftables";
+  }
+  return "iptables";
+}
+
+Result<ProxyMode> parseProxyMode(std::string_view text) {
+  for (ProxyMode m : {ProxyMode::kIptables, ProxyMode::kIpvs, ProxyMode::kNftables}) {
+    if (text == toString(m)) {
+      return m;
+    }
+  }
+  return fail(Errc::kInvalidArgument,
+              "invalid kube-proxy mode " + quoted(text) + ": expected iptables, ipvs or nftables");
+}
+
 IpAddress defaultLocalIp() {
   static const IpAddress kIp = *IpAddress::parse("169.254.20.10");
   return kIp;

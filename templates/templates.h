@@ -22,16 +22,20 @@
 #include <vector>
 
 #include "base/ip.h"
-#include "base/proxy_mode.h"
 #include "base/result.h"
 
 namespace nld::templates {
 
-/// kube-proxy's mode; decides the substitution. The enum lives in base so that templates and
-/// netcfg share it without depending on each other.
-using ProxyMode = nld::ProxyMode;
-using nld::parseProxyMode;
-using nld::toString;
+/// kube-proxy's mode as the substitution sees it (see the top of this file). Templates' own type,
+/// so this library does not depend on netcfg (which has netcfg::ProxyMode for detection); the
+/// CLI parses the same strings into both.
+enum class ProxyMode : uint8_t { kIptables, kIpvs, kNftables };
+
+/// "iptables", "ipvs", "nftables".
+std::string_view toString(ProxyMode mode);
+/// Parses "iptables|ipvs|nftables" (exact, lower case); anything else → kInvalidArgument naming
+/// the value on one line: "invalid kube-proxy mode 'x': expected iptables, ipvs or nftables".
+Result<ProxyMode> parseProxyMode(std::string_view text);
 
 /// The documented default node-local address.
 IpAddress defaultLocalIp();

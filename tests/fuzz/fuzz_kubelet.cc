@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "netcfg/kubelet.h"
+#include "netcfg/kubelet/kubelet.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "netcfg/kubelet.h"
+#include "netcfg/kubelet/kubelet.h"
 
 #include <gtest/gtest.h>
 

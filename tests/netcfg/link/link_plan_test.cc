@@ -1,7 +1,7 @@
 // Pure link planning: desired vs observed → plan, and the dry-run text. No privileges needed.
 #include <gtest/gtest.h>
 
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 namespace nld::netcfg {
 namespace {

@@ -1,6 +1,6 @@
 // The link module against the real kernel, each TEST in its own throw-away network namespace.
 // Oracle: `ip -j addr` / `ip -d -j link` output, matched on the fields that matter.
-#include "netcfg/link.h"
+#include "netcfg/link/link.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,9 +1,9 @@
 // planEnsure / planRemove: the position policy of rules.h on in-memory chains.
-#include "netcfg/rule_plan.h"
+#include "netcfg/rules/rule_plan.h"
 
 #include <gtest/gtest.h>
 
-#include "netcfg/rules.h"
+#include "netcfg/rules/rules.h"
 
 namespace nld::netcfg {
 namespace {

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "netcfg/rule_plan.h"
-#include "netcfg/rules.h"
+#include "netcfg/rules/rule_plan.h"
+#include "netcfg/rules/rules.h"
 #include "tests/support/netns.h"
 
 namespace nld::netcfg {
