@@ -149,7 +149,20 @@ std::string escapeLabel(const std::string& value) {
 }
 
 Registry::Registry(unsigned workers)
-    : workers_(workers == 0 ? 1 : workers), rejects_(new Counter[workers_]) {}
+    : workers_(workers == 0 ? 1 : workers),
+      rejects_(new Counter[workers_]),
+      tcp_(new TcpStats[workers_]) {}
+
+const char* tcpCloseLabel(size_t index) noexcept {
+  static constexpr const char* kLabels[kTcpCloseCount] = {"idle", "query_timeout", "write_timeout",
+                                                          "memory", "evicted"};
+  return index < kTcpCloseCount ? kLabels[index] : "";
+}
+
+const char* tcpPauseLabel(size_t index) noexcept {
+  static constexpr const char* kLabels[kTcpPauseCount] = {"output", "in_flight", "memory"};
+  return index < kTcpPauseCount ? kLabels[index] : "";
+}
 
 ZoneStats* Registry::zone(const std::string& server, const std::string& zone) {
   std::lock_guard lock(mutex_);
@@ -397,6 +410,32 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
              "maximum.");
   out.sample("coredns_forward_max_concurrent_rejects_total", "",
              sum([&](unsigned i) { return rejects_[i].get(); }));
+
+  static constexpr const char* kSides[2] = {"client", "upstream"};
+  out.family("nodelocaldns_tcp_closed_total", "counter",
+             "TCP connections closed by a limit (side client or upstream; reason idle, "
+             "query_timeout, write_timeout, memory, evicted).");
+  for (size_t side = 0; side < 2; ++side) {
+    for (size_t r = 0; r < kTcpCloseCount; ++r) {
+      out.sample("nodelocaldns_tcp_closed_total",
+                 std::string("side=\"") + kSides[side] + "\",reason=\"" + tcpCloseLabel(r) + "\"",
+                 sum([&](unsigned i) { return tcp_[i].closed[side][r].get(); }));
+    }
+  }
+  out.family("nodelocaldns_tcp_paused_total", "counter",
+             "Times a TCP client connection stopped reading, or an upstream connection refused a "
+             "query, at a limit (reason output, in_flight, memory).");
+  for (size_t side = 0; side < 2; ++side) {
+    for (size_t r = 0; r < kTcpPauseCount; ++r) {
+      out.sample("nodelocaldns_tcp_paused_total",
+                 std::string("side=\"") + kSides[side] + "\",reason=\"" + tcpPauseLabel(r) + "\"",
+                 sum([&](unsigned i) { return tcp_[i].paused[side][r].get(); }));
+    }
+  }
+  out.family("nodelocaldns_tcp_buffered_bytes", "gauge",
+             "Bytes held by the buffers of TCP connections (client and upstream), all workers.");
+  out.sample("nodelocaldns_tcp_buffered_bytes", "",
+             sum([&](unsigned i) { return tcp_[i].buffered_bytes.get(); }));
   return out.take();
 }
 
