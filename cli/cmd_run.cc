@@ -39,7 +39,22 @@ struct RunFlags {
   std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
+  std::string tcp_idle_timeout = "10s";
+  std::string tcp_query_timeout = "2s";
+  unsigned tcp_max_connections = 1024;
+  unsigned tcp_max_in_flight = 64;
+  size_t tcp_output_high_bytes = size_t{256} << 10;
+  size_t tcp_worker_max_bytes = size_t{32} << 20;
 };
+
+Result<std::chrono::milliseconds> tcpTimeout(std::string_view flag, const std::string& value) {
+  auto d = parseGoDuration(value);
+  if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
+    return fail(Errc::kInvalidArgument, "invalid --" + std::string(flag) + " '" + value +
+                                            "': expected a duration from 10ms to 1h");
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
 
 Result<uint16_t> portFlag(std::string_view flag, const std::string& value) {
   auto p = parsePort(value);
@@ -133,6 +148,33 @@ Result<RunConfig> toConfig(const RunFlags& f) {
                                             "': expected a duration of at least 1s");
   }
   c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
+  auto idle = tcpTimeout("tcp-idle-timeout", f.tcp_idle_timeout);
+  if (!idle) {
+    return fail(std::move(idle.error()));
+  }
+  c.server.tcp_idle_timeout = *idle;
+  auto query = tcpTimeout("tcp-query-timeout", f.tcp_query_timeout);
+  if (!query) {
+    return fail(std::move(query.error()));
+  }
+  c.server.tcp_query_timeout = *query;
+  if (f.tcp_max_in_flight == 0) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-max-in-flight 0: expected at least 1");
+  }
+  if (f.tcp_output_high_bytes < 1024) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-output-high-bytes " +
+                                            std::to_string(f.tcp_output_high_bytes) +
+                                            ": expected at least 1024");
+  }
+  if (f.tcp_worker_max_bytes < f.tcp_output_high_bytes) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-worker-max-bytes " +
+                                            std::to_string(f.tcp_worker_max_bytes) +
+                                            ": expected at least --tcp-output-high-bytes");
+  }
+  c.server.tcp_max_connections = f.tcp_max_connections;
+  c.server.tcp_max_in_flight = f.tcp_max_in_flight;
+  c.server.tcp_output_high = f.tcp_output_high_bytes;
+  c.server.tcp_worker_bytes = f.tcp_worker_max_bytes;
   c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
   return c;
 }
@@ -208,6 +250,29 @@ Command addRunCommand(CLI::App& app) {
                   "sockets), always, never; SIGUSR2 always hands over")
       ->capture_default_str();
   cmd->add_option("--shutdown-timeout", f.shutdown_timeout, "Upper bound of the shutdown")
+      ->capture_default_str();
+  cmd->add_option("--tcp-idle-timeout", f.tcp_idle_timeout,
+                  "Close a TCP connection without a complete query, or whose answers were not "
+                  "read, for this long")
+      ->capture_default_str();
+  cmd->add_option("--tcp-query-timeout", f.tcp_query_timeout,
+                  "Close a TCP connection whose started (or first) query is not complete within "
+                  "this")
+      ->capture_default_str();
+  cmd->add_option("--tcp-max-connections", f.tcp_max_connections,
+                  "TCP client connections per worker; at the cap the least recently useful one is "
+                  "closed for a newcomer (0 = no TCP)")
+      ->capture_default_str();
+  cmd->add_option("--tcp-max-in-flight", f.tcp_max_in_flight,
+                  "Queries of one TCP connection awaiting upstream answers before reading pauses")
+      ->capture_default_str();
+  cmd->add_option("--tcp-output-high-bytes", f.tcp_output_high_bytes,
+                  "Queued answers at which a TCP connection stops reading (resumes at a quarter); "
+                  "upstream connections refuse queries above it")
+      ->capture_default_str();
+  cmd->add_option("--tcp-worker-max-bytes", f.tcp_worker_max_bytes,
+                  "Bytes all TCP buffers of one worker may hold; above, the connection holding "
+                  "most is closed")
       ->capture_default_str();
 
   return Command{cmd, [flags]() -> Result<int> {

@@ -39,7 +39,8 @@ const std::vector<std::string_view>& runLongFlagNames() {
       "conf", "pidfile", "dns.port", "quiet",
       // ours
       "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes", "handover",
-      "shutdown-timeout"};
+      "shutdown-timeout", "tcp-idle-timeout", "tcp-query-timeout", "tcp-max-connections",
+      "tcp-max-in-flight", "tcp-output-high-bytes", "tcp-worker-max-bytes"};
   return kNames;
 }
 

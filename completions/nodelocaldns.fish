@@ -157,6 +157,18 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 
     -d 'On SIGTERM: auto (hand over without teardown when a successor shares our DNS sockets), always, never (default auto)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l shutdown-timeout -x \
     -d 'Upper bound of the shutdown (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-idle-timeout -x \
+    -d 'Close a TCP connection without a complete query or whose answers are not read (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-query-timeout -x \
+    -d 'Close a TCP connection whose started or first query is not complete (default 2s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-max-connections -x \
+    -d 'TCP client connections per worker, least recently useful evicted at the cap (default 1024)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-max-in-flight -x \
+    -d 'Queries of one TCP connection awaiting upstream answers (default 64)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-output-high-bytes -x \
+    -d 'Queued answers at which a TCP connection stops reading (default 262144)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-worker-max-bytes -x \
+    -d 'Bytes all TCP buffers of one worker may hold (default 33554432)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -s p -x \
     -d 'Same as --dns.port'
 # ---- end run ---------------------------------------------------------------------------------
