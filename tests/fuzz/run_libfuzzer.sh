@@ -16,6 +16,7 @@ case $target in
   fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
   fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
   fuzz_json) corpus=$src/tests/fuzz/corpus_json ;;
+  fuzz_tcp_framing) corpus=$src/tests/fuzz/corpus_tcp_framing ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
 cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
