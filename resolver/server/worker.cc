@@ -575,7 +575,7 @@ void Worker::postStopAccepting(std::function<void()> done) {
     for (auto& l : tcp_) {
       if (l) {
         loop_->remove(l->fd());
-        onAccept(*l);  // take over connections already in the accept queue
+        onAccept(*l, 1024);  // take over connections already in the accept queue
         l.reset();
       }
     }
@@ -1186,8 +1186,8 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
   // client retries against the successor.
 }
 
-void Worker::onAccept(TcpListener& l) noexcept {
-  for (int i = 0; i < 1024; ++i) {
+void Worker::onAccept(TcpListener& l, int batch) noexcept {
+  for (int i = 0; i < batch; ++i) {
     int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       return;

@@ -141,7 +141,9 @@ class Worker {
   /// The listener to block on now (UdpWait), or null to wait in epoll_wait().
   UdpListener* blockingCandidate() noexcept;
   void serveBlocking(UdpListener& l) noexcept;
-  void onAccept(TcpListener& l) noexcept;
+  /// Accepts up to `batch` connections. Small per wake-up (the rest next round, level-
+  /// triggered): under a connection flood each accept may also evict, and UDP answers wait.
+  void onAccept(TcpListener& l, int batch = 64) noexcept;
   void closeClient(uint64_t id) noexcept;
   /// A TCP client's query started (stopped) waiting for an upstream answer.
   void tcpQueryQueued(uint64_t conn_id) noexcept;
