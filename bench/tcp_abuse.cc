@@ -241,8 +241,8 @@ int pipeline(int pid, long n, const std::string& name) {
   auto t0 = Clock::now();
   auto last = t0;
   bool closed = false;
-  // Send as fast as the server reads; stop once it stopped reading for the idle timeout + 5 s.
-  while (sent < total && Clock::now() - last < std::chrono::seconds(16)) {
+  // Send as fast as the server reads; stop once it has not read for 2 s.
+  while (sent < total && Clock::now() - last < std::chrono::seconds(2)) {
     size_t off = sent % chunk.size();
     size_t len = std::min(chunk.size() - off, total - sent);
     ssize_t w = ::send(fd, chunk.data() + off, len, MSG_NOSIGNAL);
@@ -263,7 +263,13 @@ int pipeline(int pid, long n, const std::string& name) {
     }
     rss_max = std::max(rss_max, rssKiB(pid));
   }
-  rss_max = std::max(rss_max, rssKiB(pid));
+  // All sent (or the server stopped reading): watch RSS and wait for the close, up to 15 s.
+  for (auto until = Clock::now() + std::chrono::seconds(15); !closed && Clock::now() < until;) {
+    pollfd p{fd, static_cast<short>(POLLRDHUP), 0};
+    ::poll(&p, 1, 100);
+    closed = (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    rss_max = std::max(rss_max, rssKiB(pid));
+  }
   double stalled_s = std::chrono::duration<double>(Clock::now() - last).count();
   std::printf(
       "pipeline: queries_sent=%zu of %ld (the rest refused by backpressure) closed=%s "
@@ -272,6 +278,41 @@ int pipeline(int pid, long n, const std::string& name) {
       sent / one.size(), n, closed ? "yes" : "no", stalled_s, rss0, rss_max,
       (rss_max - rss0) / 1024.0);
   ::close(fd);
+  return 0;
+}
+
+/// N connections: three pipelined queries (cached, a new name forwarded, cached), FIN, read to
+/// EOF. Prints how many got all three answers.
+int halfClose(int n, const std::string& name) {
+  int ok = 0;
+  for (int r = 0; r < n; ++r) {
+    int fd = connect53(false);
+    if (fd < 0) continue;
+    std::vector<uint8_t> wire;
+    const std::string fresh = "u" + std::to_string(r) + "." + name.substr(name.find('.') + 1);
+    for (auto q : {query(1, name, 16), query(2, fresh, 16), query(3, name, 16)}) {
+      auto f = framed(q);
+      wire.insert(wire.end(), f.begin(), f.end());
+    }
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::send(fd, wire.data(), wire.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::vector<uint8_t> in;
+    uint8_t buf[8192];
+    for (ssize_t got; (got = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+      in.insert(in.end(), buf, buf + got);
+    int answers = 0;
+    for (size_t pos = 0; in.size() - pos >= 2;) {
+      size_t len = (in[pos] << 8) | in[pos + 1];
+      if (in.size() - pos - 2 < len) break;
+      ++answers;
+      pos += 2 + len;
+    }
+    ok += answers == 3;
+    ::close(fd);
+  }
+  std::printf("half-close: all 3 answers on %d of %d connections\n", ok, n);
   return 0;
 }
 
@@ -351,6 +392,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "upstream" && argc == 4)
     return upstream(argv[2], static_cast<uint16_t>(std::atoi(argv[3])));
+  if (mode == "halfclose" && argc == 4) return halfClose(std::atoi(argv[2]), argv[3]);
   if (mode == "pipeline" && argc == 5)
     return pipeline(std::atoi(argv[2]), std::atol(argv[3]), argv[4]);
   if ((mode == "loris" || mode == "idle") && (argc == 5 || argc == 6)) {
@@ -358,7 +400,8 @@ int main(int argc, char** argv) {
                  argc == 6 ? std::atoi(argv[5]) : 1000);
   }
   std::fprintf(stderr,
-               "usage: %s upstream IP PORT | pipeline SERVER_PID N NAME | loris CONNS SECONDS NAME "
+               "usage: %s upstream IP PORT | pipeline SERVER_PID N NAME | halfclose N NAME | loris "
+               "CONNS SECONDS NAME "
                "[MS] | idle CONNS SECONDS NAME [MS]\n",
                argv[0]);
   return 2;

@@ -5,6 +5,7 @@
 #  2. 1,100 slow-loris clients (one byte a second), then 5,000 idle clients, each for SECONDS,
 #     reconnecting 1 s after the server closed them and then at once (a connection flood):
 #     latency of a legitimate TCP client (connect+query+answer) and of UDP answers (p50/p99/max).
+#  0. 100 connections: three pipelined queries, FIN, read to EOF: all answered?
 # One worker (its 1,024-connection cap is what the attackers fill), default --tcp-* limits.
 # usage: bench/tcp_abuse.sh [BUILD_DIR=build] [N=1000000] [SECONDS=10]
 set -u
@@ -29,6 +30,8 @@ in_ns $SERVER $D/Corefile 1 > $D/server.log 2>&1 &
 for i in $(seq 50); do SPID=$(pgrep -n -f "^$SERVER $D/Corefile"); [ -n "$SPID" ] && break; sleep 0.1; done
 for i in $(seq 50); do in_ns dig @127.0.0.1 -p 53 +tries=1 +time=1 +bufsize=4096 big.test TXT >/dev/null 2>&1 && break; sleep 0.1; done
 echo "== warm: $(in_ns dig @127.0.0.1 +tcp +short big.test TXT | wc -c) bytes of TXT text over TCP"
+echo "== 0. half-close (three queries, FIN)"
+in_ns $TOOL halfclose 100 big.test
 echo "== 1. pipelining without reading ($N queries)"
 in_ns $TOOL pipeline $SPID $N big.test
 echo "== 2. slow-loris (1,100 clients, one byte a second; closed ones come back 1 s later, then at once)"

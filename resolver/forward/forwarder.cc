@@ -117,9 +117,9 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   void forget(uint16_t id) noexcept { waiting_.erase(id); }
   bool idle() const noexcept { return waiting_.empty(); }
   bool dead() const noexcept { return dead_; }
-  bool stalled(MonoTime now) const noexcept {
-    return !dead_ && conn_->stalled(now, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::seconds(expire_)));
+  bool stalled(MonoTime now) noexcept {
+    return !dead_ && conn_->stalledAt(now, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::seconds(expire_)));
   }
   MonoTime lastUsed() const noexcept { return last_used_; }
   std::chrono::seconds expire() const noexcept { return expire_; }

@@ -411,27 +411,30 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
   out.sample("coredns_forward_max_concurrent_rejects_total", "",
              sum([&](unsigned i) { return rejects_[i].get(); }));
 
-  static constexpr const char* kSides[2] = {"client", "upstream"};
-  out.family("nodelocaldns_tcp_closed_total", "counter",
-             "TCP connections closed by a limit (side client or upstream; reason idle, "
-             "query_timeout, write_timeout, memory, evicted).");
-  for (size_t side = 0; side < 2; ++side) {
-    for (size_t r = 0; r < kTcpCloseCount; ++r) {
-      out.sample("nodelocaldns_tcp_closed_total",
-                 std::string("side=\"") + kSides[side] + "\",reason=\"" + tcpCloseLabel(r) + "\"",
-                 sum([&](unsigned i) { return tcp_[i].closed[side][r].get(); }));
+  // [side][reason] counters of the per-worker TcpStats.
+  auto tcpFamily = [&](const char* name, const char* help, size_t reasons,
+                       const char* (*label)(size_t), auto counter) {
+    static constexpr const char* kSides[2] = {"client", "upstream"};
+    out.family(name, "counter", help);
+    for (size_t side = 0; side < 2; ++side) {
+      for (size_t r = 0; r < reasons; ++r) {
+        out.sample(name, std::string("side=\"") + kSides[side] + "\",reason=\"" + label(r) + "\"",
+                   sum([&](unsigned i) { return counter(tcp_[i], side, r).get(); }));
+      }
     }
-  }
-  out.family("nodelocaldns_tcp_paused_total", "counter",
-             "Times a TCP client connection stopped reading, or an upstream connection refused a "
-             "query, at a limit (reason output, in_flight, memory).");
-  for (size_t side = 0; side < 2; ++side) {
-    for (size_t r = 0; r < kTcpPauseCount; ++r) {
-      out.sample("nodelocaldns_tcp_paused_total",
-                 std::string("side=\"") + kSides[side] + "\",reason=\"" + tcpPauseLabel(r) + "\"",
-                 sum([&](unsigned i) { return tcp_[i].paused[side][r].get(); }));
-    }
-  }
+  };
+  tcpFamily(
+      "nodelocaldns_tcp_closed_total",
+      "TCP connections closed by a limit (side client or upstream; reason idle, "
+      "query_timeout, write_timeout, memory, evicted).",
+      kTcpCloseCount, tcpCloseLabel,
+      [](const TcpStats& t, size_t side, size_t r) -> const Counter& { return t.closed[side][r]; });
+  tcpFamily(
+      "nodelocaldns_tcp_paused_total",
+      "Times a TCP client connection stopped reading, or an upstream connection refused a "
+      "query, at a limit (reason output, in_flight, memory).",
+      kTcpPauseCount, tcpPauseLabel,
+      [](const TcpStats& t, size_t side, size_t r) -> const Counter& { return t.paused[side][r]; });
   out.family("nodelocaldns_tcp_buffered_bytes", "gauge",
              "Bytes held by the buffers of TCP connections (client and upstream), all workers.");
   out.sample("nodelocaldns_tcp_buffered_bytes", "",

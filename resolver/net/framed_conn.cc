@@ -1,5 +1,7 @@
 #include "resolver/net/framed_conn.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -15,7 +17,11 @@ constexpr size_t kKeepOut = 16 << 10;
 }  // namespace
 
 FramedConn::FramedConn(Fd fd, TcpBudget* budget, MonoTime now) noexcept
-    : fd_(std::move(fd)), budget_(budget), partial_since_(now), last_progress_(now) {}
+    : fd_(std::move(fd)),
+      budget_(budget),
+      partial_since_(now),
+      last_progress_(now),
+      last_drain_(now) {}
 
 FramedConn::~FramedConn() { close(); }
 
@@ -70,6 +76,19 @@ FramedConn::Read FramedConn::read(MonoTime now) noexcept {
     account();
     return errno == EAGAIN || errno == EWOULDBLOCK ? Read::kAgain : Read::kError;
   }
+}
+
+bool FramedConn::stalledAt(MonoTime now, std::chrono::milliseconds timeout) noexcept {
+  int in_kernel = 0;
+  if (!fd_ || ::ioctl(fd_.get(), SIOCOUTQ, &in_kernel) != 0 || in_kernel < 0) {
+    in_kernel = 0;
+  }
+  const size_t unsent = out_.pending() + static_cast<size_t>(in_kernel);
+  if (unsent == 0 || unsent < last_unsent_) {
+    last_drain_ = now;
+  }
+  last_unsent_ = unsent;
+  return unsent > 0 && now - last_drain_ > timeout;
 }
 
 bool FramedConn::hasMessage() const noexcept { return in_.complete(); }

@@ -89,13 +89,15 @@ class FramedConn {
   /// Above the high watermark, until drained to the low one.
   bool readPaused() const noexcept { return paused_; }
   void setWatermarks(size_t high, size_t low) noexcept;
-  /// When output was last written (or first queued), or noteProgress() was last called.
-  MonoTime lastProgress() const noexcept { return last_progress_; }
-  void noteProgress(MonoTime now) noexcept { last_progress_ = now; }
   /// Output is queued and none of it was written for `timeout`.
   bool stalled(MonoTime now, std::chrono::milliseconds timeout) const noexcept {
     return !out_.empty() && now - last_progress_ > timeout;
   }
+  /// Called periodically (the owner's sweep): true once the bytes written toward the peer,
+  /// ours and those the kernel still holds unacknowledged (SIOCOUTQ), have not moved for
+  /// `timeout` — the peer does not read. Our queue alone is not enough: the kernel's send
+  /// buffer absorbs hundreds of KiB first.
+  bool stalledAt(MonoTime now, std::chrono::milliseconds timeout) noexcept;
   /// Bytes this connection holds (buffer capacities).
   size_t held() const noexcept { return held_; }
 
@@ -111,6 +113,8 @@ class FramedConn {
   size_t held_ = 0;
   MonoTime partial_since_;
   MonoTime last_progress_;
+  MonoTime last_drain_;  ///< stalledAt(): unsent bytes last seen zero or shrinking
+  size_t last_unsent_ = 0;
   bool paused_ = false;
   bool eof_ = false;
 };

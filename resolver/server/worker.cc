@@ -327,11 +327,10 @@ class Worker::TcpClient final : public net::IoHandler {
   }
 
   /// The limit this connection is past at `now`, if any.
-  std::optional<metrics::TcpClose> expired(MonoTime now) const noexcept {
+  std::optional<metrics::TcpClose> expired(MonoTime now) noexcept {
     const auto& lim = w_.tcp_limits_;
-    if ((conn_.pending() > 0 || conn_.hasMessage()) &&
-        now - conn_.lastProgress() > lim.idle_timeout) {
-      return metrics::TcpClose::kWriteTimeout;  // answers (or queries behind them) not read
+    if (conn_.stalledAt(now, lim.idle_timeout)) {
+      return metrics::TcpClose::kWriteTimeout;  // the client does not read its answers
     }
     if (reading() && conn_.partial() && now - conn_.partialSince() > lim.query_timeout) {
       return metrics::TcpClose::kQueryTimeout;
@@ -392,7 +391,6 @@ class Worker::TcpClient final : public net::IoHandler {
       }
       had_query_ = true;
       last_query_ = now;
-      conn_.noteProgress(now);
       w_.client_lru_.splice(w_.client_lru_.end(), w_.client_lru_, lru_);
       Client c;
       c.tcp = true;
