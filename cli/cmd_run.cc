@@ -36,6 +36,7 @@ struct RunFlags {
   std::string rules_backend = "auto";
   unsigned workers = 0;
   size_t cache_max_bytes = size_t{64} << 20;
+  unsigned max_upstream_queries = 1024;
   std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
@@ -45,13 +46,21 @@ struct RunFlags {
   unsigned tcp_max_in_flight = 64;
   size_t tcp_output_high_bytes = size_t{256} << 10;
   size_t tcp_worker_max_bytes = size_t{32} << 20;
+  size_t http_max_connections = 128;
+  size_t http_max_header_bytes = 8192;
+  std::string http_header_timeout = "1s";
+  std::string health_cache = "1s";
 };
 
-Result<std::chrono::milliseconds> tcpTimeout(std::string_view flag, const std::string& value) {
+// A Go duration flag within [min, max].
+Result<std::chrono::milliseconds> durationFlag(std::string_view flag, const std::string& value,
+                                               std::chrono::milliseconds min,
+                                               std::chrono::milliseconds max) {
   auto d = parseGoDuration(value);
-  if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::hours(1)) {
-    return fail(Errc::kInvalidArgument, "invalid --" + std::string(flag) + " '" + value +
-                                            "': expected a duration from 10ms to 1h");
+  if (!d || *d < min || *d > max) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --" + std::string(flag) + " '" + value + "': expected a duration from " +
+                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) + "ms");
   }
   return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
@@ -131,6 +140,7 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   }
   c.server.workers = f.workers;
   c.server.cache_max_bytes = f.cache_max_bytes;
+  c.server.max_upstream_queries = f.max_upstream_queries;
   if (f.udp_wait == "epoll") {
     c.server.udp_wait = resolver::UdpWait::kEpoll;
   } else if (f.udp_wait != "auto") {
@@ -148,12 +158,14 @@ Result<RunConfig> toConfig(const RunFlags& f) {
                                             "': expected a duration of at least 1s");
   }
   c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
-  auto idle = tcpTimeout("tcp-idle-timeout", f.tcp_idle_timeout);
+  auto idle = durationFlag("tcp-idle-timeout", f.tcp_idle_timeout, std::chrono::milliseconds(10),
+                           std::chrono::hours(1));
   if (!idle) {
     return fail(std::move(idle.error()));
   }
   c.server.tcp_idle_timeout = *idle;
-  auto query = tcpTimeout("tcp-query-timeout", f.tcp_query_timeout);
+  auto query = durationFlag("tcp-query-timeout", f.tcp_query_timeout, std::chrono::milliseconds(10),
+                            std::chrono::hours(1));
   if (!query) {
     return fail(std::move(query.error()));
   }
@@ -176,6 +188,25 @@ Result<RunConfig> toConfig(const RunFlags& f) {
   c.server.tcp_output_high = f.tcp_output_high_bytes;
   c.server.tcp_worker_bytes = f.tcp_worker_max_bytes;
   c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
+  if (f.http_max_connections < 1 || f.http_max_header_bytes < 64) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --http-max-connections or --http-max-header-bytes: expected at least 1 "
+                "connection and 64 bytes");
+  }
+  c.http.max_connections = f.http_max_connections;
+  c.http.max_header_bytes = f.http_max_header_bytes;
+  using std::chrono::milliseconds;
+  auto ht = durationFlag("http-header-timeout", f.http_header_timeout, milliseconds(10),
+                         milliseconds(60000));
+  if (!ht) {
+    return fail(std::move(ht.error()));
+  }
+  c.http.header_timeout = *ht;
+  auto hc = durationFlag("health-cache", f.health_cache, milliseconds(0), milliseconds(1000));
+  if (!hc) {
+    return fail(std::move(hc.error()));
+  }
+  c.health_cache = *hc;
   return c;
 }
 
@@ -241,6 +272,10 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--cache-max-bytes", f.cache_max_bytes, "Memory bound of all caches")
       ->capture_default_str();
+  cmd->add_option("--max-upstream-queries", f.max_upstream_queries,
+                  "Upstream queries in flight per worker; beyond it SERVFAIL at once (0 = only "
+                  "the RLIMIT_NOFILE cap)")
+      ->capture_default_str();
   cmd->add_option("--udp-wait", f.udp_wait,
                   "How workers wait for UDP queries: auto (block in recvmmsg while one socket "
                   "carries the load), epoll (always in epoll_wait)")
@@ -250,6 +285,19 @@ Command addRunCommand(CLI::App& app) {
                   "sockets), always, never; SIGUSR2 always hands over")
       ->capture_default_str();
   cmd->add_option("--shutdown-timeout", f.shutdown_timeout, "Upper bound of the shutdown")
+      ->capture_default_str();
+  cmd->add_option("--http-max-connections", f.http_max_connections,
+                  "Open HTTP connections at most (per process); at the cap the oldest one still "
+                  "sending its request is closed")
+      ->capture_default_str();
+  cmd->add_option("--http-max-header-bytes", f.http_max_header_bytes,
+                  "Longest HTTP request head (request line and headers); longer gets 431")
+      ->capture_default_str();
+  cmd->add_option("--http-header-timeout", f.http_header_timeout,
+                  "Time for an HTTP client to send its request head, and to take the answer")
+      ->capture_default_str();
+  cmd->add_option("--health-cache", f.health_cache,
+                  "How long one health probe answers /health and /ready (0s to 1s)")
       ->capture_default_str();
   cmd->add_option("--tcp-idle-timeout", f.tcp_idle_timeout,
                   "Close a TCP connection without a complete query, or whose answers were not "

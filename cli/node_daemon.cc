@@ -12,12 +12,12 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "base/random.h"
 #include "cli/node_flags.h"
 #include "cli/run_process.h"
 #include "resolver/resolver.h"
@@ -84,7 +84,7 @@ Result<std::string> selfExecutable() {
 }
 
 std::optional<pid_t> readPidFile(const std::string& pidfile) {
-  auto text = readFile(pidfile);
+  auto text = readOwnFile(pidfile);  // a planted symbolic link names no daemon of ours
   if (!text) {
     return std::nullopt;
   }
@@ -157,11 +157,11 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
   if (argv.empty()) {
     return fail(Errc::kInvalidArgument, "empty command line");
   }
-  int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log < 0) {
-    return failSys(errno, "open log file '" + log_file + "'");
+  auto log = openOwnFile(log_file, O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (!log) {
+    return fail(std::move(log.error()).withContext("open log file"));
   }
-  Fd log_fd(log);
+  Fd log_fd = std::move(*log);
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null < 0) {
     return failSys(errno, "open '/dev/null'");
@@ -276,8 +276,7 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
     return false;
   }
-  std::random_device rd;
-  uint16_t id = static_cast<uint16_t>(rd());
+  uint16_t id = static_cast<uint16_t>(random64());
   std::string q;
   q += static_cast<char>(id >> 8);
   q += static_cast<char>(id & 0xff);

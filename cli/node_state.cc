@@ -64,16 +64,18 @@ Result<NodeLock> NodeLock::acquire(const std::string& pidfile) {
   if (auto r = ensureParentDirs(path); !r) {
     return fail(std::move(r.error()));
   }
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) {
-    return failSys(errno, "open lock file '" + path + "'");
+  // O_NOFOLLOW: the pid written below must never land in the target of a planted link.
+  auto opened = openOwnFile(path, O_RDWR | O_CREAT, 0600);
+  if (!opened) {
+    return fail(std::move(opened.error()).withContext("open lock file"));
   }
+  Fd fd = std::move(*opened);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) {
       return failSys(errno, "lock '" + path + "'");
     }
     std::string holder = "another process";
-    if (auto text = readFile(path); text && !text->empty()) {
+    if (auto text = readOwnFile(path); text && !text->empty()) {
       holder = "pid " + text->substr(0, text->find('\n'));
     }
     return fail(Errc::kBusy, "another nodelocaldns install, teardown or stop is running (" +

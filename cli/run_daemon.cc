@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
@@ -15,6 +16,7 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "cli/run_caps.h"
 #include "cli/run_http.h"
 #include "cli/run_metrics.h"
 #include "cli/run_process.h"
@@ -57,6 +59,17 @@ std::string baseName(const std::string& path) {
 // and the sync loop running, so a test can watch /health turn red.
 int wedgeSignal() { return SIGRTMIN + 1; }
 
+// Test hook (NLD_TEST_HOOKS=1, NLD_TEST_PROBE_DELAY_MS=n): every health probe first waits n ms,
+// so a test can check that reload and shutdown do not wait for a probe.
+milliseconds testProbeDelay() {
+  static const milliseconds delay = [] {
+    const char* hooks = std::getenv("NLD_TEST_HOOKS");
+    const char* ms = std::getenv("NLD_TEST_PROBE_DELAY_MS");
+    return hooks != nullptr && ms != nullptr ? milliseconds(std::atoll(ms)) : milliseconds(0);
+  }();
+  return delay;
+}
+
 enum class Source : uint8_t { kBase, kConfAsIs, kBuiltin };
 
 class Daemon {
@@ -67,6 +80,8 @@ class Daemon {
  private:
   Result<void> startUp();
   Result<std::string> renderText();
+  /// parseCorefile() as parse() calls it, without logging the notes.
+  Result<resolver::config::Config> parseQuiet(const std::string& text) const;
   Result<resolver::config::Config> parse(const std::string& text);
   std::vector<SocketAddress> httpAddresses(const resolver::config::Config& config) const;
   void reload(const char* why);
@@ -83,16 +98,25 @@ class Daemon {
   [[noreturn]] void forcedExit(int signo, bool teardown);
   HttpResponse handleHttp(const std::string& path);
   bool healthy();
+  bool probeHealthy();
 
   RunConfig cfg_;
   RunMetrics metrics_;
   Source source_ = Source::kBuiltin;
   std::string text_;                                         // the Corefile text being served
   std::optional<resolver::config::KubeDnsConfig> kube_dns_;  // last valid one
-  std::mutex server_mutex_;  // orders control calls between this thread and the HTTP thread
+  // Orders this thread's control calls on server_ with the drain thread's. The HTTP thread never
+  // takes it: server_ is set before the HTTP server starts and outlives it, and the calls the
+  // handlers make (probe, progress, upstreamReachable, renderMetrics) are safe beside the
+  // control calls (resolver.h), so a slow probe never delays a reload or the shutdown.
+  std::mutex server_mutex_;
   std::unique_ptr<resolver::Server> server_;
-  bool wedged_ = false;
+  std::atomic<bool> wedged_{false};
+  // The last health probe (HTTP thread only): reused for cfg_.health_cache from its start.
+  std::optional<Clock::time_point> health_at_;
+  bool health_ok_ = false;
   std::unique_ptr<HttpServer> http_;
+  std::atomic<bool> http_stopping_{false};
   std::unique_ptr<netcfg::LinkWatcher> link_watcher_;
   std::unique_ptr<DirWatcher> dir_watcher_;
   Fd signal_fd_;
@@ -128,6 +152,15 @@ Result<std::string> Daemon::renderText() {
     base = defaultBaseCorefile(cfg_.health_port);
   }
   namespace rc = resolver::config;
+  const std::optional<rc::KubeDnsConfig> previous = kube_dns_;
+  auto invalidConfigMap = [&](const std::string& why) {
+    metrics_.count(SetupError::kConfigmap);
+    // Errors of a key already name the ConfigMap, the key and its file.
+    const bool named = why.rfind("kube-dns ConfigMap", 0) == 0;
+    NLD_LOG(kConfig, warn, "{}{}, {}",
+            named ? "" : "invalid kube-dns ConfigMap in '" + cfg_.kube_dns_dir + "': ", why,
+            previous ? "keeping the previous one" : "ignoring it");
+  };
   if (!cfg_.kube_dns_dir.empty()) {
     auto kd = rc::loadKubeDnsConfigDir(cfg_.kube_dns_dir);
     if (kd) {
@@ -138,9 +171,7 @@ Result<std::string> Daemon::renderText() {
     } else if (kd.error().code() == Errc::kNotFound) {
       kube_dns_ = rc::KubeDnsConfig{};  // optional volume: no ConfigMap
     } else {
-      metrics_.count(SetupError::kConfigmap);
-      NLD_LOG(kConfig, warn, "invalid kube-dns ConfigMap in '{}': {}, {}", cfg_.kube_dns_dir,
-              kd.error().message(), kube_dns_ ? "keeping the previous one" : "ignoring it");
+      invalidConfigMap(kd.error().message());
     }
   }
   rc::SubstitutionParams params;
@@ -160,6 +191,23 @@ Result<std::string> Daemon::renderText() {
     }
   }
   auto out = rc::renderRuntimeCorefile(base, params);
+  const bool new_config_map = kube_dns_ && !kube_dns_->version.empty() &&
+                              (!previous || previous->version != kube_dns_->version);
+  if (out && new_config_map && !parseQuiet(*out)) {
+    // A ConfigMap that validates must also give a Corefile that parses. When only its blocks
+    // break it, the ConfigMap is what is invalid (counted and named so), not the base Corefile
+    // (whose line numbers the parse error would quote): serve without it.
+    rc::SubstitutionParams without = params;
+    without.kube_dns = previous ? *previous : rc::KubeDnsConfig{};
+    auto fallback = rc::renderRuntimeCorefile(base, without);
+    if (fallback && parseQuiet(*fallback)) {
+      auto error = parseQuiet(*out).error().message();
+      kube_dns_ = previous;
+      invalidConfigMap("kube-dns ConfigMap in '" + cfg_.kube_dns_dir +
+                       "': the Corefile blocks it gives do not parse (" + error + ")");
+      out = std::move(fallback);
+    }
+  }
   if (!out) {
     std::string msg = out.error().message();
     if (!params.cluster_dns && msg.find("CLUSTER") != std::string::npos) {
@@ -172,7 +220,7 @@ Result<std::string> Daemon::renderText() {
   return out;
 }
 
-Result<resolver::config::Config> Daemon::parse(const std::string& text) {
+Result<resolver::config::Config> Daemon::parseQuiet(const std::string& text) const {
   resolver::config::ParseOptions opts;
   opts.default_port = cfg_.dns_port;
   opts.own_addresses = cfg_.local_ips;
@@ -181,7 +229,11 @@ Result<resolver::config::Config> Daemon::parse(const std::string& text) {
   std::string name = source_ == Source::kBuiltin ? "built-in Corefile"
                      : source_ == Source::kBase  ? cfg_.base_corefile
                                                  : cfg_.conf;
-  auto config = resolver::config::parseCorefile(text, name, opts);
+  return resolver::config::parseCorefile(text, name, opts);
+}
+
+Result<resolver::config::Config> Daemon::parse(const std::string& text) {
+  auto config = parseQuiet(text);
   if (config) {
     for (const auto& b : config->blocks) {
       for (const auto& note : b.notes) {
@@ -356,10 +408,30 @@ void Daemon::ensureRulesNow() {
   }
 }
 
+// HTTP thread. A result younger than --health-cache answers (kubelet, a load balancer and
+// Prometheus may all ask each second; a flood of /health requests costs one probe a second).
 bool Daemon::healthy() {
-  std::lock_guard lock(server_mutex_);
-  if (!server_ || wedged_) {
+  if (wedged_.load()) {
     return false;
+  }
+  auto now = Clock::now();
+  if (health_at_ && now - *health_at_ < cfg_.health_cache) {
+    return health_ok_;
+  }
+  health_ok_ = probeHealthy();
+  health_at_ = now;
+  return health_ok_;
+}
+
+bool Daemon::probeHealthy() {
+  if (testProbeDelay().count() > 0) {
+    // NLD_TEST_HOOKS: a probe as slow as one to a stuck worker; cut short when the HTTP server
+    // stops, so only reload and shutdown timing is under test.
+    NLD_LOG(kMetrics, info, "test hook: health probe delayed {}ms", testProbeDelay().count());
+    auto until = Clock::now() + testProbeDelay();
+    while (Clock::now() < until && !http_stopping_.load()) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
   }
   // Watchdog: the probe must be answered AND our workers' packet counter must have moved (the
   // probe's own query counts), so an answer from another instance's socket in the SO_REUSEPORT
@@ -388,20 +460,13 @@ HttpResponse Daemon::handleHttp(const std::string& path) {
     if (!healthy()) {
       return {503, "text/plain; charset=utf-8", "DNS serving loop not answering\n"};
     }
-    std::lock_guard lock(server_mutex_);
-    if (!server_ || !server_->upstreamReachable()) {
+    if (!server_->upstreamReachable()) {
       return {503, "text/plain; charset=utf-8", "no upstream reachable\n"};
     }
     return {200, "text/plain; charset=utf-8", "OK"};
   }
   if (path == "/metrics") {
-    std::string text;
-    {
-      std::lock_guard lock(server_mutex_);
-      if (server_) {
-        text = server_->renderMetrics();
-      }
-    }
+    std::string text = server_->renderMetrics();
     text += metrics_.render(text);
     return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
   }
@@ -476,6 +541,18 @@ Result<void> Daemon::startUp() {
       return fail(std::move(r.error()).withContext("write -conf"));
     }
   }
+  // The interface is set up; what is left (listeners, rules, the link watcher, reloads, the
+  // teardown) needs only the network capabilities. Before the first thread starts: capabilities
+  // are per thread.
+  auto caps = dropCapabilities();
+  if (!caps) {
+    return fail(std::move(caps.error()).withContext("drop capabilities"));
+  }
+  if (caps->effective_after != caps->effective_before) {
+    NLD_LOG(kCli, info, "capabilities kept: {} (all others dropped{})",
+            capabilityNames(caps->effective_after),
+            caps->bounding_dropped ? ", also from the bounding set" : "");
+  }
   std::vector<SocketAddress> http_addresses = httpAddresses(*config);
   auto server = resolver::Server::create(std::move(*config), cfg_.server);
   if (!server) {
@@ -497,7 +574,7 @@ Result<void> Daemon::startUp() {
   }
 
   auto http = HttpServer::create(
-      [this](const std::string&, const std::string& path) { return handleHttp(path); });
+      [this](const std::string&, const std::string& path) { return handleHttp(path); }, cfg_.http);
   if (!http) {
     return fail(std::move(http.error()));
   }
@@ -632,6 +709,7 @@ int Daemon::shutdown(int signo) {
   if (!removeInterfaceOnTeardown(teardown)) {
     failed = true;
   }
+  http_stopping_ = true;
   http_->stop();
   if (pidfile_written_) {
     removePidFileIfOwned(cfg_.pidfile, ::getpid());
@@ -753,7 +831,7 @@ Result<int> Daemon::run() {
           NLD_LOG(kCli, warn, "test hook: stopping the DNS workers");
           std::lock_guard lock(server_mutex_);
           server_->stop(milliseconds(0));
-          wedged_ = true;
+          wedged_.store(true);
         } else {
           return shutdown(signo);
         }

@@ -35,6 +35,7 @@
 #include "base/ip.h"
 #include "base/result.h"
 #include "cli/run_flags.h"
+#include "cli/run_http.h"
 #include "netcfg/link.h"
 #include "netcfg/rules_backend.h"
 #include "resolver/resolver.h"
@@ -64,6 +65,9 @@ struct RunConfig {
   HandoverMode handover = HandoverMode::kAuto;
   std::chrono::milliseconds shutdown_timeout{10000};
   std::chrono::milliseconds drain{2000};
+  HttpLimits http;  ///< --http-max-connections, --http-max-header-bytes, --http-header-timeout
+  /// --health-cache: a probe result answers /health and /ready for this long (0 = every time)
+  std::chrono::milliseconds health_cache{1000};
 };
 
 /// The built-in Corefile served when neither -basecorefile nor -conf exists (with placeholders

@@ -1,31 +1,40 @@
 #include "cli/run_http.h"
 
-#include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
+#include <list>
+#include <unordered_map>
+
+#include "cli/run_http_request.h"
 
 namespace nld::cli {
 namespace {
 
-constexpr size_t kMaxRequest = 8192;
-constexpr int kReadTimeoutMs = 2000;
+using Clock = std::chrono::steady_clock;
+
+// epoll tags: 0 the wake eventfd, kListenerTag | fd a listener, otherwise a connection id.
+constexpr uint64_t kWakeTag = 0;
+constexpr uint64_t kListenerTag = uint64_t{1} << 63;
+constexpr int kMaxEvents = 64;
+constexpr int kAcceptsPerWake = 64;  // per listener and round, so one cannot starve the others
 
 const char* reason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 400:
+      return "Bad Request";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
-    case 400:
-      return "Bad Request";
+    case 431:
+      return "Request Header Fields Too Large";
     case 503:
       return "Service Unavailable";
     default:
@@ -33,33 +42,38 @@ const char* reason(int status) {
   }
 }
 
-void sendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        return;
-      }
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, static_cast<int>(left.count()));
-      continue;
-    }
-    return;
+std::string render(const HttpResponse& resp, bool head_only) {
+  std::string out = "HTTP/1.0 " + std::to_string(resp.status) + " " + reason(resp.status) +
+                    "\r\nContent-Type: " + resp.content_type +
+                    "\r\nContent-Length: " + std::to_string(resp.body.size()) +
+                    "\r\nConnection: close\r\n\r\n";
+  if (!head_only) {
+    out += resp.body;
   }
+  return out;
 }
 
+struct Conn {
+  uint64_t id = 0;
+  Fd fd;
+  std::string in;
+  std::string out;
+  size_t sent = 0;
+  bool writing = false;
+  Clock::time_point deadline;
+};
+
 }  // namespace
+
+// The server thread's state: connections in accept order (oldest first), so the eviction victim
+// and, for those still reading, the earliest deadline are near the front.
+struct HttpServer::Loop {
+  using Iter = std::list<Conn>::iterator;
+  std::list<Conn> conns;
+  std::unordered_map<uint64_t, Iter> by_id;
+  std::vector<int> listener_fds;  // registered with epoll_
+  uint64_t next_id = 1;
+};
 
 Result<Fd> listenTcpReusePort(const SocketAddress& address, int backlog) {
   int af = toAf(address.ip.family());
@@ -87,15 +101,29 @@ Result<Fd> listenTcpReusePort(const SocketAddress& address, int backlog) {
   return fd;
 }
 
-HttpServer::HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
+HttpServer::HttpServer(HttpHandler handler, HttpLimits limits)
+    : handler_(std::move(handler)), limits_(limits) {
+  limits_.max_connections = std::max<size_t>(limits_.max_connections, 1);
+  limits_.max_header_bytes = std::max<size_t>(limits_.max_header_bytes, 16);
+}
 
-Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpHandler handler) {
-  std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler)));
+Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpHandler handler, HttpLimits limits) {
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), limits));
   server->wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!server->wake_) {
     return failSys(errno, "http server: eventfd");
   }
-  server->thread_ = std::thread([s = server.get()] { s->loop(); });
+  server->epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!server->epoll_) {
+    return failSys(errno, "http server: epoll");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  if (::epoll_ctl(server->epoll_.get(), EPOLL_CTL_ADD, server->wake_.get(), &ev) != 0) {
+    return failSys(errno, "http server: epoll_ctl");
+  }
+  server->thread_ = std::thread([s = server.get()] { s->run(); });
   return server;
 }
 
@@ -146,9 +174,9 @@ Result<void> HttpServer::setListeners(const std::vector<SocketAddress>& addresse
       ::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&ss), &len);
       next.push_back(Listener{want, SocketAddress::fromSockaddr(ss), std::move(*fd)});
     }
-    // Vanished listeners stay open until the server thread rebuilds its poll set, so their fd
-    // numbers cannot be reused (e.g. by a DNS TCP listener) while it may still accept on them.
-    // shutdown() stops a listening socket at once (new connections are refused).
+    // Vanished listeners stay open until the server thread has taken them out of its epoll set,
+    // so their fd numbers cannot be reused (e.g. by a DNS TCP listener) while it may still
+    // accept on them. shutdown() stops a listening socket at once (new connections are refused).
     for (Listener& l : listeners_) {
       ::shutdown(l.fd.get(), SHUT_RDWR);
       retired_.push_back(std::move(l.fd));
@@ -172,95 +200,237 @@ std::vector<SocketAddress> HttpServer::boundAddresses() const {
   return out;
 }
 
-void HttpServer::loop() {
-  std::vector<pollfd> fds;
-  while (!stopping_.load()) {
-    fds.clear();
-    fds.push_back({wake_.get(), POLLIN, 0});
-    {
-      std::lock_guard lock(mutex_);
-      retired_.clear();
-      for (const Listener& l : listeners_) {
-        fds.push_back({l.fd.get(), POLLIN, 0});
-      }
-    }
-    int n = ::poll(fds.data(), fds.size(), 1000);
-    if (n <= 0) {
-      continue;
-    }
-    if (fds[0].revents != 0) {
-      uint64_t v = 0;
-      [[maybe_unused]] ssize_t r = ::read(wake_.get(), &v, sizeof(v));
-      continue;  // the listener set may have changed: rebuild before accepting
-    }
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if ((fds[i].revents & POLLIN) == 0) {
-        continue;
-      }
-      Fd conn(::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (conn) {
-        serve(conn.get());
-      }
-    }
-  }
-}
+void HttpServer::run() {
+  Loop loop;
+  const int ep = epoll_.get();
 
-void HttpServer::serve(int fd) {
-  std::string request;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadTimeoutMs);
-  while (request.find("\r\n\r\n") == std::string::npos &&
-         request.find("\n\n") == std::string::npos && request.size() < kMaxRequest) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return;
+  auto close_conn = [&](Loop::Iter it) {
+    loop.by_id.erase(it->id);
+    loop.conns.erase(it);  // closing the fd takes it out of the epoll set
+  };
+
+  auto sync_listeners = [&] {
+    std::lock_guard lock(mutex_);
+    std::vector<int> wanted;
+    for (const Listener& l : listeners_) {
+      wanted.push_back(l.fd.get());
     }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      return;
+    for (int fd : loop.listener_fds) {
+      if (std::find(wanted.begin(), wanted.end(), fd) == wanted.end()) {
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+      }
     }
-    char buf[2048];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      continue;
+    for (int fd : wanted) {
+      if (std::find(loop.listener_fds.begin(), loop.listener_fds.end(), fd) ==
+          loop.listener_fds.end()) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kListenerTag | static_cast<uint32_t>(fd);
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+      }
     }
-    if (n <= 0) {
-      break;  // EOF: HTTP/0.9-style request without headers is still answered below
-    }
-    request.append(buf, static_cast<size_t>(n));
-  }
-  size_t eol = request.find_first_of("\r\n");
-  std::string line = request.substr(0, eol);
-  size_t sp1 = line.find(' ');
-  HttpResponse resp;
-  if (sp1 == std::string::npos) {
-    resp = {400, "text/plain; charset=utf-8", "bad request\n"};
-  } else {
-    std::string method = line.substr(0, sp1);
-    size_t sp2 = line.find(' ', sp1 + 1);
-    std::string target =
-        line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp1 - 1);
-    std::string path = target.substr(0, target.find('?'));
-    if (method != "GET" && method != "HEAD") {
-      resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
-    } else {
-      resp = handler_(method, path);
-      if (method == "HEAD") {
-        std::string len = std::to_string(resp.body.size());
-        std::string head = "HTTP/1.0 " + std::to_string(resp.status) + " " + reason(resp.status) +
-                           "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " + len +
-                           "\r\nConnection: close\r\n\r\n";
-        sendAll(fd, head);
+    loop.listener_fds = std::move(wanted);
+    retired_.clear();  // out of the epoll set: safe to close now
+  };
+
+  // Sends what the socket takes; closes the connection once all is out (or on an error).
+  auto write_some = [&](Loop::Iter it) {
+    while (it->sent < it->out.size()) {
+      ssize_t n =
+          ::send(it->fd.get(), it->out.data() + it->sent, it->out.size() - it->sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        it->sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+      } else {
+        close_conn(it);
         return;
       }
     }
+    ::shutdown(it->fd.get(), SHUT_WR);
+    close_conn(it);
+  };
+
+  auto answer = [&](Loop::Iter it, const HttpRequest& req) {
+    HttpResponse resp;
+    bool head_only = false;
+    switch (req.status) {
+      case HttpParseStatus::kComplete:
+        if (req.method != "GET" && req.method != "HEAD") {
+          resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
+        } else {
+          resp = handler_(req.method, req.path);
+          head_only = req.method == "HEAD";
+        }
+        break;
+      case HttpParseStatus::kTooLarge:
+        resp = {431, "text/plain; charset=utf-8", "request header too large\n"};
+        break;
+      default:
+        resp = {400, "text/plain; charset=utf-8", "bad request\n"};
+        break;
+    }
+    it->in = std::string();
+    it->out = render(resp, head_only);
+    it->writing = true;
+    it->deadline = Clock::now() + limits_.header_timeout;
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.u64 = it->id;
+    ::epoll_ctl(ep, EPOLL_CTL_MOD, it->fd.get(), &ev);
+    write_some(it);
+  };
+
+  // Reads what arrived (never more than the head cap in all), then answers once the head is
+  // complete, oversized or malformed.
+  auto read_some = [&](Loop::Iter it) {
+    bool eof = false;
+    char buf[4096];
+    while (it->in.size() < limits_.max_header_bytes) {
+      size_t room = std::min(sizeof(buf), limits_.max_header_bytes - it->in.size());
+      ssize_t n = ::recv(it->fd.get(), buf, room, 0);
+      if (n > 0) {
+        it->in.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      }
+      close_conn(it);
+      return;
+    }
+    if (eof && it->in.empty()) {
+      close_conn(it);  // a TCP connect check, or a client that gave up
+      return;
+    }
+    HttpRequest req = parseHttpRequest(it->in, limits_.max_header_bytes, eof);
+    if (req.status != HttpParseStatus::kNeedMore) {
+      answer(it, req);
+    }
+  };
+
+  // At the cap: the oldest connection still reading its request goes (an idle or slow client;
+  // the newcomer may be kubelet's probe), else the oldest.
+  auto make_room = [&] {
+    while (loop.conns.size() >= limits_.max_connections) {
+      auto victim = std::find_if(loop.conns.begin(), loop.conns.end(),
+                                 [](const Conn& c) { return !c.writing; });
+      close_conn(victim == loop.conns.end() ? loop.conns.begin() : victim);
+      evicted_.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+
+  auto accept_from = [&](int listen_fd) {
+    for (int i = 0; i < kAcceptsPerWake; ++i) {
+      Fd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!fd) {
+        if (errno == EINTR || errno == ECONNABORTED) {
+          continue;
+        }
+        if ((errno == EMFILE || errno == ENFILE) && !loop.conns.empty()) {
+          // Out of fds: give up our oldest connection, so the listener does not stay ready
+          // (and the loop busy) with nothing accepted.
+          close_conn(loop.conns.begin());
+          evicted_.fetch_add(1, std::memory_order_relaxed);
+        }
+        return;
+      }
+      make_room();
+      Conn c;
+      c.id = loop.next_id++;
+      c.fd = std::move(fd);
+      c.deadline = Clock::now() + limits_.header_timeout;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.u64 = c.id;
+      if (::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd.get(), &ev) != 0) {
+        continue;
+      }
+      loop.conns.push_back(std::move(c));
+      loop.by_id.emplace(loop.conns.back().id, std::prev(loop.conns.end()));
+    }
+  };
+
+  // Closes connections past their deadline. @return the epoll timeout to the next one.
+  auto expire = [&]() -> int {
+    auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    for (auto it = loop.conns.begin(); it != loop.conns.end();) {
+      auto cur = it++;
+      if (now >= cur->deadline) {
+        close_conn(cur);
+        timed_out_.fetch_add(1, std::memory_order_relaxed);
+      } else if (!next || cur->deadline < *next) {
+        next = cur->deadline;
+      }
+    }
+    if (!next) {
+      return -1;
+    }
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+    return static_cast<int>(std::clamp<int64_t>(ms, 1, 60000));
+  };
+
+  epoll_event events[kMaxEvents];
+  int timeout = -1;
+  while (!stopping_.load()) {
+    int n = ::epoll_wait(ep, events, kMaxEvents, timeout);
+    if (n < 0) {
+      n = 0;  // EINTR; anything else cannot happen with a valid epoll fd
+    }
+    // The wake first: a listener may have been retired, and its events must then be ignored.
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kWakeTag) {
+        uint64_t v = 0;
+        [[maybe_unused]] ssize_t r = ::read(wake_.get(), &v, sizeof(v));
+        sync_listeners();
+      }
+    }
+    if (stopping_.load()) {
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) {
+        continue;
+      }
+      if ((tag & kListenerTag) != 0) {
+        int fd = static_cast<int>(tag & ~kListenerTag);
+        if (std::find(loop.listener_fds.begin(), loop.listener_fds.end(), fd) !=
+            loop.listener_fds.end()) {
+          accept_from(fd);
+        }
+        continue;
+      }
+      auto found = loop.by_id.find(tag);
+      if (found == loop.by_id.end()) {
+        continue;  // closed earlier in this round
+      }
+      Loop::Iter it = found->second;
+      if (it->writing) {
+        write_some(it);
+      } else if ((events[i].events & EPOLLERR) != 0) {
+        close_conn(it);
+      } else {
+        read_some(it);
+      }
+    }
+    timeout = expire();
   }
-  std::string out = "HTTP/1.0 " + std::to_string(resp.status) + " " + reason(resp.status) +
-                    "\r\nContent-Type: " + resp.content_type +
-                    "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-                    "\r\nConnection: close\r\n\r\n" + resp.body;
-  sendAll(fd, out);
-  ::shutdown(fd, SHUT_WR);
+  loop.by_id.clear();
+  loop.conns.clear();
+  for (int fd : loop.listener_fds) {
+    ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+  }
 }
 
 }  // namespace nld::cli

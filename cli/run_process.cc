@@ -51,6 +51,7 @@ void scanProcNet(const std::string& file, const std::vector<std::string>& wanted
 Result<void> writePidFile(const std::string& path, pid_t pid) {
   AtomicWriteOptions options;
   options.mode = 0644;
+  options.ours = true;  // a planted symlink is refused; someone else's old file is not kept
   if (auto r = writeFileAtomic(path, std::to_string(pid) + "\n", options); !r) {
     return fail(std::move(r.error()).withContext("write pidfile"));
   }
@@ -58,7 +59,7 @@ Result<void> writePidFile(const std::string& path, pid_t pid) {
 }
 
 bool removePidFileIfOwned(const std::string& path, pid_t pid) {
-  auto text = readFile(path);
+  auto text = readOwnFile(path);
   if (!text) {
     return false;
   }

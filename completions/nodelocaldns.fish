@@ -151,12 +151,22 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l workers -x \
     -d 'DNS worker threads (default 0 = one per CPU, capped by the cgroup CPU limit)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l cache-max-bytes -x \
     -d 'Memory bound of all caches together (default 64 MiB)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l max-upstream-queries -x \
+    -d 'Upstream queries in flight per worker; beyond it SERVFAIL at once (default 1024)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l udp-wait -x -a 'auto epoll' \
     -d 'How workers wait for UDP queries: auto (block in recvmmsg while one socket carries the load), epoll (default auto)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l handover -x -a 'auto always never' \
     -d 'On SIGTERM: auto (hand over without teardown when a successor shares our DNS sockets), always, never (default auto)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l shutdown-timeout -x \
     -d 'Upper bound of the shutdown (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-max-connections -x \
+    -d 'HTTP connections open at once; at the cap the oldest still sending its request is closed (default 128)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-max-header-bytes -x \
+    -d 'Longest HTTP request head; longer gets 431 (default 8192)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-header-timeout -x \
+    -d 'Time to send the HTTP request head, and to take the answer (default 1s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l health-cache -x \
+    -d 'How long one health probe answers /health and /ready, 0s to 1s (default 1s)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-idle-timeout -x \
     -d 'Close a TCP connection without a complete query or whose answers are not read (default 10s)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-query-timeout -x \

@@ -6,7 +6,9 @@
 // and the immutable config snapshot, swapped atomically by reload().
 //
 // Threading: create() and every method may be called from any one control thread (not from a
-// worker). Errors: create()/reload() return Result with a message naming the address or block;
+// worker); probe(), progress(), upstreamReachable() and renderMetrics() also from one more thread
+// (the daemon's HTTP thread) at the same time — they take the server's own lock only briefly.
+// Errors: create()/reload() return Result with a message naming the address or block;
 // nothing here throws.
 #pragma once
 
@@ -47,9 +49,19 @@ struct ServerOptions {
   unsigned tcp_max_in_flight = 64;                    ///< per client connection
   size_t tcp_output_high = size_t{256} << 10;         ///< stop reading; resume at a quarter
   size_t tcp_worker_bytes = size_t{32} << 20;         ///< all TCP buffers of one worker
+  /// Upstream queries in flight per worker (each holds a socket); beyond it SERVFAIL at once,
+  /// counted in nodelocaldns_forward_inflight_rejects_total. Lowered at create() so that all
+  /// workers together stay kFdReserve descriptors below RLIMIT_NOFILE; 0 = only that cap.
+  unsigned max_upstream_queries = 1024;
   bool pin_workers = true;  ///< pin worker i to the i-th CPU of the affinity mask
   UdpWait udp_wait = UdpWait::kAuto;
 };
+
+/// Descriptors kept free of upstream queries (see ServerOptions::max_upstream_queries).
+inline constexpr unsigned kFdReserve = 512;
+/// `wanted` (0 = no bound of its own) capped so that `workers` workers together leave kFdReserve
+/// descriptors of RLIMIT_NOFILE free; at least 16.
+unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers);
 
 /// What `workers = 0` resolves to on this machine, and why, e.g. "2 (affinity 96 CPUs, cgroup
 /// CPU limit 1.5)" — for the start-up log line.

@@ -1,18 +1,15 @@
 #include "resolver/cache/cache_key.h"
 
 #include <cstring>
-#include <random>
 
+#include "base/random.h"
 #include "resolver/dns/name.h"
 
 namespace nld::resolver::cache {
 namespace {
 
 uint64_t processSeed() noexcept {
-  static const uint64_t seed = [] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
+  static const uint64_t seed = random64();
   return seed;
 }
 

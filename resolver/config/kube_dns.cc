@@ -14,6 +14,7 @@
 #include "resolver/config/go_syntax.h"
 #include "resolver/config/kube_dns_internal.h"
 #include "resolver/config/sha256.h"
+#include "resolver/dns/types.h"
 
 namespace nld::resolver::config {
 
@@ -46,6 +47,36 @@ bool isDns1123Subdomain(std::string_view s) {
   }
 }
 
+std::string stubDomainProblem(std::string_view domain) {
+  if (!isDns1123Subdomain(domain)) {
+    return "must be a lower-case DNS-1123 subdomain, without trailing dot";
+  }
+  size_t start = 0;
+  while (start <= domain.size()) {
+    size_t dot = std::min(domain.find('.', start), domain.size());
+    std::string_view label = domain.substr(start, dot - start);
+    if (label.size() > dns::kMaxLabelLength) {
+      return "label '" + std::string(label) + "' is " + std::to_string(label.size()) +
+             " octets long, DNS allows at most " + std::to_string(dns::kMaxLabelLength);
+    }
+    start = dot + 1;
+  }
+  // What normalizeZones() in the Corefile parser accepts, so a block rendered from a valid
+  // ConfigMap always parses.
+  if (!isValidDomainName(std::string(domain) + ".")) {
+    return "not a valid zone name";
+  }
+  return "";
+}
+
+std::string keyContext(std::string_view key, std::string_view dir) {
+  std::string out = "kube-dns ConfigMap key '" + std::string(key) + "'";
+  if (!dir.empty()) {
+    out += " ('" + std::string(dir) + "/" + std::string(key) + "')";
+  }
+  return out;
+}
+
 Result<SocketAddress> parseNameserver(std::string_view text) {
   auto bad = [&] {
     return fail(Errc::kInvalidArgument,
@@ -66,28 +97,29 @@ Result<SocketAddress> parseNameserver(std::string_view text) {
   return SocketAddress{*ip, 53};
 }
 
-Result<void> validateKubeDnsConfig(const KubeDnsConfig& c) {
+Result<void> validateKubeDnsConfig(const KubeDnsConfig& c, std::string_view dir) {
+  const std::string stub = keyContext("stubDomains", dir);
   for (const auto& [domain, servers] : c.stub_domains) {
-    if (!isDns1123Subdomain(domain)) {
+    if (std::string why = stubDomainProblem(domain); !why.empty()) {
       return fail(Errc::kInvalidArgument,
-                  "stubDomains: invalid domain name '" + domain +
-                      "' (must be a lower-case DNS-1123 subdomain, without trailing dot)");
+                  stub + ": invalid domain name '" + domain + "' (" + why + ")");
     }
     if (servers.empty()) {
-      return fail(Errc::kInvalidArgument, "stubDomains: '" + domain + "' has no nameservers");
+      return fail(Errc::kInvalidArgument, stub + ": '" + domain + "' has no nameservers");
     }
     for (const auto& s : servers) {
       if (auto r = parseNameserver(s); !r) {
-        return fail(std::move(r.error()).withContext("stubDomains: '" + domain + "'"));
+        return fail(std::move(r.error()).withContext(stub + ": '" + domain + "'"));
       }
     }
   }
+  const std::string upstream = keyContext("upstreamNameservers", dir);
   if (c.upstream_nameservers.size() > 3) {
-    return fail(Errc::kInvalidArgument, "upstreamNameservers: cannot have more than three entries");
+    return fail(Errc::kInvalidArgument, upstream + ": cannot have more than three entries");
   }
   for (const auto& s : c.upstream_nameservers) {
     if (auto r = parseNameserver(s); !r) {
-      return fail(std::move(r.error()).withContext("upstreamNameservers"));
+      return fail(std::move(r.error()).withContext(upstream));
     }
   }
   return {};
@@ -147,7 +179,11 @@ Result<std::vector<std::string>> stringArray(const JsonValue& v, const std::stri
 
 }  // namespace
 
-Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string>& files) {
+namespace {
+
+Result<KubeDnsConfig> parseFiles(const std::map<std::string, std::string>& files,
+                                 std::string_view dir) {
+  using detail::keyContext;
   KubeDnsConfig out;
   if (!files.empty()) {
     detail::Sha256 h;
@@ -161,23 +197,22 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
   }
   for (const auto& [name, content] : files) {
     if (!isValidUtf8(content)) {
-      return fail(Errc::kParse, "kube-dns ConfigMap key '" + name + "' is not valid UTF-8");
+      return fail(Errc::kParse, keyContext(name, dir) + " is not valid UTF-8");
     }
     if (name == "stubDomains") {
       auto j = parseJson(content);
       if (!j) {
-        return fail(std::move(j.error()).withContext("kube-dns ConfigMap key 'stubDomains'"));
+        return fail(std::move(j.error()).withContext(keyContext(name, dir)));
       }
       if (j->isNull()) {
         continue;
       }
       if (j->members() == nullptr) {
-        return fail(Errc::kParse,
-                    "kube-dns ConfigMap key 'stubDomains': expected a JSON object, got " +
-                        std::string(jsonKindName(j->kind())));
+        return fail(Errc::kParse, keyContext(name, dir) + ": expected a JSON object, got " +
+                                      std::string(jsonKindName(j->kind())));
       }
       for (const auto& [domain, servers] : *j->members()) {
-        auto list = stringArray(servers, "kube-dns ConfigMap key 'stubDomains': '" + domain + "'");
+        auto list = stringArray(servers, keyContext(name, dir) + ": '" + domain + "'");
         if (!list) {
           return fail(std::move(list.error()));
         }
@@ -186,10 +221,9 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
     } else if (name == "upstreamNameservers") {
       auto j = parseJson(content);
       if (!j) {
-        return fail(
-            std::move(j.error()).withContext("kube-dns ConfigMap key 'upstreamNameservers'"));
+        return fail(std::move(j.error()).withContext(keyContext(name, dir)));
       }
-      auto list = stringArray(*j, "kube-dns ConfigMap key 'upstreamNameservers'");
+      auto list = stringArray(*j, keyContext(name, dir));
       if (!list) {
         return fail(std::move(list.error()));
       }
@@ -197,17 +231,23 @@ Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string
     } else if (name == "federations") {
       auto j = parseJson(content);
       if (!j) {
-        return fail(std::move(j.error()).withContext("kube-dns ConfigMap key 'federations'"));
+        return fail(std::move(j.error()).withContext(keyContext(name, dir)));
       }
       out.notes.push_back("kube-dns ConfigMap key 'federations' has no effect, ignoring");
     } else {
       out.notes.push_back("unknown kube-dns ConfigMap key '" + name + "', ignoring");
     }
   }
-  if (auto r = detail::validateKubeDnsConfig(out); !r) {
-    return fail(std::move(r.error()).withContext("kube-dns ConfigMap"));
+  if (auto r = detail::validateKubeDnsConfig(out, dir); !r) {
+    return fail(std::move(r.error()));
   }
   return out;
+}
+
+}  // namespace
+
+Result<KubeDnsConfig> parseKubeDnsConfig(const std::map<std::string, std::string>& files) {
+  return parseFiles(files, "");
 }
 
 Result<KubeDnsConfig> loadKubeDnsConfigDir(const std::string& dir) {
@@ -248,11 +288,7 @@ Result<KubeDnsConfig> loadKubeDnsConfigDir(const std::string& dir) {
     }
     files.emplace(name, std::move(*content));
   }
-  auto parsed = parseKubeDnsConfig(files);
-  if (!parsed) {
-    return fail(std::move(parsed.error()).withContext("'" + dir + "'"));
-  }
-  return parsed;
+  return parseFiles(files, dir);  // errors name the key and its file
 }
 
 }  // namespace nld::resolver::config

@@ -62,7 +62,7 @@ Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
                                           const SubstitutionParams& params) {
   // Step 1: validate the kube-dns config (upstream: log, count, keep the old Corefile).
   if (auto r = detail::validateKubeDnsConfig(params.kube_dns); !r) {
-    return fail(std::move(r.error()).withContext("invalid kube-dns ConfigMap"));
+    return fail(std::move(r.error()));  // "kube-dns ConfigMap key '...': ..."
   }
   if (params.local_ips.empty()) {
     return fail(Errc::kInvalidArgument, "no local IP to substitute for " + std::string(kLocalDns));

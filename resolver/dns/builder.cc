@@ -9,6 +9,32 @@
 
 namespace nld::resolver::dns {
 
+namespace {
+
+constexpr uint16_t kNsec = 47;
+constexpr uint16_t kNsec3 = 50;
+
+// Writes an OPT RR with no options.
+void writeOpt(WireWriter& w, uint16_t udp_size, bool do_bit, uint8_t extended_rcode) noexcept {
+  w.u8(0);
+  w.u16(qtype::kOpt);
+  w.u16(udp_size);
+  w.u32((uint32_t{extended_rcode} << 24) | (do_bit ? kEdnsDoBit : 0));
+  w.u16(0);
+}
+
+// Offset just after the RR starting at `at` (the message passed inspectResponse()).
+size_t rrEnd(std::span<const uint8_t> msg, size_t at, uint16_t* type) noexcept {
+  auto owner = readName(msg, at);
+  if (!owner || size_t{owner->end} + kRrFixedSize > msg.size()) {
+    return 0;
+  }
+  *type = readU16(msg.data() + owner->end);
+  return size_t{owner->end} + kRrFixedSize + readU16(msg.data() + owner->end + 8);
+}
+
+}  // namespace
+
 size_t buildErrorResponse(std::span<const uint8_t> query, Rcode rcode,
                           std::span<uint8_t> out) noexcept {
   if (query.size() < kHeaderSize || out.size() < kHeaderSize) {
@@ -25,18 +51,10 @@ size_t buildErrorResponse(std::span<const uint8_t> query, Rcode rcode,
       question_len = size_t{name->end} + 4 - kHeaderSize;
     }
   }
-  const auto parsed = parseQuery(query);
-  bool with_opt = false;
-  bool do_bit = false;
-  if (parsed) {
-    with_opt = parsed->edns.has_value();
-    do_bit = parsed->doBit();
-  } else if (parsed.error() == ParseError::kBadVersion) {
-    with_opt = true;
-  }
-  if (rc > 15) {
-    with_opt = true;  // the upper bits live in the OPT RR
-  }
+  // Any OPT the client sent, valid or not: an EDNS client gets an OPT back, with its DO bit.
+  const auto edns = findEdns(query);
+  const bool with_opt = edns.has_value() || rc > 15;  // rcodes > 15 need the OPT's upper bits
+  const bool do_bit = edns && edns->do_bit;
 
   const uint16_t flags = static_cast<uint16_t>(
       flag::kQr | (qflags & (flag::kOpcodeMask | flag::kRd | flag::kCd)) | flag::kRa | (rc & 0xf));
@@ -49,32 +67,77 @@ size_t buildErrorResponse(std::span<const uint8_t> query, Rcode rcode,
   w.u16(0);
   w.bytes(query.subspan(kHeaderSize, question_len));
   if (with_opt) {
-    w.u8(0);
-    w.u16(qtype::kOpt);
-    w.u16(kAdvertisedUdpSize);
-    w.u32(((rc >> 4) << 24) | (do_bit ? kEdnsDoBit : 0));
-    w.u16(0);
+    writeOpt(w, kAdvertisedUdpSize, do_bit, static_cast<uint8_t>(rc >> 4));
     w.patchU16(hdr::kArcount, 1);
   }
   return w.ok() ? w.position() : 0;
 }
 
-size_t appendOpt(std::span<uint8_t> msg, size_t len, bool do_bit, uint16_t udp_size) noexcept {
+size_t appendOpt(std::span<uint8_t> msg, size_t len, bool do_bit, uint16_t udp_size,
+                 uint8_t extended_rcode) noexcept {
   if (len < kHeaderSize || len > msg.size()) {
     return 0;
   }
   WireWriter w(msg, len);
-  w.u8(0);
-  w.u16(qtype::kOpt);
-  w.u16(udp_size);
-  w.u32(do_bit ? kEdnsDoBit : 0);
-  w.u16(0);
+  writeOpt(w, udp_size, do_bit, extended_rcode);
   if (!w.ok()) {
     return 0;
   }
   writeU16(msg.data() + hdr::kArcount,
            static_cast<uint16_t>(readU16(msg.data() + hdr::kArcount) + 1));
   return w.position();
+}
+
+size_t buildUpstreamQuery(std::span<const uint8_t> wire, const Query& q,
+                          std::span<uint8_t> out) noexcept {
+  if (wire.size() < q.question_end) {
+    return 0;
+  }
+  WireWriter w(out);
+  w.u16(q.id);
+  w.u16(static_cast<uint16_t>(q.flags & (flag::kOpcodeMask | flag::kRd | flag::kCd | flag::kAd)));
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(1);
+  w.bytes(wire.subspan(kHeaderSize, q.question_end - kHeaderSize));
+  writeOpt(w, kAdvertisedUdpSize, q.doBit(), 0);
+  return w.ok() ? w.position() : 0;
+}
+
+size_t buildClientAnswer(std::span<const uint8_t> upstream, const ResponseInfo& info,
+                         const Query& q, std::span<const uint8_t> wire,
+                         std::span<uint8_t> out) noexcept {
+  if (info.qdcount != 1 || info.question_end != q.question_end || wire.size() < q.question_end ||
+      upstream.size() < info.end) {
+    return 0;
+  }
+  // The upper 8 bits of a 12-bit rcode as sent (info.rcode saturates at 255).
+  const uint8_t extended_rcode = info.opt_offset ? upstream[*info.opt_offset + 5] : 0;
+  if (extended_rcode != 0 && !q.edns) {
+    return 0;
+  }
+  const size_t body = info.opt_offset ? *info.opt_offset : info.end;
+  const size_t need = body + (q.edns ? kOptRrSize : 0);
+  if (need > out.size()) {
+    return 0;
+  }
+  uint8_t* p = out.data();
+  std::memcpy(p, upstream.data(), body);
+  std::memcpy(p + kHeaderSize, wire.data() + kHeaderSize, q.question_end - kHeaderSize);
+  const bool ad = (info.flags & flag::kAd) != 0 && (q.doBit() || q.ad);
+  const uint16_t flags = static_cast<uint16_t>(
+      flag::kQr | (q.flags & (flag::kOpcodeMask | flag::kRd | flag::kCd)) |
+      (info.flags & (flag::kAa | flag::kTc | flag::kRa | flag::kRcodeMask)) | (ad ? flag::kAd : 0));
+  writeU16(p + hdr::kId, q.id);
+  writeU16(p + hdr::kFlags, flags);
+  if (info.opt_offset) {
+    writeU16(p + hdr::kArcount, info.additional_before_opt);
+  }
+  if (!q.edns) {
+    return body;
+  }
+  return appendOpt(out, body, q.doBit(), kAdvertisedUdpSize, extended_rcode);
 }
 
 size_t truncateToFit(std::span<uint8_t> msg, size_t len, size_t limit) noexcept {
@@ -84,7 +147,8 @@ size_t truncateToFit(std::span<uint8_t> msg, size_t len, size_t limit) noexcept 
   if (len <= limit) {
     return len;
   }
-  const auto info = inspectResponse(msg.first(len));
+  const std::span<const uint8_t> view(msg.data(), len);
+  const auto info = inspectResponse(view);
   if (!info) {
     return 0;
   }
@@ -102,25 +166,48 @@ size_t truncateToFit(std::span<uint8_t> msg, size_t len, size_t limit) noexcept 
     writeU16(p + hdr::kArcount, opt_len != 0 ? 1 : 0);
     return at + opt_len;
   };
+  // 1. Additional records are optional (RFC 2181 §9).
   if (size_t{info->authority_end} + opt_len <= limit) {
     return cutAt(info->authority_end, info->ancount, info->nscount);
   }
-  if (size_t{info->answer_end} + opt_len <= limit) {
+  // 2. So is authority, unless it carries the denial: a negative answer's SOA, NSEC/NSEC3 proofs.
+  bool required = info->rcode == Rcode::kNxDomain || info->ancount == 0 || info->has_soa;
+  uint16_t type = 0;
+  for (size_t at = info->answer_end; !required && at < info->authority_end;) {
+    at = rrEnd(view, at, &type);
+    if (at == 0) {
+      return 0;
+    }
+    required = type == kNsec || type == kNsec3;
+  }
+  if (!required && size_t{info->answer_end} + opt_len <= limit) {
     return cutAt(info->answer_end, info->ancount, 0);
   }
-  const uint16_t flags = static_cast<uint16_t>(readU16(p + hdr::kFlags) | flag::kTc);
-  if (size_t{info->question_end} + opt_len <= limit) {
-    writeU16(p + hdr::kFlags, flags);
-    return cutAt(info->question_end, 0, 0);
-  }
-  if (info->question_end <= limit) {
-    writeU16(p + hdr::kFlags, flags);
+  // 3. TC, with as many whole answer records as fit.
+  writeU16(p + hdr::kFlags, static_cast<uint16_t>(readU16(p + hdr::kFlags) | flag::kTc));
+  if (size_t{info->question_end} + opt_len > limit) {
+    if (info->question_end > limit) {
+      return 0;
+    }
     writeU16(p + hdr::kAncount, 0);
     writeU16(p + hdr::kNscount, 0);
     writeU16(p + hdr::kArcount, 0);
     return info->question_end;
   }
-  return 0;
+  size_t kept_end = info->question_end;
+  uint16_t kept = 0;
+  for (size_t at = info->question_end; kept < info->ancount;) {
+    const size_t next = rrEnd(view, at, &type);
+    if (next == 0) {
+      return 0;
+    }
+    if (next + opt_len > limit) {
+      break;
+    }
+    kept_end = at = next;
+    ++kept;
+  }
+  return cutAt(kept_end, kept, 0);
 }
 
 }  // namespace nld::resolver::dns

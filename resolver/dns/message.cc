@@ -17,6 +17,17 @@ bool optionsWellFormed(std::span<const uint8_t> rdata) noexcept {
   return r.ok();
 }
 
+// The EDNS fields of an OPT RR at `start` (its CLASS is the UDP size, its TTL version and DO).
+Edns ednsOf(uint16_t klass, uint32_t ttl, size_t start, uint16_t rdlength) noexcept {
+  Edns e;
+  e.udp_size = klass;
+  e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
+  e.do_bit = (ttl & kEdnsDoBit) != 0;
+  e.opt_offset = static_cast<uint16_t>(start);
+  e.rdlength = rdlength;
+  return e;
+}
+
 }  // namespace
 
 const char* parseErrorName(ParseError e) noexcept {
@@ -123,14 +134,8 @@ tl::expected<Query, ParseError> parseQuery(std::span<const uint8_t> wire) noexce
       if (i < additional_from || q.edns || owner->length != 1 || !optionsWellFormed(rdata)) {
         return tl::unexpected(ParseError::kBadOpt);
       }
-      Edns e;
-      e.udp_size = klass;
-      e.version = static_cast<uint8_t>((ttl >> 16) & 0xff);
-      e.do_bit = (ttl & kEdnsDoBit) != 0;
-      e.opt_offset = static_cast<uint16_t>(rr_start);
-      e.rdlength = rdlength;
-      q.edns = e;
-      bad_version = e.version != 0;
+      q.edns = ednsOf(klass, ttl, rr_start, rdlength);
+      bad_version = q.edns->version != 0;
     }
   }
   if (!r.atEnd()) {
@@ -140,6 +145,48 @@ tl::expected<Query, ParseError> parseQuery(std::span<const uint8_t> wire) noexce
     return tl::unexpected(ParseError::kBadVersion);
   }
   return q;
+}
+
+std::optional<Edns> findEdns(std::span<const uint8_t> wire) noexcept {
+  if (wire.size() < kHeaderSize || wire.size() > kMaxMessageSize) {
+    return std::nullopt;
+  }
+  const uint8_t* p = wire.data();
+  const unsigned qdcount = readU16(p + hdr::kQdcount);
+  const unsigned rrs = unsigned{readU16(p + hdr::kAncount)} + readU16(p + hdr::kNscount) +
+                       readU16(p + hdr::kArcount);
+  WireReader r(wire, kHeaderSize);
+  for (unsigned i = 0; i < qdcount; ++i) {
+    auto name = readName(wire, r.position());
+    if (!name) {
+      return std::nullopt;
+    }
+    r.seek(name->end);
+    r.skip(4);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+  }
+  for (unsigned i = 0; i < rrs; ++i) {
+    const size_t start = r.position();
+    auto owner = readName(wire, start);
+    if (!owner) {
+      return std::nullopt;
+    }
+    r.seek(owner->end);
+    const uint16_t type = r.u16();
+    const uint16_t klass = r.u16();
+    const uint32_t ttl = r.u32();
+    const uint16_t rdlength = r.u16();
+    r.skip(rdlength);
+    if (!r.ok()) {
+      return std::nullopt;
+    }
+    if (type == qtype::kOpt) {
+      return ednsOf(klass, ttl, start, rdlength);
+    }
+  }
+  return std::nullopt;
 }
 
 bool sameQuestion(std::span<const uint8_t> query, std::span<const uint8_t> response) noexcept {

@@ -72,6 +72,12 @@ struct Query {
 /// @return the parsed query or why it is malformed.
 tl::expected<Query, ParseError> parseQuery(std::span<const uint8_t> wire) noexcept;
 
+/// The OPT RR of a message that may not be valid (a query we answer with FORMERR, NOTIMP or
+/// BADVERS): the first RR of type OPT found walking the sections in order until the first
+/// unreadable byte, wherever it is and however many there are. Its udp_size, version, DO bit and
+/// offset are filled in. @return std::nullopt when no readable OPT RR precedes the first error.
+std::optional<Edns> findEdns(std::span<const uint8_t> wire) noexcept;
+
 /// The rcode to answer a malformed query with. Meaningful only when shouldAnswer(e).
 Rcode errorRcode(ParseError e) noexcept;
 /// False for errors that must be dropped silently (no header, or a response).

@@ -157,6 +157,7 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
           info.opt_offset = static_cast<uint16_t>(start);
           info.opt_length = static_cast<uint16_t>(next - start);
           info.opt_last = (i + 1 == total);
+          info.additional_before_opt = static_cast<uint16_t>(i - an - ns);
           ext_rcode = ttl >> 24;
           return true;
         }

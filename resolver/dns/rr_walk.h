@@ -48,7 +48,8 @@ struct ResponseInfo {
   uint16_t rr_count = 0;               ///< RRs other than OPT (== TTL fields the cache rewrites)
   std::optional<uint16_t> opt_offset;  ///< the OPT RR, if any
   uint16_t opt_length = 0;
-  bool opt_last = false;  ///< OPT is the last RR of the message
+  bool opt_last = false;               ///< OPT is the last RR of the message
+  uint16_t additional_before_opt = 0;  ///< additional RRs before the OPT (== arcount without OPT)
   bool has_tsig = false;
   bool has_soa = false;           ///< an SOA in the authority section
   uint32_t min_ttl = UINT32_MAX;  ///< smallest TTL of the non-OPT RRs (UINT32_MAX: none)

@@ -238,8 +238,7 @@ Forwarder::Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& regis
       done_(std::move(done)),
       registry_(registry),
       worker_(worker),
-      health_prober_(health_prober),
-      rng_(std::random_device{}()) {}
+      health_prober_(health_prober) {}
 
 Forwarder::~Forwarder() {
   exchanges_.clear();
@@ -285,11 +284,15 @@ std::string Failure::describe() const {
   return "unknown error";
 }
 
-uint16_t Forwarder::randomId() noexcept { return static_cast<uint16_t>(rng_()); }
+uint16_t Forwarder::randomId() noexcept { return random_.next16(); }
 
 Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> group,
                                   std::span<const uint8_t> query, bool client_tcp) {
   const auto& cfg = group->config;
+  if (max_in_flight_ > 0 && exchanges_.size() >= max_in_flight_) {
+    registry_.inFlightRejects()[worker_].inc();
+    return Start::kOverloaded;
+  }
   if (cfg.max_concurrent > 0 &&
       group->in_flight.load(std::memory_order_relaxed) >= cfg.max_concurrent) {
     registry_.maxConcurrentRejects()[worker_].inc();
@@ -308,7 +311,8 @@ Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> 
   uint32_t rr = cfg.policy == config::Policy::kRoundRobin
                     ? group->round_robin.fetch_add(1, std::memory_order_relaxed)
                     : 0;
-  ex->count = selectOrder(cfg.policy, std::span<const bool>(down, n), rng_(), rr, ex->order);
+  ex->count =
+      selectOrder(cfg.policy, std::span<const bool>(down, n), random_.next64(), rr, ex->order);
   ex->overall_deadline = loop_.now() + cfg.overall_timeout;
   ex->group = std::move(group);
   Exchange& ref = *ex;

@@ -4,9 +4,11 @@
 //
 // Transports:
 //  - UDP: a fresh connected socket per attempt. The kernel picks a random ephemeral source port
-//    per query and drops datagrams from any other source; we add a random ID and check ID and
-//    question (anti-spoofing, users-and-perf #37: no conntrack entry is ever reused). Misses are
-//    rare on a node cache, so the extra socket()/close() per miss is cheap against that safety.
+//    per query (connect() on an unbound socket: Linux draws it at random from
+//    ip_local_port_range) and drops datagrams from any other source; we add an ID from
+//    getrandom(2) (base/random.h, never a seeded PRNG) and check ID and question (anti-spoofing,
+//    users-and-perf #37: no conntrack entry is ever reused). Misses are rare on a node cache, so
+//    the extra socket()/close() per miss is cheap against that safety.
 //  - TCP: one persistent connection per upstream per worker, pipelined (many queries in flight,
 //    answers matched by ID in any order), closed after `expire` idle, reconnected with
 //    exponential backoff (50 ms .. 2 s) after a connect failure.
@@ -21,13 +23,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/fd.h"
+#include "base/random.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
 #include "resolver/net/event_loop.h"
@@ -68,10 +70,12 @@ class Forwarder {
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
-  enum class Start : uint8_t { kStarted, kRejected };
+  enum class Start : uint8_t { kStarted, kRejected, kOverloaded };
   /// Starts an exchange for `query` (copied; its ID is replaced per attempt). `client_tcp` picks
   /// the protocol when neither force_tcp nor prefer_udp is set. kRejected when max_concurrent is
-  /// reached (the caller answers REFUSED); done() is then never called for this token.
+  /// reached (the caller answers REFUSED, as CoreDNS); kOverloaded when this forwarder already
+  /// has setMaxInFlight() exchanges in flight (the caller answers SERVFAIL). done() is then never
+  /// called for this token.
   Start start(uint64_t token, std::shared_ptr<ForwardGroup> group, std::span<const uint8_t> query,
               bool client_tcp);
 
@@ -99,6 +103,10 @@ class Forwarder {
   const Failure& lastFailure() const noexcept { return last_failure_; }
 
   size_t inFlight() const noexcept { return exchanges_.size(); }
+  /// Bound on exchanges in flight (each holds a UDP socket or a TCP slot), so that a silent
+  /// upstream cannot use up the process's file descriptors; 0 = unbounded. Health probes are
+  /// not refused.
+  void setMaxInFlight(size_t limit) noexcept { max_in_flight_ = limit; }
   /// Fails every exchange now (shutdown).
   void abortAll() noexcept;
 
@@ -132,7 +140,8 @@ class Forwarder {
   metrics::Registry& registry_;
   unsigned worker_;
   bool health_prober_;
-  std::mt19937_64 rng_;
+  size_t max_in_flight_ = 0;
+  RandomPool random_;  ///< query IDs and policy seeds: getrandom(2), buffered per worker
   std::unordered_map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
   std::unordered_map<const UpstreamState*, std::unique_ptr<TcpUpstream>> tcp_;
   std::vector<std::unique_ptr<TcpUpstream>> tcp_graveyard_;

@@ -151,6 +151,7 @@ std::string escapeLabel(const std::string& value) {
 Registry::Registry(unsigned workers)
     : workers_(workers == 0 ? 1 : workers),
       rejects_(new Counter[workers_]),
+      in_flight_rejects_(new Counter[workers_]),
       tcp_(new TcpStats[workers_]) {}
 
 const char* tcpCloseLabel(size_t index) noexcept {
@@ -410,6 +411,11 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
              "maximum.");
   out.sample("coredns_forward_max_concurrent_rejects_total", "",
              sum([&](unsigned i) { return rejects_[i].get(); }));
+  out.family("nodelocaldns_forward_inflight_rejects_total", "counter",
+             "Queries answered SERVFAIL at once because their worker already had "
+             "--max-upstream-queries upstream queries in flight.");
+  out.sample("nodelocaldns_forward_inflight_rejects_total", "",
+             sum([&](unsigned i) { return in_flight_rejects_[i].get(); }));
 
   // [side][reason] counters of the per-worker TcpStats.
   auto tcpFamily = [&](const char* name, const char* help, size_t reasons,

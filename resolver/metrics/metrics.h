@@ -152,6 +152,8 @@ class Registry {
   CacheStats* cache(const std::string& server, const std::string& zones);
   UpstreamStats* upstream(const std::string& to);
   Counter* maxConcurrentRejects() noexcept { return rejects_.get(); }
+  /// Queries answered SERVFAIL at once because their worker had --max-upstream-queries in flight.
+  Counter* inFlightRejects() noexcept { return in_flight_rejects_.get(); }
   TcpStats* tcp() noexcept { return tcp_.get(); }
 
   unsigned workers() const noexcept { return workers_; }
@@ -168,6 +170,7 @@ class Registry {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<CacheStats[]>> caches_;
   std::map<std::string, std::unique_ptr<UpstreamStats[]>> upstreams_;
   std::unique_ptr<Counter[]> rejects_;
+  std::unique_ptr<Counter[]> in_flight_rejects_;
   std::unique_ptr<TcpStats[]> tcp_;
 };
 

@@ -2,14 +2,15 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstdio>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "resolver/config/config.h"
 #include "resolver/dns/types.h"
 #include "resolver/net/socket.h"
@@ -132,6 +133,18 @@ DefaultWorkers defaultWorkers() {
   return d;
 }
 
+unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers) {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) {
+    return wanted;
+  }
+  // Listeners, TCP clients, netlink, the HTTP servers and files need the rest.
+  rlim_t spare = nofile.rlim_cur > kFdReserve ? nofile.rlim_cur - kFdReserve : 0;
+  auto fit = static_cast<unsigned>(std::min<rlim_t>(spare / std::max(workers, 1u), 1u << 30));
+  fit = std::max(fit, 16u);
+  return wanted == 0 ? fit : std::min(wanted, fit);
+}
+
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<Server>> Server::create(config::Config config,
@@ -152,6 +165,7 @@ Result<std::unique_ptr<Server>> Server::create(config::Config config,
   server::WorkerOptions wopts;
   wopts.tcp_idle_timeout = options.tcp_idle_timeout;
   wopts.tcp_max_connections = options.tcp_max_connections;
+  wopts.max_upstream_queries = upstreamQueriesPerWorker(options.max_upstream_queries, n);
   wopts.tcp.query_timeout = options.tcp_query_timeout;
   wopts.tcp.max_in_flight = options.tcp_max_in_flight;
   wopts.tcp.output_high = options.tcp_output_high;
@@ -311,7 +325,7 @@ bool Server::probe(std::chrono::milliseconds timeout) {
   }
   const auto& kName = server::kProbeWire;
   uint8_t q[dns::kHeaderSize + sizeof kName + 4] = {};
-  uint16_t id = static_cast<uint16_t>(std::random_device{}());
+  uint16_t id = static_cast<uint16_t>(random64());
   dns::writeU16(q, id);
   q[5] = 1;  // QDCOUNT
   std::memcpy(q + dns::kHeaderSize, kName, sizeof kName);

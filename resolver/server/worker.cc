@@ -471,6 +471,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   forwarder_ = std::make_unique<forward::Forwarder>(
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
       registry_, index_, index_ == 0);
+  forwarder_->setMaxInFlight(options_.max_upstream_queries);
   forwarder_->setTcpBounds(tcp_limits_, &tcp_budget_, tcp_stats_);
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
@@ -803,7 +804,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         if (hit.outcome != cache::Outcome::kFresh && block.forward &&
             block.forwards(key->name.data(), key->name_length)) {
           // Background refresh: the client has its answer already.
-          startForward(snap, *route, *key, wire, nullptr, false, type_index);
+          startForward(snap, *route, *key, wire, *q, nullptr, false, type_index);
         }
         countResponse(zs, client.tcp, Plugin::kCache, out.first(len));
         if (client.defer != nullptr) {
@@ -843,13 +844,13 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
     }
     return len;
   }
-  startForward(snap, *route, *key, wire, &client, verify, type_index);
+  startForward(snap, *route, *key, wire, *q, &client, verify, type_index);
   return 0;
 }
 
 void Worker::startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
-                          std::span<const uint8_t> wire, const Client* client, bool verify,
-                          size_t type_index) noexcept {
+                          std::span<const uint8_t> wire, const dns::Query& q, const Client* client,
+                          bool verify, size_t type_index) noexcept {
   CoalesceKey ck{key, snap.generation, route.block};
   Pending* p = nullptr;
   bool fresh = false;
@@ -896,9 +897,15 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     return;
   }
   uint64_t token = p->token;
-  auto started = forwarder_->start(token, snap.blocks[route.block].forward, wire,
+  // Our own query (the client's question, our OPT): no client cookie or padding goes upstream,
+  // and the answer is shared by every waiter.
+  uint8_t upstream_query[dns::kHeaderSize + dns::kMaxNameLength + 4 + dns::kOptRrSize];
+  const size_t upstream_len = dns::buildUpstreamQuery(wire, q, upstream_query);
+  auto started = forwarder_->start(token, snap.blocks[route.block].forward,
+                                   std::span<const uint8_t>(upstream_query, upstream_len),
                                    client != nullptr && client->tcp);
-  if (started == forward::Forwarder::Start::kRejected) {
+  if (started != forward::Forwarder::Start::kStarted) {
+    const bool overloaded = started == forward::Forwarder::Start::kOverloaded;
     auto node = pending_.find(token);
     if (node == pending_.end()) {
       return;
@@ -909,16 +916,20 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     pending_count_.store(pending_.size(), std::memory_order_relaxed);
     const BlockRuntime& block = snap.blocks[route.block];
     for (const auto& w : gone->waiters) {
-      size_t len = dns::buildErrorResponse(w.query, dns::Rcode::kRefused, scratch_);
+      size_t len = dns::buildErrorResponse(
+          w.query, overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
       auto answer = std::span<const uint8_t>(scratch_.data(), len);
       countResponse(gone->zone_stats[index_], w.tcp, Plugin::kForward, answer);
-      reportError(block, 5, key, [&block] {
-        return "concurrent queries exceeded maximum " +
-               std::to_string(block.config->forward->max_concurrent);
+      reportError(block, overloaded ? 2 : 5, key, [this, &block, overloaded] {
+        return overloaded ? "upstream queries in flight on this worker exceeded maximum " +
+                                std::to_string(options_.max_upstream_queries)
+                          : "concurrent queries exceeded maximum " +
+                                std::to_string(block.config->forward->max_concurrent);
       });
       if (!block.log_rules.empty()) {
-        if (auto q = dns::parseQuery(w.query)) {
-          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, key, answer, w.start);
+        if (auto wq = dns::parseQuery(w.query)) {
+          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *wq, key, answer,
+                   w.start);
         }
       }
       deliver(w, answer);
@@ -987,15 +998,10 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
         len = hit.length;
       }
     }
-    if (len == 0 && ok && answer.size() <= buf.size()) {
-      std::memcpy(buf.data(), answer.data(), answer.size());
-      len = answer.size();
-      dns::setId(buf, q->id);
-      // Echo the client's casing of the question (same length: same name, case-insensitively).
-      if (info->question_end == q->question_end) {
-        std::memcpy(buf.data() + dns::kHeaderSize, w.query.data() + dns::kHeaderSize,
-                    q->question_end - dns::kHeaderSize);
-      }
+    if (len == 0 && ok) {
+      // Not from the cache (e.g. REFUSED): this waiter's own copy — its ID, question casing and
+      // EDNS, never the upstream's OPT or options answering another waiter's query.
+      len = dns::buildClientAnswer(answer, *info, *q, w.query, buf);
     }
     if (len == 0) {
       len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);

@@ -43,6 +43,7 @@ struct WorkerSockets {
 struct WorkerOptions {
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;
+  unsigned max_upstream_queries = 1024;  ///< in flight per worker, 0 = unbounded
   UdpWait udp_wait = UdpWait::kAuto;
   /// TCP bounds (both directions); tcp_idle_timeout above overrides tcp.idle_timeout.
   net::TcpLimits tcp;
@@ -120,8 +121,8 @@ class Worker {
   size_t handleQuery(size_t listener, std::span<const uint8_t> wire, std::span<uint8_t> out,
                      const Client& client) noexcept;
   void startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
-                    std::span<const uint8_t> wire, const Client* client, bool verify,
-                    size_t type_index) noexcept;
+                    std::span<const uint8_t> wire, const dns::Query& q, const Client* client,
+                    bool verify, size_t type_index) noexcept;
   void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
   /// `errors`: logs "plugin/errors: RCODE QNAME QTYPE: TEXT" (rate-limited; `describe` is only
   /// called for lines actually written).

@@ -14,8 +14,12 @@ build=${3:-/tmp/nld-fuzz}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 case $target in
   fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
+  fuzz_upstream_answer) corpus=$src/tests/fuzz/corpus_upstream ;;
   fuzz_corefile) corpus=$src/tests/fuzz/corpus_corefile ;;
   fuzz_json) corpus=$src/tests/fuzz/corpus_json ;;
+  fuzz_resolv_conf) corpus=$src/tests/fuzz/corpus_resolv_conf ;;
+  fuzz_kubelet) corpus=$src/tests/fuzz/corpus_kubelet ;;
+  fuzz_http_request) corpus=$src/tests/fuzz/corpus_http ;;
   fuzz_tcp_framing) corpus=$src/tests/fuzz/corpus_tcp_framing ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac

@@ -363,6 +363,110 @@ TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+// After start-up every thread of the daemon holds only CAP_NET_ADMIN, CAP_NET_RAW and
+// CAP_NET_BIND_SERVICE (before: the full set for its whole life), in the bounding set too; and
+// what the run loop does later (a ConfigMap reload, a rule sync, the interface restore, the
+// teardown with pidfile removal) still works with them.
+TEST_F(RunE2e, OnlyNetworkCapabilitiesAfterStartUpAndTheRunLoopStillWorks) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  // cap_net_bind_service (10), cap_net_admin (12), cap_net_raw (13).
+  const std::string kNet = "0000000000003400";
+  int threads = 0;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string status = readFile(task.path().string() + "/status").value_or("");
+    auto field = [&](const std::string& name) {
+      size_t p = status.find("\n" + name + ":\t");
+      return p == std::string::npos ? "?" : status.substr(p + name.size() + 3, 16);
+    };
+    EXPECT_EQ(field("CapEff"), kNet) << task.path();
+    EXPECT_EQ(field("CapPrm"), kNet) << task.path();
+    EXPECT_EQ(field("CapBnd"), kNet) << task.path();
+    EXPECT_EQ(field("CapInh"), "0000000000000000") << task.path();
+    EXPECT_EQ(field("CapAmb"), "0000000000000000") << task.path();
+    ++threads;
+  }
+  EXPECT_GE(threads, 3);  // main, two workers, HTTP
+  EXPECT_NE(runLog().find("capabilities kept: cap_net_bind_service,cap_net_admin,cap_net_raw"),
+            std::string::npos)
+      << runLog();
+
+  // A ConfigMap reload (new server block, listeners re-bound on port 53).
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains", R"({"acme.local": ["10.96.12.34"]})"));
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
+                      milliseconds(5000)))
+      << runLog();
+  // The interface deleted: restored (netlink). The rules flushed: restored at the next sync.
+  ASSERT_EQ(test::run("ip link del nodelocaldns").exit_code, 0);
+  ASSERT_EQ(test::run("iptables-legacy -w -t raw -F && iptables-legacy -w -F").exit_code, 0);
+  EXPECT_TRUE(waitFor([] { return countOurRules() > 0; }, milliseconds(5000))) << runLog();
+  EXPECT_TRUE(
+      waitFor([] { return dig("169.254.20.10", "svc3.default.svc.cluster.local") == "10.96.0.4"; },
+              milliseconds(5000)))
+      << runLog();
+  EXPECT_EQ(runLog().find("Operation not permitted"), std::string::npos) << runLog();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0) << runLog();
+  EXPECT_EQ(countOurRules(), 0);
+  EXPECT_FALSE(fs::exists(d_ + "/node-cache.pid"));
+  EXPECT_NE(test::run("ip link show nodelocaldns").exit_code, 0) << "interface torn down";
+}
+
+// A stub domain with a 64-octet label passed validation, then failed the Corefile parse: `run`
+// exited 1 at start-up (a crash loop on every node at its next restart), and at run time the
+// error blamed a base Corefile line that does not exist while setup_errors{configmap} stayed 0.
+// Now it is a ConfigMap error naming the key and its file, counted; the base Corefile serves.
+// A stub domain the base already serves (valid alone, its block conflicts) is treated the same.
+TEST_F(RunE2e, StubDomainThatCannotParseIsAConfigMapErrorNotAnExit) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  const std::string label64(64, 'a');
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains",
+                              "{\"" + label64 + ".example\": [\"10.96.12.34\"]}"));
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  EXPECT_EQ(dig("169.254.20.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
+  EXPECT_NE(runLog().find("kube-dns ConfigMap key 'stubDomains' ('" + d_ +
+                          "/kube-dns/stubDomains'): invalid domain name '" + label64 +
+                          ".example' (label '" + label64 +
+                          "' is 64 octets long, DNS allows at most 63), ignoring it"),
+            std::string::npos)
+      << runLog();
+  EXPECT_NE(metrics().find("coredns_nodecache_setup_errors_total{errortype=\"configmap\"} 1"),
+            std::string::npos);
+
+  // At run time: a valid ConfigMap first, then one whose block conflicts with the base.
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains", R"({"acme.local": ["10.96.12.34"]})"));
+  EXPECT_TRUE(waitFor([] { return dig("169.254.20.10", "www.acme.local") == "192.0.2.80"; },
+                      milliseconds(5000)))
+      << runLog();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/kube-dns/stubDomains",
+                              R"({"cluster.local": ["10.96.12.34"], "acme.local": ["10.9.9.9"]})"));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return metricValue(metrics(),
+                           "coredns_nodecache_setup_errors_total{errortype=\"configmap\"}") >= 2;
+      },
+      milliseconds(5000)))
+      << runLog();
+  EXPECT_NE(runLog().find("kube-dns ConfigMap in '" + d_ +
+                          "/kube-dns': the Corefile blocks it gives do not parse"),
+            std::string::npos)
+      << runLog();
+  EXPECT_EQ(metricValue(metrics(), "coredns_reload_failed_total"), 0) << "not the base's fault";
+  EXPECT_EQ(dig("169.254.20.10", "www.acme.local"), "192.0.2.80") << "the previous one serves";
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
 TEST_F(RunE2e, DeletedInterfaceAndFlushedRulesAreRestored) {
   NLD_ENTER_NETNS();
   setUpWorld();
@@ -510,6 +614,98 @@ TEST_F(RunE2e, HealthGoesRedWhenTheServingLoopStops) {
   EXPECT_TRUE(waitFor([] { return httpStatus("http://169.254.20.10:8080/health") == "503"; },
                       milliseconds(5000)));
   EXPECT_EQ(httpStatus("http://127.0.0.1:9353/ready"), "503");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+// A health probe that takes long (NLD_TEST_PROBE_DELAY_MS: as slow as one to a stuck worker)
+// delays neither a reload nor the shutdown: the probe takes no lock they need. Before, the probe
+// ran under the lock both take, so each waited for it to finish (reload 8 s, exit 8 s).
+TEST_F(RunE2e, SlowHealthProbeDelaysNeitherReloadNorShutdown) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  constexpr milliseconds kDelay{8000};
+  ::setenv("NLD_TEST_PROBE_DELAY_MS", std::to_string(kDelay.count()).c_str(), 1);
+  pid_t pid = start(manifestArgs(), d_ + "/run.log", /*test_hooks=*/true);
+  ::unsetenv("NLD_TEST_PROBE_DELAY_MS");
+  ASSERT_TRUE(waitServing(pid));
+  test::run("(curl -s -o /dev/null -m 20 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return runLog().find("health probe delayed") != std::string::npos; },
+                      milliseconds(5000)));
+
+  auto t0 = Clock::now();
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base + "\n# changed\n"));
+  ASSERT_TRUE(waitFor([&] { return runLog().find("configuration reloaded") != std::string::npos; },
+                      kDelay));
+  auto reload_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  EXPECT_LT(reload_ms, kDelay / 2);
+
+  // Another probe in progress (after the first one), then SIGTERM.
+  auto probes = [&] {
+    std::string log = runLog();
+    size_t n = 0;
+    for (size_t p = log.find("health probe delayed"); p != std::string::npos;
+         p = log.find("health probe delayed", p + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  test::run("(curl -s -o /dev/null -m 30 http://169.254.20.10:8080/health >/dev/null 2>&1 &)");
+  ASSERT_TRUE(waitFor([&] { return probes() >= 2; }, kDelay * 2));
+  t0 = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, kDelay * 2), 0);
+  auto exit_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  std::printf("during an %lld ms probe: reload %lld ms, SIGTERM to exit %lld ms\n",
+              static_cast<long long>(kDelay.count()), static_cast<long long>(reload_ms.count()),
+              static_cast<long long>(exit_ms.count()));
+  EXPECT_LT(exit_ms, kDelay / 2);
+}
+
+// The daemon's health port under the issue's abuse: 100 connections held open by other pods
+// (the old server served one at a time: three idle ones made most kubelet probes time out).
+// Also checks that the HTTP limit flags reach the server.
+TEST_F(RunE2e, HealthAnswersWithHundredConnectionsHeldAndHonoursTheLimitFlags) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  auto args = manifestArgs();
+  for (const char* a : {"--http-max-header-bytes", "512", "--http-header-timeout", "30s"}) {
+    args.emplace_back(a);
+  }
+  pid_t pid = start(args, d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid));
+  SocketAddress health = *SocketAddress::parse("169.254.20.10:8080", 0);
+  std::vector<Fd> held;
+  for (int i = 0; i < 100; ++i) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    socklen_t len = health.toSockaddr(ss);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
+    if (i % 2 == 1) {
+      ::send(fd.get(), "GET /health HTTP/1.1\r\nX: ", 25, MSG_NOSIGNAL);  // slow: never ends
+    }
+    held.push_back(std::move(fd));
+  }
+  milliseconds worst{0};
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = Clock::now();
+    EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200") << i;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
+  }
+  std::printf("worst /health (curl) of 20 with 100 connections held: %lld ms\n",
+              static_cast<long long>(worst.count()));
+  EXPECT_LT(worst, milliseconds(1000));
+  std::string big =
+      "curl -s -o /dev/null -m 3 -w '%{http_code}' -H 'X-Big: " + std::string(600, 'a') +
+      "' http://169.254.20.10:8080/health";
+  EXPECT_EQ(trim(test::run(big).out), "431");
   ::kill(pid, SIGTERM);
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
@@ -662,6 +858,17 @@ TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   r = test::run(exe + " run -localip 169.254.20.10 --udp-wait=spin 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "nodelocaldns: error: invalid --udp-wait 'spin': expected auto or epoll\n");
+  r = test::run(exe + " run -localip 169.254.20.10 --health-cache 2s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out,
+            "nodelocaldns: error: invalid --health-cache '2s': expected a duration from 0ms to "
+            "1000ms\n");
+  r = test::run(exe + " run -localip 169.254.20.10 -http-header-timeout=0s 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("invalid --http-header-timeout '0s'"), std::string::npos) << r.out;
+  r = test::run(exe + " run -localip 169.254.20.10 --http-max-connections 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("--http-max-connections"), std::string::npos) << r.out;
 }
 
 // A paced UDP client: 8 sockets (8 source ports, so the SO_REUSEPORT hash spreads them over

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,39 @@ TEST(PidFile, WrittenAtomicallyAndRemovedOnlyByItsOwner) {
   EXPECT_FALSE(removePidFileIfOwned(path, 999));  // a successor took it over
   EXPECT_TRUE(removePidFileIfOwned(path, 1234));
   EXPECT_FALSE(readFile(path));
+}
+
+// `run --pidfile` never writes through a planted symbolic link (the old code renamed over it
+// after copying the target's owner and mode); start-up fails with one line instead.
+TEST(PidFile, PlantedSymlinkIsRefusedAndItsTargetUntouched) {
+  test::TempDir dir;
+  std::string target = dir.file("victim");
+  ASSERT_TRUE(writeFileAtomic(target, "precious\n"));
+  std::string path = dir.file("node-cache.pid");
+  ASSERT_EQ(::symlink(target.c_str(), path.c_str()), 0);
+  auto r = writePidFile(path, 1234);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "write pidfile: '" + path + "' is a symbolic link; refusing to follow it");
+  EXPECT_EQ(*readFile(target), "precious\n");
+  EXPECT_FALSE(removePidFileIfOwned(path, 1234));
+}
+
+TEST(PidFile, PreCreatedByAnotherUserBecomesOursWithOurMode) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root (chown to nobody)";
+  }
+  test::TempDir dir;
+  std::string path = dir.file("node-cache.pid");
+  ASSERT_TRUE(writeFileAtomic(path, "1\n"));
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  ASSERT_TRUE(writePidFile(path, 1234));
+  EXPECT_EQ(*readFile(path), "1234\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
 }
 
 TEST(Successor, SocketFromAnotherProcessIsDetectedOwnIsNot) {

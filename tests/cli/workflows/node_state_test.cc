@@ -73,6 +73,38 @@ TEST(NodeLock, SecondHolderGetsAClearBusyError) {
   EXPECT_TRUE(again) << again.error().message();
 }
 
+// `stop` (and install, teardown) take <pidfile>.lock and write their pid into it: a symbolic
+// link planted there made them overwrite its target. Now refused, target untouched.
+TEST(NodeLock, PlantedSymlinkIsRefusedAndItsTargetUntouched) {
+  test::TempDir dir;
+  std::string target = dir.file("victim");
+  ASSERT_TRUE(writeFileAtomic(target, "precious\n"));
+  std::string pidfile = dir.file("nodelocaldns.pid");
+  ASSERT_EQ(::symlink(target.c_str(), (pidfile + ".lock").c_str()), 0);
+  auto lock = NodeLock::acquire(pidfile);
+  ASSERT_FALSE(lock);
+  EXPECT_EQ(lock.error().message(),
+            "open lock file: '" + pidfile + ".lock' is a symbolic link; refusing to follow it");
+  EXPECT_EQ(*readFile(target), "precious\n");
+  // A pidfile that is a link names no daemon of ours (stop would otherwise signal its pid).
+  ASSERT_TRUE(writeFileAtomic(target, "1\n"));
+  ASSERT_EQ(::symlink(target.c_str(), pidfile.c_str()), 0);
+  EXPECT_FALSE(readPidFile(pidfile));
+}
+
+TEST(NodeDaemon, LogFileSymlinkIsRefused) {
+  test::TempDir dir;
+  std::string target = dir.file("victim");
+  ASSERT_TRUE(writeFileAtomic(target, "precious\n"));
+  std::string log = dir.file("nodelocaldns.log");
+  ASSERT_EQ(::symlink(target.c_str(), log.c_str()), 0);
+  auto pid = spawnDetached({"/bin/true", "run"}, log);
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(pid.error().message(),
+            "open log file: '" + log + "' is a symbolic link; refusing to follow it");
+  EXPECT_EQ(*readFile(target), "precious\n");
+}
+
 TEST(NodeDaemon, StalePidfileIsNotADaemon) {
   test::TempDir dir;
   std::string pidfile = dir.file("pid");

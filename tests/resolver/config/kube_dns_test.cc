@@ -102,20 +102,21 @@ TEST(KubeDnsConfig, InvalidJsonAndValidationErrors) {
       {{{"upstreamNameservers", R"([53])"}},
        "kube-dns ConfigMap key 'upstreamNameservers': expected strings in the array, got number"},
       {{{"stubDomains", R"({"Acme_Local": ["1.2.3.4"]})"}},
-       "kube-dns ConfigMap: stubDomains: invalid domain name 'Acme_Local'"},
+       "kube-dns ConfigMap key 'stubDomains': invalid domain name 'Acme_Local'"},
       {{{"stubDomains", R"({"acme.local.": ["1.2.3.4"]})"}},
-       "kube-dns ConfigMap: stubDomains: invalid domain name 'acme.local.'"},
+       "kube-dns ConfigMap key 'stubDomains': invalid domain name 'acme.local.'"},
       {{{"stubDomains", R"({"acme.local": []})"}},
-       "kube-dns ConfigMap: stubDomains: 'acme.local' has no nameservers"},
+       "kube-dns ConfigMap key 'stubDomains': 'acme.local' has no nameservers"},
       {{{"stubDomains", R"({"acme.local": ["dns.acme.local"]})"}},
-       "kube-dns ConfigMap: stubDomains: 'acme.local': 'dns.acme.local' is not an IP address or "
+       "kube-dns ConfigMap key 'stubDomains': 'acme.local': 'dns.acme.local' is not an IP address "
+       "or "
        "IP:port"},
       {{{"stubDomains", R"({"acme.local": ["1.2.3.4:70000"]})"}},
        "'1.2.3.4:70000' is not an IP address or IP:port"},
       {{{"upstreamNameservers", R"(["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4"])"}},
-       "kube-dns ConfigMap: upstreamNameservers: cannot have more than three entries"},
+       "kube-dns ConfigMap key 'upstreamNameservers': cannot have more than three entries"},
       {{{"upstreamNameservers", R"(["/etc/resolv.conf"])"}},
-       "kube-dns ConfigMap: upstreamNameservers: '/etc/resolv.conf' is not an IP address or "
+       "kube-dns ConfigMap key 'upstreamNameservers': '/etc/resolv.conf' is not an IP address or "
        "IP:port"},
       {{{"upstreamNameservers", "[\"\xff\xfe\"]"}},
        "kube-dns ConfigMap key 'upstreamNameservers' is not valid UTF-8"},
@@ -141,15 +142,44 @@ TEST(KubeDnsConfig, JsonDetails) {
   EXPECT_NE(n.error().message().find("'b.example' has no nameservers"), std::string::npos);
 }
 
-TEST(KubeDnsConfig, DirErrorNamesTheDirectory) {
+TEST(KubeDnsConfig, DirErrorNamesTheKeyAndItsFile) {
   test::TempDir dir;
   write(dir.file("stubDomains"), "{");
   auto r = loadKubeDnsConfigDir(dir.path());
   ASSERT_FALSE(r);
-  EXPECT_EQ(
-      r.error().message().rfind("'" + dir.path() + "': kube-dns ConfigMap key 'stubDomains'", 0),
-      0u)
+  EXPECT_EQ(r.error().message().rfind("kube-dns ConfigMap key 'stubDomains' ('" + dir.path() +
+                                          "/stubDomains'): invalid JSON",
+                                      0),
+            0u)
       << r.error().message();
+}
+
+// A 64-octet label is a DNS-1123 subdomain for Kubernetes (IsDNS1123Subdomain checks only the
+// total length), so kube-dns accepted it; the Corefile block rendered from it then failed to
+// parse, which made `run` exit at start-up. It is now a ConfigMap validation error that names
+// the key and its file.
+TEST(KubeDnsConfig, StubDomainLabelLongerThan63OctetsIsAConfigMapError) {
+  const std::string label64(64, 'a');
+  const std::string label63(63, 'a');
+  test::TempDir dir;
+  write(dir.file("stubDomains"), "{\"" + label64 + ".example\": [\"10.0.0.1\"]}");
+  auto r = loadKubeDnsConfigDir(dir.path());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "kube-dns ConfigMap key 'stubDomains' ('" + dir.path() +
+                                     "/stubDomains'): invalid domain name '" + label64 +
+                                     ".example' (label '" + label64 +
+                                     "' is 64 octets long, DNS allows at most 63)");
+  write(dir.file("stubDomains"), "{\"" + label63 + ".example\": [\"10.0.0.1\"]}");
+  auto ok = loadKubeDnsConfigDir(dir.path());
+  ASSERT_TRUE(ok) << ok.error().message();
+  // What validation accepts, the Corefile parser accepts.
+  SubstitutionParams p;
+  p.local_ips = {*IpAddress::parse("169.254.20.10")};
+  p.kube_dns = *ok;
+  auto text = renderRuntimeCorefile(".:53 {\n    forward . 192.0.2.1\n}\n", p);
+  ASSERT_TRUE(text) << text.error().message();
+  auto parsed = parseCorefile(*text, "Corefile");
+  EXPECT_TRUE(parsed) << parsed.error().message();
 }
 
 }  // namespace

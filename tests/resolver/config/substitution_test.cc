@@ -294,7 +294,7 @@ TEST(RuntimeCorefile, InvalidKubeDnsConfigOrNoLocalIpIsAnError) {
   p.kube_dns.upstream_nameservers = {"not-an-ip"};
   auto r = renderRuntimeCorefile(".:53 {\n}\n", p);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("invalid kube-dns ConfigMap: upstreamNameservers: "
+  EXPECT_NE(r.error().message().find("kube-dns ConfigMap key 'upstreamNameservers': "
                                      "'not-an-ip' is not an IP address"),
             std::string::npos)
       << r.error().message();

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -419,6 +422,78 @@ TEST(ServerForwarding, MaxConcurrentAnswersRefusedAboveTheLimit) {
   EXPECT_EQ(rcodes[1], 5);  // REFUSED
   EXPECT_THAT(server->renderMetrics(),
               HasSubstr("coredns_forward_max_concurrent_rejects_total 1\n"));
+}
+
+size_t openFds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// A silent upstream under load: each query in flight holds a UDP socket until its timeout, so
+// before the per-worker bound 2,000 q/s took the process to RLIMIT_NOFILE (4,063 sockets) and
+// the link watcher could no longer open netlink sockets. Now a worker holds at most
+// max_upstream_queries; the rest are answered SERVFAIL at once and counted.
+TEST(ServerForwarding, SilentUpstreamCannotExhaustFileDescriptors) {
+  NLD_ENTER_NETNS();
+  FakeUpstream up(true, std::chrono::milliseconds(0));
+  ASSERT_TRUE(up.ok());
+  resolver::ServerOptions opts;
+  opts.max_upstream_queries = 32;  // kBound below
+  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1, opts);
+  ASSERT_NE(server, nullptr);
+  const size_t before = openFds();
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  constexpr int kQueries = 400;
+  constexpr int kBound = 32;
+  // In bursts of 20, each answered before the next (a single burst of 400 would overflow the
+  // listener's receive buffer): the first kBound wait on the silent upstream, every later one is
+  // answered SERVFAIL at once, long before any attempt timeout.
+  int servfail = 0;
+  size_t most = 0;
+  for (int sent = 0; sent < kQueries;) {
+    for (int k = 0; k < 20; ++k, ++sent) {
+      auto q = wireQuery(static_cast<uint16_t>(sent), "q" + std::to_string(sent) + ".example.org");
+      ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (servfail < sent - kBound && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) {
+        continue;
+      }
+      uint8_t buf[512];
+      if (::recv(fd, buf, sizeof buf, 0) >= 12 && (buf[3] & 0x0f) == 2) {
+        ++servfail;
+      }
+    }
+    most = std::max(most, openFds());
+  }
+  ::close(fd);
+  EXPECT_EQ(servfail, kQueries - kBound);
+  EXPECT_LE(most, before + kBound + 8) << "fds before: " << before;
+  EXPECT_THAT(server->renderMetrics(), HasSubstr("nodelocaldns_forward_inflight_rejects_total " +
+                                                 std::to_string(kQueries - kBound) + "\n"));
+}
+
+TEST(ServerOptions, UpstreamQueryBoundLeavesDescriptorsFree) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit lower = old;
+  lower.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lower), 0);
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 2), 1024u);
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 8), (4096u - 512u) / 8u);
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(0, 2), (4096u - 512u) / 2u);
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 1000), 16u);
+  ::setrlimit(RLIMIT_NOFILE, &old);
 }
 
 }  // namespace
