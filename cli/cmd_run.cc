@@ -40,6 +40,12 @@ struct RunFlags {
   std::string udp_wait = "auto";
   std::string handover = "auto";
   std::string shutdown_timeout = "10s";
+  std::string tcp_idle_timeout = "10s";
+  std::string tcp_query_timeout = "2s";
+  unsigned tcp_max_connections = 1024;
+  unsigned tcp_max_in_flight = 64;
+  size_t tcp_output_high_bytes = size_t{256} << 10;
+  size_t tcp_worker_max_bytes = size_t{32} << 20;
   size_t http_max_connections = 128;
   size_t http_max_header_bytes = 8192;
   std::string http_header_timeout = "1s";
@@ -152,6 +158,35 @@ Result<RunConfig> toConfig(const RunFlags& f) {
                                             "': expected a duration of at least 1s");
   }
   c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
+  auto idle = durationFlag("tcp-idle-timeout", f.tcp_idle_timeout, std::chrono::milliseconds(10),
+                           std::chrono::hours(1));
+  if (!idle) {
+    return fail(std::move(idle.error()));
+  }
+  c.server.tcp_idle_timeout = *idle;
+  auto query = durationFlag("tcp-query-timeout", f.tcp_query_timeout, std::chrono::milliseconds(10),
+                            std::chrono::hours(1));
+  if (!query) {
+    return fail(std::move(query.error()));
+  }
+  c.server.tcp_query_timeout = *query;
+  if (f.tcp_max_in_flight == 0) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-max-in-flight 0: expected at least 1");
+  }
+  if (f.tcp_output_high_bytes < 1024) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-output-high-bytes " +
+                                            std::to_string(f.tcp_output_high_bytes) +
+                                            ": expected at least 1024");
+  }
+  if (f.tcp_worker_max_bytes < f.tcp_output_high_bytes) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-worker-max-bytes " +
+                                            std::to_string(f.tcp_worker_max_bytes) +
+                                            ": expected at least --tcp-output-high-bytes");
+  }
+  c.server.tcp_max_connections = f.tcp_max_connections;
+  c.server.tcp_max_in_flight = f.tcp_max_in_flight;
+  c.server.tcp_output_high = f.tcp_output_high_bytes;
+  c.server.tcp_worker_bytes = f.tcp_worker_max_bytes;
   c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
   if (f.http_max_connections < 1 || f.http_max_header_bytes < 64) {
     return fail(Errc::kInvalidArgument,
@@ -263,6 +298,29 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--health-cache", f.health_cache,
                   "How long one health probe answers /health and /ready (0s to 1s)")
+      ->capture_default_str();
+  cmd->add_option("--tcp-idle-timeout", f.tcp_idle_timeout,
+                  "Close a TCP connection without a complete query, or whose answers were not "
+                  "read, for this long")
+      ->capture_default_str();
+  cmd->add_option("--tcp-query-timeout", f.tcp_query_timeout,
+                  "Close a TCP connection whose started (or first) query is not complete within "
+                  "this")
+      ->capture_default_str();
+  cmd->add_option("--tcp-max-connections", f.tcp_max_connections,
+                  "TCP client connections per worker; at the cap the least recently useful one is "
+                  "closed for a newcomer (0 = no TCP)")
+      ->capture_default_str();
+  cmd->add_option("--tcp-max-in-flight", f.tcp_max_in_flight,
+                  "Queries of one TCP connection awaiting upstream answers before reading pauses")
+      ->capture_default_str();
+  cmd->add_option("--tcp-output-high-bytes", f.tcp_output_high_bytes,
+                  "Queued answers at which a TCP connection stops reading (resumes at a quarter); "
+                  "upstream connections refuse queries above it")
+      ->capture_default_str();
+  cmd->add_option("--tcp-worker-max-bytes", f.tcp_worker_max_bytes,
+                  "Bytes all TCP buffers of one worker may hold; above, the connection holding "
+                  "most is closed")
       ->capture_default_str();
 
   return Command{cmd, [flags]() -> Result<int> {

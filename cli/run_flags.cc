@@ -40,7 +40,9 @@ const std::vector<std::string_view>& runLongFlagNames() {
       // ours
       "link-kind", "xtables-lock", "rules-backend", "workers", "cache-max-bytes",
       "max-upstream-queries", "handover", "shutdown-timeout", "http-max-connections",
-      "http-max-header-bytes", "http-header-timeout", "health-cache"};
+      "http-max-header-bytes", "http-header-timeout", "health-cache", "tcp-idle-timeout",
+      "tcp-query-timeout", "tcp-max-connections", "tcp-max-in-flight", "tcp-output-high-bytes",
+      "tcp-worker-max-bytes"};
   return kNames;
 }
 

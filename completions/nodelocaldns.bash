@@ -92,10 +92,10 @@ _nodelocaldns_cmd_run() {
         --udp-wait)
             COMPREPLY=($(compgen -W "auto epoll" -- "$cur"))
             return ;;
-        --localip | --upstreamsvc | --health-port | --interfacename | --syncinterval | --metrics-listen-address | --prometheus-listen-address | --dns.port | --workers | --cache-max-bytes | --max-upstream-queries | --shutdown-timeout | --http-max-connections | --http-max-header-bytes | --http-header-timeout | --health-cache | -p)
+        --localip | --upstreamsvc | --health-port | --interfacename | --syncinterval | --metrics-listen-address | --prometheus-listen-address | --dns.port | --workers | --cache-max-bytes | --max-upstream-queries | --shutdown-timeout | --tcp-idle-timeout | --tcp-query-timeout | --tcp-max-connections | --tcp-max-in-flight | --tcp-output-high-bytes | --tcp-worker-max-bytes | --http-max-connections | --http-max-header-bytes | --http-header-timeout | --health-cache | -p)
             return ;;  # free-form values
     esac
-    COMPREPLY=($(compgen -W "-h --help --localip --conf --corefile --basecorefile --kubednscm --upstreamsvc --health-port --setupinterface --setupiptables --skipteardown --reloadwithsignal --quiet --interfacename --syncinterval --metrics-listen-address --prometheus-listen-address --pidfile --dns.port --link-kind --xtables-lock --rules-backend --workers --cache-max-bytes --max-upstream-queries --udp-wait --handover --shutdown-timeout --http-max-connections --http-max-header-bytes --http-header-timeout --health-cache -p" -- "$cur"))
+    COMPREPLY=($(compgen -W "-h --help --localip --conf --corefile --basecorefile --kubednscm --upstreamsvc --health-port --setupinterface --setupiptables --skipteardown --reloadwithsignal --quiet --interfacename --syncinterval --metrics-listen-address --prometheus-listen-address --pidfile --dns.port --link-kind --xtables-lock --rules-backend --workers --cache-max-bytes --max-upstream-queries --udp-wait --handover --shutdown-timeout --http-max-connections --http-max-header-bytes --http-header-timeout --health-cache --tcp-idle-timeout --tcp-query-timeout --tcp-max-connections --tcp-max-in-flight --tcp-output-high-bytes --tcp-worker-max-bytes -p" -- "$cur"))
 }
 # ---- end run ---------------------------------------------------------------------------------
 # ---- stop ------------------------------------------------------------------------------------

@@ -167,6 +167,18 @@ complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l http-header-tim
     -d 'Time to send the HTTP request head, and to take the answer (default 1s)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l health-cache -x \
     -d 'How long one health probe answers /health and /ready, 0s to 1s (default 1s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-idle-timeout -x \
+    -d 'Close a TCP connection without a complete query or whose answers are not read (default 10s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-query-timeout -x \
+    -d 'Close a TCP connection whose started or first query is not complete (default 2s)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-max-connections -x \
+    -d 'TCP client connections per worker, least recently useful evicted at the cap (default 1024)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-max-in-flight -x \
+    -d 'Queries of one TCP connection awaiting upstream answers (default 64)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-output-high-bytes -x \
+    -d 'Queued answers at which a TCP connection stops reading (default 262144)'
+complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -l tcp-worker-max-bytes -x \
+    -d 'Bytes all TCP buffers of one worker may hold (default 33554432)'
 complete -c nodelocaldns -n '__fish_seen_subcommand_from run' -s p -x \
     -d 'Same as --dns.port'
 # ---- end run ---------------------------------------------------------------------------------

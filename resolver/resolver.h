@@ -42,8 +42,13 @@ enum class UdpWait : uint8_t { kAuto, kEpoll, kEager };
 struct ServerOptions {
   unsigned workers = 0;  ///< 0 = one per CPU in the affinity mask, capped by the cgroup CPU quota
   size_t cache_max_bytes = size_t{64} << 20;  ///< all caches together
-  std::chrono::milliseconds tcp_idle_timeout{10000};
-  unsigned tcp_max_connections = 1024;  ///< per worker
+  // TCP bounds, client and upstream connections (issue 10; README "TCP limits").
+  std::chrono::milliseconds tcp_idle_timeout{10000};  ///< no complete query / no output progress
+  unsigned tcp_max_connections = 1024;  ///< per worker; at the cap the least useful is evicted
+  std::chrono::milliseconds tcp_query_timeout{2000};  ///< a started or first query completes
+  unsigned tcp_max_in_flight = 64;                    ///< per client connection
+  size_t tcp_output_high = size_t{256} << 10;         ///< stop reading; resume at a quarter
+  size_t tcp_worker_bytes = size_t{32} << 20;         ///< all TCP buffers of one worker
   /// Upstream queries in flight per worker (each holds a socket); beyond it SERVFAIL at once,
   /// counted in nodelocaldns_forward_inflight_rejects_total. Lowered at create() so that all
   /// workers together stay kFdReserve descriptors below RLIMIT_NOFILE; 0 = only that cap.

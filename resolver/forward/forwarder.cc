@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "resolver/dns/message.h"
 #include "resolver/dns/name.h"
@@ -60,13 +61,17 @@ class Forwarder::UdpAttempt final : public net::IoHandler {
   Fd fd_;
 };
 
+// A pipelined upstream connection, on the same FramedConn (and so the same bounds) as client
+// connections: a query is refused (the exchange fails over) while the queued output is above
+// the high watermark or the worker's TCP buffers are at their bound; expireIdle() closes a
+// connection whose output has not moved for its `expire` time.
 class Forwarder::TcpUpstream final : public net::IoHandler {
  public:
   TcpUpstream(Forwarder& f, std::shared_ptr<UpstreamState> up, std::chrono::seconds expire)
       : f_(f), up_(std::move(up)), expire_(expire) {}
   ~TcpUpstream() {
-    if (fd_) {
-      f_.loop_.remove(fd_.get());
+    if (conn_ && conn_->fd() >= 0) {
+      f_.loop_.remove(conn_->fd());
     }
   }
 
@@ -75,19 +80,31 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
     if (!fd) {
       return false;
     }
-    fd_ = std::move(*fd);
+    conn_.emplace(std::move(*fd), f_.tcp_budget_, f_.loop_.now());
+    conn_->setWatermarks(f_.tcp_limits_.output_high, f_.tcp_limits_.output_low);
     last_used_ = f_.loop_.now();
-    return f_.loop_.add(fd_.get(), EPOLLIN | EPOLLOUT, this);
+    return f_.loop_.add(conn_->fd(), EPOLLIN | EPOLLOUT, this);
   }
 
   bool send(uint16_t id, uint64_t token, std::span<const uint8_t> query) noexcept {
-    if (dead_ || !out_.append(query)) {
+    if (dead_) {
+      return false;
+    }
+    if (conn_->readPaused()) {
+      f_.pauseTcp(metrics::TcpPause::kOutput);  // the upstream does not read: fail over
+      return false;
+    }
+    if (f_.tcp_budget_ != nullptr && f_.tcp_budget_->over()) {
+      f_.pauseTcp(metrics::TcpPause::kMemory);
+      return false;
+    }
+    if (!conn_->queue(query, f_.loop_.now())) {
       return false;
     }
     waiting_[id] = token;
     last_used_ = f_.loop_.now();
     if (connected_) {
-      if (!out_.flush(fd_.get())) {
+      if (!conn_->flush(f_.loop_.now())) {
         waiting_.erase(id);
         fail();
         return false;
@@ -100,6 +117,10 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   void forget(uint16_t id) noexcept { waiting_.erase(id); }
   bool idle() const noexcept { return waiting_.empty(); }
   bool dead() const noexcept { return dead_; }
+  bool stalled(MonoTime now) noexcept {
+    return !dead_ && conn_->stalledAt(now, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::seconds(expire_)));
+  }
   MonoTime lastUsed() const noexcept { return last_used_; }
   std::chrono::seconds expire() const noexcept { return expire_; }
 
@@ -107,10 +128,11 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
     if (dead_) {
       return;
     }
+    const MonoTime now = f_.loop_.now();
     if (!connected_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
       int err = 0;
       socklen_t len = sizeof err;
-      ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      ::getsockopt(conn_->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         f_.connectFailed(up_.get());
         fail(Failure::Kind::kConnect, err);
@@ -118,23 +140,25 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
       }
       connected_ = true;
       f_.connectSucceeded(up_.get());
-      if (!out_.flush(fd_.get())) {
+      if (!conn_->flush(now)) {
         fail();
         return;
       }
       updateInterest();
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-      for (;;) {
-        auto got = in_.receive(fd_.get());
-        if (got == net::TcpFramer::Receive::kAgain) {
+      // A bounded amount per wake-up; answers are consumed as they complete, so at most one
+      // partial message and one read are buffered.
+      for (size_t got_bytes = 0; got_bytes < kReadPerWake; got_bytes += 4096) {
+        auto got = conn_->read(now);
+        if (got == net::FramedConn::Read::kAgain) {
           break;
         }
-        if (got == net::TcpFramer::Receive::kClosed) {
+        if (got != net::FramedConn::Read::kData) {
           fail();
           return;
         }
-        while (auto msg = in_.next()) {
+        while (auto msg = conn_->next(now)) {
           if (msg->size() < 2) {
             continue;
           }
@@ -145,20 +169,20 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
           }
           uint64_t token = it->second;
           waiting_.erase(it);
-          last_used_ = f_.loop_.now();
+          last_used_ = now;
           f_.onTcpAnswer(token, *msg);
           if (dead_) {
             return;
           }
         }
-        if (in_.broken()) {
+        if (conn_->broken()) {
           fail();
           return;
         }
       }
     }
     if (connected_ && (events & EPOLLOUT)) {
-      if (!out_.flush(fd_.get())) {
+      if (!conn_->flush(now)) {
         fail();
         return;
       }
@@ -172,7 +196,8 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
       return;
     }
     dead_ = true;
-    f_.loop_.remove(fd_.get());
+    f_.loop_.remove(conn_->fd());
+    conn_->close();  // frees the buffers (and their share of the worker's bound) now
     auto waiting = std::move(waiting_);
     waiting_.clear();
     f_.retireTcp(this);
@@ -186,23 +211,23 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   }
 
  private:
+  static constexpr size_t kReadPerWake = 64 << 10;
+
   void updateInterest() noexcept {
-    uint32_t want = EPOLLIN | (out_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    uint32_t want = EPOLLIN | (conn_->pending() == 0 ? 0u : static_cast<uint32_t>(EPOLLOUT));
     if (want != interest_) {
       interest_ = want;
-      f_.loop_.modify(fd_.get(), want, this);
+      f_.loop_.modify(conn_->fd(), want, this);
     }
   }
 
   Forwarder& f_;
   std::shared_ptr<UpstreamState> up_;
   std::chrono::seconds expire_;
-  Fd fd_;
+  std::optional<net::FramedConn> conn_;  ///< set by open()
   bool connected_ = false;
   bool dead_ = false;
   uint32_t interest_ = EPOLLIN | EPOLLOUT;
-  net::TcpFramer in_;
-  net::TcpOutput out_;
   std::unordered_map<uint16_t, uint64_t> waiting_;
   MonoTime last_used_;
 };
@@ -504,6 +529,19 @@ void Forwarder::retireTcp(TcpUpstream* conn) noexcept {
   }
 }
 
+void Forwarder::setTcpBounds(const net::TcpLimits& limits, net::TcpBudget* budget,
+                             metrics::TcpStats* stats) noexcept {
+  tcp_limits_ = limits;
+  tcp_budget_ = budget;
+  tcp_stats_ = stats;
+}
+
+void Forwarder::pauseTcp(metrics::TcpPause why) noexcept {
+  if (tcp_stats_ != nullptr) {
+    tcp_stats_->pause(true, why);
+  }
+}
+
 void Forwarder::setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups) {
   groups_ = std::move(groups);
 }
@@ -531,15 +569,24 @@ void Forwarder::tick() noexcept {
 void Forwarder::expireIdle() noexcept {
   // Idle persistent connections: CoreDNS `expire` (default 10 s).
   MonoTime now = loop_.now();
-  std::vector<TcpUpstream*> idle;
+  std::vector<std::pair<TcpUpstream*, metrics::TcpClose>> idle;
   for (const auto& [up, conn] : tcp_) {
     (void)up;
-    if (conn->idle() && now - conn->lastUsed() > conn->expire()) {
-      idle.push_back(conn.get());
+    if (conn->stalled(now)) {
+      // The upstream does not read what we send: its queries would only time out.
+      idle.emplace_back(conn.get(), metrics::TcpClose::kWriteTimeout);
+    } else if (conn->idle() && now - conn->lastUsed() > conn->expire()) {
+      idle.emplace_back(conn.get(), metrics::TcpClose::kIdle);
     }
   }
-  for (auto* conn : idle) {
+  for (auto [conn, why] : idle) {
+    if (tcp_stats_ != nullptr) {
+      tcp_stats_->close(true, why);
+    }
     conn->fail();
+  }
+  if (tcp_stats_ != nullptr && tcp_budget_ != nullptr) {
+    tcp_stats_->buffered_bytes.set(tcp_budget_->used());
   }
 }
 

@@ -33,7 +33,7 @@
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
 #include "resolver/net/event_loop.h"
-#include "resolver/net/tcp_framing.h"
+#include "resolver/net/framed_conn.h"
 
 namespace nld::resolver::forward {
 
@@ -91,6 +91,11 @@ class Forwarder {
   bool hasConnections() const noexcept { return !tcp_.empty(); }
   /// True when some group marks upstreams down (max_fails > 0) and this forwarder probes them.
   bool probesConfigured() const noexcept;
+  /// Bounds of upstream TCP connections (output watermarks, stall = `expire` without output
+  /// progress), the worker's TCP byte budget they count in (may be null) and its counters
+  /// (may be null). Before the first start().
+  void setTcpBounds(const net::TcpLimits& limits, net::TcpBudget* budget,
+                    metrics::TcpStats* stats) noexcept;
   /// Registers a group for health probing (worker 0 only probes). Replaces the previous list.
   void setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups);
 
@@ -126,6 +131,7 @@ class Forwarder {
   void connectSucceeded(const UpstreamState* up) noexcept;
   void retireTcp(TcpUpstream* conn) noexcept;
   void probeDownUpstreams() noexcept;
+  void pauseTcp(metrics::TcpPause why) noexcept;
   int64_t nowNs() const noexcept;
   uint16_t randomId() noexcept;
 
@@ -149,6 +155,9 @@ class Forwarder {
   std::unordered_map<const UpstreamState*, net::MonoTime> next_probe_;
   uint64_t next_probe_token_ = uint64_t{1} << 63;
   Failure last_failure_;
+  net::TcpLimits tcp_limits_;
+  net::TcpBudget* tcp_budget_ = nullptr;
+  metrics::TcpStats* tcp_stats_ = nullptr;
 };
 
 }  // namespace nld::resolver::forward

@@ -151,7 +151,19 @@ std::string escapeLabel(const std::string& value) {
 Registry::Registry(unsigned workers)
     : workers_(workers == 0 ? 1 : workers),
       rejects_(new Counter[workers_]),
-      in_flight_rejects_(new Counter[workers_]) {}
+      in_flight_rejects_(new Counter[workers_]),
+      tcp_(new TcpStats[workers_]) {}
+
+const char* tcpCloseLabel(size_t index) noexcept {
+  static constexpr const char* kLabels[kTcpCloseCount] = {"idle", "query_timeout", "write_timeout",
+                                                          "memory", "evicted"};
+  return index < kTcpCloseCount ? kLabels[index] : "";
+}
+
+const char* tcpPauseLabel(size_t index) noexcept {
+  static constexpr const char* kLabels[kTcpPauseCount] = {"output", "in_flight", "memory"};
+  return index < kTcpPauseCount ? kLabels[index] : "";
+}
 
 ZoneStats* Registry::zone(const std::string& server, const std::string& zone) {
   std::lock_guard lock(mutex_);
@@ -404,6 +416,35 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
              "--max-upstream-queries upstream queries in flight.");
   out.sample("nodelocaldns_forward_inflight_rejects_total", "",
              sum([&](unsigned i) { return in_flight_rejects_[i].get(); }));
+
+  // [side][reason] counters of the per-worker TcpStats.
+  auto tcpFamily = [&](const char* name, const char* help, size_t reasons,
+                       const char* (*label)(size_t), auto counter) {
+    static constexpr const char* kSides[2] = {"client", "upstream"};
+    out.family(name, "counter", help);
+    for (size_t side = 0; side < 2; ++side) {
+      for (size_t r = 0; r < reasons; ++r) {
+        out.sample(name, std::string("side=\"") + kSides[side] + "\",reason=\"" + label(r) + "\"",
+                   sum([&](unsigned i) { return counter(tcp_[i], side, r).get(); }));
+      }
+    }
+  };
+  tcpFamily(
+      "nodelocaldns_tcp_closed_total",
+      "TCP connections closed by a limit (side client or upstream; reason idle, "
+      "query_timeout, write_timeout, memory, evicted).",
+      kTcpCloseCount, tcpCloseLabel,
+      [](const TcpStats& t, size_t side, size_t r) -> const Counter& { return t.closed[side][r]; });
+  tcpFamily(
+      "nodelocaldns_tcp_paused_total",
+      "Times a TCP client connection stopped reading, or an upstream connection refused a "
+      "query, at a limit (reason output, in_flight, memory).",
+      kTcpPauseCount, tcpPauseLabel,
+      [](const TcpStats& t, size_t side, size_t r) -> const Counter& { return t.paused[side][r]; });
+  out.family("nodelocaldns_tcp_buffered_bytes", "gauge",
+             "Bytes held by the buffers of TCP connections (client and upstream), all workers.");
+  out.sample("nodelocaldns_tcp_buffered_bytes", "",
+             sum([&](unsigned i) { return tcp_[i].buffered_bytes.get(); }));
   return out.take();
 }
 

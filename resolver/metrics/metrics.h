@@ -46,6 +46,8 @@ class Counter {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+  /// Gauge use (the owning worker only).
+  void set(uint64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
 
  private:
   std::atomic<uint64_t> v_{0};
@@ -102,6 +104,38 @@ struct alignas(64) UpstreamStats {
   Counter healthcheck_failures;
 };
 
+/// Why a TCP connection was closed by a limit (nodelocaldns_tcp_closed_total{reason}).
+enum class TcpClose : uint8_t {
+  kIdle,          ///< no complete query (client) or no use (upstream) for the idle timeout
+  kQueryTimeout,  ///< a query (or the first one) not complete within the query timeout
+  kWriteTimeout,  ///< queued output not written for the idle timeout (peer does not read)
+  kMemory,        ///< the worker's TCP buffer bound: the connection holding most is closed
+  kEvicted,       ///< the connection cap: the least recently useful one made room
+};
+inline constexpr size_t kTcpCloseCount = 5;
+const char* tcpCloseLabel(size_t index) noexcept;
+/// Why a TCP connection stopped reading (client) or refused a query (upstream).
+enum class TcpPause : uint8_t {
+  kOutput,    ///< queued output above the high watermark
+  kInFlight,  ///< the connection's queries in flight at the cap
+  kMemory,    ///< the worker's TCP buffer bound (upstream: query failed over)
+};
+inline constexpr size_t kTcpPauseCount = 3;
+const char* tcpPauseLabel(size_t index) noexcept;
+
+/// Per worker: the TCP limits at work. side 0 = client connections, 1 = upstream connections.
+struct alignas(64) TcpStats {
+  Counter closed[2][kTcpCloseCount];
+  Counter paused[2][kTcpPauseCount];
+  Counter buffered_bytes;  ///< a gauge: bytes held by the worker's TCP buffers (set, not added)
+  void close(bool upstream, TcpClose why) noexcept {
+    closed[upstream ? 1 : 0][static_cast<size_t>(why)].inc();
+  }
+  void pause(bool upstream, TcpPause why) noexcept {
+    paused[upstream ? 1 : 0][static_cast<size_t>(why)].inc();
+  }
+};
+
 /// Gauges read from the caches at scrape time.
 struct CacheGauge {
   std::string server, zones;
@@ -120,6 +154,7 @@ class Registry {
   Counter* maxConcurrentRejects() noexcept { return rejects_.get(); }
   /// Queries answered SERVFAIL at once because their worker had --max-upstream-queries in flight.
   Counter* inFlightRejects() noexcept { return in_flight_rejects_.get(); }
+  TcpStats* tcp() noexcept { return tcp_.get(); }
 
   unsigned workers() const noexcept { return workers_; }
 
@@ -136,6 +171,7 @@ class Registry {
   std::map<std::string, std::unique_ptr<UpstreamStats[]>> upstreams_;
   std::unique_ptr<Counter[]> rejects_;
   std::unique_ptr<Counter[]> in_flight_rejects_;
+  std::unique_ptr<TcpStats[]> tcp_;
 };
 
 /// Prometheus label value escaping (\\, \", \n).

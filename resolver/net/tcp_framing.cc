@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -18,7 +19,15 @@ std::span<uint8_t> TcpFramer::prepare(size_t min_free) {
       begin_ = 0;
     }
     if (buffer_.size() - end_ < min_free) {
-      buffer_.resize(end_ + min_free);
+      // Grow once to what the message being received needs, and to no more: the capacity of
+      // a connection's buffer stays within one message plus one read.
+      size_t need = end_ + min_free;
+      if (end_ >= 2) {
+        size_t message = 2 + ((size_t{buffer_[0]} << 8) | buffer_[1]);
+        need = std::max(need, message + min_free);
+      }
+      buffer_.reserve(need);
+      buffer_.resize(need);
     }
   }
   return {buffer_.data() + end_, buffer_.size() - end_};
@@ -35,8 +44,7 @@ TcpFramer::Receive TcpFramer::receive(int fd) {
     if (n < 0 && errno == EINTR) {
       continue;
     }
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Receive::kAgain
-                                                              : Receive::kClosed;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Receive::kAgain : Receive::kClosed;
   }
 }
 
@@ -55,6 +63,29 @@ std::optional<std::span<const uint8_t>> TcpFramer::next() noexcept {
   std::span<const uint8_t> msg(buffer_.data() + begin_ + 2, len);
   begin_ += 2 + len;
   return msg;
+}
+
+bool TcpFramer::complete() const noexcept {
+  if (end_ - begin_ < 2) {
+    return false;
+  }
+  size_t len = (size_t{buffer_[begin_]} << 8) | buffer_[begin_ + 1];
+  return len == 0 || end_ - begin_ >= 2 + len;
+}
+
+void TcpFramer::trim(size_t keep) noexcept {
+  if (begin_ != end_ || buffer_.capacity() <= keep) {
+    return;
+  }
+  begin_ = end_ = 0;
+  std::vector<uint8_t>().swap(buffer_);  // the next prepare() allocates again
+}
+
+void TcpOutput::trim(size_t keep) noexcept {
+  if (begin_ == data_.size() && data_.capacity() > keep) {
+    std::vector<uint8_t>().swap(data_);
+    begin_ = 0;
+  }
 }
 
 bool TcpOutput::append(std::span<const uint8_t> message) {

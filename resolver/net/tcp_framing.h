@@ -33,6 +33,12 @@ class TcpFramer {
   bool broken() const noexcept { return broken_; }
   /// Bytes received but not yet returned as messages.
   size_t buffered() const noexcept { return end_ - begin_; }
+  /// A complete message (or a zero length) is buffered: next() would return it (or break).
+  bool complete() const noexcept;
+  /// Bytes allocated for the buffer.
+  size_t capacity() const noexcept { return buffer_.capacity(); }
+  /// When nothing is buffered, frees an allocation larger than `keep` bytes.
+  void trim(size_t keep) noexcept;
 
  private:
   std::vector<uint8_t> buffer_;
@@ -49,6 +55,10 @@ class TcpOutput {
   bool flush(int fd) noexcept;
   bool empty() const noexcept { return begin_ == data_.size(); }
   size_t pending() const noexcept { return data_.size() - begin_; }
+  /// Bytes allocated for the queue.
+  size_t capacity() const noexcept { return data_.capacity(); }
+  /// When nothing is queued, frees an allocation larger than `keep` bytes.
+  void trim(size_t keep) noexcept;
 
  private:
   std::vector<uint8_t> data_;

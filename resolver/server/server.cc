@@ -166,6 +166,11 @@ Result<std::unique_ptr<Server>> Server::create(config::Config config,
   wopts.tcp_idle_timeout = options.tcp_idle_timeout;
   wopts.tcp_max_connections = options.tcp_max_connections;
   wopts.max_upstream_queries = upstreamQueriesPerWorker(options.max_upstream_queries, n);
+  wopts.tcp.query_timeout = options.tcp_query_timeout;
+  wopts.tcp.max_in_flight = options.tcp_max_in_flight;
+  wopts.tcp.output_high = options.tcp_output_high;
+  wopts.tcp.output_low = options.tcp_output_high / 4;
+  wopts.tcp.worker_bytes = options.tcp_worker_bytes;
   wopts.udp_wait = options.udp_wait;
   for (unsigned i = 0; i < n; ++i) {
     auto w = Worker::create(i, *impl->registry, wopts);

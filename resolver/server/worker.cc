@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "base/log.h"
 #include "resolver/dns/builder.h"
@@ -25,6 +27,20 @@ using net::MonoTime;
 namespace {
 
 constexpr size_t kMaxUdpAnswer = 4096;
+
+net::TcpLimits tcpLimitsOf(const WorkerOptions& o) noexcept {
+  net::TcpLimits l = o.tcp;
+  l.idle_timeout = o.tcp_idle_timeout;
+  l.max_in_flight = std::max(l.max_in_flight, 1u);
+  l.output_low = std::min(l.output_low, l.output_high);
+  return l;
+}
+
+/// How often the TCP deadlines are checked: a quarter of the shortest, 10 ms .. 1 s.
+std::chrono::milliseconds sweepPeriod(const net::TcpLimits& l) noexcept {
+  auto shortest = std::min(l.idle_timeout, l.query_timeout);
+  return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+}
 
 uint64_t elapsedNs(MonoTime start) noexcept {
   auto d = net::MonoClock::now() - start;
@@ -74,6 +90,35 @@ void logSuppressed(uint64_t n) noexcept {
 
 }  // namespace
 
+/// Held by a TCP client's Waiter: the query counts against its connection's in-flight cap until
+/// the waiter is gone (answered, refused, dropped, or the worker stopped).
+class Worker::TcpSlot {
+ public:
+  TcpSlot() = default;
+  TcpSlot(Worker* w, uint64_t conn_id) noexcept : w_(w), conn_id_(conn_id) {
+    w_->tcpQueryQueued(conn_id_);
+  }
+  TcpSlot(TcpSlot&& o) noexcept : w_(std::exchange(o.w_, nullptr)), conn_id_(o.conn_id_) {}
+  TcpSlot& operator=(TcpSlot&& o) noexcept {
+    if (this != &o) {
+      release();
+      w_ = std::exchange(o.w_, nullptr);
+      conn_id_ = o.conn_id_;
+    }
+    return *this;
+  }
+  ~TcpSlot() { release(); }
+
+ private:
+  void release() noexcept {
+    if (w_ != nullptr) {
+      std::exchange(w_, nullptr)->tcpQueryDone(conn_id_);
+    }
+  }
+  Worker* w_ = nullptr;
+  uint64_t conn_id_ = 0;
+};
+
 struct Worker::Waiter {
   bool tcp = false;
   size_t listener = 0;
@@ -85,6 +130,7 @@ struct Worker::Waiter {
   size_t type_index = 0;
   alignas(cmsghdr) uint8_t control[net::kControlSize];
   size_t control_len = 0;
+  TcpSlot tcp_slot;  ///< TCP: counts against the connection's in-flight cap
 };
 
 struct Worker::Pending {
@@ -172,55 +218,67 @@ class Worker::TcpListener final : public net::IoHandler {
   Fd fd_;
 };
 
+// One DNS-over-TCP client connection (RFC 7766) and its limits (issue 10): reading stops while
+// the queued answers are above the high watermark or the queries in flight at the cap (and
+// while complete queries wait to be processed, so at most one read beyond a message is
+// buffered); after the client's FIN every query that arrived is answered, then the connection
+// closes. Deadlines (sweep): a started or first query not complete within the query timeout,
+// output not written for the idle timeout, no complete query for the idle timeout.
 class Worker::TcpClient final : public net::IoHandler {
  public:
-  TcpClient(Worker& w, uint64_t id, size_t listener, Fd fd)
-      : w_(w), id_(id), listener_(listener), fd_(std::move(fd)), last_(w.loop_->now()) {}
+  TcpClient(Worker& w, uint64_t id, size_t listener, Fd fd, std::list<uint64_t>::iterator lru)
+      : w_(w),
+        id_(id),
+        listener_(listener),
+        conn_(std::move(fd), &w.tcp_budget_, w.loop_->now()),
+        lru_(lru),
+        accepted_(w.loop_->now()),
+        last_query_(accepted_) {
+    conn_.setWatermarks(w.tcp_limits_.output_high, w.tcp_limits_.output_low);
+  }
 
   void onIo(uint32_t events) noexcept override {
     if (closed_) {
       return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-      for (;;) {
-        auto got = in_.receive(fd_.get());
-        if (got == net::TcpFramer::Receive::kAgain) {
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      w_.closeClient(id_);  // reset, or both directions shut: no answer can reach the client
+      return;
+    }
+    if (events & EPOLLIN) {
+      // A bounded amount per wake-up, so one busy connection cannot hold the worker.
+      for (size_t got_bytes = 0; got_bytes < kReadPerWake && mayRead();) {
+        auto got = conn_.read(w_.loop_->now());
+        if (got == net::FramedConn::Read::kAgain || got == net::FramedConn::Read::kEof) {
           break;
         }
-        if (got == net::TcpFramer::Receive::kClosed) {
+        if (got == net::FramedConn::Read::kError) {
           w_.closeClient(id_);
           return;
         }
-        last_ = w_.loop_->now();
-        while (auto msg = in_.next()) {
-          Client c;
-          c.tcp = true;
-          c.listener = listener_;
-          c.conn_id = id_;
-          c.received = net::MonoClock::now();
-          w_.countPackets(1);
-          size_t len = w_.handleQuery(listener_, *msg, w_.scratch_, c);
-          if (closed_) {
-            return;
-          }
-          if (len > 0) {
-            out_.append(std::span<const uint8_t>(w_.scratch_.data(), len));
-          }
-        }
-        if (in_.broken()) {
-          w_.closeClient(id_);
+        got_bytes += 4096;
+        process();
+        if (closed_) {
           return;
         }
       }
     }
-    flush();
+    // What a pause left buffered (woken by EPOLLOUT once it ended); again while the kernel
+    // takes every answer at once (nothing of ours stays queued to wake us when writable).
+    for (int round = 0; round < 16; ++round) {
+      process();
+      flush();
+      if (closed_ || conn_.pending() > 0 || !reading() || !conn_.hasMessage()) {
+        break;
+      }
+    }
   }
 
   void send(std::span<const uint8_t> answer) noexcept {
     if (closed_) {
       return;
     }
-    out_.append(answer);
+    queue(answer);
     flush();
   }
 
@@ -228,35 +286,141 @@ class Worker::TcpClient final : public net::IoHandler {
     if (closed_) {
       return;
     }
-    if (!out_.flush(fd_.get())) {
+    if (!conn_.flush(w_.loop_->now())) {
       w_.closeClient(id_);
       return;
     }
-    uint32_t want = EPOLLIN | (out_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    if (conn_.eof() && !conn_.hasMessage() && in_flight_ == 0 && conn_.pending() == 0) {
+      w_.closeClient(id_);  // half-closed and every query answered
+      return;
+    }
+    uint32_t want = 0;
+    const bool may_process = reading();
+    if (!may_process) {
+      blocked_ = true;
+    } else if (blocked_) {
+      blocked_ = false;
+      conn_.restartPartialClock(w_.loop_->now());  // the client could not send meanwhile
+    }
+    if (may_process && !conn_.eof() && !conn_.hasMessage()) {
+      want |= EPOLLIN;
+    }
+    if (conn_.pending() > 0 || (may_process && conn_.hasMessage())) {
+      want |= EPOLLOUT;  // writable is also the wake-up to process queries a pause left
+    }
     if (want != interest_) {
       interest_ = want;
-      w_.loop_->modify(fd_.get(), want, this);
+      w_.loop_->modify(conn_.fd(), want, this);
     }
+  }
+
+  void queryQueued() noexcept {
+    if (++in_flight_ == w_.tcp_limits_.max_in_flight) {
+      w_.tcp_stats_->pause(false, metrics::TcpPause::kInFlight);
+    }
+  }
+  void queryDone() noexcept {
+    if (in_flight_ > 0) {
+      --in_flight_;
+    }
+    flush();
+  }
+
+  /// The limit this connection is past at `now`, if any.
+  std::optional<metrics::TcpClose> expired(MonoTime now) noexcept {
+    const auto& lim = w_.tcp_limits_;
+    if (conn_.stalledAt(now, lim.idle_timeout)) {
+      return metrics::TcpClose::kWriteTimeout;  // the client does not read its answers
+    }
+    if (reading() && conn_.partial() && now - conn_.partialSince() > lim.query_timeout) {
+      return metrics::TcpClose::kQueryTimeout;
+    }
+    const bool quiet =
+        in_flight_ == 0 && conn_.pending() == 0 && !conn_.hasMessage() && !conn_.partial();
+    if (quiet && !had_query_ && now - accepted_ > lim.query_timeout) {
+      return metrics::TcpClose::kQueryTimeout;
+    }
+    if (quiet && now - last_query_ > lim.idle_timeout) {
+      return metrics::TcpClose::kIdle;
+    }
+    return std::nullopt;
   }
 
   void close() noexcept {
     if (!closed_) {
       closed_ = true;
-      w_.loop_->remove(fd_.get());
-      fd_.reset();
+      w_.loop_->remove(conn_.fd());
+      conn_.close();
     }
   }
-  bool idleSince(MonoTime t) const noexcept { return last_ < t && out_.empty(); }
-  int fd() const noexcept { return fd_.get(); }
+  int fd() const noexcept { return conn_.fd(); }
+  size_t held() const noexcept { return conn_.held(); }
+  std::list<uint64_t>::iterator lru() const noexcept { return lru_; }
 
  private:
+  static constexpr size_t kReadPerWake = 64 << 10;
+
+  /// No limit holds reading back (the query deadline only runs meanwhile).
+  bool reading() const noexcept {
+    return !conn_.readPaused() && in_flight_ < w_.tcp_limits_.max_in_flight;
+  }
+
+  bool mayRead() const noexcept {
+    return !closed_ && !conn_.eof() && !conn_.readPaused() && !conn_.hasMessage() &&
+           in_flight_ < w_.tcp_limits_.max_in_flight;
+  }
+
+  void queue(std::span<const uint8_t> answer) noexcept {
+    const bool was_paused = conn_.readPaused();
+    conn_.queue(answer, w_.loop_->now());
+    if (conn_.readPaused() && !was_paused) {
+      w_.tcp_stats_->pause(false, metrics::TcpPause::kOutput);
+    }
+    if (w_.tcp_budget_.over()) {
+      w_.shedTcpMemory();
+    }
+  }
+
+  /// Answers the complete queries buffered, while no limit says stop.
+  void process() noexcept {
+    while (!closed_ && !conn_.readPaused() && in_flight_ < w_.tcp_limits_.max_in_flight) {
+      const MonoTime now = w_.loop_->now();
+      auto msg = conn_.next(now);
+      if (!msg) {
+        break;
+      }
+      had_query_ = true;
+      last_query_ = now;
+      w_.client_lru_.splice(w_.client_lru_.end(), w_.client_lru_, lru_);
+      Client c;
+      c.tcp = true;
+      c.listener = listener_;
+      c.conn_id = id_;
+      c.received = net::MonoClock::now();
+      w_.countPackets(1);
+      size_t len = w_.handleQuery(listener_, *msg, w_.scratch_, c);
+      if (closed_) {
+        return;
+      }
+      if (len > 0) {
+        queue(std::span<const uint8_t>(w_.scratch_.data(), len));
+      }
+    }
+    if (!closed_ && conn_.broken()) {
+      w_.closeClient(id_);
+    }
+  }
+
   Worker& w_;
   uint64_t id_;
   size_t listener_;
-  Fd fd_;
-  net::TcpFramer in_;
-  net::TcpOutput out_;
-  MonoTime last_;
+  net::FramedConn conn_;
+  std::list<uint64_t>::iterator lru_;
+  MonoTime accepted_;
+  MonoTime last_query_;
+  unsigned in_flight_ = 0;
+  bool had_query_ = false;
+  bool blocked_ = false;  ///< a limit held reading back at the last flush()
   bool closed_ = false;
   uint32_t interest_ = EPOLLIN;
 };
@@ -297,6 +461,9 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       loop_(std::move(loop)),
       registry_(registry),
       options_(options),
+      tcp_limits_(tcpLimitsOf(options)),
+      tcp_budget_(tcp_limits_.worker_bytes),
+      tcp_stats_(&registry.tcp()[index]),
       block_after_rounds_(firstBlockAfter(options.udp_wait)),
       scratch_(65535),
       answer_buf_(65535),
@@ -305,6 +472,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
       registry_, index_, index_ == 0);
   forwarder_->setMaxInFlight(options_.max_upstream_queries);
+  forwarder_->setTcpBounds(tcp_limits_, &tcp_budget_, tcp_stats_);
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
@@ -319,7 +487,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
         std::chrono::milliseconds(500), [] {}, [this] { return forwarder_->probesConfigured(); });
   }
   loop_->addTick(
-      std::chrono::milliseconds(1000), [this] { sweep(); },
+      sweepPeriod(tcp_limits_), [this] { sweep(); },
       [this] {
         return !clients_.empty() || !client_graveyard_.empty() || !consolidating_.empty() ||
                error_limiter_.pending();
@@ -406,7 +574,7 @@ void Worker::postStopAccepting(std::function<void()> done) {
     for (auto& l : tcp_) {
       if (l) {
         loop_->remove(l->fd());
-        onAccept(*l);  // take over connections already in the accept queue
+        onAccept(*l, 1024);  // take over connections already in the accept queue
         l.reset();
       }
     }
@@ -720,6 +888,9 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     w.query.assign(wire.begin(), wire.end());
     w.start = net::MonoClock::now();
     w.type_index = type_index;
+    if (w.tcp) {
+      w.tcp_slot = TcpSlot(this, w.conn_id);
+    }
     p->waiters.push_back(std::move(w));
   }
   if (!fresh) {
@@ -1019,19 +1190,28 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
   // client retries against the successor.
 }
 
-void Worker::onAccept(TcpListener& l) noexcept {
-  for (int i = 0; i < 1024; ++i) {
+void Worker::onAccept(TcpListener& l, int batch) noexcept {
+  for (int i = 0; i < batch; ++i) {
     int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       return;
     }
     Fd conn(fd);
-    if (clients_.size() >= options_.tcp_max_connections) {
-      continue;  // over the limit: closed at once (the client retries or falls back)
+    if (options_.tcp_max_connections == 0) {
+      continue;
+    }
+    while (clients_.size() >= options_.tcp_max_connections && !client_lru_.empty()) {
+      // At the cap the least recently useful connection makes room: refusing newcomers would
+      // let a client that holds every slot (idle, or one byte a second) deny TCP to everyone.
+      tcp_stats_->close(false, metrics::TcpClose::kEvicted);
+      closeClient(client_lru_.front());
     }
     uint64_t id = next_client_id_++;
-    auto c = std::make_unique<TcpClient>(*this, id, l.index(), std::move(conn));
+    client_lru_.push_back(id);
+    auto c = std::make_unique<TcpClient>(*this, id, l.index(), std::move(conn),
+                                         std::prev(client_lru_.end()));
     if (!loop_->add(c->fd(), EPOLLIN, c.get())) {
+      client_lru_.pop_back();
       continue;
     }
     clients_.emplace(id, std::move(c));
@@ -1044,24 +1224,60 @@ void Worker::closeClient(uint64_t id) noexcept {
     return;
   }
   it->second->close();
+  client_lru_.erase(it->second->lru());
   client_graveyard_.push_back(std::move(it->second));
   clients_.erase(it);
+}
+
+void Worker::tcpQueryQueued(uint64_t conn_id) noexcept {
+  auto it = clients_.find(conn_id);
+  if (it != clients_.end()) {
+    it->second->queryQueued();
+  }
+}
+
+void Worker::tcpQueryDone(uint64_t conn_id) noexcept {
+  auto it = clients_.find(conn_id);
+  if (it != clients_.end()) {
+    it->second->queryDone();
+  }
+}
+
+void Worker::shedTcpMemory() noexcept {
+  while (tcp_budget_.over()) {
+    uint64_t victim = 0;
+    size_t most = 0;
+    for (const auto& [id, c] : clients_) {
+      if (c->held() > most) {
+        most = c->held();
+        victim = id;
+      }
+    }
+    if (victim == 0) {
+      break;  // what is left is held by upstream connections (bounded by their watermark)
+    }
+    tcp_stats_->close(false, metrics::TcpClose::kMemory);
+    closeClient(victim);
+  }
+  tcp_stats_->buffered_bytes.set(tcp_budget_.used());
 }
 
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
   flushConsolidated(loop_->now(), false);
   logSuppressed(error_limiter_.flush(loop_->now()));
-  MonoTime cutoff = loop_->now() - options_.tcp_idle_timeout;
-  std::vector<uint64_t> idle;
+  const MonoTime now = loop_->now();
+  std::vector<std::pair<uint64_t, metrics::TcpClose>> expired;
   for (const auto& [id, c] : clients_) {
-    if (c->idleSince(cutoff)) {
-      idle.push_back(id);
+    if (auto why = c->expired(now)) {
+      expired.emplace_back(id, *why);
     }
   }
-  for (uint64_t id : idle) {
+  for (const auto& [id, why] : expired) {
+    tcp_stats_->close(false, why);
     closeClient(id);
   }
+  tcp_stats_->buffered_bytes.set(tcp_budget_.used());
 }
 
 }  // namespace nld::resolver::server

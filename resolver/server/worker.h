@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "resolver/cache/cache_key.h"
 #include "resolver/forward/forwarder.h"
 #include "resolver/net/event_loop.h"
+#include "resolver/net/framed_conn.h"
 #include "resolver/resolver.h"
 #include "resolver/server/query_log.h"
 #include "resolver/server/snapshot.h"
@@ -43,6 +45,8 @@ struct WorkerOptions {
   unsigned tcp_max_connections = 1024;
   unsigned max_upstream_queries = 1024;  ///< in flight per worker, 0 = unbounded
   UdpWait udp_wait = UdpWait::kAuto;
+  /// TCP bounds (both directions); tcp_idle_timeout above overrides tcp.idle_timeout.
+  net::TcpLimits tcp;
 };
 
 class Worker {
@@ -78,6 +82,7 @@ class Worker {
   class UdpListener;
   class TcpListener;
   class TcpClient;
+  class TcpSlot;
   struct CoalesceKey {
     cache::CacheKey key;
     uint64_t generation;
@@ -137,8 +142,15 @@ class Worker {
   /// The listener to block on now (UdpWait), or null to wait in epoll_wait().
   UdpListener* blockingCandidate() noexcept;
   void serveBlocking(UdpListener& l) noexcept;
-  void onAccept(TcpListener& l) noexcept;
+  /// Accepts up to `batch` connections. Small per wake-up (the rest next round, level-
+  /// triggered): under a connection flood each accept may also evict, and UDP answers wait.
+  void onAccept(TcpListener& l, int batch = 64) noexcept;
   void closeClient(uint64_t id) noexcept;
+  /// A TCP client's query started (stopped) waiting for an upstream answer.
+  void tcpQueryQueued(uint64_t conn_id) noexcept;
+  void tcpQueryDone(uint64_t conn_id) noexcept;
+  /// Over the worker's TCP buffer bound: closes the client connections holding most.
+  void shedTcpMemory() noexcept;
   void sweep() noexcept;
   void installNow(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets);
   void closeListeners() noexcept;
@@ -147,12 +159,17 @@ class Worker {
   std::unique_ptr<net::EventLoop> loop_;
   metrics::Registry& registry_;
   WorkerOptions options_;
+  // Before forwarder_ and clients_: their connections count their bytes here until destroyed.
+  net::TcpLimits tcp_limits_;
+  net::TcpBudget tcp_budget_;
+  metrics::TcpStats* tcp_stats_;
   std::unique_ptr<forward::Forwarder> forwarder_;
   std::shared_ptr<const Snapshot> snap_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<uint64_t, std::unique_ptr<TcpClient>> clients_;
   std::vector<std::unique_ptr<TcpClient>> client_graveyard_;
+  std::list<uint64_t> client_lru_;  ///< client ids, least recently useful (complete query) first
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
   std::unordered_map<CoalesceKey, uint64_t, CoalesceHash> coalesce_;

@@ -20,6 +20,7 @@ case $target in
   fuzz_resolv_conf) corpus=$src/tests/fuzz/corpus_resolv_conf ;;
   fuzz_kubelet) corpus=$src/tests/fuzz/corpus_kubelet ;;
   fuzz_http_request) corpus=$src/tests/fuzz/corpus_http ;;
+  fuzz_tcp_framing) corpus=$src/tests/fuzz/corpus_tcp_framing ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
 cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -63,6 +63,24 @@ TEST(Metrics, SumsWorkersAndRendersCoreDnsNames) {
   EXPECT_THAT(text, HasSubstr("coredns_build_info{version=\"0.1.0\""));
 }
 
+TEST(Metrics, TcpLimitCountersAreSummedOverWorkers) {
+  Registry r(2);
+  r.tcp()[0].close(false, TcpClose::kEvicted);
+  r.tcp()[1].close(false, TcpClose::kEvicted);
+  r.tcp()[1].close(true, TcpClose::kWriteTimeout);
+  r.tcp()[0].pause(false, TcpPause::kOutput);
+  r.tcp()[0].buffered_bytes.set(100);
+  r.tcp()[1].buffered_bytes.set(23);
+  std::string text = r.render({}, "x");
+  EXPECT_THAT(text,
+              HasSubstr("nodelocaldns_tcp_closed_total{side=\"client\",reason=\"evicted\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("nodelocaldns_tcp_closed_total{side=\"upstream\","
+                              "reason=\"write_timeout\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("nodelocaldns_tcp_paused_total{side=\"client\",reason=\"output\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("nodelocaldns_tcp_buffered_bytes 123\n"));
+}
+
 TEST(Metrics, EveryFamilyHasHelpAndTypeAndEverySampleIsWellFormed) {
   Registry r(1);
   r.zone("dns://:53", ".")[0].requests[1][1][0].inc();

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "resolver/net/framed_conn.h"
+
 namespace nld::resolver::net {
 namespace {
 
@@ -89,6 +91,55 @@ TEST(TcpOutput, RejectsOversizedMessages) {
   std::vector<uint8_t> big(65536);
   EXPECT_FALSE(out.append(big));
   EXPECT_TRUE(out.empty());
+}
+
+TEST(FramedConn, PausesAboveTheHighWatermarkAndResumesAtTheLow) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  int small = 4096;
+  ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  const auto now = MonoClock::now();
+  TcpBudget budget(1 << 20);
+  FramedConn c(Fd(fds[0]), &budget, now);
+  c.setWatermarks(8192, 2048);
+  std::vector<uint8_t> msg(1000, 'a');
+  while (!c.readPaused()) {
+    ASSERT_TRUE(c.queue(msg, now));
+    ASSERT_TRUE(c.flush(now));  // the peer does not read: output piles up
+  }
+  EXPECT_GT(c.pending(), 8192u);
+  EXPECT_EQ(budget.used(), c.held());
+  EXPECT_TRUE(c.stalled(now + std::chrono::seconds(2), std::chrono::seconds(1)));
+  uint8_t buf[65536];
+  while (c.pending() > 0) {
+    ASSERT_GT(::recv(fds[1], buf, sizeof buf, 0), 0);
+    ASSERT_TRUE(c.flush(now));
+    if (c.pending() > 2048) {
+      EXPECT_TRUE(c.readPaused()) << "hysteresis: still paused above the low watermark";
+    }
+  }
+  EXPECT_FALSE(c.readPaused());
+  c.close();
+  EXPECT_EQ(budget.used(), 0u);
+  ::close(fds[1]);
+}
+
+TEST(FramedConn, MessagesBeforeEofStayReadable) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  const auto now = MonoClock::now();
+  FramedConn c(Fd(fds[0]), nullptr, now);
+  const uint8_t wire[] = {0, 2, 'a', 'b', 0, 1, 'c', 0, 5, 'x'};
+  ASSERT_EQ(::send(fds[1], wire, sizeof wire, 0), static_cast<ssize_t>(sizeof wire));
+  ::shutdown(fds[1], SHUT_WR);
+  EXPECT_EQ(c.read(now), FramedConn::Read::kData);
+  EXPECT_EQ(c.read(now), FramedConn::Read::kEof);
+  EXPECT_TRUE(c.eof());
+  ASSERT_TRUE(c.next(now));
+  ASSERT_TRUE(c.next(now));
+  EXPECT_FALSE(c.next(now));
+  EXPECT_TRUE(c.partial()) << "the unfinished third message";
+  ::close(fds[1]);
 }
 
 }  // namespace
