@@ -7,9 +7,9 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/node_flags.h"
-#include "cli/node_kubelet.h"
-#include "cli/node_state.h"
+#include "cli/node/flags.h"
+#include "cli/node/kubelet.h"
+#include "cli/node/state.h"
 #include "netcfg/kubelet.h"
 
 namespace nld::cli {

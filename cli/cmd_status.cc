@@ -5,10 +5,10 @@
 #include <ctime>
 
 #include "cli/commands.h"
-#include "cli/node_daemon.h"
-#include "cli/node_flags.h"
-#include "cli/node_ops.h"
-#include "cli/node_state.h"
+#include "cli/node/daemon.h"
+#include "cli/node/flags.h"
+#include "cli/node/ops.h"
+#include "cli/node/state.h"
 #include "netcfg/kubelet.h"
 
 namespace nld::cli {

@@ -5,9 +5,10 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/node_daemon.h"
-#include "cli/node_flags.h"
-#include "cli/node_state.h"
+#include "cli/node/daemon.h"
+#include "cli/node/flags.h"
+#include "cli/node/lock.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
 namespace {

@@ -15,11 +15,12 @@
 #include <cstring>
 
 #include "cli/commands.h"
-#include "cli/node_daemon.h"
-#include "cli/node_flags.h"
-#include "cli/node_kubelet.h"
-#include "cli/node_ops.h"
-#include "cli/node_state.h"
+#include "cli/node/daemon.h"
+#include "cli/node/flags.h"
+#include "cli/node/kubelet.h"
+#include "cli/node/ops.h"
+#include "cli/node/lock.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
 namespace {

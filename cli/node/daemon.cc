@@ -1,4 +1,4 @@
-#include "cli/node_daemon.h"
+#include "cli/node/daemon.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
-#include "cli/node_flags.h"
+#include "cli/node/flags.h"
 #include "cli/run_process.h"
 #include "resolver/resolver.h"
 

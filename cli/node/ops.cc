@@ -1,4 +1,4 @@
-#include "cli/node_ops.h"
+#include "cli/node/ops.h"
 
 #include <algorithm>
 

@@ -1,4 +1,5 @@
-#include "cli/node_state.h"
+#include "cli/node/lock.h"
+#include "cli/node/state.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,8 +9,8 @@
 #include "base/atomic_file.h"
 #include "base/fd.h"
 #include "base/scope_exit.h"
-#include "cli/node_daemon.h"
-#include "cli/node_kubelet.h"
+#include "cli/node/daemon.h"
+#include "cli/node/kubelet.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "cli/node_state.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
 

@@ -77,7 +77,7 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 class Node {
  public:
-  /// stand_in: start tests/cli/workflows/fake_run.sh (dnsmasq) instead of the real `run`.
+  /// stand_in: start tests/cli/node/fake_run.sh (dnsmasq) instead of the real `run`.
   explicit Node(bool stand_in = false) : bin_(NLD_TEST_BINARY), stand_in_(stand_in) {}
   ~Node() {
     // Never leave a daemon behind (it would keep the namespace alive).
@@ -117,7 +117,7 @@ class Node {
     return test::run(env + " " + bin_ + " " + args);
   }
   std::string daemonFlag() const {
-    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh") : "";
+    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/node/fake_run.sh") : "";
   }
   // The stand-in is two processes (sh + dnsmasq); after kill -9 of the first, end the second too,
   // as the real daemon is one process.
