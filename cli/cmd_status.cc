@@ -123,15 +123,14 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   }
 
   // Rules: in the backend given, else as installed, else detected; and none in the other one.
-  std::string backend = state.rules_backend;
+  RulesBackend backend =
+      netcfg::parseRulesBackend(state.rules_backend).value_or(RulesBackend::kIptables);
   std::string backend_signal = installed ? state.rules_backend_signal : "";
-  if (o.rules_backend != "auto") {
-    backend = o.rules_backend;
-    backend_signal = "--rules-backend " + backend;
-  } else if (!installed) {
-    auto d = detectNodeRulesBackend("auto", "");
-    backend = d ? d->mode : "iptables";
-    backend_signal = d ? d->signal : d.error().message();
+  if (o.rules_backend != "auto" || !installed) {
+    auto flag = netcfg::parseRulesBackend(o.rules_backend);
+    auto d = detectNodeRulesBackend(flag ? std::optional(*flag) : std::nullopt, std::nullopt);
+    backend = d.backend;
+    backend_signal = d.signal;
   }
   NodeRules rules{.ips = want,
                   .dns_port = state.dns_port,
@@ -145,7 +144,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
   }
   if (other_copies > 0) {
     degraded.push_back(std::to_string(other_copies) + " of our rule(s) also in the " +
-                       other_rules.backend + " backend (mixed backends; teardown removes both)");
+                       std::string(netcfg::toString(other_rules.backend)) + " backend (mixed backends; teardown removes both)");
   }
   auto checked = checkNodeRules(rules);
   size_t rules_missing = 0;
@@ -235,7 +234,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
     }
     out += ",\"addresses\":" + jsonList(have_addrs) +
            ",\"missing_addresses\":" + jsonList(missing_addrs) + "}";
-    out += ",\"rules_backend\":{\"name\":" + jsonString(backend) +
+    out += ",\"rules_backend\":{\"name\":" + jsonString(netcfg::toString(backend)) +
            ",\"signal\":" + jsonString(backend_signal) +
            ",\"other_backend_rules\":" + std::to_string(other_copies) + "}";
     out += ",\"rules\":[";
@@ -278,7 +277,7 @@ Result<int> runStatus(const StatusOptions& o, const CLI::App* cmd) {
       out += "missing\n";
     }
     if (checked) {
-      out += "rules (" + backend + (backend_signal.empty() ? "" : ", " + backend_signal) + "):\n";
+      out += "rules (" + std::string(netcfg::toString(backend)) + (backend_signal.empty() ? "" : ", " + backend_signal) + "):\n";
       for (const auto& r : *checked) {
         out += std::string(r.copies == 0   ? "  missing  "
                            : r.copies == 1 ? "  present  "

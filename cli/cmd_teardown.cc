@@ -131,13 +131,13 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
   }
   // The selected backend (flag, else as installed, else detected) first, then the other one;
   // the other one's legacy tables are only read if they exist (opening one would create it).
-  std::string backend = o.rules_backend != "auto" ? o.rules_backend
-                        : have_state              ? state.rules_backend
-                                                  : std::string();
-  if (backend.empty()) {
-    auto d = detectNodeRulesBackend("auto", "");
-    backend = d ? d->mode : "iptables";
+  std::optional<RulesBackend> chosen;
+  if (auto b = netcfg::parseRulesBackend(o.rules_backend)) {
+    chosen = *b;
+  } else if (have_state) {
+    chosen = netcfg::parseRulesBackend(state.rules_backend).value_or(RulesBackend::kIptables);
   }
+  RulesBackend backend = detectNodeRulesBackend(chosen, std::nullopt).backend;
   NodeRules rules{
       .ips = ips,
       .dns_port = o.dns_port ? o.dns_port : (have_state ? state.dns_port : uint16_t{53}),
@@ -158,11 +158,11 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
       // The link stays while the selected backend's rules do (see 3.); the other backend's
       // failure is reported, and named below if rules are left there.
       rules_removed = rules_removed && set != &rules;
-      problems.push_back((set == &rules ? "rules: " : "rules (" + set->backend + "): ") +
+      problems.push_back((set == &rules ? "rules: " : "rules (" + std::string(netcfg::toString(set->backend)) + "): ") +
                          r.error().message());
     } else if (present > 0) {
       done.push_back("removed " + std::to_string(present) + " rule(s)" +
-                     (set == &rules ? "" : " from the " + set->backend + " backend"));
+                     (set == &rules ? "" : " from the " + std::string(netcfg::toString(set->backend)) + " backend"));
     }
   }
 
@@ -244,7 +244,7 @@ Result<int> runTeardown(const TeardownOptions& o, const CLI::App* cmd) {
       }
       if (!rules_left.empty()) {
         left.push_back(std::to_string(rules_left.size()) +
-                       (set == &rules ? "" : " " + set->backend) + " rule(s) (first: '" +
+                       (set == &rules ? "" : " " + std::string(netcfg::toString(set->backend))) + " rule(s) (first: '" +
                        rules_left[0] + "')");
       }
     }

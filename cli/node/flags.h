@@ -9,12 +9,6 @@
 
 namespace nld::cli {
 
-struct NodePaths {
-  std::string state_file = kDefaultStateFile;
-  std::string pidfile = kDefaultPidFile;
-  std::string xtables_lock = kDefaultXtablesLock;
-};
-
 /// --state-file, --pidfile, --xtables-lock.
 inline void addNodePathFlags(CLI::App* cmd, NodePaths& paths) {
   cmd->add_option("--state-file", paths.state_file,

@@ -24,6 +24,21 @@ inline constexpr const char* kDefaultXtablesLock = "/run/xtables.lock";
 inline constexpr const char* kDefaultInterface = "nodelocaldns";
 inline constexpr const char* kDefaultLocalIp = "169.254.20.10";
 
+/// Every path the node workflows touch can be moved (flags), so tests run in a temporary
+/// directory inside a network namespace.
+struct NodePaths {
+  std::string state_file = kDefaultStateFile;
+  std::string pidfile = kDefaultPidFile;
+  std::string xtables_lock = kDefaultXtablesLock;
+};
+
+/// The record an install writes before it changes anything (the state it is about to reach) and
+/// removes once the state file is written or the rollback is done: after a `kill -9` of install
+/// it tells teardown which files, addresses and link that run may have left.
+inline std::string pendingStateFile(const std::string& state_file) {
+  return state_file + ".pending";
+}
+
 /// One kubelet file install changed: values before and after, for revert.
 struct KubeletChange {
   std::string kind;  // "config" or "args"
