@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/atomic_file.h"
 #include "cli/node/daemon.h"
 #include "cli/node/kubelet.h"
 
@@ -68,6 +69,24 @@ void removeFiles(const TeardownPlan& p, TeardownReport& r) {
   }
   for (const std::string& f : p.quiet_files) {
     ::unlink(f.c_str());
+  }
+}
+
+// A daemon an install spawned just before it was killed, before the daemon wrote its pidfile:
+// found by its command line, stopped the same way.
+void stopUnrecorded(const std::string& pidfile, std::chrono::milliseconds grace,
+                    TeardownReport& r) {
+  for (pid_t pid : findDaemonsByCommandLine(pidfile)) {
+    if (!writeFileAtomic(pidfile, std::to_string(pid) + "\n")) {
+      continue;
+    }
+    auto stopped = stopDaemon(pidfile, grace);
+    if (!stopped) {
+      r.problems.push_back("daemon: " + stopped.error().message());
+    } else if (stopped->was_running) {
+      r.done.push_back("stopped daemon pid " + std::to_string(stopped->pid) + " (no pidfile)");
+    }
+    ::unlink(pidfile.c_str());
   }
 }
 
@@ -308,6 +327,7 @@ TeardownReport applyTeardown(const TeardownInputs& in, const TeardownPlan& plan)
     r.done.push_back("stopped daemon pid " + std::to_string(stopped->pid) +
                      (stopped->killed ? " (SIGKILL after SIGTERM timed out)" : ""));
   }
+  stopUnrecorded(p.pidfile, in.grace, r);
   // 2. rules. 3. the interface (only a kind we create: a foreign veth of the same name stays),
   // kept while rules remain: its addresses tell a later teardown which rules to remove (even
   // without a state file), and queries to an address still present fail fast.

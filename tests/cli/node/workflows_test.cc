@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -624,6 +626,53 @@ TEST_P(DaemonWorkflows, TeardownAfterKill9) {
   node.killStandInChild();
   node.expectStatus(1);
   expectTeardownRestores(node, before);
+}
+
+// The files under the test directory with their content, but for those that stay by design: the
+// daemon's log (kept for diagnosis), the lock file (never removed, see cli/node/lock.h; it holds
+// the last holder's pid) and nsd's and kubelet's files of the fixture.
+std::string filesSnapshot(const Node& node) {
+  return test::run("cd " + node.dir().path() +
+                   " && find . -type f ! -name daemon.log ! -name pid.lock ! -name 'nsd*' "
+                   "! -name xfrd.state ! -name zone.list ! -name cluster.local.zone "
+                   "! -name 'kubelet.*' | sort | xargs -r md5sum")
+      .out;
+}
+
+// kill -9 of install at random points (from before it reads anything to after it wrote its state
+// file), then teardown: the node is exactly as before, links, addresses, rules and files.
+TEST(Workflows, InstallKilledAtRandomPointsThenTeardownRestoresTheNode) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  // One full install and teardown first: the lock file, the log and the directories install
+  // creates stay by design.
+  auto first = node.installIptables();
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  ASSERT_EQ(node.nld("teardown" + node.paths()).exit_code, 0);
+  const std::string before = snapshot();
+  const std::string files = filesSnapshot(node);
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_us(0, 60000);
+  for (int trial = 0; trial < 30 && !HasFailure(); ++trial) {
+    const int us = delay_us(rng);
+    char secs[32];
+    std::snprintf(secs, sizeof(secs), "%d.%06d", us / 1000000, us % 1000000);
+    test::run("(" + std::string(NLD_TEST_BINARY) + " " + node.installIptablesArgs() +
+              " >/dev/null 2>&1 & p=$!; sleep " + secs + "; kill -9 $p; wait $p)");
+    const std::string where = "trial " + std::to_string(trial) + " (seed " +
+                              std::to_string(seed) + "), killed after " + std::to_string(us) +
+                              " us";
+    auto down = node.nld("teardown" + node.paths());
+    EXPECT_EQ(down.exit_code, 0) << where << ": " << down.out;
+    EXPECT_EQ(snapshot(), before) << where;
+    EXPECT_EQ(filesSnapshot(node), files) << where << "\n" << down.out;
+  }
 }
 
 TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
