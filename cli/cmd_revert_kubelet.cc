@@ -45,7 +45,9 @@ Result<int> runRevert(const RevertOptions& o) {
     std::vector<IpAddress> local;
     std::vector<std::string> given = splitCommaList(o.local_ips);
     if (given.empty() && *state) {
-      given = (*state)->local_ips;
+      for (const IpAddress& ip : (*state)->local_ips) {
+        given.push_back(ip.toString());
+      }
     }
     if (given.empty()) {
       given.push_back(kDefaultLocalIp);

@@ -30,7 +30,7 @@ Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
   if (state && *state) {
     addresses.clear();
     for (const auto& a : (*state)->addresses) {
-      addresses += (addresses.empty() ? "" : ", ") + a;
+      addresses += (addresses.empty() ? "" : ", ") + a.toString();
     }
   }
   auto r =

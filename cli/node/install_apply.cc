@@ -404,7 +404,7 @@ void Apply::removeOtherBackend() {
 // 6. state, then the pending record goes.
 Result<void> Apply::saveState() {
   NodeState state = p_.state;
-  state.link_kind = std::string(netcfg::toString(link_.kind));
+  state.link_kind = link_.kind;
   state.link_created = link_.created || (p_.prev && p_.prev->link_created);
   state.installed_at = p_.prev ? p_.prev->installed_at : static_cast<int64_t>(std::time(nullptr));
   if (!p_.prev || formatNodeState(*p_.prev) != formatNodeState(state)) {

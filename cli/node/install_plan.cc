@@ -197,8 +197,8 @@ Result<void> planKubeDns(const InstallInputs& in, const InstallObservation& ob, 
   if (in.kube_dns) {
     p.kube_dns = *in.kube_dns;
     p.kube_dns_from = "--kube-dns";
-  } else if (ob.prev && IpAddress::parse(ob.prev->kube_dns)) {
-    p.kube_dns = *IpAddress::parse(ob.prev->kube_dns);
+  } else if (ob.prev && ob.prev->kube_dns) {
+    p.kube_dns = *ob.prev->kube_dns;
     p.kube_dns_from = "state file " + in.paths.state_file;
   } else {
     auto ip = kubeDnsFromKubelet(in, ob);
@@ -230,7 +230,7 @@ Result<void> planClusterUpstream(const InstallInputs& in, const InstallObservati
     p.cluster_dns = *in.cluster_upstream;
     p.cluster_from = "--cluster-upstream";
   } else if (!ipvs && !needsKubectlUpstream(in, ob.prev, p.mode.mode)) {
-    p.cluster_dns = *IpAddress::parse(ob.prev->cluster_upstream);
+    p.cluster_dns = *ob.prev->cluster_upstream;
     p.cluster_from = "state file " + in.paths.state_file;
   } else if (!ipvs) {
     if (!ob.kubectl_upstream) {
@@ -330,16 +330,12 @@ void planDaemon(const InstallInputs& in, const InstallObservation& ob, InstallPl
     return;
   }
   const NodeState& s = *ob.prev;
-  std::vector<IpAddress> served;
-  for (const std::string& a : s.addresses) {
-    if (auto ip = IpAddress::parse(a)) {
-      addUnique(p.previous_addresses, *ip);
-      served.push_back(*ip);
-    }
+  for (const IpAddress& ip : s.addresses) {
+    addUnique(p.previous_addresses, ip);
   }
   PreviousDaemon d;
   d.argv = daemonArgv({.exe = *ob.exe,
-                       .addresses = served,
+                       .addresses = s.addresses,
                        .base_path = s.corefile_base,
                        .conf_path = s.corefile,
                        .pidfile = s.pidfile,
@@ -348,13 +344,10 @@ void planDaemon(const InstallInputs& in, const InstallObservation& ob, InstallPl
                        .interface = s.interface,
                        .link_kind = in.link_kind,
                        .xtables_lock = s.xtables_lock,
-                       .rules_backend = netcfg::parseRulesBackend(s.rules_backend)
-                                            .value_or(RulesBackend::kIptables)});
+                       .rules_backend = s.rules_backend});
   d.log_file = s.log_file.empty() ? in.log_file : s.log_file;
   if (!s.local_ips.empty()) {
-    if (auto ip = IpAddress::parse(s.local_ips[0])) {
-      d.probe = SocketAddress{*ip, s.dns_port};
-    }
+    d.probe = SocketAddress{s.local_ips[0], s.dns_port};
   }
   d.pidfile = s.pidfile;
   p.previous = std::move(d);
@@ -376,15 +369,15 @@ NodeState plannedState(const InstallInputs& in, const InstallPlan& p) {
       state.kubelet.push_back({k.kind, k.edit.path, k.original, k.edit.after, k.backup});
     }
   }
-  state.mode = std::string(toString(p.mode.mode));
+  state.mode = p.mode.mode;
   state.mode_signal = p.mode.signal;
   state.interface = in.interface;
-  state.link_kind = std::string(netcfg::toString(in.link_kind));
+  state.link_kind = in.link_kind;
   state.link_created = p.prev && p.prev->link_created;
-  state.addresses = toStrings(p.addresses);
-  state.local_ips = toStrings(in.local_ips);
-  state.kube_dns = p.kube_dns.toString();
-  state.cluster_upstream = p.cluster_dns.toString();
+  state.addresses = p.addresses;
+  state.local_ips = in.local_ips;
+  state.kube_dns = p.kube_dns;
+  state.cluster_upstream = p.cluster_dns;
   state.domain = in.domain;
   state.dns_port = in.dns_port;
   state.health_port = in.health_port;
@@ -393,7 +386,7 @@ NodeState plannedState(const InstallInputs& in, const InstallPlan& p) {
   state.corefile = p.conf_path;
   state.log_file = in.log_file;
   state.xtables_lock = in.paths.xtables_lock;
-  state.rules_backend = std::string(netcfg::toString(p.backend.backend));
+  state.rules_backend = p.backend.backend;
   state.rules_backend_signal = p.backend.signal;
   state.daemon_command = commandLineText(p.argv);
   state.kubelet_config = in.kubelet_config;
@@ -440,10 +433,9 @@ Result<void> planFiles(const InstallInputs& in, const InstallObservation& ob, In
                       .backend = p.backend.backend};
   // Addresses an earlier install served and this one does not: their rules (and, on a link an
   // install created, the addresses) go once the daemon runs with the new -localip.
-  for (const std::string& a : ob.prev ? ob.prev->addresses : std::vector<std::string>{}) {
-    auto ip = IpAddress::parse(a);
-    if (ip && std::find(p.addresses.begin(), p.addresses.end(), *ip) == p.addresses.end()) {
-      p.stale.push_back(*ip);
+  for (const IpAddress& ip : ob.prev ? ob.prev->addresses : std::vector<IpAddress>{}) {
+    if (std::find(p.addresses.begin(), p.addresses.end(), ip) == p.addresses.end()) {
+      p.stale.push_back(ip);
     }
   }
   return {};
@@ -540,7 +532,7 @@ bool needsKubectlUpstream(const InstallInputs& in, const std::optional<NodeState
   if (in.cluster_upstream || mode == ProxyMode::kIpvs) {
     return false;
   }
-  return !(prev && prev->mode == toString(mode) && IpAddress::parse(prev->cluster_upstream));
+  return !(prev && prev->mode == mode && prev->cluster_upstream);
 }
 
 Result<InstallObservation> observeInstall(const InstallInputs& in) {
@@ -598,8 +590,7 @@ Result<InstallPlan> planInstall(const InstallInputs& in, const InstallObservatio
   p.mode = *ob.detected_mode;
   p.backend = ob.detected_backend;
   // A running daemon keeps its rules backend: a new one means a restart.
-  p.backend_changes =
-      ob.prev && ob.prev->rules_backend != netcfg::toString(p.backend.backend);
+  p.backend_changes = ob.prev && ob.prev->rules_backend != p.backend.backend;
   if (auto r = planClusterUpstream(in, ob, p); !r) {
     return fail(std::move(r.error()));
   }

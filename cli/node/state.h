@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "base/ip.h"
+#include "base/proxy_mode.h"
 #include "base/result.h"
+#include "netcfg/link.h"
+#include "netcfg/rules_backend.h"
 
 namespace nld::cli {
 
@@ -48,16 +52,17 @@ struct KubeletChange {
   std::string backup;  // copy of the file before the edit ("" = none)
 };
 
+/// Typed; strings only in the file (formatNodeState / parseNodeState).
 struct NodeState {
-  std::string mode;         // iptables | ipvs | nftables
+  ProxyMode mode = ProxyMode::kIptables;
   std::string mode_signal;  // how the mode was decided
   std::string interface = kDefaultInterface;
-  std::string link_kind;               // dummy | bridge, as created
-  bool link_created = false;           // this node's install created the link
-  std::vector<std::string> addresses;  // on the link (local IPs, + kube-dns IP in iptables)
-  std::vector<std::string> local_ips;  // the node-local addresses (--local-ip)
-  std::string kube_dns;
-  std::string cluster_upstream;
+  netcfg::LinkKind link_kind = netcfg::LinkKind::kDummy;  // as created (dummy | bridge)
+  bool link_created = false;        // this node's install created the link
+  std::vector<IpAddress> addresses;  // on the link (local IPs, + kube-dns IP in iptables)
+  std::vector<IpAddress> local_ips;  // the node-local addresses (--local-ip)
+  std::optional<IpAddress> kube_dns;
+  std::optional<IpAddress> cluster_upstream;
   std::string domain = "cluster.local";
   uint16_t dns_port = 53;
   uint16_t health_port = 8080;
@@ -66,7 +71,7 @@ struct NodeState {
   std::string corefile;
   std::string log_file;
   std::string xtables_lock = kDefaultXtablesLock;
-  std::string rules_backend = "iptables";  // iptables | nftables (files without it: iptables)
+  netcfg::RulesBackend rules_backend = netcfg::RulesBackend::kIptables;  // files without: iptables
   std::string rules_backend_signal;        // how install chose it
   std::string daemon_command;              // the command line install started, for status
   int64_t installed_at = 0;                // unix seconds

@@ -72,11 +72,10 @@ void observeLink(const NodeState& state, StatusReport& r) {
       r.addresses.push_back(a.toString());
     }
   }
-  for (const auto& s : state.addresses) {
-    auto ip = IpAddress::parse(s);
-    if (ip && (!r.link || std::find(r.link->addresses.begin(), r.link->addresses.end(), *ip) ==
-                              r.link->addresses.end())) {
-      r.missing_addresses.push_back(ip->toString());
+  for (const IpAddress& ip : state.addresses) {
+    if (!r.link || std::find(r.link->addresses.begin(), r.link->addresses.end(), ip) ==
+                       r.link->addresses.end()) {
+      r.missing_addresses.push_back(ip.toString());
     }
   }
   if (r.link && !r.missing_addresses.empty()) {
@@ -87,20 +86,14 @@ void observeLink(const NodeState& state, StatusReport& r) {
 
 // Rules: in the backend given, else as installed, else detected; and none in the other one.
 void observeRules(const StatusInputs& in, const NodeState& state, StatusReport& r) {
-  r.backend = netcfg::parseRulesBackend(state.rules_backend).value_or(RulesBackend::kIptables);
+  r.backend = state.rules_backend;
   r.backend_signal = r.installed ? state.rules_backend_signal : "";
   if (in.rules_backend || !r.installed) {
     auto d = detectNodeRulesBackend(in.rules_backend, std::nullopt);
     r.backend = d.backend;
     r.backend_signal = d.signal;
   }
-  std::vector<IpAddress> want;
-  for (const auto& s : state.addresses) {
-    if (auto ip = IpAddress::parse(s)) {
-      want.push_back(*ip);
-    }
-  }
-  NodeRules rules{.ips = want,
+  NodeRules rules{.ips = state.addresses,
                   .dns_port = state.dns_port,
                   .health_port = state.health_port,
                   .lock_path = state.xtables_lock,
@@ -132,8 +125,8 @@ void observeRules(const StatusInputs& in, const NodeState& state, StatusReport& 
 void observeDaemon(const NodeState& state, StatusReport& r) {
   r.pid = findDaemon(state.pidfile);
   if (!state.local_ips.empty()) {
-    if (auto ip = IpAddress::parse(state.local_ips[0])) {
-      SocketAddress sa{*ip, state.dns_port};
+    {
+      SocketAddress sa{state.local_ips[0], state.dns_port};
       r.probe = sa.toString();
       // The DNS probes only when a socket is bound there: with nothing listening (daemon stopped
       // or crashed) the answer is known at once instead of after the probe's timeout. First the
@@ -183,10 +176,11 @@ void observeKubelet(const StatusInputs& in, const NodeState& state, StatusReport
   if (r.installed && r.mode == ProxyMode::kIpvs) {
     const auto& v = r.kubelet_cluster_dns;
     bool points_here = !v.empty() && !state.local_ips.empty() &&
-                       std::find(v.begin(), v.end(), state.local_ips[0]) != v.end();
+                       std::find(v.begin(), v.end(), state.local_ips[0].toString()) != v.end();
     if (!points_here) {
       r.problems.push_back("ipvs mode but kubelet's clusterDNS does not point at " +
-                           (state.local_ips.empty() ? std::string("?") : state.local_ips[0]));
+                           (state.local_ips.empty() ? std::string("?")
+                                                    : state.local_ips[0].toString()));
     }
   }
 }
@@ -202,8 +196,8 @@ Result<StatusReport> observeStatus(const StatusInputs& in) {
   r.installed = loaded->has_value();
   NodeState state = r.installed ? **loaded : NodeState{};
   if (!r.installed) {
-    state.addresses = {kDefaultLocalIp};
-    state.local_ips = {kDefaultLocalIp};
+    state.addresses = {*IpAddress::parse(kDefaultLocalIp)};
+    state.local_ips = state.addresses;
     r.problems.push_back("not installed (no state file " + in.paths.state_file + ")");
   }
   if (in.pidfile_given || !r.installed) {
@@ -213,9 +207,7 @@ Result<StatusReport> observeStatus(const StatusInputs& in) {
     state.xtables_lock = in.paths.xtables_lock;
   }
   if (r.installed) {
-    if (auto m = parseProxyMode(state.mode)) {
-      r.mode = *m;
-    }
+    r.mode = state.mode;
   }
   r.mode_signal = r.installed ? state.mode_signal : "not installed";
   r.interface = state.interface;

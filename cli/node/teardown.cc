@@ -191,15 +191,7 @@ void updateRecords(const TeardownInputs& in, const TeardownPlan& p,
   }
 }
 
-std::vector<IpAddress> addressesOf(const NodeState& s) {
-  std::vector<IpAddress> ips;
-  for (const auto& a : s.addresses) {
-    if (auto ip = IpAddress::parse(a)) {
-      ips.push_back(*ip);
-    }
-  }
-  return ips;
-}
+std::vector<IpAddress> addressesOf(const NodeState& s) { return s.addresses; }
 
 }  // namespace
 
@@ -284,9 +276,8 @@ TeardownPlan planTeardown(const TeardownInputs& in, const TeardownObservation& o
   // The selected backend (flag, else as installed, else detected) first, then the other one;
   // the other one's legacy tables are only read if they exist (opening one would create it).
   RulesBackend backend = in.rules_backend ? *in.rules_backend
-                         : p.record ? netcfg::parseRulesBackend(s.rules_backend)
-                                          .value_or(RulesBackend::kIptables)
-                                    : ob.detected_backend.backend;
+                         : p.record           ? s.rules_backend
+                                              : ob.detected_backend.backend;
   p.rules = NodeRules{
       .ips = ips,
       .dns_port = in.dns_port ? in.dns_port : (p.record ? s.dns_port : uint16_t{53}),

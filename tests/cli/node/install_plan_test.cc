@@ -54,7 +54,7 @@ NodeState installedState(const InstallInputs& in, const InstallObservation& ob) 
   auto plan = planInstall(in, ob);
   EXPECT_TRUE(plan) << plan.error().message();
   NodeState s = plan->state;
-  s.link_kind = "dummy";
+  s.link_kind = LinkKind::kDummy;
   s.link_created = true;
   s.installed_at = 1700000000;
   return s;
@@ -74,8 +74,8 @@ TEST(InstallPlan, FreshNodeIptables) {
   EXPECT_TRUE(plan->stale.empty());
   EXPECT_EQ(plan->base_path, "/t/etc/Corefile.base");
   EXPECT_EQ(plan->rules.backend, RulesBackend::kIptables);
-  EXPECT_EQ(plan->state.mode, "iptables");
-  EXPECT_EQ(plan->state.addresses, (std::vector<std::string>{"169.254.20.10", "10.96.0.10"}));
+  EXPECT_EQ(plan->state.mode, ProxyMode::kIptables);
+  EXPECT_EQ(plan->state.addresses, plan->addresses);
   std::string text = formatPlan(*plan);
   EXPECT_TRUE(contains(text, "create link nodelocaldns")) << text;
   EXPECT_TRUE(contains(text, "-localip 169.254.20.10,10.96.0.10")) << text;
@@ -352,7 +352,7 @@ TEST(TeardownPlan, StateFileAndPendingRecordTogether) {
   TeardownObservation ob;
   ob.pidfile = "/t/pid";
   NodeState installed = installedState(in, freshNode(in));
-  installed.rules_backend = "nftables";
+  installed.rules_backend = RulesBackend::kNftables;
   ob.state = std::optional<NodeState>(installed);
   in.local_ips = {ip("169.254.20.11")};
   in.run_dir = "/t/run2";

@@ -18,12 +18,12 @@ namespace {
 
 TEST(NodeState, RoundTrips) {
   NodeState s;
-  s.mode = "ipvs";
+  s.mode = ProxyMode::kIpvs;
   s.mode_signal = "kube-ipvs0 link";
   s.link_created = true;
-  s.addresses = {"169.254.20.10", "fd00::10"};
+  s.addresses = {*IpAddress::parse("169.254.20.10"), *IpAddress::parse("fd00::10")};
   s.local_ips = s.addresses;
-  s.kube_dns = "10.96.0.10";
+  s.kube_dns = IpAddress::parse("10.96.0.10");
   s.daemon_command = "/usr/sbin/nodelocaldns run -localip 169.254.20.10";
   s.installed_at = 1700000000;
   s.kubelet.push_back({"config",
@@ -139,7 +139,7 @@ TEST(NodeLock, LockNodeStateLocksThePidfileTheStateNames) {
   test::TempDir dir;
   NodeState s;
   s.pidfile = dir.file("run/other.pid");
-  s.addresses = {"169.254.20.10"};
+  s.addresses = {*IpAddress::parse("169.254.20.10")};
   ASSERT_TRUE(saveNodeState(dir.file("state"), s));
   {
     auto locked = lockNodeState(dir.file("state"), dir.file("default.pid"), false);
