@@ -545,6 +545,31 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// The xtables lock is held longer than install waits for it (5 s), so step 4 (rules) fails after
+// the daemon wrote its runtime Corefile: the rollback removes that file too ("left: nothing" was
+// said with it still there).
+TEST(Workflows, InstallFailingOnAHeldXtablesLockRemovesTheRuntimeCorefile) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  std::string lock = node.dir().file("xtables.lock");
+  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 7 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
+            0);
+  auto r = node.installIptables();
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "Corefile " + node.dir().file("run/Corefile"))) << r.out;
+  EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_EQ(::access(node.dir().file("run/Corefile").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("state/state.pending").c_str(), F_OK), -1);
+  EXPECT_EQ(snapshot(), before);
+}
+
 TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   NLD_ENTER_NETNS();
   Node node;
