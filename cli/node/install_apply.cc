@@ -200,11 +200,10 @@ Result<void> Apply::link() {
   if (link->created || !link->added.empty() || link->brought_up) {
     std::string name = in_.interface;
     NodeLinkChange change = *link;
-    std::string what = link->created ? "link " + name
-                       : link->added.empty()
-                           ? "up state of " + name
-                           : "addresses " + join(link->added) + " on " + name +
-                                 (link->brought_up ? " and its up state" : "");
+    std::string what = link->created         ? "link " + name
+                       : link->added.empty() ? "up state of " + name
+                                             : "addresses " + join(link->added) + " on " + name +
+                                                   (link->brought_up ? " and its up state" : "");
     rollback_.add(what, [name, change]() { return revertNodeLink(name, change); });
   }
   if (!link->fallback_reason.empty()) {
@@ -317,8 +316,8 @@ Result<void> Apply::startDaemon() {
     if (childExited(child, status)) {
       std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                                           : "signal " + std::to_string(WTERMSIG(status));
-      return fail(Errc::kSystem, "daemon exited (" + why + "): " +
-                                     tailOfLog(in_.log_file, log_start) + " (log " +
+      return fail(Errc::kSystem, "daemon exited (" + why +
+                                     "): " + tailOfLog(in_.log_file, log_start) + " (log " +
                                      in_.log_file + ")");
     }
     if (daemonAnswersProbe(p_.probe, std::chrono::milliseconds(500))) {

@@ -168,12 +168,13 @@ Result<netcfg::KubeletEdit> kubeletEditOf(const KubeletFileObservation& f,
 
 Result<std::optional<IpAddress>> kubeDnsFromKubelet(const InstallInputs& in,
                                                     const InstallObservation& ob) {
-  auto values = ob.kubelet.empty() ? Result<std::vector<std::string>>(fail(
-                                         Errc::kInvalidArgument, "no kubelet config observed"))
+  auto values = ob.kubelet.empty() ? Result<std::vector<std::string>>(
+                                         fail(Errc::kInvalidArgument, "no kubelet config observed"))
                                    : clusterDnsOf(ob.kubelet.front());
   if (!values) {
-    return fail(Errc::kInvalidArgument, "no --kube-dns given and the kubelet config cannot be used: " +
-                                            values.error().message());
+    return fail(
+        Errc::kInvalidArgument,
+        "no --kube-dns given and the kubelet config cannot be used: " + values.error().message());
   }
   if (values->empty()) {
     return fail(Errc::kInvalidArgument,

@@ -49,10 +49,10 @@ struct InstallFlags {
 /// install's inputs, typed.
 struct InstallInputs {
   NodePaths paths;
-  std::optional<IpAddress> kube_dns;   // nullopt: from the state file, else kubelet's clusterDNS
-  std::vector<IpAddress> local_ips;    // never empty, no duplicates
+  std::optional<IpAddress> kube_dns;  // nullopt: from the state file, else kubelet's clusterDNS
+  std::vector<IpAddress> local_ips;   // never empty, no duplicates
   std::string domain = "cluster.local";
-  std::optional<ProxyMode> mode;       // nullopt: auto (detected)
+  std::optional<ProxyMode> mode;              // nullopt: auto (detected)
   std::optional<RulesBackend> rules_backend;  // nullopt: auto (detected)
   std::string kube_proxy_addr = "127.0.0.1:10249";
   std::string interface = kDefaultInterface;
@@ -86,7 +86,7 @@ struct KubeletFileObservation {
 
 /// What install reads before it decides anything. Read-only.
 struct InstallObservation {
-  std::optional<NodeState> prev;              // the state file of an earlier install
+  std::optional<NodeState> prev;                // the state file of an earlier install
   std::vector<KubeletFileObservation> kubelet;  // --kubelet-config first, then the extra-args files
   Result<ModeInfo> detected_mode = ModeInfo{};  // used when the mode is auto
   BackendInfo detected_backend;                 // used when the backend is auto

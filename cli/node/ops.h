@@ -1,7 +1,7 @@
 // The node workflows' view of netcfg (mode detection, link, rules) and templates (Corefile): one
 // narrow set of calls in netcfg's own enums (ProxyMode, RulesBackend, LinkKind) and IpAddress, so
-// install/teardown/status/stop read as a sequence of steps; strings only in what is printed. Each function is a thin adapter over the owning library; errors keep its message.
-// No logging.
+// install/teardown/status/stop read as a sequence of steps; strings only in what is printed. Each
+// function is a thin adapter over the owning library; errors keep its message. No logging.
 #pragma once
 
 #include <chrono>
@@ -22,7 +22,8 @@ using netcfg::RulesBackend;
 
 struct ModeInfo {
   ProxyMode mode = ProxyMode::kIptables;
-  std::string signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
+  std::string
+      signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
   bool operator==(const ModeInfo&) const = default;
 };
 

@@ -58,7 +58,7 @@ struct NodeState {
   std::string mode_signal;  // how the mode was decided
   std::string interface = kDefaultInterface;
   netcfg::LinkKind link_kind = netcfg::LinkKind::kDummy;  // as created (dummy | bridge)
-  bool link_created = false;        // this node's install created the link
+  bool link_created = false;                              // this node's install created the link
   std::vector<IpAddress> addresses;  // on the link (local IPs, + kube-dns IP in iptables)
   std::vector<IpAddress> local_ips;  // the node-local addresses (--local-ip)
   std::optional<IpAddress> kube_dns;
@@ -72,9 +72,9 @@ struct NodeState {
   std::string log_file;
   std::string xtables_lock = kDefaultXtablesLock;
   netcfg::RulesBackend rules_backend = netcfg::RulesBackend::kIptables;  // files without: iptables
-  std::string rules_backend_signal;        // how install chose it
-  std::string daemon_command;              // the command line install started, for status
-  int64_t installed_at = 0;                // unix seconds
+  std::string rules_backend_signal;                                      // how install chose it
+  std::string daemon_command;  // the command line install started, for status
+  int64_t installed_at = 0;    // unix seconds
   std::string kubelet_config;  // the KubeletConfiguration install read (status shows it)
   std::vector<KubeletChange> kubelet;
 };

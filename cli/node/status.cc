@@ -155,8 +155,8 @@ void observeDaemon(const NodeState& state, StatusReport& r) {
 }
 
 void observeKubelet(const StatusInputs& in, const NodeState& state, StatusReport& r) {
-  r.kubelet_path = !in.kubelet_config.empty()   ? in.kubelet_config
-                   : !state.kubelet.empty()     ? state.kubelet.front().path
+  r.kubelet_path = !in.kubelet_config.empty()      ? in.kubelet_config
+                   : !state.kubelet.empty()        ? state.kubelet.front().path
                    : !state.kubelet_config.empty() ? state.kubelet_config
                                                    : std::string(netcfg::kDefaultKubeletConfig);
   std::string kind = "config";
@@ -165,9 +165,9 @@ void observeKubelet(const StatusInputs& in, const NodeState& state, StatusReport
       kind = k.kind;
     }
   }
-  auto cluster_dns = netcfg::readClusterDns(r.kubelet_path,
-                                            kind == "args" ? netcfg::KubeletFileKind::kExtraArgs
-                                                           : netcfg::KubeletFileKind::kConfigYaml);
+  auto cluster_dns =
+      netcfg::readClusterDns(r.kubelet_path, kind == "args" ? netcfg::KubeletFileKind::kExtraArgs
+                                                            : netcfg::KubeletFileKind::kConfigYaml);
   if (cluster_dns) {
     r.kubelet_cluster_dns = *cluster_dns;
   } else {
@@ -178,9 +178,9 @@ void observeKubelet(const StatusInputs& in, const NodeState& state, StatusReport
     bool points_here = !v.empty() && !state.local_ips.empty() &&
                        std::find(v.begin(), v.end(), state.local_ips[0].toString()) != v.end();
     if (!points_here) {
-      r.problems.push_back("ipvs mode but kubelet's clusterDNS does not point at " +
-                           (state.local_ips.empty() ? std::string("?")
-                                                    : state.local_ips[0].toString()));
+      r.problems.push_back(
+          "ipvs mode but kubelet's clusterDNS does not point at " +
+          (state.local_ips.empty() ? std::string("?") : state.local_ips[0].toString()));
     }
   }
 }

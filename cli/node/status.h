@@ -18,9 +18,9 @@ namespace nld::cli {
 
 struct StatusInputs {
   NodePaths paths;
-  bool pidfile_given = false;       // else the state file's
-  bool xtables_lock_given = false;  // else the state file's
-  std::string kubelet_config;       // "" = as installed, else the default
+  bool pidfile_given = false;                 // else the state file's
+  bool xtables_lock_given = false;            // else the state file's
+  std::string kubelet_config;                 // "" = as installed, else the default
   std::optional<RulesBackend> rules_backend;  // nullopt: as installed, else detected
 };
 

@@ -157,10 +157,9 @@ void verify(const TeardownInputs& in, const TeardownPlan& p,
       }
     }
     if (!rules_left.empty()) {
-      r.left.push_back(
-          std::to_string(rules_left.size()) +
-          (set == &p.rules ? "" : " " + std::string(netcfg::toString(set->backend))) +
-          " rule(s) (first: '" + rules_left[0] + "')");
+      r.left.push_back(std::to_string(rules_left.size()) +
+                       (set == &p.rules ? "" : " " + std::string(netcfg::toString(set->backend))) +
+                       " rule(s) (first: '" + rules_left[0] + "')");
     }
   }
   for (const KubeletChange& k : kubelet_left) {
@@ -212,8 +211,8 @@ TeardownObservation observeTeardown(const TeardownInputs& in, std::string pidfil
   ob.link = observeNodeLink(interface);
   ob.detected_backend = detectNodeRulesBackend(std::nullopt, std::nullopt);
   std::vector<std::string> ours = {in.paths.state_file, pendingStateFile(in.paths.state_file)};
-  for (const auto* s : {ob.state && *ob.state ? &**ob.state : nullptr,
-                        ob.pending ? &*ob.pending : nullptr}) {
+  for (const auto* s :
+       {ob.state && *ob.state ? &**ob.state : nullptr, ob.pending ? &*ob.pending : nullptr}) {
     if (s != nullptr) {
       for (const std::string& f : ourFiles(*s)) {
         addPath(ours, f);
@@ -276,8 +275,8 @@ TeardownPlan planTeardown(const TeardownInputs& in, const TeardownObservation& o
   // The selected backend (flag, else as installed, else detected) first, then the other one;
   // the other one's legacy tables are only read if they exist (opening one would create it).
   RulesBackend backend = in.rules_backend ? *in.rules_backend
-                         : p.record           ? s.rules_backend
-                                              : ob.detected_backend.backend;
+                         : p.record       ? s.rules_backend
+                                          : ob.detected_backend.backend;
   p.rules = NodeRules{
       .ips = ips,
       .dns_port = in.dns_port ? in.dns_port : (p.record ? s.dns_port : uint16_t{53}),

@@ -20,8 +20,8 @@ namespace nld::cli {
 
 struct TeardownInputs {
   NodePaths paths;
-  bool xtables_lock_given = false;  // else the state file's
-  std::string interface;            // "" = the state file's, else kDefaultInterface
+  bool xtables_lock_given = false;   // else the state file's
+  std::string interface;             // "" = the state file's, else kDefaultInterface
   std::vector<IpAddress> extra_ips;  // --local-ip, --kube-dns
   uint16_t dns_port = 0;             // 0 = the state file's, else 53
   uint16_t health_port = 0;          // 0 = the state file's, else 8080
@@ -35,7 +35,7 @@ struct TeardownObservation {
   Result<std::optional<NodeState>> state = std::optional<NodeState>();
   std::optional<NodeState> pending;  // an install that did not finish
   Result<std::optional<NodeLink>> link = std::optional<NodeLink>();
-  BackendInfo detected_backend;       // used without flag and record
+  BackendInfo detected_backend;        // used without flag and record
   std::vector<std::string> leftovers;  // `*.tmp.*` beside our files, found on disk
 };
 
@@ -47,10 +47,10 @@ struct TeardownPlan {
   NodeRules rules;  // selected backend first
   NodeRules other_rules;
   bool link_present = false;
-  bool foreign_link = false;            // a link of a kind we never make: left alone
-  std::vector<std::string> files;       // removed and reported
+  bool foreign_link = false;             // a link of a kind we never make: left alone
+  std::vector<std::string> files;        // removed and reported
   std::vector<std::string> quiet_files;  // removed quietly (backups, pending record, tmp files)
-  std::vector<std::string> problems;    // found while observing
+  std::vector<std::string> problems;     // found while observing
 };
 
 /// Pure.

@@ -206,8 +206,8 @@ TEST(InstallPlan, KubeletFileVariants) {
     if (c.error != nullptr) {
       ASSERT_FALSE(plan) << c.name;
       EXPECT_EQ(plan.error().code(), Errc::kInvalidArgument) << c.name;
-      EXPECT_TRUE(contains(plan.error().message(), c.error)) << c.name << ": "
-                                                            << plan.error().message();
+      EXPECT_TRUE(contains(plan.error().message(), c.error))
+          << c.name << ": " << plan.error().message();
     } else {
       ASSERT_TRUE(plan) << c.name << ": " << plan.error().message();
     }
@@ -328,9 +328,9 @@ TEST(TeardownPlan, AKilledInstallsPendingRecordAndTemporariesAreRemoved) {
   ASSERT_TRUE(p.record);
   EXPECT_FALSE(p.from_state_file);
   EXPECT_EQ(p.files, (std::vector<std::string>{"/t/etc/Corefile.base", "/t/run/Corefile"}));
-  EXPECT_NE(std::find(p.quiet_files.begin(), p.quiet_files.end(),
-                      "/t/etc/Corefile.base.tmp.Ab12Cd"),
-            p.quiet_files.end());
+  EXPECT_NE(
+      std::find(p.quiet_files.begin(), p.quiet_files.end(), "/t/etc/Corefile.base.tmp.Ab12Cd"),
+      p.quiet_files.end());
   EXPECT_EQ(p.rules.ips, (std::vector<IpAddress>{ip("169.254.20.10"), ip("10.96.0.10")}));
   EXPECT_EQ(p.rules.lock_path, "/t/xt.lock");
 }
@@ -360,8 +360,8 @@ TEST(TeardownPlan, StateFileAndPendingRecordTogether) {
   auto p = planTeardown(teardownInputs(), ob);
   EXPECT_TRUE(p.from_state_file);
   EXPECT_EQ(p.rules.backend, RulesBackend::kNftables);
-  EXPECT_EQ(p.rules.ips, (std::vector<IpAddress>{ip("169.254.20.10"), ip("10.96.0.10"),
-                                                 ip("169.254.20.11")}));
+  EXPECT_EQ(p.rules.ips,
+            (std::vector<IpAddress>{ip("169.254.20.10"), ip("10.96.0.10"), ip("169.254.20.11")}));
   EXPECT_EQ(p.files, (std::vector<std::string>{"/t/etc/Corefile.base", "/t/run/Corefile",
                                                "/t/run2/Corefile"}));
 }

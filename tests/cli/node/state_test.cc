@@ -1,4 +1,3 @@
-#include "cli/node/lock.h"
 #include "cli/node/state.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +10,7 @@
 #include "base/scope_exit.h"
 #include "cli/node/daemon.h"
 #include "cli/node/kubelet.h"
+#include "cli/node/lock.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {
