@@ -7,9 +7,9 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/node_flags.h"
-#include "cli/node_kubelet.h"
-#include "cli/node_state.h"
+#include "cli/node/flags.h"
+#include "cli/node/kubelet.h"
+#include "cli/node/state.h"
 #include "netcfg/netcfg.h"
 
 namespace nld::cli {
@@ -45,7 +45,9 @@ Result<int> runRevert(const RevertOptions& o) {
     std::vector<IpAddress> local;
     std::vector<std::string> given = splitCommaList(o.local_ips);
     if (given.empty() && *state) {
-      given = (*state)->local_ips;
+      for (const IpAddress& ip : (*state)->local_ips) {
+        given.push_back(ip.toString());
+      }
     }
     if (given.empty()) {
       given.push_back(kDefaultLocalIp);

@@ -5,9 +5,10 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/node_daemon.h"
-#include "cli/node_flags.h"
-#include "cli/node_state.h"
+#include "cli/node/daemon.h"
+#include "cli/node/flags.h"
+#include "cli/node/lock.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
 namespace {
@@ -29,7 +30,7 @@ Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
   if (state && *state) {
     addresses.clear();
     for (const auto& a : (*state)->addresses) {
-      addresses += (addresses.empty() ? "" : ", ") + a;
+      addresses += (addresses.empty() ? "" : ", ") + a.toString();
     }
   }
   auto r =

@@ -49,7 +49,7 @@ class Node {
   }
   test::CommandResult install(const std::string& extra) const {
     std::string daemon =
-        stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh") : "";
+        stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/node/fake_run.sh") : "";
     return nld("install --mode iptables --kube-dns 10.96.0.10 --cluster-upstream " +
                std::string(kUpstream) + " --config-dir " + dir_.file("etc") + " --run-dir " +
                dir_.file("run") + " --log-file " + dir_.file("daemon.log") + " --kubelet-config " +

@@ -5,15 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "cli/node_state.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
-
-struct NodePaths {
-  std::string state_file = kDefaultStateFile;
-  std::string pidfile = kDefaultPidFile;
-  std::string xtables_lock = kDefaultXtablesLock;
-};
 
 /// --state-file, --pidfile, --xtables-lock.
 inline void addNodePathFlags(CLI::App* cmd, NodePaths& paths) {

@@ -1,7 +1,7 @@
 // The node workflows' view of netcfg (mode detection, link, rules) and templates (Corefile): one
-// narrow set of calls in plain types, so install/teardown/status/stop read as a sequence of
-// steps. Each function is a thin adapter over the owning library; errors keep its message.
-// No logging.
+// narrow set of calls in netcfg's own enums (netcfg::ProxyMode, RulesBackend, LinkKind) and IpAddress, so
+// install/teardown/status/stop read as a sequence of steps; strings only in what is printed. Each
+// function is a thin adapter over the owning library; errors keep its message. No logging.
 #pragma once
 
 #include <chrono>
@@ -10,18 +10,30 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "netcfg/netcfg.h"
 #include "base/result.h"
 
 namespace nld::cli {
 
+using netcfg::LinkKind;
+using netcfg::RulesBackend;
+
 struct ModeInfo {
-  std::string mode;  // iptables | ipvs | nftables
+  netcfg::ProxyMode mode = netcfg::ProxyMode::kIptables;
   std::string
       signal;  // what decided it ("--mode", "kube-proxy /proxyMode", "kube-ipvs0 link", ...)
+  bool operator==(const ModeInfo&) const = default;
 };
 
-/// `requested` = auto|iptables|ipvs|nftables (anything else: kInvalidArgument).
-Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string& kube_proxy_addr);
+struct BackendInfo {
+  RulesBackend backend = RulesBackend::kIptables;
+  std::string signal;  // what decided it ("--rules-backend nftables", a detection signal)
+  bool operator==(const BackendInfo&) const = default;
+};
+
+/// `requested` = a mode given by flag (signal "--mode X"), nullopt = detect it (auto).
+Result<ModeInfo> detectNodeMode(std::optional<netcfg::ProxyMode> requested,
+                                const std::string& kube_proxy_addr);
 
 struct NodeLink {
   std::string kind;  // dummy | bridge | other kind name
@@ -31,15 +43,14 @@ struct NodeLink {
 
 struct NodeLinkChange {
   bool created = false;
-  std::string kind;
+  LinkKind kind = LinkKind::kDummy;
   std::string fallback_reason;   // why auto did not make a dummy link
   std::vector<IpAddress> added;  // addresses this call added
   bool brought_up = false;       // this call set the link up
 };
 
 Result<std::optional<NodeLink>> observeNodeLink(const std::string& name);
-/// `kind`: auto|dummy|bridge.
-Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string& kind,
+Result<NodeLinkChange> ensureNodeLink(const std::string& name, LinkKind kind,
                                       const std::vector<IpAddress>& addresses);
 /// Undoes exactly `change` (rollback): deletes the link if it was created, else removes the
 /// addresses it added and sets the link down again if it brought it up.
@@ -47,7 +58,7 @@ Result<void> revertNodeLink(const std::string& name, const NodeLinkChange& chang
 /// true if the link existed and was removed.
 Result<bool> removeNodeLink(const std::string& name);
 /// Dry-run text of what ensureNodeLink would do.
-std::string planNodeLinkText(const std::string& name, const std::string& kind,
+std::string planNodeLinkText(const std::string& name, LinkKind kind,
                              const std::vector<IpAddress>& addresses,
                              const std::optional<NodeLink>& observed);
 
@@ -57,16 +68,16 @@ struct NodeRules {
   uint16_t health_port = 8080;
   std::string lock_path;
   std::chrono::milliseconds lock_timeout{5000};
-  std::string backend = "iptables";   // iptables | nftables (resolved, never auto)
+  RulesBackend backend = RulesBackend::kIptables;
   bool only_existing_tables = false;  // iptables: never create a legacy table (cleanup)
 };
 
-/// `requested` = auto|iptables|nftables; auto detects (netcfg/rules_backend.h), using
-/// `proxy_mode` (iptables|ipvs|nftables, "" = unknown). ModeInfo::mode is the backend.
-Result<ModeInfo> detectNodeRulesBackend(const std::string& requested,
-                                        const std::string& proxy_mode);
+/// `requested` = a backend given by flag, nullopt = detect it (netcfg/rules_backend.h), using
+/// `proxy_mode` when known.
+BackendInfo detectNodeRulesBackend(std::optional<RulesBackend> requested,
+                                   std::optional<netcfg::ProxyMode> proxy_mode);
 /// The backend that is not `backend`.
-std::string otherRulesBackend(const std::string& backend);
+RulesBackend otherRulesBackend(RulesBackend backend);
 
 struct NodeRuleState {
   std::string line;     // iptables-save form with "-t table", or "<nft chain>: <nft rule>"
@@ -94,7 +105,7 @@ struct NodeCorefile {
   std::string domain;
   IpAddress cluster_dns;         // forward target of the cluster zone (iptables/nftables)
   std::string upstream_servers;  // "/etc/resolv.conf" or "IP IP ..."
-  std::string mode;              // iptables | ipvs | nftables
+  netcfg::ProxyMode mode = netcfg::ProxyMode::kIptables;
   IpAddress kube_dns;
 };
 

@@ -7,7 +7,7 @@
 
 #include "base/ip.h"
 #include "base/result.h"
-#include "cli/node_state.h"
+#include "cli/node/state.h"
 
 namespace nld::cli {
 

@@ -29,6 +29,10 @@ bool isDaemonProcess(pid_t pid);
 /// The running daemon named by `pidfile`, or nullopt (no file, stale pid, other process).
 std::optional<pid_t> findDaemon(const std::string& pidfile);
 
+/// Daemons (`run`) whose command line says `-pidfile <pidfile>`, found in /proc: one an install
+/// spawned just before it was killed may not have written its pidfile yet.
+std::vector<pid_t> findDaemonsByCommandLine(const std::string& pidfile);
+
 /// Seconds since the process started, from /proc.
 std::optional<double> processUptimeSeconds(pid_t pid);
 

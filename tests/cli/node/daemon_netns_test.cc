@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "base/fd.h"
-#include "cli/node_daemon.h"
+#include "cli/node/daemon.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {

@@ -1,7 +1,5 @@
-#include "cli/node_state.h"
+#include "cli/node/state.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +39,37 @@ std::vector<std::string> split(std::string_view s, char sep = ',') {
   return out;
 }
 
+std::string joinIps(const std::vector<IpAddress>& ips) {
+  std::string out;
+  for (const auto& ip : ips) {
+    out += (out.empty() ? "" : ",") + ip.toString();
+  }
+  return out;
+}
+
+bool parseIps(std::string_view s, std::vector<IpAddress>& out) {
+  out.clear();
+  for (const std::string& item : split(s)) {
+    auto ip = IpAddress::parse(item);
+    if (!ip) {
+      return false;
+    }
+    out.push_back(*ip);
+  }
+  return true;
+}
+
+bool parseOptionalIp(std::string_view s, std::optional<IpAddress>& out) {
+  out.reset();
+  if (s.empty()) {
+    return true;
+  }
+  if (auto ip = IpAddress::parse(s)) {
+    out = *ip;
+  }
+  return out.has_value();
+}
+
 template <typename T>
 bool parseNumber(std::string_view s, T& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -59,70 +88,20 @@ Result<void> ensureParentDirs(const std::string& path) {
   return {};
 }
 
-Result<NodeLock> NodeLock::acquire(const std::string& pidfile) {
-  const std::string path = pidfile + ".lock";
-  if (auto r = ensureParentDirs(path); !r) {
-    return fail(std::move(r.error()));
-  }
-  // O_NOFOLLOW: the pid written below must never land in the target of a planted link.
-  auto opened = openOwnFile(path, O_RDWR | O_CREAT, 0600);
-  if (!opened) {
-    return fail(std::move(opened.error()).withContext("open lock file"));
-  }
-  Fd fd = std::move(*opened);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) {
-      return failSys(errno, "lock '" + path + "'");
-    }
-    std::string holder = "another process";
-    if (auto text = readOwnFile(path); text && !text->empty()) {
-      holder = "pid " + text->substr(0, text->find('\n'));
-    }
-    return fail(Errc::kBusy, "another nodelocaldns install, teardown or stop is running (" +
-                                 holder + " holds '" + path + "'); try again once it is done");
-  }
-  // Who holds it, for the message above (best effort).
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) == 0) {
-    (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
-  }
-  return NodeLock(std::move(fd));
-}
-
-Result<LockedNodeState> lockNodeState(const std::string& state_file, const std::string& pidfile,
-                                      bool pidfile_given) {
-  auto pidfileOf = [&](const Result<std::optional<NodeState>>& state) {
-    return pidfile_given || !state || !*state ? pidfile : (*state)->pidfile;
-  };
-  std::string want = pidfileOf(loadNodeState(state_file));
-  for (int attempt = 0;; ++attempt) {
-    auto lock = NodeLock::acquire(want);
-    if (!lock) {
-      return fail(std::move(lock.error()));
-    }
-    auto state = loadNodeState(state_file);
-    std::string now = pidfileOf(state);
-    if (now == want || attempt == 2) {
-      return LockedNodeState{std::move(*lock), std::move(want), std::move(state)};
-    }
-    want = std::move(now);
-  }
-}
-
 std::string formatNodeState(const NodeState& s) {
   std::string out = "# nodelocaldns node state, written by 'nodelocaldns install'. Do not edit.\n";
   auto kv = [&out](std::string_view k, const std::string& v) {
     out.append(k).append("=").append(v).append("\n");
   };
-  kv("mode", s.mode);
+  kv("mode", std::string(toString(s.mode)));
   kv("mode_signal", s.mode_signal);
   kv("interface", s.interface);
-  kv("link_kind", s.link_kind);
+  kv("link_kind", std::string(netcfg::toString(s.link_kind)));
   kv("link_created", s.link_created ? "true" : "false");
-  kv("addresses", join(s.addresses));
-  kv("local_ips", join(s.local_ips));
-  kv("kube_dns", s.kube_dns);
-  kv("cluster_upstream", s.cluster_upstream);
+  kv("addresses", joinIps(s.addresses));
+  kv("local_ips", joinIps(s.local_ips));
+  kv("kube_dns", s.kube_dns ? s.kube_dns->toString() : "");
+  kv("cluster_upstream", s.cluster_upstream ? s.cluster_upstream->toString() : "");
   kv("domain", s.domain);
   kv("dns_port", std::to_string(s.dns_port));
   kv("health_port", std::to_string(s.health_port));
@@ -131,7 +110,7 @@ std::string formatNodeState(const NodeState& s) {
   kv("corefile", s.corefile);
   kv("log_file", s.log_file);
   kv("xtables_lock", s.xtables_lock);
-  kv("rules_backend", s.rules_backend);
+  kv("rules_backend", std::string(netcfg::toString(s.rules_backend)));
   kv("rules_backend_signal", s.rules_backend_signal);
   kv("daemon_command", s.daemon_command);
   kv("installed_at", std::to_string(s.installed_at));
@@ -167,23 +146,39 @@ Result<NodeState> parseNodeState(const std::string& text) {
     std::string_view key = line.substr(0, eq);
     std::string value(line.substr(eq + 1));
     if (key == "mode") {
-      s.mode = value;
+      auto m = netcfg::parseProxyMode(value);
+      if (!m) {
+        return bad("bad mode '" + value + "'");
+      }
+      s.mode = *m;
     } else if (key == "mode_signal") {
       s.mode_signal = value;
     } else if (key == "interface") {
       s.interface = value;
     } else if (key == "link_kind") {
-      s.link_kind = value;
+      auto k = netcfg::parseLinkKind(value);
+      if (!value.empty() && !k) {
+        return bad("bad link_kind '" + value + "'");
+      }
+      s.link_kind = k.value_or(netcfg::LinkKind::kDummy);
     } else if (key == "link_created") {
       s.link_created = value == "true";
     } else if (key == "addresses") {
-      s.addresses = split(value);
+      if (!parseIps(value, s.addresses)) {
+        return bad("bad addresses");
+      }
     } else if (key == "local_ips") {
-      s.local_ips = split(value);
+      if (!parseIps(value, s.local_ips)) {
+        return bad("bad local_ips");
+      }
     } else if (key == "kube_dns") {
-      s.kube_dns = value;
+      if (!parseOptionalIp(value, s.kube_dns)) {
+        return bad("bad kube_dns");
+      }
     } else if (key == "cluster_upstream") {
-      s.cluster_upstream = value;
+      if (!parseOptionalIp(value, s.cluster_upstream)) {
+        return bad("bad cluster_upstream");
+      }
     } else if (key == "domain") {
       s.domain = value;
     } else if (key == "dns_port") {
@@ -205,7 +200,11 @@ Result<NodeState> parseNodeState(const std::string& text) {
     } else if (key == "xtables_lock") {
       s.xtables_lock = value;
     } else if (key == "rules_backend") {
-      s.rules_backend = value;
+      auto b = netcfg::parseRulesBackend(value);
+      if (!b) {
+        return bad("bad rules_backend '" + value + "'");
+      }
+      s.rules_backend = *b;
     } else if (key == "rules_backend_signal") {
       s.rules_backend_signal = value;
     } else if (key == "daemon_command") {

@@ -1,4 +1,4 @@
-#include "cli/node_state.h"
+#include "cli/node/state.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,8 +8,9 @@
 #include "base/atomic_file.h"
 #include "base/fd.h"
 #include "base/scope_exit.h"
-#include "cli/node_daemon.h"
-#include "cli/node_kubelet.h"
+#include "cli/node/daemon.h"
+#include "cli/node/kubelet.h"
+#include "cli/node/lock.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {
@@ -17,12 +18,12 @@ namespace {
 
 TEST(NodeState, RoundTrips) {
   NodeState s;
-  s.mode = "ipvs";
+  s.mode = netcfg::ProxyMode::kIpvs;
   s.mode_signal = "kube-ipvs0 link";
   s.link_created = true;
-  s.addresses = {"169.254.20.10", "fd00::10"};
+  s.addresses = {*IpAddress::parse("169.254.20.10"), *IpAddress::parse("fd00::10")};
   s.local_ips = s.addresses;
-  s.kube_dns = "10.96.0.10";
+  s.kube_dns = IpAddress::parse("10.96.0.10");
   s.daemon_command = "/usr/sbin/nodelocaldns run -localip 169.254.20.10";
   s.installed_at = 1700000000;
   s.kubelet.push_back({"config",
@@ -170,7 +171,7 @@ TEST(NodeLock, LockNodeStateLocksThePidfileTheStateNames) {
   test::TempDir dir;
   NodeState s;
   s.pidfile = dir.file("run/other.pid");
-  s.addresses = {"169.254.20.10"};
+  s.addresses = {*IpAddress::parse("169.254.20.10")};
   ASSERT_TRUE(saveNodeState(dir.file("state"), s));
   {
     auto locked = lockNodeState(dir.file("state"), dir.file("default.pid"), false);

@@ -1,4 +1,4 @@
-#include "cli/node_ops.h"
+#include "cli/node/ops.h"
 
 #include <algorithm>
 
@@ -18,30 +18,22 @@ netcfg::RulesOptions toOptions(const NodeRules& r) {
     o.lock_path = r.lock_path;
   }
   o.lock_timeout = r.lock_timeout;
-  o.backend =
-      r.backend == "nftables" ? netcfg::RulesBackend::kNftables : netcfg::RulesBackend::kIptables;
+  o.backend = r.backend;
   o.only_existing_tables = r.only_existing_tables;
   return o;
 }
 
-Result<netcfg::LinkSpec> linkSpec(const std::string& name, const std::string& kind,
-                                  const std::vector<IpAddress>& addresses) {
-  auto k = netcfg::parseLinkKind(kind);
-  if (!k) {
-    return fail(std::move(k.error()));
-  }
-  return netcfg::LinkSpec{.name = name, .kind = *k, .addresses = addresses};
+netcfg::LinkSpec linkSpec(const std::string& name, LinkKind kind,
+                          const std::vector<IpAddress>& addresses) {
+  return netcfg::LinkSpec{.name = name, .kind = kind, .addresses = addresses};
 }
 
 }  // namespace
 
-Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string& kube_proxy_addr) {
-  if (requested == "iptables" || requested == "ipvs" || requested == "nftables") {
-    return ModeInfo{requested, "--mode " + requested};
-  }
-  if (requested != "auto") {
-    return fail(Errc::kInvalidArgument,
-                "invalid --mode '" + requested + "' (expected auto, iptables, ipvs or nftables)");
+Result<ModeInfo> detectNodeMode(std::optional<netcfg::ProxyMode> requested,
+                                const std::string& kube_proxy_addr) {
+  if (requested) {
+    return ModeInfo{*requested, "--mode " + std::string(toString(*requested))};
   }
   netcfg::ProxyModeOptions options;
   if (!kube_proxy_addr.empty()) {
@@ -51,28 +43,20 @@ Result<ModeInfo> detectNodeMode(const std::string& requested, const std::string&
   if (!d) {
     return fail(std::move(d.error()).withContext("detect kube-proxy mode"));
   }
-  return ModeInfo{std::string(netcfg::toString(d->mode)), d->signal};
+  return ModeInfo{d->mode, d->signal};
 }
 
-Result<ModeInfo> detectNodeRulesBackend(const std::string& requested,
-                                        const std::string& proxy_mode) {
-  if (requested == "iptables" || requested == "nftables") {
-    return ModeInfo{requested, "--rules-backend " + requested};
+BackendInfo detectNodeRulesBackend(std::optional<RulesBackend> requested,
+                                   std::optional<netcfg::ProxyMode> proxy_mode) {
+  if (requested) {
+    return BackendInfo{*requested, "--rules-backend " + std::string(netcfg::toString(*requested))};
   }
-  if (requested != "auto") {
-    return fail(Errc::kInvalidArgument, "invalid --rules-backend '" + requested +
-                                            "' (expected auto, iptables or nftables)");
-  }
-  std::optional<netcfg::ProxyMode> mode;
-  if (auto m = netcfg::parseProxyMode(proxy_mode)) {
-    mode = *m;
-  }
-  auto d = netcfg::detectRulesBackend(mode);
-  return ModeInfo{std::string(netcfg::toString(d.backend)), d.signal};
+  auto d = netcfg::detectRulesBackend(proxy_mode);
+  return BackendInfo{d.backend, d.signal};
 }
 
-std::string otherRulesBackend(const std::string& backend) {
-  return backend == "nftables" ? "iptables" : "nftables";
+RulesBackend otherRulesBackend(RulesBackend backend) {
+  return backend == RulesBackend::kNftables ? RulesBackend::kIptables : RulesBackend::kNftables;
 }
 
 unsigned totalCopies(const std::vector<NodeRuleState>& states) {
@@ -112,19 +96,15 @@ Result<std::optional<NodeLink>> observeNodeLink(const std::string& name) {
   return std::optional<NodeLink>(std::move(link));
 }
 
-Result<NodeLinkChange> ensureNodeLink(const std::string& name, const std::string& kind,
+Result<NodeLinkChange> ensureNodeLink(const std::string& name, LinkKind kind,
                                       const std::vector<IpAddress>& addresses) {
-  auto spec = linkSpec(name, kind, addresses);
-  if (!spec) {
-    return fail(std::move(spec.error()));
-  }
-  auto r = netcfg::ensureLink(*spec);
+  auto r = netcfg::ensureLink(linkSpec(name, kind, addresses));
   if (!r) {
     return fail(std::move(r.error()));
   }
   NodeLinkChange c;
   c.created = r->created;
-  c.kind = std::string(netcfg::toString(r->kind));
+  c.kind = r->kind;
   c.fallback_reason = r->fallback_reason;
   for (const IpPrefix& p : r->added) {
     c.added.push_back(p.address);
@@ -145,13 +125,9 @@ Result<void> revertNodeLink(const std::string& name, const NodeLinkChange& chang
 
 Result<bool> removeNodeLink(const std::string& name) { return netcfg::removeLink(name); }
 
-std::string planNodeLinkText(const std::string& name, const std::string& kind,
+std::string planNodeLinkText(const std::string& name, LinkKind kind,
                              const std::vector<IpAddress>& addresses,
                              const std::optional<NodeLink>& observed) {
-  auto spec = linkSpec(name, kind, addresses);
-  if (!spec) {
-    return "error: " + spec.error().message() + "\n";
-  }
   std::optional<netcfg::LinkState> state;
   if (observed) {
     state.emplace();
@@ -162,7 +138,7 @@ std::string planNodeLinkText(const std::string& name, const std::string& kind,
     }
   }
   std::string out;
-  for (const std::string& line : netcfg::planLinkText(*spec, state)) {
+  for (const std::string& line : netcfg::planLinkText(linkSpec(name, kind, addresses), state)) {
     out += line + "\n";
   }
   return out;
@@ -191,7 +167,7 @@ Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules) {
   }
   std::vector<NodeRuleState> out;
   for (const auto& s : *r) {
-    std::string line = rules.backend == "nftables"
+    std::string line = rules.backend == RulesBackend::kNftables
                            ? netcfg::nftChainName(s.rule) + ": " + netcfg::nftRuleText(s.rule)
                            : "-t " + s.rule.table + " " + s.rule.toSaveLine();
     out.push_back(
@@ -202,23 +178,34 @@ Result<std::vector<NodeRuleState>> checkNodeRules(const NodeRules& rules) {
 
 std::string planNodeRulesText(const NodeRules& rules) {
   std::string out;
-  for (const std::string& line : netcfg::planRulesText(toSpec(rules), toOptions(rules).backend)) {
+  for (const std::string& line : netcfg::planRulesText(toSpec(rules), rules.backend)) {
     out += line + "\n";
   }
   return out;
 }
 
-Result<std::string> renderNodeCorefile(const NodeCorefile& p) {
-  auto mode = templates::parseProxyMode(p.mode);
-  if (!mode) {
-    return fail(std::move(mode.error()));
+namespace {
+// templates keeps its own substitution-mode type (it does not depend on netcfg).
+templates::ProxyMode substitutionMode(netcfg::ProxyMode mode) noexcept {
+  switch (mode) {
+    case netcfg::ProxyMode::kIpvs:
+      return templates::ProxyMode::kIpvs;
+    case netcfg::ProxyMode::kNftables:
+      return templates::ProxyMode::kNftables;
+    case netcfg::ProxyMode::kIptables:
+      break;
   }
+  return templates::ProxyMode::kIptables;
+}
+}  // namespace
+
+Result<std::string> renderNodeCorefile(const NodeCorefile& p) {
   templates::CorefileParams params;
   params.local_ips = p.local_ips;
   params.domain = p.domain;
   params.cluster_dns = p.cluster_dns;
   params.upstream_servers = p.upstream_servers;
-  params.mode = *mode;
+  params.mode = substitutionMode(p.mode);
   params.kube_dns = p.kube_dns;
   return templates::renderCorefile(params);
 }

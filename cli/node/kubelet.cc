@@ -1,4 +1,4 @@
-#include "cli/node_kubelet.h"
+#include "cli/node/kubelet.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

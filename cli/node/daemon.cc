@@ -1,5 +1,6 @@
-#include "cli/node_daemon.h"
+#include "cli/node/daemon.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,7 +19,7 @@
 #include "base/atomic_file.h"
 #include "base/fd.h"
 #include "base/random.h"
-#include "cli/node_flags.h"
+#include "cli/node/flags.h"
 #include "cli/run_process.h"
 #include "resolver/resolver.h"
 
@@ -120,6 +121,31 @@ std::optional<pid_t> findDaemon(const std::string& pidfile) {
     return pid;
   }
   return std::nullopt;
+}
+
+std::vector<pid_t> findDaemonsByCommandLine(const std::string& pidfile) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) {
+    return out;
+  }
+  while (dirent* e = ::readdir(d)) {
+    pid_t pid = 0;
+    std::string_view name = e->d_name;
+    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (ec != std::errc() || p != name.data() + name.size() || pid == ::getpid()) {
+      continue;
+    }
+    std::vector<std::string> args = processArguments(pid);
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "-pidfile" && args[i + 1] == pidfile && isDaemonProcess(pid)) {
+        out.push_back(pid);
+        break;
+      }
+    }
+  }
+  ::closedir(d);
+  return out;
 }
 
 std::optional<double> processUptimeSeconds(pid_t pid) {

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -77,7 +79,7 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 class Node {
  public:
-  /// stand_in: start tests/cli/workflows/fake_run.sh (dnsmasq) instead of the real `run`.
+  /// stand_in: start tests/cli/node/fake_run.sh (dnsmasq) instead of the real `run`.
   explicit Node(bool stand_in = false) : bin_(NLD_TEST_BINARY), stand_in_(stand_in) {}
   ~Node() {
     // Never leave a daemon behind (it would keep the namespace alive).
@@ -117,7 +119,7 @@ class Node {
     return test::run(env + " " + bin_ + " " + args);
   }
   std::string daemonFlag() const {
-    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/workflows/fake_run.sh") : "";
+    return stand_in_ ? " --daemon-exe " + test::sourcePath("tests/cli/node/fake_run.sh") : "";
   }
   // The stand-in is two processes (sh + dnsmasq); after kill -9 of the first, end the second too,
   // as the real daemon is one process.
@@ -543,6 +545,31 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// The xtables lock is held longer than install waits for it (5 s), so step 4 (rules) fails after
+// the daemon wrote its runtime Corefile: the rollback removes that file too ("left: nothing" was
+// said with it still there).
+TEST(Workflows, InstallFailingOnAHeldXtablesLockRemovesTheRuntimeCorefile) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  std::string before = snapshot();
+  std::string lock = node.dir().file("xtables.lock");
+  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 7 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
+            0);
+  auto r = node.installIptables();
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "Corefile " + node.dir().file("run/Corefile"))) << r.out;
+  EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
+  EXPECT_EQ(::access(node.dir().file("run/Corefile").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("etc/Corefile.base").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(node.dir().file("state/state.pending").c_str(), F_OK), -1);
+  EXPECT_EQ(snapshot(), before);
+}
+
 TEST(Workflows, RevertKubeletFromRecordIsByteExact) {
   NLD_ENTER_NETNS();
   Node node;
@@ -624,6 +651,57 @@ TEST_P(DaemonWorkflows, TeardownAfterKill9) {
   node.killStandInChild();
   node.expectStatus(1);
   expectTeardownRestores(node, before);
+}
+
+// The files under the test directory with their content, but for those that stay by design: the
+// daemon's log (kept for diagnosis), the lock file (never removed, see cli/node/lock.h; it holds
+// the last holder's pid) and nsd's and kubelet's files of the fixture.
+std::string filesSnapshot(const Node& node) {
+  return test::run("cd " + node.dir().path() +
+                   " && find . -type f ! -name daemon.log ! -name pid.lock ! -name 'nsd*' "
+                   "! -name xfrd.state ! -name zone.list ! -name cluster.local.zone "
+                   "! -name 'kubelet.*' | sort | xargs -r md5sum")
+      .out;
+}
+
+// kill -9 of install at random points (from before it reads anything to after it wrote its state
+// file), then teardown: the node is exactly as before, links, addresses, rules and files.
+TEST(Workflows, InstallKilledAtRandomPointsThenTeardownRestoresTheNode) {
+  NLD_ENTER_NETNS();
+  Node node;
+  if (!node.hasRun()) {
+    GTEST_SKIP() << "the daemon ('nodelocaldns run') is not in this build yet";
+  }
+  ASSERT_TRUE(node.startNsd());
+  touchTables();
+  // One full install and teardown first: the lock file, the log and the directories install
+  // creates stay by design.
+  auto first = node.installIptables();
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  ASSERT_EQ(node.nld("teardown" + node.paths()).exit_code, 0);
+  const std::string before = snapshot();
+  const std::string files = filesSnapshot(node);
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  // An install here takes some tens of ms: the range covers every step and some complete runs.
+  std::uniform_int_distribution<int> delay_us(0, 120000);
+  int found_something = 0;
+  for (int trial = 0; trial < 30 && !HasFailure(); ++trial) {
+    const int us = delay_us(rng);
+    char secs[32];
+    std::snprintf(secs, sizeof(secs), "%d.%06d", us / 1000000, us % 1000000);
+    test::run("(" + std::string(NLD_TEST_BINARY) + " " + node.installIptablesArgs() +
+              " >/dev/null 2>&1 & p=$!; sleep " + secs + "; kill -9 $p; wait $p)");
+    const std::string where = "trial " + std::to_string(trial) + " (seed " + std::to_string(seed) +
+                              "), killed after " + std::to_string(us) + " us";
+    auto down = node.nld("teardown" + node.paths());
+    EXPECT_EQ(down.exit_code, 0) << where << ": " << down.out;
+    EXPECT_EQ(snapshot(), before) << where;
+    EXPECT_EQ(filesSnapshot(node), files) << where << "\n" << down.out;
+    found_something += down.out != "nothing to tear down\n" ? 1 : 0;
+  }
+  std::printf("%d of 30 killed installs left something to tear down (seed %u)\n", found_something,
+              seed);
 }
 
 TEST_P(DaemonWorkflows, StopKeepsInterfaceAndRules) {
