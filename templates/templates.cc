@@ -10,10 +10,7 @@
 #include <set>
 
 #include "base/strings.h"
-
-#ifndef NLD_VERSION
-#define NLD_VERSION "0.0.0-dev"
-#endif
+#include "base/version.h"
 
 // Generated at build time by cmake/Embed.cmake from the composed manifest and Corefile.in.
 namespace nld::templates::embedded {

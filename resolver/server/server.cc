@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/random.h"
+#include "base/version.h"
 #include "resolver/config/config.h"
 #include "resolver/dns/types.h"
 #include "resolver/net/socket.h"
@@ -410,7 +411,7 @@ std::string Server::renderMetrics() const {
     }
   }
   return impl_->registry->render(
-      gauges, "0.1.0", snap ? snap->plugins_enabled : std::vector<metrics::PluginEnabled>{});
+      gauges, NLD_VERSION, snap ? snap->plugins_enabled : std::vector<metrics::PluginEnabled>{});
 }
 
 std::vector<SocketAddress> Server::boundUdp() const {
