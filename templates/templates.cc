@@ -38,15 +38,6 @@ Result<T> oneLine(Result<T> r) {
   return fail(Error(r.error().code(), escapeControl(r.error().message())));
 }
 
-std::string join(const std::vector<IpAddress>& ips, std::string_view sep) {
-  std::string out;
-  for (const auto& ip : ips) {
-    if (!out.empty()) out += sep;
-    out += ip.toString();
-  }
-  return out;
-}
-
 /// The line around text[pos], without leading blanks.
 std::string_view lineAt(std::string_view text, size_t pos) {
   size_t begin = text.rfind('\n', pos);
@@ -456,8 +447,7 @@ Result<std::string> extractObjectText(std::string_view manifest, std::string_vie
       found.push_back(std::move(doc));
     }
   }
-  std::string all;
-  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  const std::string all = join(names, ", ");
   if (found.empty()) {
     return fail(
         invalid("no object " + quoted(selector) + " in the manifest (objects: " + all + ")"));
