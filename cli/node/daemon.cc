@@ -13,11 +13,11 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "base/proc.h"
 #include "base/random.h"
 #include "cli/node/flags.h"
 #include "cli/run_process.h"
@@ -37,13 +37,8 @@ bool processGone(pid_t pid) {
   if (::waitpid(pid, &status, WNOHANG) == pid) {
     return true;
   }
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
-    return true;
-  }
-  size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+  auto stat = readProcStat(pid);
+  return !stat || stat->state == 'Z';
 }
 
 bool waitGone(pid_t pid, std::chrono::milliseconds limit) {
@@ -149,24 +144,11 @@ std::vector<pid_t> findDaemonsByCommandLine(const std::string& pidfile) {
 }
 
 std::optional<double> processUptimeSeconds(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
+  auto stat = readProcStat(pid);
+  if (!stat) {
     return std::nullopt;
   }
-  size_t paren = line.rfind(')');
-  if (paren == std::string::npos) {
-    return std::nullopt;
-  }
-  std::istringstream fields(line.substr(paren + 2));
-  std::string field;
-  // Field 3 (state) is the first after ')'; starttime is field 22.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) {
-      return std::nullopt;
-    }
-  }
-  double start_ticks = std::strtod(field.c_str(), nullptr);
+  const auto start_ticks = static_cast<double>(stat->start_time);
   std::ifstream up("/proc/uptime");
   double uptime = 0;
   if (!(up >> uptime)) {
