@@ -1,11 +1,31 @@
-// Small string helpers shared by templates and resolver/config (no locale, no allocation beyond
-// the result).
+// Small string helpers shared by cli, templates and resolver/config (no locale, no allocation
+// beyond the result).
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace nld {
+
+/// `parts` with `sep` between each two of them ("" for none). A part is its own text if it is a
+/// string, else its toString() (IpAddress, SocketAddress, ...).
+template <typename T>
+std::string join(const std::vector<T>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) {
+      out += sep;
+    }
+    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+      out += parts[i];
+    } else {
+      out += parts[i].toString();
+    }
+  }
+  return out;
+}
 
 /// Replaces every non-overlapping occurrence of `from` in `text` with `to`, left to right; the
 /// replacement text is never searched again. `from` must not be empty.

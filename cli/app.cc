@@ -8,11 +8,8 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "base/version.h"
 #include "cli/run_flags.h"
-
-#ifndef NLD_VERSION
-#define NLD_VERSION "0.0.0-dev"
-#endif
 
 namespace nld::cli {
 namespace {

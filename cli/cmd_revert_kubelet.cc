@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "base/strings.h"
 #include "cli/commands.h"
 #include "cli/node/flags.h"
 #include "cli/node/kubelet.h"
@@ -85,11 +86,7 @@ Result<int> runRevert(const RevertOptions& o) {
     std::printf("%s\n", d.c_str());
   }
   if (!report.problems.empty()) {
-    std::string all;
-    for (const auto& p : report.problems) {
-      all += (all.empty() ? "" : "; ") + p;
-    }
-    return fail(Errc::kSystem, all);
+    return fail(Errc::kSystem, join(report.problems, "; "));
   }
   if (o.dry_run) {
     return 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "base/strings.h"
 #include "cli/commands.h"
 #include "cli/node/daemon.h"
 #include "cli/node/flags.h"
@@ -28,10 +29,7 @@ Result<int> runStop(const StopOptions& o, const CLI::App* cmd) {
   const std::string pidfile = locked->pidfile;
   std::string addresses = kDefaultLocalIp;
   if (state && *state) {
-    addresses.clear();
-    for (const auto& a : (*state)->addresses) {
-      addresses += (addresses.empty() ? "" : ", ") + a.toString();
-    }
+    addresses = join((*state)->addresses, ", ");
   }
   auto r =
       stopDaemon(pidfile, std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));

@@ -16,6 +16,7 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "cli/run_caps.h"
 #include "cli/run_http.h"
 #include "cli/run_metrics.h"
@@ -294,10 +295,7 @@ void Daemon::ensureInterface(bool count_check) {
   }
   link_retry_at_.reset();
   if (!r->unchanged()) {
-    std::string added;
-    for (const auto& p : r->added) {
-      added += (added.empty() ? "" : ",") + p.toString();
-    }
+    std::string added = join(r->added, ",");
     NLD_LOG(kNetcfg, info, "interface '{}' restored: created={} kind={} added=[{}] up={}",
             cfg_.interface_name, r->created, netcfg::toString(r->kind), added, r->brought_up);
   }
@@ -561,10 +559,7 @@ Result<void> Daemon::startUp() {
   server_ = std::move(*server);
   server_->start();
   text_ = std::move(*text);
-  std::string bound;
-  for (const auto& a : server_->boundUdp()) {
-    bound += (bound.empty() ? "" : " ") + a.toString();
-  }
+  std::string bound = join(server_->boundUdp(), " ");
   if (cfg_.server.workers == 0) {
     auto dw = resolver::defaultWorkers();
     NLD_LOG(kServer, info, "serving DNS on {} with {} workers ({})", bound, dw.workers, dw.reason);

@@ -1,10 +1,7 @@
 #include "cli/run_metrics.h"
 
+#include "base/version.h"
 #include "cli/run_process.h"
-
-#ifndef NLD_VERSION
-#define NLD_VERSION "0.0.0-dev"
-#endif
 
 namespace nld::cli {
 

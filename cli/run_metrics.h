@@ -30,8 +30,6 @@ class RunMetrics {
   void count(SetupError e) { setup_errors_[static_cast<size_t>(e)].fetch_add(1); }
   void countReloadFailure() { reload_failed_.fetch_add(1); }
   void countReload() { reloads_.fetch_add(1); }
-  uint64_t setupErrors(SetupError e) const { return setup_errors_[static_cast<size_t>(e)].load(); }
-  uint64_t reloadFailures() const { return reload_failed_.load(); }
 
   /// Text exposition of our metrics. `resolver_text` is what the server rendered: build info is
   /// added only if it has none.

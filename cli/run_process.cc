@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/atomic_file.h"
+#include "base/proc.h"
 
 namespace nld::cli {
 namespace {
@@ -122,30 +123,15 @@ bool anotherInstanceServes(const std::vector<SocketAddress>& addresses) {
 }
 
 std::string renderProcessMetrics() {
-  auto stat = readFile("/proc/self/stat");
+  auto stat = readProcStat();
   if (!stat) {
     return "";
   }
-  // Fields after the command name (which may contain spaces) start at ") ".
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) {
-    return "";
-  }
-  std::istringstream ss(stat->substr(close + 2));
-  std::vector<std::string> f;
-  std::string tok;
-  while (ss >> tok) {
-    f.push_back(tok);
-  }
-  // f[0] is field 3 (state): utime=14, stime=15, num_threads=20, starttime=22, rss=24.
-  if (f.size() < 22) {
-    return "";
-  }
   double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-  double threads = std::stod(f[17]);
-  double start_ticks = std::stod(f[19]);
-  double rss = std::stod(f[21]) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  double cpu = static_cast<double>(stat->utime + stat->stime) / ticks;
+  auto threads = static_cast<double>(stat->num_threads);
+  auto start_ticks = static_cast<double>(stat->start_time);
+  double rss = static_cast<double>(stat->rss) * static_cast<double>(::sysconf(_SC_PAGESIZE));
   double boot_time = 0;
   {
     std::ifstream in("/proc/stat");

@@ -10,10 +10,7 @@
 #include <set>
 
 #include "base/strings.h"
-
-#ifndef NLD_VERSION
-#define NLD_VERSION "0.0.0-dev"
-#endif
+#include "base/version.h"
 
 // Generated at build time by cmake/Embed.cmake from the composed manifest and Corefile.in.
 namespace nld::templates::embedded {
@@ -39,15 +36,6 @@ template <typename T>
 Result<T> oneLine(Result<T> r) {
   if (r) return r;
   return fail(Error(r.error().code(), escapeControl(r.error().message())));
-}
-
-std::string join(const std::vector<IpAddress>& ips, std::string_view sep) {
-  std::string out;
-  for (const auto& ip : ips) {
-    if (!out.empty()) out += sep;
-    out += ip.toString();
-  }
-  return out;
 }
 
 /// The line around text[pos], without leading blanks.
@@ -459,8 +447,7 @@ Result<std::string> extractObjectText(std::string_view manifest, std::string_vie
       found.push_back(std::move(doc));
     }
   }
-  std::string all;
-  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  const std::string all = join(names, ", ");
   if (found.empty()) {
     return fail(
         invalid("no object " + quoted(selector) + " in the manifest (objects: " + all + ")"));

@@ -13,14 +13,15 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "base/proc.h"
 #include "base/random.h"
 #include "cli/node/flags.h"
 #include "cli/run_process.h"
+#include "resolver/dns/builder.h"
 #include "resolver/resolver.h"
 
 namespace nld::cli {
@@ -37,13 +38,8 @@ bool processGone(pid_t pid) {
   if (::waitpid(pid, &status, WNOHANG) == pid) {
     return true;
   }
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
-    return true;
-  }
-  size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+  auto stat = readProcStat(pid);
+  return !stat || stat->state == 'Z';
 }
 
 bool waitGone(pid_t pid, std::chrono::milliseconds limit) {
@@ -55,22 +51,6 @@ bool waitGone(pid_t pid, std::chrono::milliseconds limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
-}
-
-void encodeName(std::string& out, std::string_view name) {
-  while (!name.empty()) {
-    size_t dot = name.find('.');
-    std::string_view label = name.substr(0, dot);
-    if (!label.empty() && label.size() < 64) {
-      out += static_cast<char>(label.size());
-      out.append(label);
-    }
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    name.remove_prefix(dot + 1);
-  }
-  out += '\0';
 }
 
 }  // namespace
@@ -149,24 +129,11 @@ std::vector<pid_t> findDaemonsByCommandLine(const std::string& pidfile) {
 }
 
 std::optional<double> processUptimeSeconds(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
+  auto stat = readProcStat(pid);
+  if (!stat) {
     return std::nullopt;
   }
-  size_t paren = line.rfind(')');
-  if (paren == std::string::npos) {
-    return std::nullopt;
-  }
-  std::istringstream fields(line.substr(paren + 2));
-  std::string field;
-  // Field 3 (state) is the first after ')'; starttime is field 22.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) {
-      return std::nullopt;
-    }
-  }
-  double start_ticks = std::strtod(field.c_str(), nullptr);
+  const auto start_ticks = static_cast<double>(stat->start_time);
   std::ifstream up("/proc/uptime");
   double uptime = 0;
   if (!(up >> uptime)) {
@@ -303,14 +270,11 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
     return false;
   }
   uint16_t id = static_cast<uint16_t>(random64());
-  std::string q;
-  q += static_cast<char>(id >> 8);
-  q += static_cast<char>(id & 0xff);
-  q.append("\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 10);  // RD, QDCOUNT=1
-  encodeName(q, qname);
-  for (uint16_t v : {qtype, qclass}) {
-    q += static_cast<char>(v >> 8);
-    q += static_cast<char>(v & 0xff);
+  uint8_t q[512];
+  const size_t q_len =
+      resolver::dns::buildQuery(id, resolver::dns::flag::kRd, qname, qtype, qclass, q);
+  if (q_len == 0) {
+    return false;
   }
   auto deadline = Clock::now() + timeout;
   auto next_send = Clock::now();
@@ -323,7 +287,7 @@ bool queryAnswered(const SocketAddress& server, std::string_view qname, uint16_t
       return false;
     }
     if (now >= next_send) {
-      (void)::send(fd.get(), q.data(), q.size(), 0);
+      (void)::send(fd.get(), q, q_len, 0);
       next_send = now + backoff;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
     }

@@ -13,19 +13,12 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "cli/node/daemon.h"
 #include "cli/node/rollback.h"
 
 namespace nld::cli {
 namespace {
-
-std::string join(const std::vector<IpAddress>& ips, const char* sep = ",") {
-  std::string out;
-  for (const auto& ip : ips) {
-    out += (out.empty() ? "" : sep) + ip.toString();
-  }
-  return out;
-}
 
 std::string tailOfLog(const std::string& path, off_t from) {
   auto text = readFile(path);
@@ -185,7 +178,7 @@ class Apply {
 void Apply::addRulesUndo() {
   if (!our_rules_.ips.empty()) {
     NodeRules ours = our_rules_;
-    rollback_.add("rules of " + join(ours.ips), [ours]() { return removeNodeRules(ours); });
+    rollback_.add("rules of " + join(ours.ips, ","), [ours]() { return removeNodeRules(ours); });
   }
   rules_undo_added_ = true;
 }
@@ -200,10 +193,11 @@ Result<void> Apply::link() {
   if (link->created || !link->added.empty() || link->brought_up) {
     std::string name = in_.interface;
     NodeLinkChange change = *link;
-    std::string what = link->created         ? "link " + name
-                       : link->added.empty() ? "up state of " + name
-                                             : "addresses " + join(link->added) + " on " + name +
-                                                   (link->brought_up ? " and its up state" : "");
+    std::string what = link->created ? "link " + name
+                       : link->added.empty()
+                           ? "up state of " + name
+                           : "addresses " + join(link->added, ",") + " on " + name +
+                                 (link->brought_up ? " and its up state" : "");
     rollback_.add(what, [name, change]() { return revertNodeLink(name, change); });
   }
   if (!link->fallback_reason.empty()) {
@@ -267,7 +261,7 @@ Result<void> Apply::stopForRestart() {
         }
         std::string text = "not restarted (" + why + ")";
         if (!previous_rules.ips.empty()) {
-          std::string ips = join(previous_rules.ips);
+          std::string ips = join(previous_rules.ips, ",");
           if (auto rm = removeNodeRules(previous_rules); rm) {
             text += ", so the rules of " + ips + " were removed: DNS falls back to kube-dns";
           } else {
@@ -365,13 +359,13 @@ void Apply::removeStale() {
   NodeRules old_rules = p_.rules;
   old_rules.ips = p_.stale;
   if (auto r = removeNodeRules(old_rules); !r) {
-    NLD_LOG(kCli, warn, "remove rules of addresses no longer served ({}): {}", join(p_.stale),
+    NLD_LOG(kCli, warn, "remove rules of addresses no longer served ({}): {}", join(p_.stale, ","),
             r.error().message());
   } else if (p_.prev->link_created) {
     NodeLinkChange old_addresses;
     old_addresses.added = p_.stale;
     if (auto a = revertNodeLink(p_.prev->interface, old_addresses); !a) {
-      NLD_LOG(kCli, warn, "remove addresses no longer served ({}) from {}: {}", join(p_.stale),
+      NLD_LOG(kCli, warn, "remove addresses no longer served ({}) from {}: {}", join(p_.stale, ","),
               p_.prev->interface, a.error().message());
     } else {
       stale_removed_ = true;
@@ -496,7 +490,8 @@ Result<int> Apply::run() {
   }
   auto added = ensureNodeRules(p_.rules);
   if (added && *added > 0 && !rules_before_.partial.empty()) {
-    rollback_.note("rules added next to ones already there for " + join(rules_before_.partial));
+    rollback_.note("rules added next to ones already there for " +
+                   join(rules_before_.partial, ","));
   }
   if (!added) {
     return failed(std::move(added.error()));

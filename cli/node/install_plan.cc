@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "base/atomic_file.h"
+#include "base/strings.h"
 #include "cli/node/daemon.h"
 #include "cli/node/flags.h"
 
@@ -18,22 +19,6 @@ namespace {
 // answers that itself in microseconds; the probe is resent (5 ms, doubling to 200 ms) meanwhile,
 // so a busy node gets several tries.
 constexpr std::chrono::milliseconds kProbeWait{2000};
-
-std::string join(const std::vector<std::string>& v, const char* sep = ",") {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : sep) + s;
-  }
-  return out;
-}
-
-std::vector<std::string> toStrings(const std::vector<IpAddress>& ips) {
-  std::vector<std::string> out;
-  for (const auto& ip : ips) {
-    out.push_back(ip.toString());
-  }
-  return out;
-}
 
 void addUnique(std::vector<IpAddress>& ips, const IpAddress& ip) {
   if (std::find(ips.begin(), ips.end(), ip) == ips.end()) {
@@ -448,7 +433,7 @@ std::vector<std::string> daemonArgv(const DaemonArgs& a) {
   return {a.exe,
           "run",
           "-localip",
-          join(toStrings(a.addresses)),
+          join(a.addresses, ","),
           "-basecorefile",
           a.base_path,
           "-conf",

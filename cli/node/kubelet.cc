@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/strings.h"
 #include "netcfg/netcfg.h"
 
 namespace nld::cli {
@@ -14,14 +15,6 @@ namespace {
 netcfg::KubeletFileKind kindOf(const std::string& kind) {
   return kind == "args" ? netcfg::KubeletFileKind::kExtraArgs
                         : netcfg::KubeletFileKind::kConfigYaml;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : ",") + s;
-  }
-  return out;
 }
 
 // Plans and (unless dry_run) applies `want` to `path`; records the outcome in `report`.
@@ -33,7 +26,7 @@ bool applyValues(const std::string& path, netcfg::KubeletFileKind kind,
     return false;
   }
   if (!edit->changed()) {
-    report.done.push_back(path + ": clusterDNS already " + join(want));
+    report.done.push_back(path + ": clusterDNS already " + join(want, ","));
     return true;
   }
   report.diff += netcfg::kubeletDiffText(*edit);
@@ -44,7 +37,7 @@ bool applyValues(const std::string& path, netcfg::KubeletFileKind kind,
     }
   }
   report.done.push_back((dry_run ? "would revert " : "reverted ") + path + ": clusterDNS " +
-                        join(want));
+                        join(want, ","));
   return true;
 }
 

@@ -2,18 +2,9 @@
 
 #include <ctime>
 
+#include "base/strings.h"
+
 namespace nld::cli {
-namespace {
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : ", ") + s;
-  }
-  return out;
-}
-
-}  // namespace
 
 HeldSignals::HeldSignals() {
   sigemptyset(&set_);
@@ -65,8 +56,8 @@ std::string Rollback::run() {
     undo(step);
   }
   dismiss();
-  std::string out = "; rolled back: " + (done.empty() ? std::string("nothing") : join(done));
-  out += "; left: " + (left_.empty() ? std::string("nothing") : join(left_));
+  std::string out = "; rolled back: " + (done.empty() ? std::string("nothing") : join(done, ", "));
+  out += "; left: " + (left_.empty() ? std::string("nothing") : join(left_, ", "));
   return out;
 }
 

@@ -7,20 +7,10 @@
 #include <charconv>
 
 #include "base/atomic_file.h"
+#include "base/strings.h"
 
 namespace nld::cli {
 namespace {
-
-std::string join(const std::vector<std::string>& v, char sep = ',') {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) {
-      out += sep;
-    }
-    out += v[i];
-  }
-  return out;
-}
 
 std::vector<std::string> split(std::string_view s, char sep = ',') {
   std::vector<std::string> out;
@@ -35,14 +25,6 @@ std::vector<std::string> split(std::string_view s, char sep = ',') {
       break;
     }
     start = at + 1;
-  }
-  return out;
-}
-
-std::string joinIps(const std::vector<IpAddress>& ips) {
-  std::string out;
-  for (const auto& ip : ips) {
-    out += (out.empty() ? "" : ",") + ip.toString();
   }
   return out;
 }
@@ -98,8 +80,8 @@ std::string formatNodeState(const NodeState& s) {
   kv("interface", s.interface);
   kv("link_kind", std::string(netcfg::toString(s.link_kind)));
   kv("link_created", s.link_created ? "true" : "false");
-  kv("addresses", joinIps(s.addresses));
-  kv("local_ips", joinIps(s.local_ips));
+  kv("addresses", join(s.addresses, ","));
+  kv("local_ips", join(s.local_ips, ","));
   kv("kube_dns", s.kube_dns ? s.kube_dns->toString() : "");
   kv("cluster_upstream", s.cluster_upstream ? s.cluster_upstream->toString() : "");
   kv("domain", s.domain);
@@ -117,8 +99,8 @@ std::string formatNodeState(const NodeState& s) {
   kv("kubelet_config", s.kubelet_config);
   for (const KubeletChange& k : s.kubelet) {
     // kind|path|before|after|backup
-    kv("kubelet",
-       k.kind + "|" + k.path + "|" + join(k.before) + "|" + join(k.after) + "|" + k.backup);
+    kv("kubelet", k.kind + "|" + k.path + "|" + join(k.before, ",") + "|" + join(k.after, ",") +
+                      "|" + k.backup);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/strings.h"
 #include "cli/node/daemon.h"
 #include "netcfg/netcfg.h"
 
@@ -47,14 +48,6 @@ std::string jsonList(const std::vector<std::string>& v) {
 }
 
 const char* jsonBool(bool b) { return b ? "true" : "false"; }
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : sep) + s;
-  }
-  return out;
-}
 
 std::string modeText(const StatusReport& r) {
   return r.mode ? std::string(toString(*r.mode)) : std::string("unknown");

@@ -9,19 +9,12 @@
 #include <cstring>
 
 #include "base/atomic_file.h"
+#include "base/strings.h"
 #include "cli/node/daemon.h"
 #include "cli/node/kubelet.h"
 
 namespace nld::cli {
 namespace {
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : sep) + s;
-  }
-  return out;
-}
 
 void addIp(std::vector<IpAddress>& ips, const IpAddress& ip) {
   if (std::find(ips.begin(), ips.end(), ip) == ips.end()) {

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
 #include "netcfg/rules/iptables/iptables_rules.h"
 #include "netcfg/rules/nftables/nft_rules.h"
 
@@ -13,14 +14,6 @@ namespace {
 constexpr const char* kHintChains[] = {"KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"};
 // The tables iptables-nft makes in families ip and ip6 (iptables-nft-save lists these).
 constexpr const char* kIptablesTables[] = {"filter", "nat", "mangle", "raw", "security"};
-
-std::string joinReasons(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : "; ") + s;
-  }
-  return out;
-}
 
 using NftTables = std::vector<std::pair<const char*, const char*>>;
 
@@ -157,7 +150,7 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
   }
   std::vector<std::string> uncounted;
   RuleCounts counts = countRules(nft_tables, &uncounted);
-  std::string note = uncounted.empty() ? "" : " (" + joinReasons(uncounted) + ")";
+  std::string note = uncounted.empty() ? "" : " (" + join(uncounted, "; ") + ")";
   // Counts decide only when both sides were read: a side that could not be counted would read
   // as 0 and hand the choice to the other, and a choice by counts is not revisited (run keeps
   // our rules where counts put them). Without them: the default, detected again next sync.
@@ -169,7 +162,7 @@ RulesBackendDetection detectRulesBackend(std::optional<ProxyMode> proxy_mode) {
   absent.push_back(!uncounted.empty()   ? "rule counts not used" + note
                    : counts.legacy == 0 ? "no rules in iptables-nft or legacy tables"
                                         : ruleCountsText(counts) + ", a tie");
-  return {kIptables, "default: no signal (" + joinReasons(absent) + ")", /*by_default=*/true};
+  return {kIptables, "default: no signal (" + join(absent, "; ") + ")", /*by_default=*/true};
 }
 
 }  // namespace nld::netcfg

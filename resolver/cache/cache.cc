@@ -266,22 +266,6 @@ struct alignas(64) Cache::Shard {
   }
 };
 
-const char* outcomeName(Outcome o) noexcept {
-  switch (o) {
-    case Outcome::kMiss:
-      return "miss";
-    case Outcome::kFresh:
-      return "fresh";
-    case Outcome::kFreshPrefetch:
-      return "fresh+prefetch";
-    case Outcome::kStale:
-      return "stale";
-    case Outcome::kStaleVerifyFirst:
-      return "stale-verify-first";
-  }
-  return "unknown";
-}
-
 Cache::Cache(const CachePolicy& policy, unsigned shards) : policy_(policy) {
   const size_t n = std::bit_ceil(std::max(1U, shards));
   shard_mask_ = n - 1;

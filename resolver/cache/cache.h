@@ -98,8 +98,6 @@ enum class Outcome : uint8_t {
                       ///< failure call serveStale()
 };
 
-const char* outcomeName(Outcome o) noexcept;
-
 struct Hit {
   Outcome outcome = Outcome::kMiss;
   size_t length = 0;  ///< bytes written to `out` (0 for kMiss / kStaleVerifyFirst)

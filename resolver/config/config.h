@@ -125,7 +125,6 @@ struct ServerBlock {
 
 struct Config {
   std::vector<ServerBlock> blocks;
-  std::string source_sha256;  ///< hex SHA-256 of the Corefile text as given
 
   /// The block that serves `qname_lower` (lower-case, trailing dot optional) arriving on
   /// local:port: the longest matching zone among blocks on that port bound to that address (or

@@ -12,7 +12,6 @@
 #include "resolver/config/config.h"
 #include "resolver/config/corefile_lexer.h"
 #include "resolver/config/go_syntax.h"
-#include "resolver/config/sha256.h"
 
 namespace nld::resolver::config {
 
@@ -1074,7 +1073,6 @@ Result<Config> Parser::run(std::string_view text) {
     return fail(std::move(raw.error()));
   }
   Config config;
-  config.source_sha256 = detail::sha256Hex(text);
   if (raw->empty()) {
     return fail(Errc::kParse, file_ + ": no server blocks");
   }

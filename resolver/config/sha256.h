@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), for content versions: Config::source_sha256 and the kube-dns ConfigMap
-// version (node-cache hashes "name\0content\0" per file). Internal to nld_resolver_config.
+// SHA-256 (FIPS 180-4), for the kube-dns ConfigMap version (node-cache hashes "name\0content\0"
+// per file). Internal to nld_resolver_config.
 #pragma once
 
 #include <array>

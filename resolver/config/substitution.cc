@@ -24,17 +24,6 @@ constexpr std::string_view kTcpUpstreamBlock =
     "\n    forward . __PILLAR__UPSTREAM__SERVERS__ {\n            force_tcp\n    }\n";
 constexpr int kStubCacheTtl = 30;
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) {
-      out.push_back(' ');
-    }
-    out += s;
-  }
-  return out;
-}
-
 /// The `prometheus` line of the (substituted) base, to repeat in stub-domain blocks.
 std::optional<std::string> prometheusLine(std::string_view corefile) {
   auto tokens = detail::lexCorefile(corefile, "");
@@ -71,13 +60,13 @@ Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
   for (const auto& ip : params.local_ips) {
     local_texts.push_back(ip.toString());
   }
-  const std::string local_ips = join(local_texts);
+  const std::string local_ips = join(local_texts, " ");
   const std::string first_local = params.local_ips.front().toUrlHost();
 
   std::string out(base_corefile);
 
   // Step 4: upstream servers.
-  const std::string upstreams = join(params.kube_dns.upstream_nameservers);
+  const std::string upstreams = join(params.kube_dns.upstream_nameservers, " ");
   if (upstreams.empty()) {
     replaceAll(out, kUpstreamServers, "/etc/resolv.conf");
   } else {
@@ -114,7 +103,7 @@ Result<std::string> renderRuntimeCorefile(std::string_view base_corefile,
   for (const auto& [domain, servers] : params.kube_dns.stub_domains) {
     out += "\n" + domain + ":" + std::to_string(params.port) + " {\n    errors\n    cache " +
            std::to_string(kStubCacheTtl) + "\n    bind " + local_ips + "\n    forward . " +
-           join(servers) + "\n";
+           join(servers, " ") + "\n";
     if (prometheus) {
       out += "    " + *prometheus + "\n";
     }

@@ -88,6 +88,28 @@ size_t appendOpt(std::span<uint8_t> msg, size_t len, bool do_bit, uint16_t udp_s
   return w.position();
 }
 
+size_t buildQuery(uint16_t id, uint16_t flags, std::string_view qname, uint16_t qtype,
+                  uint16_t qclass, std::span<uint8_t> out) noexcept {
+  if (out.size() < kHeaderSize) {
+    return 0;
+  }
+  const size_t name_len = nameFromText(qname, out.subspan(kHeaderSize));
+  if (name_len == 0) {
+    return 0;
+  }
+  WireWriter w(out);
+  w.u16(id);
+  w.u16(flags);
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  WireWriter rest(out, kHeaderSize + name_len);
+  rest.u16(qtype);
+  rest.u16(qclass);
+  return w.ok() && rest.ok() ? rest.position() : 0;
+}
+
 size_t buildUpstreamQuery(std::span<const uint8_t> wire, const Query& q,
                           std::span<uint8_t> out) noexcept {
   if (wire.size() < q.question_end) {

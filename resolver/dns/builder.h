@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "resolver/dns/types.h"
 
@@ -35,6 +36,12 @@ size_t buildErrorResponse(std::span<const uint8_t> query, Rcode rcode,
 /// @return the new length, or 0 if it does not fit.
 size_t appendOpt(std::span<uint8_t> msg, size_t len, bool do_bit,
                  uint16_t udp_size = kAdvertisedUdpSize, uint8_t extended_rcode = 0) noexcept;
+
+/// A query of our own (health probes): `id`, `flags` (e.g. flag::kRd), one question `qname`
+/// (text as nameFromText() reads it, trailing dot optional) `qtype` `qclass`, no EDNS.
+/// @return the length written, or 0 if the name is invalid or `out` is too small.
+size_t buildQuery(uint16_t id, uint16_t flags, std::string_view qname, uint16_t qtype,
+                  uint16_t qclass, std::span<uint8_t> out) noexcept;
 
 /// The query we send upstream for the validated client query `q` (parsed from `wire`): its ID
 /// and opcode, RD, CD and AD bits, its question as sent, and our own OPT RR (our UDP size, the

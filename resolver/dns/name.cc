@@ -120,26 +120,6 @@ std::optional<NameRef> walkName(std::span<const uint8_t> msg, size_t offset, std
 
 }  // namespace
 
-const char* rcodeName(Rcode rcode) noexcept {
-  switch (rcode) {
-    case Rcode::kNoError:
-      return "NOERROR";
-    case Rcode::kFormErr:
-      return "FORMERR";
-    case Rcode::kServFail:
-      return "SERVFAIL";
-    case Rcode::kNxDomain:
-      return "NXDOMAIN";
-    case Rcode::kNotImp:
-      return "NOTIMP";
-    case Rcode::kRefused:
-      return "REFUSED";
-    case Rcode::kBadVers:
-      return "BADVERS";
-  }
-  return "UNKNOWN";
-}
-
 void lowerAscii(std::span<uint8_t> bytes) noexcept { lowerBytes(bytes.data(), bytes.size()); }
 
 std::optional<NameRef> readName(std::span<const uint8_t> msg, size_t offset) noexcept {

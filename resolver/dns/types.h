@@ -110,8 +110,4 @@ inline constexpr Opcode opcodeOf(uint16_t flags) noexcept {
   return static_cast<Opcode>((flags & flag::kOpcodeMask) >> 11);
 }
 
-/// Name of an rcode as dig prints it ("NOERROR", "NXDOMAIN", ...), "RCODE<n>" style never needed
-/// for the values above; unknown values give "UNKNOWN".
-const char* rcodeName(Rcode rcode) noexcept;
-
 }  // namespace nld::resolver::dns

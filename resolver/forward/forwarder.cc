@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "resolver/dns/builder.h"
 #include "resolver/dns/message.h"
 #include "resolver/dns/name.h"
 #include "resolver/dns/rr_walk.h"
@@ -636,18 +637,13 @@ void Forwarder::probeDownUpstreams() noexcept {
       }
       next = now + cfg.health_check;
       // `. IN NS` (or health_check_domain), RD unless no_rec.
-      uint8_t q[dns::kHeaderSize + dns::kMaxNameLength + 4] = {};
-      q[2] = cfg.health_check_recursion ? 0x01 : 0x00;
-      q[5] = 1;
-      size_t nlen = dns::nameFromText(
-          cfg.health_check_domain, std::span<uint8_t>(q + dns::kHeaderSize, dns::kMaxNameLength));
-      if (nlen == 0) {
+      uint8_t q[dns::kHeaderSize + dns::kMaxNameLength + 4];
+      const size_t len =
+          dns::buildQuery(0, cfg.health_check_recursion ? dns::flag::kRd : 0,
+                          cfg.health_check_domain, dns::qtype::kNs, dns::qclass::kIn, q);
+      if (len == 0) {
         continue;
       }
-      size_t len = dns::kHeaderSize + nlen;
-      dns::writeU16(q + len, dns::qtype::kNs);
-      dns::writeU16(q + len + 2, dns::qclass::kIn);
-      len += 4;
       auto ex = std::make_unique<Exchange>();
       ex->token = next_probe_token_++;
       ex->probe = true;

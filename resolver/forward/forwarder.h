@@ -102,7 +102,6 @@ class Forwarder {
   /// Inside done() with an empty answer: why the exchange failed.
   const Failure& lastFailure() const noexcept { return last_failure_; }
 
-  size_t inFlight() const noexcept { return exchanges_.size(); }
   /// Bound on exchanges in flight (each holds a UDP socket or a TCP slot), so that a silent
   /// upstream cannot use up the process's file descriptors; 0 = unbounded. Health probes are
   /// not refused.

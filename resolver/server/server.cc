@@ -11,7 +11,9 @@
 
 #include "base/log.h"
 #include "base/random.h"
+#include "base/version.h"
 #include "resolver/config/config.h"
+#include "resolver/dns/builder.h"
 #include "resolver/dns/types.h"
 #include "resolver/net/socket.h"
 #include "resolver/resolver.h"
@@ -323,15 +325,11 @@ bool Server::probe(std::chrono::milliseconds timeout) {
   if (!fd) {
     return false;
   }
-  const auto& kName = server::kProbeWire;
-  uint8_t q[dns::kHeaderSize + sizeof kName + 4] = {};
+  uint8_t q[dns::kHeaderSize + sizeof server::kProbeWire + 4];
   uint16_t id = static_cast<uint16_t>(random64());
-  dns::writeU16(q, id);
-  q[5] = 1;  // QDCOUNT
-  std::memcpy(q + dns::kHeaderSize, kName, sizeof kName);
-  dns::writeU16(q + dns::kHeaderSize + sizeof kName, dns::qtype::kTxt);
-  dns::writeU16(q + dns::kHeaderSize + sizeof kName + 2, dns::qclass::kCh);
-  if (::send(fd->get(), q, sizeof q, 0) < 0) {
+  const size_t qlen =
+      dns::buildQuery(id, 0, kHealthProbeName, dns::qtype::kTxt, dns::qclass::kCh, q);
+  if (qlen == 0 || ::send(fd->get(), q, qlen, 0) < 0) {
     return false;
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -410,7 +408,7 @@ std::string Server::renderMetrics() const {
     }
   }
   return impl_->registry->render(
-      gauges, "0.1.0", snap ? snap->plugins_enabled : std::vector<metrics::PluginEnabled>{});
+      gauges, NLD_VERSION, snap ? snap->plugins_enabled : std::vector<metrics::PluginEnabled>{});
 }
 
 std::vector<SocketAddress> Server::boundUdp() const {

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "base/strings.h"
 #include "resolver/dns/name.h"
 
 namespace nld::resolver::server {
@@ -166,9 +167,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
   for (const auto& b : blocks) {
     BlockRuntime rt;
     rt.config = &b;
-    for (const auto& z : b.zones) {
-      rt.zones_label += (rt.zones_label.empty() ? "" : " ") + z;
-    }
+    rt.zones_label = join(b.zones, " ");
     if (b.cache) {
       auto scope = cache::CacheScope::create(b.cache->zones, b.cache->success_disabled_zones,
                                              b.cache->denial_disabled_zones);

@@ -23,6 +23,7 @@
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
+#include "base/proc.h"
 #include "tests/support/netns.h"
 
 namespace nld {
@@ -68,9 +69,8 @@ bool alive(pid_t pid) {
   if (::kill(pid, 0) != 0) {
     return false;
   }
-  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat").value_or("");
-  size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+  auto stat = readProcStat(pid);
+  return stat && stat->state != 'Z';
 }
 
 bool contains(const std::string& hay, const std::string& needle) {

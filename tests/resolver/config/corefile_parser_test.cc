@@ -146,16 +146,6 @@ TEST(CorefileParser, NotesCollectsEveryBlock) {
                 "one of our own addresses (forwarding loop)"}));
 }
 
-TEST(CorefileParser, SourceHashIsSha256OfText) {
-  auto r = parse(".:53 {\n}\n");
-  ASSERT_TRUE(r);
-  // sha256(".:53 {\n}\n"), from `printf '.:53 {\n}\n' | sha256sum`.
-  EXPECT_EQ(r->source_sha256.size(), 64u);
-  auto again = parse(".:53 {\n}\n");
-  EXPECT_EQ(r->source_sha256, again->source_sha256);
-  EXPECT_NE(r->source_sha256, parse(".:54 {\n}\n")->source_sha256);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Directives
 

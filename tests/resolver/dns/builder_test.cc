@@ -516,3 +516,35 @@ TEST(BuildClientAnswer, OptInTheMiddleAndExtendedRcodes) {
 
 }  // namespace
 }  // namespace nld::resolver::dns
+
+// --- buildQuery: the queries we send ourselves (health probes) ---------------------------------
+
+namespace nld::resolver::dns {
+namespace {
+
+TEST(BuildQuery, HeaderQuestionNoEdns) {
+  uint8_t out[512];
+  const size_t n =
+      buildQuery(0xbeef, flag::kRd, "health.nodelocaldns.", qtype::kTxt, qclass::kCh, out);
+  const uint8_t want[] = {
+      0xbe, 0xef, 0x01, 0x00, 0,   1,   0,   0,  0,   0,   0,   0,  // ID, RD, QDCOUNT 1
+      6,    'h',  'e',  'a',  'l', 't', 'h', 12, 'n', 'o', 'd', 'e', 'l',
+      'o',  'c',  'a',  'l',  'd', 'n', 's', 0,  0,   16,  0,   3};
+  ASSERT_EQ(n, sizeof want);
+  EXPECT_EQ(std::memcmp(out, want, n), 0);
+  // The same name without the trailing dot, the root, and what does not fit or parse.
+  EXPECT_EQ(buildQuery(0xbeef, flag::kRd, "health.nodelocaldns", qtype::kTxt, qclass::kCh, out),
+            sizeof want);
+  EXPECT_EQ(buildQuery(1, 0, ".", qtype::kNs, qclass::kIn, out), kHeaderSize + 1 + 4);
+  EXPECT_EQ(out[kHeaderSize], 0);
+  EXPECT_EQ(buildQuery(1, 0, "a..b", qtype::kNs, qclass::kIn, out), 0u);
+  EXPECT_EQ(buildQuery(1, 0, "example.com.", qtype::kNs, qclass::kIn,
+                       std::span<uint8_t>(out, kHeaderSize + 13 + 3)),
+            0u);
+  EXPECT_EQ(buildQuery(1, 0, "example.com.", qtype::kNs, qclass::kIn,
+                       std::span<uint8_t>(out, kHeaderSize + 13 + 4)),
+            kHeaderSize + 13 + 4);
+}
+
+}  // namespace
+}  // namespace nld::resolver::dns
