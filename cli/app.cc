@@ -8,7 +8,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
-#include "cli/run_flags.h"
+#include "cli/run/flags.h"
 
 #ifndef NLD_VERSION
 #define NLD_VERSION "0.0.0-dev"
@@ -71,7 +71,7 @@ int runMain(int argc, char** argv) {
     }
 
     try {
-      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run_flags.h).
+      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run/flags.h).
       std::vector<std::string> args(argv + 1, argv + argc);
       args = runSubcommandArgs(std::move(args));
       std::vector<std::string> reversed(args.rbegin(), args.rend());

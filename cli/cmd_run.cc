@@ -1,13 +1,13 @@
 // `nodelocaldns run`: the daemon, a drop-in for the node-cache image's entry point. Takes
 // node-cache's and CoreDNS's flags verbatim (single dash, translated in app.cc by
-// translateRunArgs()) and the same as --long-options, plus ours. See cli/run_daemon.h.
+// translateRunArgs()) and the same as --long-options, plus ours. See cli/run/daemon.h.
 #include <sys/stat.h>
 
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/run_daemon.h"
-#include "cli/run_flags.h"
+#include "cli/run/daemon.h"
+#include "cli/run/flags.h"
 
 namespace nld::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "cli/run_http.h"
+#include "cli/run/http.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

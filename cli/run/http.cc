@@ -1,4 +1,4 @@
-#include "cli/run_http.h"
+#include "cli/run/http.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -10,7 +10,7 @@
 #include <list>
 #include <unordered_map>
 
-#include "cli/run_http_request.h"
+#include "cli/run/http_request.h"
 
 namespace nld::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "cli/run_daemon.h"
+#include "cli/run/daemon.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -16,11 +16,11 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
-#include "cli/run_caps.h"
-#include "cli/run_http.h"
-#include "cli/run_metrics.h"
-#include "cli/run_process.h"
-#include "cli/run_watch.h"
+#include "cli/run/caps.h"
+#include "cli/run/http.h"
+#include "cli/run/metrics.h"
+#include "cli/run/process.h"
+#include "cli/run/watch.h"
 #include "netcfg/netcfg.h"
 #include "resolver/config/config.h"
 

@@ -1,6 +1,6 @@
-#include "cli/run_metrics.h"
+#include "cli/run/metrics.h"
 
-#include "cli/run_process.h"
+#include "cli/run/process.h"
 
 #ifndef NLD_VERSION
 #define NLD_VERSION "0.0.0-dev"
