@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "base/version.h"
-#include "cli/run_flags.h"
+#include "cli/run/flags.h"
 
 namespace nld::cli {
 namespace {
@@ -68,7 +68,7 @@ int runMain(int argc, char** argv) {
     }
 
     try {
-      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run_flags.h).
+      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run/flags.h).
       std::vector<std::string> args(argv + 1, argv + argc);
       args = runSubcommandArgs(std::move(args));
       std::vector<std::string> reversed(args.rbegin(), args.rend());

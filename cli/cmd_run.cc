@@ -1,224 +1,17 @@
 // `nodelocaldns run`: the daemon, a drop-in for the node-cache image's entry point. Takes
 // node-cache's and CoreDNS's flags verbatim (single dash, translated in app.cc by
-// translateRunArgs()) and the same as --long-options, plus ours. See cli/run_daemon.h.
-#include <sys/stat.h>
-
+// translateRunArgs()) and the same as --long-options, plus ours. See cli/run/daemon.h.
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/run_daemon.h"
-#include "cli/run_flags.h"
+#include "cli/run/daemon.h"
+#include "cli/run/flags.h"
 
 namespace nld::cli {
 namespace {
 
-struct RunFlags {
-  std::string localip;
-  std::string conf;
-  std::string corefile;  // node-cache's dead -corefile flag: accepted, -conf wins (as upstream)
-  std::string basecorefile = "/etc/coredns/Corefile.base";
-  std::string kubednscm;
-  std::string upstreamsvc = "kube-dns";
-  std::string health_port = "8080";
-  bool setupinterface = true;
-  bool setupiptables = true;
-  bool skipteardown = false;
-  bool reloadwithsignal = false;
-  bool quiet = false;
-  std::string interfacename = "nodelocaldns";
-  std::string syncinterval = "60";
-  std::string metrics_listen_address = "0.0.0.0:9353";
-  std::string prometheus_listen_address = ":9253";
-  std::string pidfile;
-  std::string dns_port = "53";
-  std::string link_kind = "auto";
-  std::string xtables_lock = "/run/xtables.lock";
-  std::string rules_backend = "auto";
-  unsigned workers = 0;
-  size_t cache_max_bytes = size_t{64} << 20;
-  unsigned max_upstream_queries = 1024;
-  std::string udp_wait = "auto";
-  std::string handover = "auto";
-  std::string shutdown_timeout = "10s";
-  std::string tcp_idle_timeout = "10s";
-  std::string tcp_query_timeout = "2s";
-  unsigned tcp_max_connections = 1024;
-  unsigned tcp_max_in_flight = 64;
-  size_t tcp_output_high_bytes = size_t{256} << 10;
-  size_t tcp_worker_max_bytes = size_t{32} << 20;
-  size_t http_max_connections = 128;
-  size_t http_max_header_bytes = 8192;
-  std::string http_header_timeout = "1s";
-  std::string health_cache = "1s";
-};
-
-// A Go duration flag within [min, max].
-Result<std::chrono::milliseconds> durationFlag(std::string_view flag, const std::string& value,
-                                               std::chrono::milliseconds min,
-                                               std::chrono::milliseconds max) {
-  auto d = parseGoDuration(value);
-  if (!d || *d < min || *d > max) {
-    return fail(Errc::kInvalidArgument,
-                "invalid --" + std::string(flag) + " '" + value + "': expected a duration from " +
-                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) + "ms");
-  }
-  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-}
-
-Result<uint16_t> portFlag(std::string_view flag, const std::string& value) {
-  auto p = parsePort(value);
-  if (!p) {
-    return fail(Errc::kInvalidArgument,
-                "invalid -" + std::string(flag) + " '" + value + "': expected a port 1-65535");
-  }
-  return *p;
-}
-
-Result<RunConfig> toConfig(const RunFlags& f) {
-  RunConfig c;
-  if (f.localip.empty()) {
-    return fail(Errc::kInvalidArgument,
-                "-localip is required (comma-separated node-local addresses, e.g. "
-                "169.254.20.10,10.96.0.10)");
-  }
-  auto ips = parseLocalIps(f.localip);
-  if (!ips) {
-    return fail(std::move(ips.error()));
-  }
-  c.local_ips = std::move(*ips);
-  c.conf = f.conf;
-  c.base_corefile = f.basecorefile;
-  c.kube_dns_dir = f.kubednscm;
-  if (c.kube_dns_dir.empty()) {
-    struct stat st {};
-    if (::stat("/etc/kube-dns", &st) == 0) {
-      c.kube_dns_dir = "/etc/kube-dns";  // node-cache's fallback
-    }
-  }
-  c.upstream_svc = f.upstreamsvc;
-  auto hp = portFlag("health-port", f.health_port);
-  if (!hp) {
-    return fail(std::move(hp.error()));
-  }
-  c.health_port = *hp;
-  auto dp = portFlag("dns.port", f.dns_port);
-  if (!dp) {
-    return fail(std::move(dp.error()));
-  }
-  c.dns_port = *dp;
-  c.setup_interface = f.setupinterface;
-  c.setup_iptables = f.setupiptables;
-  c.skip_teardown = f.skipteardown;
-  c.interface_name = f.interfacename;
-  auto kind = netcfg::parseLinkKind(f.link_kind);
-  if (!kind) {
-    return fail(std::move(kind.error()));
-  }
-  c.link_kind = *kind;
-  auto interval = parseSyncInterval(f.syncinterval);
-  if (!interval) {
-    return fail(std::move(interval.error()));
-  }
-  c.sync_interval = *interval;
-  if (!f.metrics_listen_address.empty()) {
-    auto a = parseListenAddress(f.metrics_listen_address);
-    if (!a) {
-      return fail(std::move(a.error()).withContext("-metrics-listen-address"));
-    }
-    c.metrics_listen = *a;
-  }
-  c.prometheus_endpoint = f.prometheus_listen_address;
-  c.pidfile = f.pidfile;
-  c.xtables_lock = f.xtables_lock;
-  if (f.rules_backend != "auto") {
-    auto b = netcfg::parseRulesBackend(f.rules_backend);
-    if (!b) {
-      return fail(Errc::kInvalidArgument, "invalid --rules-backend '" + f.rules_backend +
-                                              "': expected auto, iptables or nftables");
-    }
-    c.rules_backend = *b;
-  }
-  c.server.workers = f.workers;
-  c.server.cache_max_bytes = f.cache_max_bytes;
-  c.server.max_upstream_queries = f.max_upstream_queries;
-  if (f.udp_wait == "epoll") {
-    c.server.udp_wait = resolver::UdpWait::kEpoll;
-  } else if (f.udp_wait != "auto") {
-    return fail(Errc::kInvalidArgument,
-                "invalid --udp-wait '" + f.udp_wait + "': expected auto or epoll");
-  }
-  auto mode = parseHandoverMode(f.handover);
-  if (!mode) {
-    return fail(std::move(mode.error()));
-  }
-  c.handover = *mode;
-  auto st = parseGoDuration(f.shutdown_timeout);
-  if (!st || *st < std::chrono::seconds(1)) {
-    return fail(Errc::kInvalidArgument, "invalid --shutdown-timeout '" + f.shutdown_timeout +
-                                            "': expected a duration of at least 1s");
-  }
-  c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
-  auto idle = durationFlag("tcp-idle-timeout", f.tcp_idle_timeout, std::chrono::milliseconds(10),
-                           std::chrono::hours(1));
-  if (!idle) {
-    return fail(std::move(idle.error()));
-  }
-  c.server.tcp_idle_timeout = *idle;
-  auto query = durationFlag("tcp-query-timeout", f.tcp_query_timeout, std::chrono::milliseconds(10),
-                            std::chrono::hours(1));
-  if (!query) {
-    return fail(std::move(query.error()));
-  }
-  c.server.tcp_query_timeout = *query;
-  if (f.tcp_max_in_flight == 0) {
-    return fail(Errc::kInvalidArgument, "invalid --tcp-max-in-flight 0: expected at least 1");
-  }
-  if (f.tcp_output_high_bytes < 1024) {
-    return fail(Errc::kInvalidArgument, "invalid --tcp-output-high-bytes " +
-                                            std::to_string(f.tcp_output_high_bytes) +
-                                            ": expected at least 1024");
-  }
-  if (f.tcp_worker_max_bytes < f.tcp_output_high_bytes) {
-    return fail(Errc::kInvalidArgument, "invalid --tcp-worker-max-bytes " +
-                                            std::to_string(f.tcp_worker_max_bytes) +
-                                            ": expected at least --tcp-output-high-bytes");
-  }
-  c.server.tcp_max_connections = f.tcp_max_connections;
-  c.server.tcp_max_in_flight = f.tcp_max_in_flight;
-  c.server.tcp_output_high = f.tcp_output_high_bytes;
-  c.server.tcp_worker_bytes = f.tcp_worker_max_bytes;
-  c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
-  if (f.http_max_connections < 1 || f.http_max_header_bytes < 64) {
-    return fail(Errc::kInvalidArgument,
-                "invalid --http-max-connections or --http-max-header-bytes: expected at least 1 "
-                "connection and 64 bytes");
-  }
-  c.http.max_connections = f.http_max_connections;
-  c.http.max_header_bytes = f.http_max_header_bytes;
-  using std::chrono::milliseconds;
-  auto ht = durationFlag("http-header-timeout", f.http_header_timeout, milliseconds(10),
-                         milliseconds(60000));
-  if (!ht) {
-    return fail(std::move(ht.error()));
-  }
-  c.http.header_timeout = *ht;
-  auto hc = durationFlag("health-cache", f.health_cache, milliseconds(0), milliseconds(1000));
-  if (!hc) {
-    return fail(std::move(hc.error()));
-  }
-  c.health_cache = *hc;
-  return c;
-}
-
-}  // namespace
-
-Command addRunCommand(CLI::App& app) {
-  auto flags = std::make_shared<RunFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "run",
-      "Run the node-local DNS cache daemon (drop-in for node-cache: takes its flags, single or "
-      "double dash)");
-  auto& f = *flags;
+// -localip through --xtables-lock: node-cache's flags and ours for what is served and diverted.
+void addServingFlags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--localip", f.localip,
                   "Comma-separated local addresses to bind and intercept (IPv4 and IPv6 may be "
                   "mixed); required");
@@ -267,6 +60,10 @@ Command addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--xtables-lock", f.xtables_lock, "xtables lock file (as iptables-legacy)")
       ->capture_default_str();
+}
+
+// --workers through --tcp-worker-max-bytes: the DNS server, shutdown and HTTP bounds.
+void addLimitFlags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--workers", f.workers,
                   "DNS worker threads (0 = one per CPU, capped by the cgroup CPU limit)")
       ->capture_default_str();
@@ -322,9 +119,21 @@ Command addRunCommand(CLI::App& app) {
                   "Bytes all TCP buffers of one worker may hold; above, the connection holding "
                   "most is closed")
       ->capture_default_str();
+}
+
+}  // namespace
+
+Command addRunCommand(CLI::App& app) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Run the node-local DNS cache daemon (drop-in for node-cache: takes its flags, single or "
+      "double dash)");
+  addServingFlags(cmd, *flags);
+  addLimitFlags(cmd, *flags);
 
   return Command{cmd, [flags]() -> Result<int> {
-                   auto config = toConfig(*flags);
+                   auto config = toRunConfig(*flags);
                    if (!config) {
                      return fail(std::move(config.error()));
                    }

@@ -20,7 +20,7 @@
 #include "base/proc.h"
 #include "base/random.h"
 #include "cli/node/flags.h"
-#include "cli/run_process.h"
+#include "cli/run/process.h"
 #include "resolver/dns/builder.h"
 #include "resolver/resolver.h"
 

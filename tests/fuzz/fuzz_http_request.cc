@@ -1,4 +1,4 @@
-// libFuzzer target: cli/run_http_request's parseHttpRequest() — the bytes any pod can send to
+// libFuzzer target: cli/run/http_request's parseHttpRequest() — the bytes any pod can send to
 // the health port — must never crash or read out of bounds, and its verdict must be consistent:
 // a complete request has a token method and a non-empty path of visible characters without a
 // query, copied from the input; kTooLarge only at the cap; a verdict other than kNeedMore does
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli/run_http_request.h"
+#include "cli/run/http_request.h"
 
 namespace {
 

@@ -34,8 +34,8 @@
 
 #include "base/ip.h"
 #include "base/result.h"
-#include "cli/run_flags.h"
-#include "cli/run_http.h"
+#include "cli/run/flags.h"
+#include "cli/run/http.h"
 #include "netcfg/netcfg.h"
 #include "resolver/resolver.h"
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,5 +61,52 @@ enum class HandoverMode : uint8_t {
 };
 Result<HandoverMode> parseHandoverMode(std::string_view text);
 std::string_view toString(HandoverMode mode);
+
+/// `run`'s flags as given (CLI11 fills them in cli/cmd_run.cc), defaults as node-cache's.
+struct RunFlags {
+  std::string localip;
+  std::string conf;
+  std::string corefile;  // node-cache's dead -corefile flag: accepted, -conf wins (as upstream)
+  std::string basecorefile = "/etc/coredns/Corefile.base";
+  std::string kubednscm;
+  std::string upstreamsvc = "kube-dns";
+  std::string health_port = "8080";
+  bool setupinterface = true;
+  bool setupiptables = true;
+  bool skipteardown = false;
+  bool reloadwithsignal = false;
+  bool quiet = false;
+  std::string interfacename = "nodelocaldns";
+  std::string syncinterval = "60";
+  std::string metrics_listen_address = "0.0.0.0:9353";
+  std::string prometheus_listen_address = ":9253";
+  std::string pidfile;
+  std::string dns_port = "53";
+  std::string link_kind = "auto";
+  std::string xtables_lock = "/run/xtables.lock";
+  std::string rules_backend = "auto";
+  unsigned workers = 0;
+  size_t cache_max_bytes = size_t{64} << 20;
+  unsigned max_upstream_queries = 1024;
+  std::string udp_wait = "auto";
+  std::string handover = "auto";
+  std::string shutdown_timeout = "10s";
+  std::string tcp_idle_timeout = "10s";
+  std::string tcp_query_timeout = "2s";
+  unsigned tcp_max_connections = 1024;
+  unsigned tcp_max_in_flight = 64;
+  size_t tcp_output_high_bytes = size_t{256} << 10;
+  size_t tcp_worker_max_bytes = size_t{32} << 20;
+  size_t http_max_connections = 128;
+  size_t http_max_header_bytes = 8192;
+  std::string http_header_timeout = "1s";
+  std::string health_cache = "1s";
+};
+
+struct RunConfig;
+
+/// Checks and converts the flags; the first invalid one is the error (one line naming it).
+/// Reads /etc/kube-dns's existence when -kubednscm is not given (node-cache's fallback).
+Result<RunConfig> toRunConfig(const RunFlags& flags);
 
 }  // namespace nld::cli

@@ -1,7 +1,7 @@
-#include "cli/run_metrics.h"
+#include "cli/run/metrics.h"
 
 #include "base/version.h"
-#include "cli/run_process.h"
+#include "cli/run/process.h"
 
 namespace nld::cli {
 

@@ -1,4 +1,4 @@
-#include "cli/run_process.h"
+#include "cli/run/process.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 
 #include "base/atomic_file.h"
 #include "base/fd.h"
-#include "cli/run_metrics.h"
+#include "cli/run/metrics.h"
 #include "tests/support/netns.h"
 
 namespace nld::cli {

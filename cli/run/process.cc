@@ -1,4 +1,4 @@
-#include "cli/run_process.h"
+#include "cli/run/process.h"
 
 #include <dirent.h>
 #include <unistd.h>

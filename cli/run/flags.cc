@@ -1,8 +1,11 @@
-#include "cli/run_flags.h"
+#include "cli/run/flags.h"
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 
+#include "cli/run/daemon.h"
 #include "resolver/config/config.h"
 
 namespace nld::cli {
@@ -239,6 +242,184 @@ std::string_view toString(HandoverMode mode) {
       return "never";
   }
   return "auto";
+}
+
+namespace {
+
+// A Go duration flag within [min, max].
+Result<std::chrono::milliseconds> durationFlag(std::string_view flag, const std::string& value,
+                                               std::chrono::milliseconds min,
+                                               std::chrono::milliseconds max) {
+  auto d = parseGoDuration(value);
+  if (!d || *d < min || *d > max) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --" + std::string(flag) + " '" + value + "': expected a duration from " +
+                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) + "ms");
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+Result<uint16_t> portFlag(std::string_view flag, const std::string& value) {
+  auto p = parsePort(value);
+  if (!p) {
+    return fail(Errc::kInvalidArgument,
+                "invalid -" + std::string(flag) + " '" + value + "': expected a port 1-65535");
+  }
+  return *p;
+}
+
+// -localip through --rules-backend: where and what the daemon serves and diverts.
+Result<void> networkConfig(const RunFlags& f, RunConfig& c) {
+  if (f.localip.empty()) {
+    return fail(Errc::kInvalidArgument,
+                "-localip is required (comma-separated node-local addresses, e.g. "
+                "169.254.20.10,10.96.0.10)");
+  }
+  auto ips = parseLocalIps(f.localip);
+  if (!ips) {
+    return fail(std::move(ips.error()));
+  }
+  c.local_ips = std::move(*ips);
+  c.conf = f.conf;
+  c.base_corefile = f.basecorefile;
+  c.kube_dns_dir = f.kubednscm;
+  if (c.kube_dns_dir.empty()) {
+    struct stat st {};
+    if (::stat("/etc/kube-dns", &st) == 0) {
+      c.kube_dns_dir = "/etc/kube-dns";  // node-cache's fallback
+    }
+  }
+  c.upstream_svc = f.upstreamsvc;
+  auto hp = portFlag("health-port", f.health_port);
+  if (!hp) {
+    return fail(std::move(hp.error()));
+  }
+  c.health_port = *hp;
+  auto dp = portFlag("dns.port", f.dns_port);
+  if (!dp) {
+    return fail(std::move(dp.error()));
+  }
+  c.dns_port = *dp;
+  c.setup_interface = f.setupinterface;
+  c.setup_iptables = f.setupiptables;
+  c.skip_teardown = f.skipteardown;
+  c.interface_name = f.interfacename;
+  auto kind = netcfg::parseLinkKind(f.link_kind);
+  if (!kind) {
+    return fail(std::move(kind.error()));
+  }
+  c.link_kind = *kind;
+  auto interval = parseSyncInterval(f.syncinterval);
+  if (!interval) {
+    return fail(std::move(interval.error()));
+  }
+  c.sync_interval = *interval;
+  if (!f.metrics_listen_address.empty()) {
+    auto a = parseListenAddress(f.metrics_listen_address);
+    if (!a) {
+      return fail(std::move(a.error()).withContext("-metrics-listen-address"));
+    }
+    c.metrics_listen = *a;
+  }
+  c.prometheus_endpoint = f.prometheus_listen_address;
+  c.pidfile = f.pidfile;
+  c.xtables_lock = f.xtables_lock;
+  if (f.rules_backend != "auto") {
+    auto b = netcfg::parseRulesBackend(f.rules_backend);
+    if (!b) {
+      return fail(Errc::kInvalidArgument, "invalid --rules-backend '" + f.rules_backend +
+                                              "': expected auto, iptables or nftables");
+    }
+    c.rules_backend = *b;
+  }
+  return {};
+}
+
+// --workers through --health-cache: the DNS server, shutdown and HTTP bounds.
+Result<void> serverConfig(const RunFlags& f, RunConfig& c) {
+  c.server.workers = f.workers;
+  c.server.cache_max_bytes = f.cache_max_bytes;
+  c.server.max_upstream_queries = f.max_upstream_queries;
+  if (f.udp_wait == "epoll") {
+    c.server.udp_wait = resolver::UdpWait::kEpoll;
+  } else if (f.udp_wait != "auto") {
+    return fail(Errc::kInvalidArgument,
+                "invalid --udp-wait '" + f.udp_wait + "': expected auto or epoll");
+  }
+  auto mode = parseHandoverMode(f.handover);
+  if (!mode) {
+    return fail(std::move(mode.error()));
+  }
+  c.handover = *mode;
+  auto st = parseGoDuration(f.shutdown_timeout);
+  if (!st || *st < std::chrono::seconds(1)) {
+    return fail(Errc::kInvalidArgument, "invalid --shutdown-timeout '" + f.shutdown_timeout +
+                                            "': expected a duration of at least 1s");
+  }
+  c.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*st);
+  auto idle = durationFlag("tcp-idle-timeout", f.tcp_idle_timeout, std::chrono::milliseconds(10),
+                           std::chrono::hours(1));
+  if (!idle) {
+    return fail(std::move(idle.error()));
+  }
+  c.server.tcp_idle_timeout = *idle;
+  auto query = durationFlag("tcp-query-timeout", f.tcp_query_timeout, std::chrono::milliseconds(10),
+                            std::chrono::hours(1));
+  if (!query) {
+    return fail(std::move(query.error()));
+  }
+  c.server.tcp_query_timeout = *query;
+  if (f.tcp_max_in_flight == 0) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-max-in-flight 0: expected at least 1");
+  }
+  if (f.tcp_output_high_bytes < 1024) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-output-high-bytes " +
+                                            std::to_string(f.tcp_output_high_bytes) +
+                                            ": expected at least 1024");
+  }
+  if (f.tcp_worker_max_bytes < f.tcp_output_high_bytes) {
+    return fail(Errc::kInvalidArgument, "invalid --tcp-worker-max-bytes " +
+                                            std::to_string(f.tcp_worker_max_bytes) +
+                                            ": expected at least --tcp-output-high-bytes");
+  }
+  c.server.tcp_max_connections = f.tcp_max_connections;
+  c.server.tcp_max_in_flight = f.tcp_max_in_flight;
+  c.server.tcp_output_high = f.tcp_output_high_bytes;
+  c.server.tcp_worker_bytes = f.tcp_worker_max_bytes;
+  c.drain = std::min(c.shutdown_timeout / 2, std::chrono::milliseconds(2000));
+  if (f.http_max_connections < 1 || f.http_max_header_bytes < 64) {
+    return fail(Errc::kInvalidArgument,
+                "invalid --http-max-connections or --http-max-header-bytes: expected at least 1 "
+                "connection and 64 bytes");
+  }
+  c.http.max_connections = f.http_max_connections;
+  c.http.max_header_bytes = f.http_max_header_bytes;
+  using std::chrono::milliseconds;
+  auto ht = durationFlag("http-header-timeout", f.http_header_timeout, milliseconds(10),
+                         milliseconds(60000));
+  if (!ht) {
+    return fail(std::move(ht.error()));
+  }
+  c.http.header_timeout = *ht;
+  auto hc = durationFlag("health-cache", f.health_cache, milliseconds(0), milliseconds(1000));
+  if (!hc) {
+    return fail(std::move(hc.error()));
+  }
+  c.health_cache = *hc;
+  return {};
+}
+
+}  // namespace
+
+Result<RunConfig> toRunConfig(const RunFlags& f) {
+  RunConfig c;
+  if (auto r = networkConfig(f, c); !r) {
+    return fail(std::move(r.error()));
+  }
+  if (auto r = serverConfig(f, c); !r) {
+    return fail(std::move(r.error()));
+  }
+  return c;
 }
 
 }  // namespace nld::cli

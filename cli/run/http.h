@@ -10,7 +10,7 @@
 // an attacker's idle connections are the oldest); a head of at most max_header_bytes (431
 // beyond); the head must arrive within header_timeout of the accept, and the answer must be
 // written within header_timeout after it (closed otherwise). One request per connection
-// (Connection: close). The request is parsed by parseHttpRequest() (cli/run_http_request.h).
+// (Connection: close). The request is parsed by parseHttpRequest() (cli/run/http_request.h).
 //
 // Listeners are TCP with SO_REUSEADDR and SO_REUSEPORT, so a surge pod can bind the same
 // address beside the old one (users-and-perf.md #2). The handler runs on the server thread, so

@@ -1,4 +1,4 @@
-#include "cli/run_flags.h"
+#include "cli/run/flags.h"
 
 #include <gtest/gtest.h>
 

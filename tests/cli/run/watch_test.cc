@@ -1,4 +1,4 @@
-#include "cli/run_watch.h"
+#include "cli/run/watch.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

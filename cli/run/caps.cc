@@ -1,4 +1,4 @@
-#include "cli/run_caps.h"
+#include "cli/run/caps.h"
 
 #include <linux/capability.h>
 #include <sys/prctl.h>

@@ -1,4 +1,4 @@
-#include "cli/run_http_request.h"
+#include "cli/run/http_request.h"
 
 namespace nld::cli {
 namespace {

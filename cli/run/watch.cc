@@ -1,4 +1,4 @@
-#include "cli/run_watch.h"
+#include "cli/run/watch.h"
 
 #include <sys/inotify.h>
 #include <unistd.h>

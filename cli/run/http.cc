@@ -1,4 +1,4 @@
-#include "cli/run_http.h"
+#include "cli/run/http.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -10,7 +10,7 @@
 #include <list>
 #include <unordered_map>
 
-#include "cli/run_http_request.h"
+#include "cli/run/http_request.h"
 
 namespace nld::cli {
 namespace {
@@ -69,6 +69,18 @@ struct Conn {
 // and, for those still reading, the earliest deadline are near the front.
 struct HttpServer::Loop {
   using Iter = std::list<Conn>::iterator;
+  Loop(HttpServer& s, int epoll_fd) : server(s), ep(epoll_fd) {}
+  void closeConn(Iter it);
+  void syncListeners();
+  void writeSome(Iter it);
+  void answer(Iter it, const HttpRequest& req);
+  void readSome(Iter it);
+  void makeRoom();
+  void acceptFrom(int listen_fd);
+  int expire();
+
+  HttpServer& server;
+  const int ep;  // server.epoll_
   std::list<Conn> conns;
   std::unordered_map<uint64_t, Iter> by_id;
   std::vector<int> listener_fds;  // registered with epoll_
@@ -200,185 +212,184 @@ std::vector<SocketAddress> HttpServer::boundAddresses() const {
   return out;
 }
 
-void HttpServer::run() {
-  Loop loop;
-  const int ep = epoll_.get();
+void HttpServer::Loop::closeConn(Iter it) {
+  by_id.erase(it->id);
+  conns.erase(it);  // closing the fd takes it out of the epoll set
+}
 
-  auto close_conn = [&](Loop::Iter it) {
-    loop.by_id.erase(it->id);
-    loop.conns.erase(it);  // closing the fd takes it out of the epoll set
-  };
-
-  auto sync_listeners = [&] {
-    std::lock_guard lock(mutex_);
-    std::vector<int> wanted;
-    for (const Listener& l : listeners_) {
-      wanted.push_back(l.fd.get());
+void HttpServer::Loop::syncListeners() {
+  std::lock_guard lock(server.mutex_);
+  std::vector<int> wanted;
+  for (const Listener& l : server.listeners_) {
+    wanted.push_back(l.fd.get());
+  }
+  for (int fd : listener_fds) {
+    if (std::find(wanted.begin(), wanted.end(), fd) == wanted.end()) {
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
     }
-    for (int fd : loop.listener_fds) {
-      if (std::find(wanted.begin(), wanted.end(), fd) == wanted.end()) {
-        ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
-      }
-    }
-    for (int fd : wanted) {
-      if (std::find(loop.listener_fds.begin(), loop.listener_fds.end(), fd) ==
-          loop.listener_fds.end()) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = kListenerTag | static_cast<uint32_t>(fd);
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-      }
-    }
-    loop.listener_fds = std::move(wanted);
-    retired_.clear();  // out of the epoll set: safe to close now
-  };
-
-  // Sends what the socket takes; closes the connection once all is out (or on an error).
-  auto write_some = [&](Loop::Iter it) {
-    while (it->sent < it->out.size()) {
-      ssize_t n =
-          ::send(it->fd.get(), it->out.data() + it->sent, it->out.size() - it->sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        it->sent += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return;
-      } else {
-        close_conn(it);
-        return;
-      }
-    }
-    ::shutdown(it->fd.get(), SHUT_WR);
-    close_conn(it);
-  };
-
-  auto answer = [&](Loop::Iter it, const HttpRequest& req) {
-    HttpResponse resp;
-    bool head_only = false;
-    switch (req.status) {
-      case HttpParseStatus::kComplete:
-        if (req.method != "GET" && req.method != "HEAD") {
-          resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
-        } else {
-          resp = handler_(req.method, req.path);
-          head_only = req.method == "HEAD";
-        }
-        break;
-      case HttpParseStatus::kTooLarge:
-        resp = {431, "text/plain; charset=utf-8", "request header too large\n"};
-        break;
-      default:
-        resp = {400, "text/plain; charset=utf-8", "bad request\n"};
-        break;
-    }
-    it->in = std::string();
-    it->out = render(resp, head_only);
-    it->writing = true;
-    it->deadline = Clock::now() + limits_.header_timeout;
-    epoll_event ev{};
-    ev.events = EPOLLOUT;
-    ev.data.u64 = it->id;
-    ::epoll_ctl(ep, EPOLL_CTL_MOD, it->fd.get(), &ev);
-    write_some(it);
-  };
-
-  // Reads what arrived (never more than the head cap in all), then answers once the head is
-  // complete, oversized or malformed.
-  auto read_some = [&](Loop::Iter it) {
-    bool eof = false;
-    char buf[4096];
-    while (it->in.size() < limits_.max_header_bytes) {
-      size_t room = std::min(sizeof(buf), limits_.max_header_bytes - it->in.size());
-      ssize_t n = ::recv(it->fd.get(), buf, room, 0);
-      if (n > 0) {
-        it->in.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n == 0) {
-        eof = true;
-        break;
-      }
-      if (errno == EINTR) {
-        continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        break;
-      }
-      close_conn(it);
-      return;
-    }
-    if (eof && it->in.empty()) {
-      close_conn(it);  // a TCP connect check, or a client that gave up
-      return;
-    }
-    HttpRequest req = parseHttpRequest(it->in, limits_.max_header_bytes, eof);
-    if (req.status != HttpParseStatus::kNeedMore) {
-      answer(it, req);
-    }
-  };
-
-  // At the cap: the oldest connection still reading its request goes (an idle or slow client;
-  // the newcomer may be kubelet's probe), else the oldest.
-  auto make_room = [&] {
-    while (loop.conns.size() >= limits_.max_connections) {
-      auto victim = std::find_if(loop.conns.begin(), loop.conns.end(),
-                                 [](const Conn& c) { return !c.writing; });
-      close_conn(victim == loop.conns.end() ? loop.conns.begin() : victim);
-      evicted_.fetch_add(1, std::memory_order_relaxed);
-    }
-  };
-
-  auto accept_from = [&](int listen_fd) {
-    for (int i = 0; i < kAcceptsPerWake; ++i) {
-      Fd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (!fd) {
-        if (errno == EINTR || errno == ECONNABORTED) {
-          continue;
-        }
-        if ((errno == EMFILE || errno == ENFILE) && !loop.conns.empty()) {
-          // Out of fds: give up our oldest connection, so the listener does not stay ready
-          // (and the loop busy) with nothing accepted.
-          close_conn(loop.conns.begin());
-          evicted_.fetch_add(1, std::memory_order_relaxed);
-        }
-        return;
-      }
-      make_room();
-      Conn c;
-      c.id = loop.next_id++;
-      c.fd = std::move(fd);
-      c.deadline = Clock::now() + limits_.header_timeout;
+  }
+  for (int fd : wanted) {
+    if (std::find(listener_fds.begin(), listener_fds.end(), fd) == listener_fds.end()) {
       epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLRDHUP;
-      ev.data.u64 = c.id;
-      if (::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd.get(), &ev) != 0) {
+      ev.events = EPOLLIN;
+      ev.data.u64 = kListenerTag | static_cast<uint32_t>(fd);
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+  listener_fds = std::move(wanted);
+  server.retired_.clear();  // out of the epoll set: safe to close now
+}
+
+// Sends what the socket takes; closes the connection once all is out (or on an error).
+void HttpServer::Loop::writeSome(Iter it) {
+  while (it->sent < it->out.size()) {
+    ssize_t n =
+        ::send(it->fd.get(), it->out.data() + it->sent, it->out.size() - it->sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      it->sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      closeConn(it);
+      return;
+    }
+  }
+  ::shutdown(it->fd.get(), SHUT_WR);
+  closeConn(it);
+}
+
+void HttpServer::Loop::answer(Iter it, const HttpRequest& req) {
+  HttpResponse resp;
+  bool head_only = false;
+  switch (req.status) {
+    case HttpParseStatus::kComplete:
+      if (req.method != "GET" && req.method != "HEAD") {
+        resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
+      } else {
+        resp = server.handler_(req.method, req.path);
+        head_only = req.method == "HEAD";
+      }
+      break;
+    case HttpParseStatus::kTooLarge:
+      resp = {431, "text/plain; charset=utf-8", "request header too large\n"};
+      break;
+    default:
+      resp = {400, "text/plain; charset=utf-8", "bad request\n"};
+      break;
+  }
+  it->in = std::string();
+  it->out = render(resp, head_only);
+  it->writing = true;
+  it->deadline = Clock::now() + server.limits_.header_timeout;
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.u64 = it->id;
+  ::epoll_ctl(ep, EPOLL_CTL_MOD, it->fd.get(), &ev);
+  writeSome(it);
+}
+
+// Reads what arrived (never more than the head cap in all), then answers once the head is
+// complete, oversized or malformed.
+void HttpServer::Loop::readSome(Iter it) {
+  bool eof = false;
+  char buf[4096];
+  while (it->in.size() < server.limits_.max_header_bytes) {
+    size_t room = std::min(sizeof(buf), server.limits_.max_header_bytes - it->in.size());
+    ssize_t n = ::recv(it->fd.get(), buf, room, 0);
+    if (n > 0) {
+      it->in.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) {
+      eof = true;
+      break;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    }
+    closeConn(it);
+    return;
+  }
+  if (eof && it->in.empty()) {
+    closeConn(it);  // a TCP connect check, or a client that gave up
+    return;
+  }
+  HttpRequest req = parseHttpRequest(it->in, server.limits_.max_header_bytes, eof);
+  if (req.status != HttpParseStatus::kNeedMore) {
+    answer(it, req);
+  }
+}
+
+// At the cap: the oldest connection still reading its request goes (an idle or slow client;
+// the newcomer may be kubelet's probe), else the oldest.
+void HttpServer::Loop::makeRoom() {
+  while (conns.size() >= server.limits_.max_connections) {
+    auto victim =
+        std::find_if(conns.begin(), conns.end(), [](const Conn& c) { return !c.writing; });
+    closeConn(victim == conns.end() ? conns.begin() : victim);
+    server.evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void HttpServer::Loop::acceptFrom(int listen_fd) {
+  for (int i = 0; i < kAcceptsPerWake; ++i) {
+    Fd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd) {
+      if (errno == EINTR || errno == ECONNABORTED) {
         continue;
       }
-      loop.conns.push_back(std::move(c));
-      loop.by_id.emplace(loop.conns.back().id, std::prev(loop.conns.end()));
-    }
-  };
-
-  // Closes connections past their deadline. @return the epoll timeout to the next one.
-  auto expire = [&]() -> int {
-    auto now = Clock::now();
-    std::optional<Clock::time_point> next;
-    for (auto it = loop.conns.begin(); it != loop.conns.end();) {
-      auto cur = it++;
-      if (now >= cur->deadline) {
-        close_conn(cur);
-        timed_out_.fetch_add(1, std::memory_order_relaxed);
-      } else if (!next || cur->deadline < *next) {
-        next = cur->deadline;
+      if ((errno == EMFILE || errno == ENFILE) && !conns.empty()) {
+        // Out of fds: give up our oldest connection, so the listener does not stay ready
+        // (and the loop busy) with nothing accepted.
+        closeConn(conns.begin());
+        server.evicted_.fetch_add(1, std::memory_order_relaxed);
       }
+      return;
     }
-    if (!next) {
-      return -1;
+    makeRoom();
+    Conn c;
+    c.id = next_id++;
+    c.fd = std::move(fd);
+    c.deadline = Clock::now() + server.limits_.header_timeout;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c.id;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd.get(), &ev) != 0) {
+      continue;
     }
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
-    return static_cast<int>(std::clamp<int64_t>(ms, 1, 60000));
-  };
+    conns.push_back(std::move(c));
+    by_id.emplace(conns.back().id, std::prev(conns.end()));
+  }
+}
+
+// Closes connections past their deadline. @return the epoll timeout to the next one.
+int HttpServer::Loop::expire() {
+  auto now = Clock::now();
+  std::optional<Clock::time_point> next;
+  for (auto it = conns.begin(); it != conns.end();) {
+    auto cur = it++;
+    if (now >= cur->deadline) {
+      closeConn(cur);
+      server.timed_out_.fetch_add(1, std::memory_order_relaxed);
+    } else if (!next || cur->deadline < *next) {
+      next = cur->deadline;
+    }
+  }
+  if (!next) {
+    return -1;
+  }
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 1, 60000));
+}
+
+void HttpServer::run() {
+  Loop loop(*this, epoll_.get());
+  const int ep = epoll_.get();
 
   epoll_event events[kMaxEvents];
   int timeout = -1;
@@ -392,7 +403,7 @@ void HttpServer::run() {
       if (events[i].data.u64 == kWakeTag) {
         uint64_t v = 0;
         [[maybe_unused]] ssize_t r = ::read(wake_.get(), &v, sizeof(v));
-        sync_listeners();
+        loop.syncListeners();
       }
     }
     if (stopping_.load()) {
@@ -407,7 +418,7 @@ void HttpServer::run() {
         int fd = static_cast<int>(tag & ~kListenerTag);
         if (std::find(loop.listener_fds.begin(), loop.listener_fds.end(), fd) !=
             loop.listener_fds.end()) {
-          accept_from(fd);
+          loop.acceptFrom(fd);
         }
         continue;
       }
@@ -417,14 +428,14 @@ void HttpServer::run() {
       }
       Loop::Iter it = found->second;
       if (it->writing) {
-        write_some(it);
+        loop.writeSome(it);
       } else if ((events[i].events & EPOLLERR) != 0) {
-        close_conn(it);
+        loop.closeConn(it);
       } else {
-        read_some(it);
+        loop.readSome(it);
       }
     }
-    timeout = expire();
+    timeout = loop.expire();
   }
   loop.by_id.clear();
   loop.conns.clear();
