@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "base/placeholders.h"
 #include "base/strings.h"
 #include "base/version.h"
 
@@ -21,12 +22,12 @@ std::string_view Corefile_in();
 namespace nld::templates {
 namespace {
 
-constexpr std::string_view kLocalDns = "__PILLAR__LOCAL__DNS__";
-constexpr std::string_view kDnsDomain = "__PILLAR__DNS__DOMAIN__";
-constexpr std::string_view kDnsServer = "__PILLAR__DNS__SERVER__";
-constexpr std::string_view kClusterDns = "__PILLAR__CLUSTER__DNS__";
-constexpr std::string_view kUpstreamServers = "__PILLAR__UPSTREAM__SERVERS__";
-constexpr std::string_view kPillar = "__PILLAR__";
+using placeholder::kClusterDns;
+using placeholder::kDnsDomain;
+using placeholder::kDnsServer;
+using placeholder::kLocalDns;
+using placeholder::kUpstreamServers;
+constexpr std::string_view kPillar = placeholder::kPrefix;
 
 Error invalid(std::string message) { return Error(Errc::kInvalidArgument, std::move(message)); }
 

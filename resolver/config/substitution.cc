@@ -5,6 +5,7 @@
 // take the first local IP (upstream inserts all of them, space-separated, into one address).
 // Stub-domain blocks also get the base's `prometheus` line, so stub zones have metrics.
 #include "base/ip.h"
+#include "base/placeholders.h"
 #include "base/strings.h"
 #include "resolver/config/config.h"
 #include "resolver/config/corefile_lexer.h"
@@ -14,10 +15,10 @@ namespace nld::resolver::config {
 
 namespace {
 
-constexpr std::string_view kUpstreamServers = "__PILLAR__UPSTREAM__SERVERS__";
-constexpr std::string_view kClusterDns = "__PILLAR__CLUSTER__DNS__";
-constexpr std::string_view kLocalDns = "__PILLAR__LOCAL__DNS__";
-constexpr std::string_view kDnsServer = "__PILLAR__DNS__SERVER__";
+using placeholder::kClusterDns;
+using placeholder::kDnsServer;
+using placeholder::kLocalDns;
+using placeholder::kUpstreamServers;
 constexpr std::string_view kPrometheusEndpoint = "__PROMETHEUS__ENDPOINT__";
 // The exact text upstream rewrites when upstreamNameservers is set (drops force_tcp).
 constexpr std::string_view kTcpUpstreamBlock =
