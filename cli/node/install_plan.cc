@@ -11,6 +11,7 @@
 #include "base/strings.h"
 #include "cli/node/daemon.h"
 #include "cli/node/flags.h"
+#include "resolver/config/config.h"
 
 namespace nld::cli {
 namespace {
@@ -235,7 +236,8 @@ Result<void> planClusterUpstream(const InstallInputs& in, const InstallObservati
                     " is intercepted by the cache itself; the cluster zone must go to the "
                     "kube-dns-upstream Service (--cluster-upstream)");
   }
-  if (isLocal(in, p.cluster_dns)) {
+  // The cache serves port 53 on every --local-ip, and the cluster zone is forwarded to port 53.
+  if (resolver::config::isForwardingLoop(SocketAddress{p.cluster_dns, 53}, in.local_ips, {53})) {
     return fail(Errc::kInvalidArgument,
                 "--cluster-upstream " + p.cluster_dns.toString() + " is a local address (loop)");
   }

@@ -148,6 +148,12 @@ struct ParseOptions {
   std::function<std::optional<std::string>(const std::string&)> getenv;
 };
 
+/// The one loop check for upstreams: forwarding to one of our own addresses on a port we serve
+/// comes straight back into the cache. parseCorefile() drops such upstreams (with a note);
+/// `install` refuses such a --cluster-upstream before it changes anything.
+bool isForwardingLoop(const SocketAddress& upstream, const std::vector<IpAddress>& own,
+                      const std::vector<uint16_t>& served_ports);
+
 /// Parses and validates a Corefile. Errors read "FILE:LINE: what", e.g.
 /// "/etc/Corefile:7: unknown directive 'forwrd'".
 Result<Config> parseCorefile(std::string_view text, std::string_view filename,

@@ -720,21 +720,29 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
+}  // namespace
+
+bool isForwardingLoop(const SocketAddress& upstream, const std::vector<IpAddress>& own,
+                      const std::vector<uint16_t>& served_ports) {
+  return std::find(own.begin(), own.end(), upstream.ip) != own.end() &&
+         std::find(served_ports.begin(), served_ports.end(), upstream.port) != served_ports.end();
+}
+
+namespace {
+
 Result<void> Parser::resolveForwards(Config& config) {
-  std::set<IpAddress> ours(options_.own_addresses.begin(), options_.own_addresses.end());
-  std::set<uint16_t> ports;
+  std::vector<IpAddress> ours = options_.own_addresses;
+  std::vector<uint16_t> ports;
   for (const auto& b : config.blocks) {
-    ours.insert(b.bind.begin(), b.bind.end());
-    ports.insert(b.port);
+    ours.insert(ours.end(), b.bind.begin(), b.bind.end());
+    ports.push_back(b.port);
   }
   const IpAddress stub = *IpAddress::parse(kSystemdStub);
   std::optional<std::vector<SocketAddress>> systemd;  // read once, on first need
   std::string systemd_error;
   for (auto& p : pending_) {
     ForwardConfig& f = *config.blocks[p.block].forward;
-    auto isOurs = [&](const SocketAddress& a) {
-      return ours.count(a.ip) > 0 && ports.count(a.port) > 0;
-    };
+    auto isOurs = [&](const SocketAddress& a) { return isForwardingLoop(a, ours, ports); };
     std::vector<SocketAddress> out;
     auto add = [&](const SocketAddress& a) {
       if (std::find(out.begin(), out.end(), a) == out.end()) {
