@@ -694,7 +694,15 @@ TEST(Workflows, InstallKilledAtRandomPointsThenTeardownRestoresTheNode) {
               " >/dev/null 2>&1 & p=$!; sleep " + secs + "; kill -9 $p; wait $p)");
     const std::string where = "trial " + std::to_string(trial) + " (seed " + std::to_string(seed) +
                               "), killed after " + std::to_string(us) + " us";
+    // A child that install forked just before the kill holds install's lock until its exec
+    // closes it (O_CLOEXEC): teardown then says "busy", as it should; ask again until it is gone.
     auto down = node.nld("teardown" + node.paths());
+    for (int i = 0; i < 100 && down.exit_code != 0 &&
+                    down.out.find("is running (pid") != std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      down = node.nld("teardown" + node.paths());
+    }
     EXPECT_EQ(down.exit_code, 0) << where << ": " << down.out;
     EXPECT_EQ(snapshot(), before) << where;
     EXPECT_EQ(filesSnapshot(node), files) << where << "\n" << down.out;
