@@ -256,6 +256,12 @@ class Worker::TcpClient final : public net::IoHandler {
           w_.closeClient(id_);
           return;
         }
+        if (w_.tcp_budget_.over()) {
+          w_.shedTcpMemory();  // a read grew a buffer past the worker's bound
+          if (closed_) {
+            return;
+          }
+        }
         got_bytes += 4096;
         process();
         if (closed_) {
@@ -473,6 +479,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       registry_, index_, index_ == 0);
   forwarder_->setMaxInFlight(options_.max_upstream_queries);
   forwarder_->setTcpBounds(tcp_limits_, &tcp_budget_, tcp_stats_);
+  tcp_budget_.setReclaim([](void* w) noexcept { static_cast<Worker*>(w)->shedTcpMemory(); }, this);
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });

@@ -276,6 +276,68 @@ TEST(ServerTcpLimits, HalfCloseGetsEveryAnswer) {
   EXPECT_EQ(answered_all, kRounds);
 }
 
+long long buffered(const resolver::Server& server) {
+  return metric(server, "nodelocaldns_tcp_buffered_bytes");
+}
+
+TEST(ServerTcpLimits, LengthPrefixesAloneDoNotGrowBuffers) {
+  auto opts = shortLimits();
+  opts.tcp_query_timeout = milliseconds(10000);  // the partial queries stay
+  opts.tcp_idle_timeout = milliseconds(10000);
+  opts.tcp_worker_bytes = size_t{8} << 20;
+  NLD_TCP_SETUP(opts);
+  // Each sends only a length prefix announcing 65,535 bytes. The old code reserved one whole
+  // message per connection (~68 KiB): 256 of them held 17 MiB, over the 8 MiB bound, and
+  // while over it every upstream TCP query (force_tcp) was refused: SERVFAIL for UDP too.
+  const int kConns = 256;
+  std::vector<int> fds;
+  for (int i = 0; i < kConns; ++i) {
+    int fd = connect53();
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(sendAll(fd, {0xff, 0xff}));
+    fds.push_back(fd);
+  }
+  EXPECT_TRUE(eventually(milliseconds(3000), [&] { return buffered(*server) >= kConns * 4096; }))
+      << buffered(*server);
+  EXPECT_EQ(status(dig("+notcp nope1.default.svc.cluster.local A")), "NXDOMAIN");
+  EXPECT_TRUE(tcpQueryAnswered(5, "nope2.default.svc.cluster.local", 5000));
+  EXPECT_LT(buffered(*server), kConns * (16 << 10)) << "bytes held for 2-byte prefixes";
+  EXPECT_EQ(metric(*server, closed("client", "memory")), 0);
+  EXPECT_FALSE(closedWithin(fds[0], 0));
+  for (int fd : fds) {
+    ::close(fd);
+  }
+}
+
+TEST(ServerTcpLimits, PartialQueriesOverTheBoundAreShedOnRead) {
+  auto opts = shortLimits();
+  opts.tcp_query_timeout = milliseconds(10000);
+  opts.tcp_idle_timeout = milliseconds(10000);
+  opts.tcp_worker_bytes = size_t{4} << 20;
+  NLD_TCP_SETUP(opts);
+  // 40 KB of a 65,535-byte query each: 128 of them would hold ~7 MiB; the read path sheds
+  // connections past the 4 MiB bound (the old code checked the bound only when queueing
+  // answers, so nothing shed them), and a legitimate query still gets its answer.
+  std::vector<uint8_t> part(40000, 0);
+  part[0] = 0xff;
+  part[1] = 0xff;
+  std::vector<int> fds;
+  for (int i = 0; i < 128; ++i) {
+    int fd = connect53();
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(sendAll(fd, part));
+    fds.push_back(fd);
+  }
+  EXPECT_TRUE(eventually(milliseconds(3000),
+                         [&] { return metric(*server, closed("client", "memory")) >= 1; }));
+  EXPECT_EQ(status(dig("+notcp nope3.default.svc.cluster.local A")), "NXDOMAIN");
+  EXPECT_TRUE(tcpQueryAnswered(6, "nope4.default.svc.cluster.local", 5000));
+  EXPECT_LE(buffered(*server), 4 << 20);
+  for (int fd : fds) {
+    ::close(fd);
+  }
+}
+
 TEST(ServerTcpLimits, UpstreamThatDoesNotReadIsBoundedAndClosed) {
   NLD_ENTER_NETNS();
   // An upstream on 127.0.0.3:5300 that accepts TCP and never reads.
