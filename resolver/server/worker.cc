@@ -614,9 +614,17 @@ void Worker::run() {
     loop_->runOnce(net::EventLoop::kForever);
   }
   forwarder_->abortAll();
-  for (auto& [id, c] : clients_) {
-    (void)id;
-    c->flush();
+  // flush() may close its connection (half-closed and now answered, or reset), which erases
+  // it from clients_: iterate over a copy of the ids.
+  std::vector<uint64_t> ids;
+  ids.reserve(clients_.size());
+  for (const auto& [id, c] : clients_) {
+    ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    if (auto it = clients_.find(id); it != clients_.end()) {
+      it->second->flush();
+    }
   }
 }
 

@@ -338,6 +338,75 @@ TEST(ServerTcpLimits, PartialQueriesOverTheBoundAreShedOnRead) {
   }
 }
 
+/// TCP queries counted by coredns_dns_requests_total, all zones and types.
+long long tcpRequests(const resolver::Server& server) {
+  std::string text = server.renderMetrics();
+  long long sum = 0;
+  for (size_t pos = text.find("\ncoredns_dns_requests_total{"); pos != std::string::npos;
+       pos = text.find("\ncoredns_dns_requests_total{", pos + 1)) {
+    size_t end = text.find('\n', pos + 1);
+    std::string line = text.substr(pos + 1, end - pos - 1);
+    if (line.find("proto=\"tcp\"") != std::string::npos) {
+      sum += std::stoll(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+/// A TCP listener on 127.0.0.3:5300 that accepts and never answers (nor reads).
+int silentUpstream() {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(5300);
+  a.sin_addr.s_addr = htonl(0x7f000003);
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 16) != 0) {
+    ::close(lfd);
+    return -1;
+  }
+  return lfd;
+}
+
+TEST(ServerTcpLimits, StopWithHalfClosedAndResetClients) {
+  NLD_ENTER_NETNS();
+  int lfd = silentUpstream();
+  ASSERT_GE(lfd, 0);
+  auto server = startServer(
+      "example.org:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300 {\n"
+      "        force_tcp\n    }\n}\n",
+      1, shortLimits());
+  ASSERT_NE(server, nullptr);
+  // Half-closed clients whose queries wait on the silent upstream (stop answers them SERVFAIL
+  // and closes them), and clients that reset meanwhile: at shutdown flush() closes
+  // connections while the worker walks its client table (it used to iterate erased nodes).
+  std::vector<int> half, reset;
+  for (int i = 0; i < 64; ++i) {
+    int fd = connect53();
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(sendAll(fd, framed(wireQuery(static_cast<uint16_t>(i), "h.example.org", 1))));
+    ::shutdown(fd, SHUT_WR);
+    half.push_back(fd);
+    fd = connect53();
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(sendAll(fd, framed(wireQuery(static_cast<uint16_t>(i), "r.example.org", 1))));
+    reset.push_back(fd);
+  }
+  ASSERT_TRUE(eventually(milliseconds(3000), [&] { return tcpRequests(*server) >= 128; }));
+  for (int fd : reset) {
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+  }
+  server->stop(milliseconds(0));
+  int answered = 0;
+  for (int fd : half) {
+    answered += readAnswersUntilEof(fd, 2000).size() == 1 ? 1 : 0;
+    ::close(fd);
+  }
+  EXPECT_EQ(answered, 64) << "every half-closed client gets its (SERVFAIL) answer at stop";
+  ::close(lfd);
+}
+
 TEST(ServerTcpLimits, UpstreamThatDoesNotReadIsBoundedAndClosed) {
   NLD_ENTER_NETNS();
   // An upstream on 127.0.0.3:5300 that accepts TCP and never reads.
