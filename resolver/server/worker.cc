@@ -125,7 +125,13 @@ struct Worker::Waiter {
   uint64_t conn_id = 0;
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
-  std::vector<uint8_t> query;
+  /// dns::buildWaiterQuery() of the client's query: what the answer needs (header, question,
+  /// EDNS facts), bounded whatever the query's size, so coalesced waiters cost no more than
+  /// ~500 bytes each however much padding their queries carried.
+  std::span<const uint8_t> query() const noexcept { return {query_buf, query_len}; }
+  uint8_t query_buf[dns::kWaiterQueryMax];
+  uint16_t query_len = 0;
+  size_t query_size = 0;  ///< the client's query as received (the log's size)
   MonoTime start;
   size_t type_index = 0;
   alignas(cmsghdr) uint8_t control[net::kControlSize];
@@ -828,8 +834,8 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
           zs.duration[type_index].observe(elapsedNs(start));
         }
         if (!block.log_rules.empty()) [[unlikely]] {
-          logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
-                   out.first(len), start);
+          logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), *q,
+                   *key, out.first(len), start);
         }
         return len;
       }
@@ -854,8 +860,8 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
              ": no next plugin found";
     });
     if (!block.log_rules.empty()) {
-      logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
-               out.first(len), start);
+      logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), *q,
+               *key, out.first(len), start);
     }
     return len;
   }
@@ -900,7 +906,8 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
       std::memcpy(w.control, client->control, client->control_len);
       w.control_len = client->control_len;
     }
-    w.query.assign(wire.begin(), wire.end());
+    w.query_len = static_cast<uint16_t>(dns::buildWaiterQuery(wire, q, w.query_buf));
+    w.query_size = wire.size();
     w.start = net::MonoClock::now();
     w.type_index = type_index;
     if (w.tcp) {
@@ -932,7 +939,7 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     const BlockRuntime& block = snap.blocks[route.block];
     for (const auto& w : gone->waiters) {
       size_t len = dns::buildErrorResponse(
-          w.query, overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
+          w.query(), overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
       auto answer = std::span<const uint8_t>(scratch_.data(), len);
       countResponse(gone->zone_stats[index_], w.tcp, Plugin::kForward, answer);
       reportError(block, overloaded ? 2 : 5, key, [this, &block, overloaded] {
@@ -942,8 +949,8 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
                                 std::to_string(block.config->forward->max_concurrent);
       });
       if (!block.log_rules.empty()) {
-        if (auto wq = dns::parseQuery(w.query)) {
-          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *wq, key, answer,
+        if (auto wq = dns::parseQuery(w.query())) {
+          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query_size, *wq, key, answer,
                    w.start);
         }
       }
@@ -990,14 +997,14 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
   // than the rest of the miss path (callgrind: ~65,000 instructions of memset per answer).
   std::vector<uint8_t>& buf = answer_buf_;
   for (const auto& w : p->waiters) {
-    auto q = dns::parseQuery(w.query);
+    auto q = dns::parseQuery(w.query());
     if (!q) {
       continue;
     }
     size_t len = 0;
     Plugin plugin = Plugin::kForward;
     if (cached && failed && block.cache->policy().serve_stale.enabled) {
-      auto hit = block.cache->serveStale(p->key, *q, w.query, buf, now);
+      auto hit = block.cache->serveStale(p->key, *q, w.query(), buf, now);
       if (hit.outcome == cache::Outcome::kStale) {
         len = hit.length;
         plugin = Plugin::kCache;
@@ -1008,7 +1015,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
       }
     }
     if (len == 0 && ok && cached) {
-      auto hit = block.cache->lookup(p->key, *q, w.query, buf, now);
+      auto hit = block.cache->lookup(p->key, *q, w.query(), buf, now);
       if (hit.outcome == cache::Outcome::kFresh || hit.outcome == cache::Outcome::kFreshPrefetch) {
         len = hit.length;
       }
@@ -1016,10 +1023,10 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     if (len == 0 && ok) {
       // Not from the cache (e.g. REFUSED): this waiter's own copy — its ID, question casing and
       // EDNS, never the upstream's OPT or options answering another waiter's query.
-      len = dns::buildClientAnswer(answer, *info, *q, w.query, buf);
+      len = dns::buildClientAnswer(answer, *info, *q, w.query(), buf);
     }
     if (len == 0) {
-      len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);
+      len = dns::buildErrorResponse(w.query(), dns::Rcode::kServFail, buf);
       if (!ok) {
         reportError(block, 2, p->key, [&failure] { return failure.describe(); });
       }
@@ -1038,7 +1045,8 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     countResponse(zs, w.tcp, plugin, out);
     zs.duration[w.type_index].observe(elapsedNs(w.start));
     if (!block.log_rules.empty()) {
-      logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, p->key, out, w.start);
+      logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query_size, *q, p->key, out,
+               w.start);
     }
     deliver(w, out);
   }
@@ -1125,10 +1133,9 @@ void Worker::flushConsolidated(MonoTime now, bool all) noexcept {
 }
 
 void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
-                      const sockaddr_storage* peer, socklen_t peer_len,
-                      std::span<const uint8_t> query, const dns::Query& q,
-                      const cache::CacheKey& key, std::span<const uint8_t> answer,
-                      MonoTime start) noexcept {
+                      const sockaddr_storage* peer, socklen_t peer_len, size_t query_size,
+                      const dns::Query& q, const cache::CacheKey& key,
+                      std::span<const uint8_t> answer, MonoTime start) noexcept {
   // CoreDNS plugin/log: the first rule whose names match decides.
   const config::LogRule* rule = nullptr;
   for (const auto& r : block.log_rules) {
@@ -1171,7 +1178,7 @@ void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
   line.qclass = q.qclass;
   line.name = name;
   line.tcp = tcp;
-  line.size = query.size();
+  line.size = query_size;
   line.do_bit = q.doBit();
   line.bufsize = tcp ? 65535 : q.udpLimit();
   line.answer = answer;

@@ -131,7 +131,7 @@ class Worker {
                    Describe&& describe) noexcept;
   /// `log`: one common-log-format line if a log rule of the block selects this query.
   void logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id, const sockaddr_storage* peer,
-                socklen_t peer_len, std::span<const uint8_t> query, const dns::Query& q,
+                socklen_t peer_len, size_t query_size, const dns::Query& q,
                 const cache::CacheKey& key, std::span<const uint8_t> answer,
                 net::MonoTime start) noexcept;
   void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;

@@ -407,6 +407,53 @@ TEST(ServerTcpLimits, StopWithHalfClosedAndResetClients) {
   ::close(lfd);
 }
 
+/// wireQuery() with EDNS and a padding option (RFC 7830) of `pad` bytes.
+std::vector<uint8_t> paddedQuery(uint16_t id, const std::string& name, size_t pad) {
+  auto q = wireQuery(id, name, 1, true);
+  const size_t rdlen = 4 + pad;
+  q[q.size() - 2] = static_cast<uint8_t>(rdlen >> 8);
+  q[q.size() - 1] = static_cast<uint8_t>(rdlen);
+  q.insert(q.end(), {0, 12, static_cast<uint8_t>(pad >> 8), static_cast<uint8_t>(pad)});
+  q.resize(q.size() + pad, 0);
+  return q;
+}
+
+TEST(ServerTcpLimits, CoalescedPaddedQueriesCostTheirQuestionNotTheirSize) {
+  NLD_ENTER_NETNS();
+  int lfd = silentUpstream();
+  ASSERT_GE(lfd, 0);
+  auto opts = shortLimits();
+  opts.tcp_query_timeout = milliseconds(10000);
+  opts.tcp_idle_timeout = milliseconds(10000);
+  auto server = startServer(
+      "example.org:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300 {\n"
+      "        force_tcp\n    }\n}\n",
+      1, opts);
+  ASSERT_NE(server, nullptr);
+  // 16 connections x 63 queries of 60 KB for one slow name: one upstream exchange, 1,008
+  // waiters. The old code kept each waiter's whole query: ~60 MiB (and up to 4 GiB per
+  // worker at the default limits); a waiter now keeps header + question + EDNS facts.
+  const auto q = framed(paddedQuery(9, "slow.example.org", 60000));
+  std::vector<int> fds;
+  const long rss0 = rssKiB();
+  for (int c = 0; c < 16; ++c) {
+    int fd = connect53();
+    ASSERT_GE(fd, 0);
+    for (int i = 0; i < 63; ++i) {
+      ASSERT_TRUE(sendAll(fd, q));
+    }
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(eventually(milliseconds(5000), [&] { return tcpRequests(*server) >= 16 * 63; }))
+      << tcpRequests(*server);
+  const long grown = rssKiB() - rss0;
+  EXPECT_LT(grown, 24 * 1024) << "RSS grew by " << grown << " KiB for 1,008 waiting queries";
+  for (int fd : fds) {
+    ::close(fd);
+  }
+  ::close(lfd);
+}
+
 TEST(ServerTcpLimits, UpstreamThatDoesNotReadIsBoundedAndClosed) {
   NLD_ENTER_NETNS();
   // An upstream on 127.0.0.3:5300 that accepts TCP and never reads.
