@@ -368,6 +368,8 @@ class Worker::TcpClient final : public net::IoHandler {
   int fd() const noexcept { return conn_.fd(); }
   size_t held() const noexcept { return conn_.held(); }
   std::list<uint64_t>::iterator lru() const noexcept { return lru_; }
+  /// A complete query arrived: the connection is in client_lru_, else in client_fresh_.
+  bool hadQuery() const noexcept { return had_query_; }
 
  private:
   static constexpr size_t kReadPerWake = 64 << 10;
@@ -401,9 +403,11 @@ class Worker::TcpClient final : public net::IoHandler {
       if (!msg) {
         break;
       }
+      // (The first complete query moves the connection from the not-yet-useful list.)
+      w_.client_lru_.splice(w_.client_lru_.end(), had_query_ ? w_.client_lru_ : w_.client_fresh_,
+                            lru_);
       had_query_ = true;
       last_query_ = now;
-      w_.client_lru_.splice(w_.client_lru_.end(), w_.client_lru_, lru_);
       Client c;
       c.tcp = true;
       c.listener = listener_;
@@ -1222,18 +1226,21 @@ void Worker::onAccept(TcpListener& l, int batch) noexcept {
     if (options_.tcp_max_connections == 0) {
       continue;
     }
-    while (clients_.size() >= options_.tcp_max_connections && !client_lru_.empty()) {
-      // At the cap the least recently useful connection makes room: refusing newcomers would
-      // let a client that holds every slot (idle, or one byte a second) deny TCP to everyone.
+    while (clients_.size() >= options_.tcp_max_connections &&
+           !(client_fresh_.empty() && client_lru_.empty())) {
+      // At the cap a connection makes room: refusing newcomers would let a client that holds
+      // every slot (idle, or one byte a second) deny TCP to everyone. First the oldest that
+      // has not completed a query yet, then the least recently useful: a connect flood evicts
+      // its own connections before any established client.
       tcp_stats_->close(false, metrics::TcpClose::kEvicted);
-      closeClient(client_lru_.front());
+      closeClient(!client_fresh_.empty() ? client_fresh_.front() : client_lru_.front());
     }
     uint64_t id = next_client_id_++;
-    client_lru_.push_back(id);
+    client_fresh_.push_back(id);
     auto c = std::make_unique<TcpClient>(*this, id, l.index(), std::move(conn),
-                                         std::prev(client_lru_.end()));
+                                         std::prev(client_fresh_.end()));
     if (!loop_->add(c->fd(), EPOLLIN, c.get())) {
-      client_lru_.pop_back();
+      client_fresh_.pop_back();
       continue;
     }
     clients_.emplace(id, std::move(c));
@@ -1246,7 +1253,7 @@ void Worker::closeClient(uint64_t id) noexcept {
     return;
   }
   it->second->close();
-  client_lru_.erase(it->second->lru());
+  (it->second->hadQuery() ? client_lru_ : client_fresh_).erase(it->second->lru());
   client_graveyard_.push_back(std::move(it->second));
   clients_.erase(it);
 }

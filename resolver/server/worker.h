@@ -169,7 +169,8 @@ class Worker {
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<uint64_t, std::unique_ptr<TcpClient>> clients_;
   std::vector<std::unique_ptr<TcpClient>> client_graveyard_;
-  std::list<uint64_t> client_lru_;  ///< client ids, least recently useful (complete query) first
+  std::list<uint64_t> client_lru_;    ///< client ids, least recently useful (complete query) first
+  std::list<uint64_t> client_fresh_;  ///< client ids without a complete query yet, oldest first
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
   std::unordered_map<CoalesceKey, uint64_t, CoalesceHash> coalesce_;

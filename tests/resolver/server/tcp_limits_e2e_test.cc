@@ -249,6 +249,58 @@ TEST(ServerTcpLimits, EvictionAtTheCapLetsANewcomerIn) {
   }
 }
 
+/// Sends one query on `fd` and reads one answer within `ms`: true if it carries `id`.
+bool queryOn(int fd, uint16_t id, const std::string& name, int ms) {
+  if (!sendAll(fd, framed(wireQuery(id, name, 1)))) {
+    return false;
+  }
+  std::vector<uint8_t> in;
+  auto deadline = Clock::now() + milliseconds(ms);
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) {
+      continue;
+    }
+    uint8_t buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      return false;
+    }
+    in.insert(in.end(), buf, buf + n);
+    if (in.size() >= 4 && in.size() >= 2u + ((in[0] << 8) | in[1])) {
+      return ((in[2] << 8) | in[3]) == id;
+    }
+  }
+  return false;
+}
+
+TEST(ServerTcpLimits, EstablishedClientSurvivesAConnectFlood) {
+  auto opts = shortLimits();
+  opts.tcp_max_connections = 4;
+  opts.tcp_query_timeout = milliseconds(10000);
+  opts.tcp_idle_timeout = milliseconds(10000);
+  NLD_TCP_SETUP(opts);
+  int established = connect53();
+  ASSERT_GE(established, 0);
+  ASSERT_TRUE(queryOn(established, 1, "svc1.default.svc.cluster.local", 3000));
+  // A flood of connections that send nothing: the old code put each newcomer at the most
+  // useful end, so the first flood connection evicted the established client.
+  std::vector<int> flood;
+  for (int i = 0; i < 16; ++i) {
+    flood.push_back(connect53());
+    ASSERT_GE(flood.back(), 0);
+  }
+  EXPECT_TRUE(eventually(milliseconds(2000),
+                         [&] { return metric(*server, closed("client", "evicted")) >= 13; }));
+  EXPECT_FALSE(closedWithin(established, 0));
+  EXPECT_TRUE(queryOn(established, 2, "svc2.default.svc.cluster.local", 3000))
+      << "the established client is still served";
+  for (int fd : flood) {
+    ::close(fd);
+  }
+  ::close(established);
+}
+
 TEST(ServerTcpLimits, HalfCloseGetsEveryAnswer) {
   NLD_TCP_SETUP(shortLimits());
   // Cached, forwarded (a new name each time, NXDOMAIN from nsd) and cached again, then FIN.
