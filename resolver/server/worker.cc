@@ -214,6 +214,9 @@ class Worker::TcpListener final : public net::IoHandler {
   TcpListener(Worker& w, size_t index, Fd fd) : w_(w), index_(index), fd_(std::move(fd)) {}
   void onIo(uint32_t) noexcept override { w_.onAccept(*this); }
   int fd() const noexcept { return fd_.get(); }
+  /// Not watched (out of descriptors) until the next sweep.
+  bool paused() const noexcept { return paused_; }
+  void setPaused(bool paused) noexcept { paused_ = paused; }
   size_t index() const noexcept { return index_; }
   void setIndex(size_t i) noexcept { index_ = i; }
   Fd take() noexcept { return std::move(fd_); }
@@ -222,6 +225,7 @@ class Worker::TcpListener final : public net::IoHandler {
   Worker& w_;
   size_t index_;
   Fd fd_;
+  bool paused_ = false;
 };
 
 // One DNS-over-TCP client connection (RFC 7766) and its limits (issue 10): reading stops while
@@ -507,7 +511,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       sweepPeriod(tcp_limits_), [this] { sweep(); },
       [this] {
         return !clients_.empty() || !client_graveyard_.empty() || !consolidating_.empty() ||
-               error_limiter_.pending();
+               error_limiter_.pending() || tcp_listeners_paused_;
       });
 }
 
@@ -1216,24 +1220,44 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
   // client retries against the successor.
 }
 
+bool Worker::evictOne() noexcept {
+  if (client_fresh_.empty() && client_lru_.empty()) {
+    return false;
+  }
+  tcp_stats_->close(false, metrics::TcpClose::kEvicted);
+  closeClient(!client_fresh_.empty() ? client_fresh_.front() : client_lru_.front());
+  return true;
+}
+
 void Worker::onAccept(TcpListener& l, int batch) noexcept {
+  bool evicted_for_fd = false;
   for (int i = 0; i < batch; ++i) {
     int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno != EMFILE && errno != ENFILE) {
+        return;
+      }
+      // Out of descriptors: the level-triggered listener would wake us at once again (a
+      // spinning worker). Once per wake-up the least useful connection makes room; if that
+      // does not help, the listener is not watched until the next sweep.
+      if (!evicted_for_fd && evictOne()) {
+        evicted_for_fd = true;
+        continue;
+      }
+      if (!l.paused()) {
+        loop_->remove(l.fd());
+        l.setPaused(true);
+        tcp_listeners_paused_ = true;
+      }
       return;
     }
     Fd conn(fd);
     if (options_.tcp_max_connections == 0) {
       continue;
     }
-    while (clients_.size() >= options_.tcp_max_connections &&
-           !(client_fresh_.empty() && client_lru_.empty())) {
-      // At the cap a connection makes room: refusing newcomers would let a client that holds
-      // every slot (idle, or one byte a second) deny TCP to everyone. First the oldest that
-      // has not completed a query yet, then the least recently useful: a connect flood evicts
-      // its own connections before any established client.
-      tcp_stats_->close(false, metrics::TcpClose::kEvicted);
-      closeClient(!client_fresh_.empty() ? client_fresh_.front() : client_lru_.front());
+    // At the cap a connection makes room: refusing newcomers would let a client that holds
+    // every slot (idle, or one byte a second) deny TCP to everyone.
+    while (clients_.size() >= options_.tcp_max_connections && evictOne()) {
     }
     uint64_t id = next_client_id_++;
     client_fresh_.push_back(id);
@@ -1293,6 +1317,15 @@ void Worker::shedTcpMemory() noexcept {
 
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
+  if (tcp_listeners_paused_) {
+    tcp_listeners_paused_ = false;
+    for (auto& l : tcp_) {
+      if (l && l->paused()) {
+        l->setPaused(false);
+        loop_->add(l->fd(), EPOLLIN, l.get());
+      }
+    }
+  }
   flushConsolidated(loop_->now(), false);
   logSuppressed(error_limiter_.flush(loop_->now()));
   const MonoTime now = loop_->now();

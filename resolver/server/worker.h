@@ -146,6 +146,9 @@ class Worker {
   /// triggered): under a connection flood each accept may also evict, and UDP answers wait.
   void onAccept(TcpListener& l, int batch = 64) noexcept;
   void closeClient(uint64_t id) noexcept;
+  /// Closes the connection least worth keeping (the oldest without a complete query, else the
+  /// least recently useful), counted as evicted. False if there is none.
+  bool evictOne() noexcept;
   /// A TCP client's query started (stopped) waiting for an upstream answer.
   void tcpQueryQueued(uint64_t conn_id) noexcept;
   void tcpQueryDone(uint64_t conn_id) noexcept;
@@ -172,6 +175,7 @@ class Worker {
   std::list<uint64_t> client_lru_;    ///< client ids, least recently useful (complete query) first
   std::list<uint64_t> client_fresh_;  ///< client ids without a complete query yet, oldest first
   uint64_t next_client_id_ = 1;
+  bool tcp_listeners_paused_ = false;  ///< a listener left epoll on EMFILE (sweep re-arms it)
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
   std::unordered_map<CoalesceKey, uint64_t, CoalesceHash> coalesce_;
   uint64_t next_token_ = 1;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -299,6 +300,65 @@ TEST(ServerTcpLimits, EstablishedClientSurvivesAConnectFlood) {
     ::close(fd);
   }
   ::close(established);
+}
+
+/// CPU time (user + system) this process used, in ms.
+long cpuMs() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+}
+
+TEST(ServerTcpLimits, OutOfDescriptorsDoesNotSpinTheWorker) {
+  NLD_TCP_SETUP(shortLimits());
+  // Client sockets made first; then RLIMIT_NOFILE leaves the server room for 3 accepts.
+  std::vector<int> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(::socket(AF_INET, SOCK_STREAM, 0));
+  }
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int highest = 0;
+  for (int fd = 0; fd < 65536; ++fd) {
+    highest = ::fcntl(fd, F_GETFD) >= 0 ? fd : highest;
+  }
+  std::vector<int> fillers;  // the gaps below `highest`: accept4() takes the lowest free fd
+  for (;;) {
+    int fd = ::open("/dev/null", O_RDONLY);
+    if (fd < 0 || fd > highest) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      break;
+    }
+    fillers.push_back(fd);
+  }
+  rlimit lower = old;
+  lower.rlim_cur = static_cast<rlim_t>(highest + 1 + 3);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lower), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : clients) {
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  }
+  // accept4() fails with EMFILE while connections wait: the old code returned and, the
+  // listener level-triggered, was woken at once again — a worker at 100% CPU.
+  std::this_thread::sleep_for(milliseconds(100));
+  const long cpu0 = cpuMs();
+  std::this_thread::sleep_for(milliseconds(1000));
+  const long used = cpuMs() - cpu0;
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_LT(used, 500) << "CPU ms used in 1 s while out of descriptors";
+  for (int fd : fillers) {
+    ::close(fd);
+  }
+  for (int fd : clients) {
+    ::close(fd);
+  }
+  EXPECT_TRUE(tcpQueryAnswered(8, "svc1.default.svc.cluster.local", 3000));
 }
 
 TEST(ServerTcpLimits, HalfCloseGetsEveryAnswer) {
