@@ -626,6 +626,9 @@ void Worker::run() {
     // No timeout of our own: stop and reloads are posted (they wake the loop), and ticks bound
     // the wait only while they have work.
     loop_->runOnce(net::EventLoop::kForever);
+    // Closed connections are referenced by no event once the round is over: free them now,
+    // not at the next sweep (a flood of short connections would pile up until then).
+    client_graveyard_.clear();
   }
   forwarder_->abortAll();
   // flush() may close its connection (half-closed and now answered, or reset), which erases
