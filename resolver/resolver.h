@@ -60,8 +60,9 @@ struct ServerOptions {
 /// Descriptors kept free of upstream queries (see ServerOptions::max_upstream_queries).
 inline constexpr unsigned kFdReserve = 512;
 /// `wanted` (0 = no bound of its own) capped so that `workers` workers together leave kFdReserve
-/// descriptors of RLIMIT_NOFILE free; at least 16.
-unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers);
+/// descriptors of RLIMIT_NOFILE free, beyond the `tcp_connections` client connections each
+/// worker may hold (--tcp-max-connections); at least 16.
+unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers, unsigned tcp_connections = 0);
 
 /// What `workers = 0` resolves to on this machine, and why, e.g. "2 (affinity 96 CPUs, cgroup
 /// CPU limit 1.5)" — for the start-up log line.

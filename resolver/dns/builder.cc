@@ -127,6 +127,25 @@ size_t buildUpstreamQuery(std::span<const uint8_t> wire, const Query& q,
   return w.ok() ? w.position() : 0;
 }
 
+size_t buildWaiterQuery(std::span<const uint8_t> wire, const Query& q,
+                        std::span<uint8_t> out) noexcept {
+  if (wire.size() < q.question_end) {
+    return 0;
+  }
+  WireWriter w(out);
+  w.u16(q.id);
+  w.u16(q.flags);
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(q.edns ? 1 : 0);
+  w.bytes(wire.subspan(kHeaderSize, q.question_end - kHeaderSize));
+  if (q.edns) {
+    writeOpt(w, q.edns->udp_size, q.edns->do_bit, 0);
+  }
+  return w.ok() ? w.position() : 0;
+}
+
 size_t buildClientAnswer(std::span<const uint8_t> upstream, const ResponseInfo& info,
                          const Query& q, std::span<const uint8_t> wire,
                          std::span<uint8_t> out) noexcept {

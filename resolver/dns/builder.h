@@ -51,6 +51,18 @@ size_t buildQuery(uint16_t id, uint16_t flags, std::string_view qname, uint16_t 
 size_t buildUpstreamQuery(std::span<const uint8_t> wire, const Query& q,
                           std::span<uint8_t> out) noexcept;
 
+/// Longest buildWaiterQuery() result: header, the longest question, an OPT RR.
+inline constexpr size_t kWaiterQueryMax = kHeaderSize + kMaxNameLength + 4 + kOptRrSize;
+
+/// What a query waiting for an upstream answer keeps of the validated client query `q` (parsed
+/// from `wire`), everything the answer paths read and no more: the header (ID, flags), its one
+/// question as sent, and an OPT RR iff it sent one (its UDP size, version and DO bit, no
+/// options); no other record. At most kWaiterQueryMax bytes, whatever the query's size (a TCP
+/// query may be 65,535 bytes of padding), and parseQuery() accepts it with the same answers.
+/// @return the length written, or 0 if `out` is too small.
+size_t buildWaiterQuery(std::span<const uint8_t> wire, const Query& q,
+                        std::span<uint8_t> out) noexcept;
+
 /// One client's copy of the upstream answer `upstream` (validated: `info` is its
 /// inspectResponse()): the client's ID, question bytes, opcode, RD and CD; QR set; AA, TC, RA and
 /// the rcode from upstream; AD only when upstream set it and the client asked with DO or AD

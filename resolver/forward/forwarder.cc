@@ -64,7 +64,8 @@ class Forwarder::UdpAttempt final : public net::IoHandler {
 
 // A pipelined upstream connection, on the same FramedConn (and so the same bounds) as client
 // connections: a query is refused (the exchange fails over) while the queued output is above
-// the high watermark or the worker's TCP buffers are at their bound; expireIdle() closes a
+// the high watermark or the worker's TCP buffers are at their bound after shedding client
+// connections (TcpBudget::makeRoom()); expireIdle() closes a
 // connection whose output has not moved for its `expire` time.
 class Forwarder::TcpUpstream final : public net::IoHandler {
  public:
@@ -95,7 +96,9 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
       f_.pauseTcp(metrics::TcpPause::kOutput);  // the upstream does not read: fail over
       return false;
     }
-    if (f_.tcp_budget_ != nullptr && f_.tcp_budget_->over()) {
+    // Over the worker's bound: client connections are shed first (makeRoom()); an upstream
+    // query is refused only if upstream connections alone are over it.
+    if (f_.tcp_budget_ != nullptr && !f_.tcp_budget_->makeRoom()) {
       f_.pauseTcp(metrics::TcpPause::kMemory);
       return false;
     }

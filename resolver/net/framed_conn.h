@@ -5,7 +5,8 @@
 //    resumes at `output_low` or less; a connection whose queued output made no progress for
 //    the idle timeout is stalled() (the owner closes it);
 //  - input: at most one partial message plus one read is buffered (the owner stops reading
-//    while complete messages wait to be processed); partialSince() dates the first byte of
+//    while complete messages wait to be processed), and the buffer grows with the bytes that
+//    arrived, not with what a length prefix announces; partialSince() dates the first byte of
 //    the message still incomplete, for the complete-query deadline;
 //  - memory: every byte a connection holds (buffer capacities, in and out) is counted in the
 //    worker's TcpBudget, which the owner keeps under its limit.
@@ -36,10 +37,23 @@ struct TcpLimits {
   size_t worker_bytes = size_t{32} << 20;         ///< all TCP buffers of one worker
 };
 
-/// Bytes held by the FramedConns of one worker.
+/// Bytes held by the FramedConns of one worker. The owner may register a reclaim function
+/// (the worker: close the client connections holding most), which makeRoom() calls when over.
 class TcpBudget {
  public:
+  using Reclaim = void (*)(void* context) noexcept;
   explicit TcpBudget(size_t limit) noexcept : limit_(limit) {}
+  void setReclaim(Reclaim reclaim, void* context) noexcept {
+    reclaim_ = reclaim;
+    context_ = context;
+  }
+  /// Over the limit: reclaims (if a reclaim function is set). True if within the limit then.
+  bool makeRoom() noexcept {
+    if (over() && reclaim_ != nullptr) {
+      reclaim_(context_);
+    }
+    return !over();
+  }
   void add(size_t n) noexcept { used_ += n; }
   void sub(size_t n) noexcept { used_ -= n < used_ ? n : used_; }
   size_t used() const noexcept { return used_; }
@@ -50,6 +64,8 @@ class TcpBudget {
  private:
   size_t limit_;
   size_t used_ = 0;
+  Reclaim reclaim_ = nullptr;
+  void* context_ = nullptr;
 };
 
 class FramedConn {

@@ -19,15 +19,17 @@ std::span<uint8_t> TcpFramer::prepare(size_t min_free) {
       begin_ = 0;
     }
     if (buffer_.size() - end_ < min_free) {
-      // Grow once to what the message being received needs, and to no more: the capacity of
-      // a connection's buffer stays within one message plus one read.
+      // Grow as bytes arrive, never on a length prefix alone (two bytes "\xff\xff" must not
+      // cost 68 KiB): at most twice what is buffered, and within the message being received
+      // plus one read, so a large message takes a few doublings and no more.
       size_t need = end_ + min_free;
+      size_t grow = std::max(need, 2 * end_);
       if (end_ >= 2) {
         size_t message = 2 + ((size_t{buffer_[0]} << 8) | buffer_[1]);
-        need = std::max(need, message + min_free);
+        grow = std::min(grow, std::max(need, message + min_free));
       }
-      buffer_.reserve(need);
-      buffer_.resize(need);
+      buffer_.reserve(grow);
+      buffer_.resize(grow);
     }
   }
   return {buffer_.data() + end_, buffer_.size() - end_};

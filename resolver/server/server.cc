@@ -135,13 +135,16 @@ DefaultWorkers defaultWorkers() {
   return d;
 }
 
-unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers) {
+unsigned upstreamQueriesPerWorker(unsigned wanted, unsigned workers, unsigned tcp_connections) {
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) {
     return wanted;
   }
-  // Listeners, TCP clients, netlink, the HTTP servers and files need the rest.
-  rlim_t spare = nofile.rlim_cur > kFdReserve ? nofile.rlim_cur - kFdReserve : 0;
+  // TCP clients (each worker up to its cap), listeners, netlink, the HTTP servers and files
+  // need the rest.
+  const rlim_t reserved =
+      rlim_t{kFdReserve} + rlim_t{tcp_connections} * rlim_t{std::max(workers, 1u)};
+  rlim_t spare = nofile.rlim_cur > reserved ? nofile.rlim_cur - reserved : 0;
   auto fit = static_cast<unsigned>(std::min<rlim_t>(spare / std::max(workers, 1u), 1u << 30));
   fit = std::max(fit, 16u);
   return wanted == 0 ? fit : std::min(wanted, fit);
@@ -167,7 +170,8 @@ Result<std::unique_ptr<Server>> Server::create(config::Config config,
   server::WorkerOptions wopts;
   wopts.tcp_idle_timeout = options.tcp_idle_timeout;
   wopts.tcp_max_connections = options.tcp_max_connections;
-  wopts.max_upstream_queries = upstreamQueriesPerWorker(options.max_upstream_queries, n);
+  wopts.max_upstream_queries =
+      upstreamQueriesPerWorker(options.max_upstream_queries, n, options.tcp_max_connections);
   wopts.tcp.query_timeout = options.tcp_query_timeout;
   wopts.tcp.max_in_flight = options.tcp_max_in_flight;
   wopts.tcp.output_high = options.tcp_output_high;

@@ -125,7 +125,13 @@ struct Worker::Waiter {
   uint64_t conn_id = 0;
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
-  std::vector<uint8_t> query;
+  /// dns::buildWaiterQuery() of the client's query: what the answer needs (header, question,
+  /// EDNS facts), bounded whatever the query's size, so coalesced waiters cost no more than
+  /// ~500 bytes each however much padding their queries carried.
+  std::span<const uint8_t> query() const noexcept { return {query_buf, query_len}; }
+  uint8_t query_buf[dns::kWaiterQueryMax];
+  uint16_t query_len = 0;
+  size_t query_size = 0;  ///< the client's query as received (the log's size)
   MonoTime start;
   size_t type_index = 0;
   alignas(cmsghdr) uint8_t control[net::kControlSize];
@@ -208,6 +214,9 @@ class Worker::TcpListener final : public net::IoHandler {
   TcpListener(Worker& w, size_t index, Fd fd) : w_(w), index_(index), fd_(std::move(fd)) {}
   void onIo(uint32_t) noexcept override { w_.onAccept(*this); }
   int fd() const noexcept { return fd_.get(); }
+  /// Not watched (out of descriptors) until the next sweep.
+  bool paused() const noexcept { return paused_; }
+  void setPaused(bool paused) noexcept { paused_ = paused; }
   size_t index() const noexcept { return index_; }
   void setIndex(size_t i) noexcept { index_ = i; }
   Fd take() noexcept { return std::move(fd_); }
@@ -216,6 +225,7 @@ class Worker::TcpListener final : public net::IoHandler {
   Worker& w_;
   size_t index_;
   Fd fd_;
+  bool paused_ = false;
 };
 
 // One DNS-over-TCP client connection (RFC 7766) and its limits (issue 10): reading stops while
@@ -255,6 +265,12 @@ class Worker::TcpClient final : public net::IoHandler {
         if (got == net::FramedConn::Read::kError) {
           w_.closeClient(id_);
           return;
+        }
+        if (w_.tcp_budget_.over()) {
+          w_.shedTcpMemory();  // a read grew a buffer past the worker's bound
+          if (closed_) {
+            return;
+          }
         }
         got_bytes += 4096;
         process();
@@ -356,6 +372,8 @@ class Worker::TcpClient final : public net::IoHandler {
   int fd() const noexcept { return conn_.fd(); }
   size_t held() const noexcept { return conn_.held(); }
   std::list<uint64_t>::iterator lru() const noexcept { return lru_; }
+  /// A complete query arrived: the connection is in client_lru_, else in client_fresh_.
+  bool hadQuery() const noexcept { return had_query_; }
 
  private:
   static constexpr size_t kReadPerWake = 64 << 10;
@@ -389,9 +407,11 @@ class Worker::TcpClient final : public net::IoHandler {
       if (!msg) {
         break;
       }
+      // (The first complete query moves the connection from the not-yet-useful list.)
+      w_.client_lru_.splice(w_.client_lru_.end(), had_query_ ? w_.client_lru_ : w_.client_fresh_,
+                            lru_);
       had_query_ = true;
       last_query_ = now;
-      w_.client_lru_.splice(w_.client_lru_.end(), w_.client_lru_, lru_);
       Client c;
       c.tcp = true;
       c.listener = listener_;
@@ -473,6 +493,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       registry_, index_, index_ == 0);
   forwarder_->setMaxInFlight(options_.max_upstream_queries);
   forwarder_->setTcpBounds(tcp_limits_, &tcp_budget_, tcp_stats_);
+  tcp_budget_.setReclaim([](void* w) noexcept { static_cast<Worker*>(w)->shedTcpMemory(); }, this);
   loop_->addTick(
       std::chrono::milliseconds(10), [this] { forwarder_->tick(); },
       [this] { return forwarder_->needsTick(); });
@@ -490,7 +511,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       sweepPeriod(tcp_limits_), [this] { sweep(); },
       [this] {
         return !clients_.empty() || !client_graveyard_.empty() || !consolidating_.empty() ||
-               error_limiter_.pending();
+               error_limiter_.pending() || tcp_listeners_paused_;
       });
 }
 
@@ -605,11 +626,22 @@ void Worker::run() {
     // No timeout of our own: stop and reloads are posted (they wake the loop), and ticks bound
     // the wait only while they have work.
     loop_->runOnce(net::EventLoop::kForever);
+    // Closed connections are referenced by no event once the round is over: free them now,
+    // not at the next sweep (a flood of short connections would pile up until then).
+    client_graveyard_.clear();
   }
   forwarder_->abortAll();
-  for (auto& [id, c] : clients_) {
-    (void)id;
-    c->flush();
+  // flush() may close its connection (half-closed and now answered, or reset), which erases
+  // it from clients_: iterate over a copy of the ids.
+  std::vector<uint64_t> ids;
+  ids.reserve(clients_.size());
+  for (const auto& [id, c] : clients_) {
+    ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    if (auto it = clients_.find(id); it != clients_.end()) {
+      it->second->flush();
+    }
   }
 }
 
@@ -813,8 +845,8 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
           zs.duration[type_index].observe(elapsedNs(start));
         }
         if (!block.log_rules.empty()) [[unlikely]] {
-          logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
-                   out.first(len), start);
+          logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), *q,
+                   *key, out.first(len), start);
         }
         return len;
       }
@@ -839,8 +871,8 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
              ": no next plugin found";
     });
     if (!block.log_rules.empty()) {
-      logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire, *q, *key,
-               out.first(len), start);
+      logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), *q,
+               *key, out.first(len), start);
     }
     return len;
   }
@@ -885,7 +917,8 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
       std::memcpy(w.control, client->control, client->control_len);
       w.control_len = client->control_len;
     }
-    w.query.assign(wire.begin(), wire.end());
+    w.query_len = static_cast<uint16_t>(dns::buildWaiterQuery(wire, q, w.query_buf));
+    w.query_size = wire.size();
     w.start = net::MonoClock::now();
     w.type_index = type_index;
     if (w.tcp) {
@@ -917,7 +950,7 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     const BlockRuntime& block = snap.blocks[route.block];
     for (const auto& w : gone->waiters) {
       size_t len = dns::buildErrorResponse(
-          w.query, overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
+          w.query(), overloaded ? dns::Rcode::kServFail : dns::Rcode::kRefused, scratch_);
       auto answer = std::span<const uint8_t>(scratch_.data(), len);
       countResponse(gone->zone_stats[index_], w.tcp, Plugin::kForward, answer);
       reportError(block, overloaded ? 2 : 5, key, [this, &block, overloaded] {
@@ -927,8 +960,8 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
                                 std::to_string(block.config->forward->max_concurrent);
       });
       if (!block.log_rules.empty()) {
-        if (auto wq = dns::parseQuery(w.query)) {
-          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *wq, key, answer,
+        if (auto wq = dns::parseQuery(w.query())) {
+          logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query_size, *wq, key, answer,
                    w.start);
         }
       }
@@ -975,14 +1008,14 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
   // than the rest of the miss path (callgrind: ~65,000 instructions of memset per answer).
   std::vector<uint8_t>& buf = answer_buf_;
   for (const auto& w : p->waiters) {
-    auto q = dns::parseQuery(w.query);
+    auto q = dns::parseQuery(w.query());
     if (!q) {
       continue;
     }
     size_t len = 0;
     Plugin plugin = Plugin::kForward;
     if (cached && failed && block.cache->policy().serve_stale.enabled) {
-      auto hit = block.cache->serveStale(p->key, *q, w.query, buf, now);
+      auto hit = block.cache->serveStale(p->key, *q, w.query(), buf, now);
       if (hit.outcome == cache::Outcome::kStale) {
         len = hit.length;
         plugin = Plugin::kCache;
@@ -993,7 +1026,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
       }
     }
     if (len == 0 && ok && cached) {
-      auto hit = block.cache->lookup(p->key, *q, w.query, buf, now);
+      auto hit = block.cache->lookup(p->key, *q, w.query(), buf, now);
       if (hit.outcome == cache::Outcome::kFresh || hit.outcome == cache::Outcome::kFreshPrefetch) {
         len = hit.length;
       }
@@ -1001,10 +1034,10 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     if (len == 0 && ok) {
       // Not from the cache (e.g. REFUSED): this waiter's own copy — its ID, question casing and
       // EDNS, never the upstream's OPT or options answering another waiter's query.
-      len = dns::buildClientAnswer(answer, *info, *q, w.query, buf);
+      len = dns::buildClientAnswer(answer, *info, *q, w.query(), buf);
     }
     if (len == 0) {
-      len = dns::buildErrorResponse(w.query, dns::Rcode::kServFail, buf);
+      len = dns::buildErrorResponse(w.query(), dns::Rcode::kServFail, buf);
       if (!ok) {
         reportError(block, 2, p->key, [&failure] { return failure.describe(); });
       }
@@ -1023,7 +1056,8 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     countResponse(zs, w.tcp, plugin, out);
     zs.duration[w.type_index].observe(elapsedNs(w.start));
     if (!block.log_rules.empty()) {
-      logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query, *q, p->key, out, w.start);
+      logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query_size, *q, p->key, out,
+               w.start);
     }
     deliver(w, out);
   }
@@ -1110,10 +1144,9 @@ void Worker::flushConsolidated(MonoTime now, bool all) noexcept {
 }
 
 void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
-                      const sockaddr_storage* peer, socklen_t peer_len,
-                      std::span<const uint8_t> query, const dns::Query& q,
-                      const cache::CacheKey& key, std::span<const uint8_t> answer,
-                      MonoTime start) noexcept {
+                      const sockaddr_storage* peer, socklen_t peer_len, size_t query_size,
+                      const dns::Query& q, const cache::CacheKey& key,
+                      std::span<const uint8_t> answer, MonoTime start) noexcept {
   // CoreDNS plugin/log: the first rule whose names match decides.
   const config::LogRule* rule = nullptr;
   for (const auto& r : block.log_rules) {
@@ -1156,7 +1189,7 @@ void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
   line.qclass = q.qclass;
   line.name = name;
   line.tcp = tcp;
-  line.size = query.size();
+  line.size = query_size;
   line.do_bit = q.doBit();
   line.bufsize = tcp ? 65535 : q.udpLimit();
   line.answer = answer;
@@ -1190,28 +1223,51 @@ void Worker::deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept 
   // client retries against the successor.
 }
 
+bool Worker::evictOne() noexcept {
+  if (client_fresh_.empty() && client_lru_.empty()) {
+    return false;
+  }
+  tcp_stats_->close(false, metrics::TcpClose::kEvicted);
+  closeClient(!client_fresh_.empty() ? client_fresh_.front() : client_lru_.front());
+  return true;
+}
+
 void Worker::onAccept(TcpListener& l, int batch) noexcept {
+  bool evicted_for_fd = false;
   for (int i = 0; i < batch; ++i) {
     int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno != EMFILE && errno != ENFILE) {
+        return;
+      }
+      // Out of descriptors: the level-triggered listener would wake us at once again (a
+      // spinning worker). Once per wake-up the least useful connection makes room; if that
+      // does not help, the listener is not watched until the next sweep.
+      if (!evicted_for_fd && evictOne()) {
+        evicted_for_fd = true;
+        continue;
+      }
+      if (!l.paused()) {
+        loop_->remove(l.fd());
+        l.setPaused(true);
+        tcp_listeners_paused_ = true;
+      }
       return;
     }
     Fd conn(fd);
     if (options_.tcp_max_connections == 0) {
       continue;
     }
-    while (clients_.size() >= options_.tcp_max_connections && !client_lru_.empty()) {
-      // At the cap the least recently useful connection makes room: refusing newcomers would
-      // let a client that holds every slot (idle, or one byte a second) deny TCP to everyone.
-      tcp_stats_->close(false, metrics::TcpClose::kEvicted);
-      closeClient(client_lru_.front());
+    // At the cap a connection makes room: refusing newcomers would let a client that holds
+    // every slot (idle, or one byte a second) deny TCP to everyone.
+    while (clients_.size() >= options_.tcp_max_connections && evictOne()) {
     }
     uint64_t id = next_client_id_++;
-    client_lru_.push_back(id);
+    client_fresh_.push_back(id);
     auto c = std::make_unique<TcpClient>(*this, id, l.index(), std::move(conn),
-                                         std::prev(client_lru_.end()));
+                                         std::prev(client_fresh_.end()));
     if (!loop_->add(c->fd(), EPOLLIN, c.get())) {
-      client_lru_.pop_back();
+      client_fresh_.pop_back();
       continue;
     }
     clients_.emplace(id, std::move(c));
@@ -1224,7 +1280,7 @@ void Worker::closeClient(uint64_t id) noexcept {
     return;
   }
   it->second->close();
-  client_lru_.erase(it->second->lru());
+  (it->second->hadQuery() ? client_lru_ : client_fresh_).erase(it->second->lru());
   client_graveyard_.push_back(std::move(it->second));
   clients_.erase(it);
 }
@@ -1264,6 +1320,15 @@ void Worker::shedTcpMemory() noexcept {
 
 void Worker::sweep() noexcept {
   client_graveyard_.clear();
+  if (tcp_listeners_paused_) {
+    tcp_listeners_paused_ = false;
+    for (auto& l : tcp_) {
+      if (l && l->paused()) {
+        l->setPaused(false);
+        loop_->add(l->fd(), EPOLLIN, l.get());
+      }
+    }
+  }
   flushConsolidated(loop_->now(), false);
   logSuppressed(error_limiter_.flush(loop_->now()));
   const MonoTime now = loop_->now();

@@ -131,7 +131,7 @@ class Worker {
                    Describe&& describe) noexcept;
   /// `log`: one common-log-format line if a log rule of the block selects this query.
   void logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id, const sockaddr_storage* peer,
-                socklen_t peer_len, std::span<const uint8_t> query, const dns::Query& q,
+                socklen_t peer_len, size_t query_size, const dns::Query& q,
                 const cache::CacheKey& key, std::span<const uint8_t> answer,
                 net::MonoTime start) noexcept;
   void deliver(const Waiter& w, std::span<const uint8_t> answer) noexcept;
@@ -146,6 +146,9 @@ class Worker {
   /// triggered): under a connection flood each accept may also evict, and UDP answers wait.
   void onAccept(TcpListener& l, int batch = 64) noexcept;
   void closeClient(uint64_t id) noexcept;
+  /// Closes the connection least worth keeping (the oldest without a complete query, else the
+  /// least recently useful), counted as evicted. False if there is none.
+  bool evictOne() noexcept;
   /// A TCP client's query started (stopped) waiting for an upstream answer.
   void tcpQueryQueued(uint64_t conn_id) noexcept;
   void tcpQueryDone(uint64_t conn_id) noexcept;
@@ -169,8 +172,10 @@ class Worker {
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<uint64_t, std::unique_ptr<TcpClient>> clients_;
   std::vector<std::unique_ptr<TcpClient>> client_graveyard_;
-  std::list<uint64_t> client_lru_;  ///< client ids, least recently useful (complete query) first
+  std::list<uint64_t> client_lru_;    ///< client ids, least recently useful (complete query) first
+  std::list<uint64_t> client_fresh_;  ///< client ids without a complete query yet, oldest first
   uint64_t next_client_id_ = 1;
+  bool tcp_listeners_paused_ = false;  ///< a listener left epoll on EMFILE (sweep re-arms it)
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
   std::unordered_map<CoalesceKey, uint64_t, CoalesceHash> coalesce_;
   uint64_t next_token_ = 1;

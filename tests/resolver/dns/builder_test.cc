@@ -440,6 +440,50 @@ TEST(BuildUpstreamQuery, OurOptOnlyNoClientOptions) {
   }
 }
 
+TEST(BuildWaiterQuery, KeepsHeaderQuestionAndEdnsFactsOnly) {
+  Bytes padding = {0, 12, 0xea, 0x60};
+  padding.resize(padding.size() + 60000, 0);
+  struct Case {
+    Bytes query;
+  } cases[] = {
+      {Msg()
+           .id(9)
+           .rd()
+           .cd()
+           .question("Svc.Example", qtype::kA)
+           .edns(1400, true, 0, padding)
+           .wire()},
+      {Msg().id(10).rd().question("Svc.Example", qtype::kAaaa).wire()},
+      {Msg().id(11).question("svc.example", qtype::kA).edns(512, false).wire()},
+  };
+  for (const auto& c : cases) {
+    auto q = parseQuery(c.query);
+    ASSERT_TRUE(q);
+    uint8_t out[kWaiterQueryMax];
+    const size_t n = buildWaiterQuery(c.query, *q, out);
+    ASSERT_GT(n, 0u);
+    EXPECT_EQ(n, size_t{q->question_end} + (q->edns ? kOptRrSize : 0));
+    auto w = parseQuery(std::span<const uint8_t>(out, n));
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->id, q->id);
+    EXPECT_EQ(w->flags, q->flags);
+    EXPECT_EQ(w->qtype, q->qtype);
+    EXPECT_EQ(w->question_end, q->question_end);
+    EXPECT_EQ(w->edns.has_value(), q->edns.has_value());
+    EXPECT_EQ(w->doBit(), q->doBit());
+    EXPECT_EQ(w->udpLimit(), q->udpLimit());
+    EXPECT_EQ(
+        std::memcmp(out + kHeaderSize, c.query.data() + kHeaderSize, q->question_end - kHeaderSize),
+        0);
+    // The same error answer as for the original.
+    uint8_t a1[512], a2[512];
+    const size_t n1 = buildErrorResponse(c.query, Rcode::kServFail, a1);
+    const size_t n2 = buildErrorResponse(std::span<const uint8_t>(out, n), Rcode::kServFail, a2);
+    ASSERT_EQ(n1, n2);
+    EXPECT_EQ(std::memcmp(a1, a2, n1), 0);
+  }
+}
+
 TEST(BuildClientAnswer, EachClientGetsItsOwnHeaderQuestionAndEdns) {
   // Upstream REFUSED, answering our query, with an OPT that carries a server cookie.
   const Bytes up =

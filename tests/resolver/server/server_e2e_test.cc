@@ -493,6 +493,9 @@ TEST(ServerOptions, UpstreamQueryBoundLeavesDescriptorsFree) {
   EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 8), (4096u - 512u) / 8u);
   EXPECT_EQ(resolver::upstreamQueriesPerWorker(0, 2), (4096u - 512u) / 2u);
   EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 1000), 16u);
+  // Client connections are reserved too: 2 workers x 1,024 of them.
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(0, 2, 1024), (4096u - 512u - 2048u) / 2u);
+  EXPECT_EQ(resolver::upstreamQueriesPerWorker(1024, 4, 1024), 16u);
   ::setrlimit(RLIMIT_NOFILE, &old);
 }
 

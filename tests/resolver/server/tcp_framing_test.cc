@@ -66,6 +66,27 @@ TEST(TcpFramer, LargeMessageGrowsTheBuffer) {
   EXPECT_EQ(m->size(), 65535u);
 }
 
+TEST(TcpFramer, BufferGrowsWithTheBytesReceivedNotTheAnnouncedLength) {
+  TcpFramer f(0);
+  feed(f, {0xff, 0xff});
+  f.prepare(4096);
+  EXPECT_LE(f.capacity(), 8192u) << "a 2-byte prefix must not reserve the 65,535 it announces";
+  // The whole message still arrives, the capacity within twice what was buffered + one read.
+  std::vector<uint8_t> chunk(4096, 7);
+  size_t got = 0;
+  while (got < 65535) {
+    size_t n = std::min<size_t>(chunk.size(), 65535 - got);
+    auto space = f.prepare(4096);
+    std::memcpy(space.data(), chunk.data(), n);
+    f.commit(n);
+    got += n;
+    EXPECT_LE(f.capacity(), 2 * (f.buffered()) + 2 * 4096);
+  }
+  auto m = f.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->size(), 65535u);
+}
+
 TEST(TcpOutput, PrefixesLengthAndFlushesToASocket) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
