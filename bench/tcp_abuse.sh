@@ -17,7 +17,7 @@ NS=nld-tcp-abuse-$$; D=$(mktemp -d)
 cleanup() { ip netns pids $NS 2>/dev/null | xargs -r kill 2>/dev/null; sleep 0.2; ip netns del $NS 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
 ip netns add $NS && ip -n $NS link set lo up || exit 1
-in_ns() { ip netns exec $NS "$@"; }
+in_ns() { nsenter --net=/run/netns/$NS "$@"; }  # not ip netns exec: it remounts /sys
 cat > $D/Corefile <<CF
 .:53 {
     cache 3600
