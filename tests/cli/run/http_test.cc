@@ -164,7 +164,9 @@ void healthUnderHeldConnections(const HttpLimits& limits) {
     auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
     worst = std::max(worst, took);
     EXPECT_EQ(r.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << i << ": " << r;
-    EXPECT_LT(took, milliseconds(1000)) << i;
+    // A server serving one connection at a time would wait out the held ones' 30 s header
+    // timeout; the bound is that, with room for a loaded machine, not a latency target.
+    EXPECT_LT(took, milliseconds(10000)) << i;
   }
   done = true;
   dribble.join();
