@@ -82,9 +82,7 @@ std::string IpAddress::toString() const {
   return buf;
 }
 
-std::string IpAddress::toUrlHost() const {
-  return isV4() ? toString() : "[" + toString() + "]";
-}
+std::string IpAddress::toUrlHost() const { return isV4() ? toString() : "[" + toString() + "]"; }
 
 std::string IpPrefix::toString() const { return address.toString() + "/" + std::to_string(length); }
 
@@ -116,8 +114,8 @@ Result<SocketAddress> SocketAddress::parse(std::string_view text, uint16_t defau
       }
       port = parsePort(rest.substr(1));
     }
-  } else if (auto colon = text.find(':');
-             colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
+  } else if (auto colon = text.find(':'); colon != std::string_view::npos &&
+                                          text.find(':', colon + 1) == std::string_view::npos) {
     host = text.substr(0, colon);  // exactly one colon: IPv4 with port
     port = parsePort(text.substr(colon + 1));
   }

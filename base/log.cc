@@ -10,7 +10,7 @@
 namespace nld::log {
 namespace {
 
-constexpr std::array<const char*, 8> kNames{"cli",   "netcfg", "rules",  "server",
+constexpr std::array<const char*, 8> kNames{"cli",   "netcfg",  "rules",  "server",
                                             "cache", "forward", "config", "metrics"};
 
 struct Registry {
@@ -25,7 +25,8 @@ Registry& registry() {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     for (size_t i = 0; i < kNames.size(); ++i) {
       r.loggers[i] = std::make_shared<spdlog::logger>(kNames[i], sink);
-      r.loggers[i]->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %v", spdlog::pattern_time_type::utc);
+      r.loggers[i]->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %v",
+                                spdlog::pattern_time_type::utc);
       r.loggers[i]->set_level(r.level.load());
       r.loggers[i]->flush_on(spdlog::level::info);
     }

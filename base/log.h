@@ -12,7 +12,16 @@
 
 namespace nld::log {
 
-enum class Subsystem : uint8_t { kCli, kNetcfg, kRules, kServer, kCache, kForward, kConfig, kMetrics };
+enum class Subsystem : uint8_t {
+  kCli,
+  kNetcfg,
+  kRules,
+  kServer,
+  kCache,
+  kForward,
+  kConfig,
+  kMetrics
+};
 
 /// The logger for a subsystem (created on first use, shares the process-wide level).
 spdlog::logger& get(Subsystem s);
@@ -22,10 +31,10 @@ Result<void> setLevel(std::string_view level);
 
 }  // namespace nld::log
 
-#define NLD_LOG(sub, lvl, ...)                                                  \
-  do {                                                                          \
-    auto& nld_logger_ = ::nld::log::get(::nld::log::Subsystem::sub);            \
-    if (nld_logger_.should_log(::spdlog::level::lvl)) {                         \
-      nld_logger_.log(::spdlog::level::lvl, __VA_ARGS__);                       \
-    }                                                                           \
+#define NLD_LOG(sub, lvl, ...)                                       \
+  do {                                                               \
+    auto& nld_logger_ = ::nld::log::get(::nld::log::Subsystem::sub); \
+    if (nld_logger_.should_log(::spdlog::level::lvl)) {              \
+      nld_logger_.log(::spdlog::level::lvl, __VA_ARGS__);            \
+    }                                                                \
   } while (0)

@@ -8,7 +8,7 @@ Error Error::sys(int err, std::string_view what) {
   std::string msg(what);
   msg += ": ";
   msg += std::strerror(err);
-  return Error(err == EPERM || err == EACCES ? Errc::kPermissionDenied
+  return Error(err == EPERM || err == EACCES    ? Errc::kPermissionDenied
                : err == ENOENT || err == ENODEV ? Errc::kNotFound
                : err == EEXIST                  ? Errc::kAlreadyExists
                : err == EOPNOTSUPP              ? Errc::kUnsupported

@@ -4,9 +4,9 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <string_view>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "base/atomic_file.h"
 #include "resolver/config/config.h"

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/version.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
-#include "base/version.h"
 #include "cli/run/flags.h"
 
 namespace nld::cli {
@@ -18,13 +18,8 @@ using AddFn = Command (*)(CLI::App&);
 
 // The order here is the order in --help. A command is listed only once it works.
 const std::vector<AddFn> kCommands = {
-    addRenderManifestCommand,
-    addInstallCommand,
-    addStatusCommand,
-    addRunCommand,
-    addStopCommand,
-    addTeardownCommand,
-    addRevertKubeletCommand,
+    addRenderManifestCommand, addInstallCommand,  addStatusCommand,        addRunCommand,
+    addStopCommand,           addTeardownCommand, addRevertKubeletCommand,
 };
 
 // Applies translateRunArgs() when the subcommand (first argument that is neither an option nor
@@ -90,9 +85,9 @@ int runMain(int argc, char** argv) {
       if (cmd.app->parsed()) {
         auto result = cmd.action();
         if (!result) {
-          return printError(result.error().message(), result.error().code() == Errc::kInvalidArgument
-                                                          ? ExitCode::kUsage
-                                                          : ExitCode::kRuntime);
+          return printError(result.error().message(),
+                            result.error().code() == Errc::kInvalidArgument ? ExitCode::kUsage
+                                                                            : ExitCode::kRuntime);
         }
         return *result;
       }

@@ -114,10 +114,10 @@ Result<void> checkAddresses(const std::vector<IpAddress>& local_ips, const IpAdd
   // family need a local IP of that family: an IPv6 cluster with only 169.254.20.10 is a mistake.
   if (std::none_of(local_ips.begin(), local_ips.end(),
                    [&](const IpAddress& ip) { return ip.family() == kube_dns.family(); })) {
-    return fail(invalid("kube-dns IP '" + kube_dns.toString() + "' is " +
-                        std::string(familyName(kube_dns.family())) + " but no local IP is (add one, " +
-                        (kube_dns.isV6() ? "e.g. --local-ip fd00::10" : "e.g. --local-ip 169.254.20.10") +
-                        ")"));
+    return fail(invalid(
+        "kube-dns IP '" + kube_dns.toString() + "' is " +
+        std::string(familyName(kube_dns.family())) + " but no local IP is (add one, " +
+        (kube_dns.isV6() ? "e.g. --local-ip fd00::10" : "e.g. --local-ip 169.254.20.10") + ")"));
   }
   return {};
 }

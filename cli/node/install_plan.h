@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "base/ip.h"
-#include "netcfg/netcfg.h"
 #include "base/result.h"
 #include "cli/node/ops.h"
 #include "cli/node/state.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 
@@ -51,7 +51,7 @@ struct InstallInputs {
   std::optional<IpAddress> kube_dns;  // nullopt: from the state file, else kubelet's clusterDNS
   std::vector<IpAddress> local_ips;   // never empty, no duplicates
   std::string domain = "cluster.local";
-  std::optional<netcfg::ProxyMode> mode;              // nullopt: auto (detected)
+  std::optional<netcfg::ProxyMode> mode;      // nullopt: auto (detected)
   std::optional<RulesBackend> rules_backend;  // nullopt: auto (detected)
   std::string kube_proxy_addr = "127.0.0.1:10249";
   std::string interface = kDefaultInterface;

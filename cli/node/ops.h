@@ -1,7 +1,8 @@
 // The node workflows' view of netcfg (mode detection, link, rules) and templates (Corefile): one
-// narrow set of calls in netcfg's own enums (netcfg::ProxyMode, RulesBackend, LinkKind) and IpAddress, so
-// install/teardown/status/stop read as a sequence of steps; strings only in what is printed. Each
-// function is a thin adapter over the owning library; errors keep its message. No logging.
+// narrow set of calls in netcfg's own enums (netcfg::ProxyMode, RulesBackend, LinkKind) and
+// IpAddress, so install/teardown/status/stop read as a sequence of steps; strings only in what is
+// printed. Each function is a thin adapter over the owning library; errors keep its message. No
+// logging.
 #pragma once
 
 #include <chrono>
@@ -10,8 +11,8 @@
 #include <vector>
 
 #include "base/ip.h"
-#include "netcfg/netcfg.h"
 #include "base/result.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "base/ip.h"
-#include "netcfg/netcfg.h"
 #include "base/result.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "netcfg/netcfg.h"
 #include "base/result.h"
 #include "cli/node/ops.h"
 #include "cli/node/state.h"
+#include "netcfg/netcfg.h"
 
 namespace nld::cli {
 
@@ -26,7 +26,8 @@ struct StatusInputs {
 
 struct StatusReport {
   bool installed = false;
-  std::optional<netcfg::ProxyMode> mode;  // as install found it; nullopt: not installed (or unreadable)
+  std::optional<netcfg::ProxyMode>
+      mode;  // as install found it; nullopt: not installed (or unreadable)
   std::string mode_signal;
   std::string interface;
   std::optional<NodeLink> link;

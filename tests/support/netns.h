@@ -50,10 +50,9 @@ class TempDir {
 }  // namespace nld::test
 
 /// Enter a private network namespace or skip the test with the reason.
-#define NLD_ENTER_NETNS()                                          \
-  do {                                                             \
-    if (auto nld_why_ = ::nld::test::enterThrowawayNetns();        \
-        !nld_why_.empty()) {                                       \
-      GTEST_SKIP() << nld_why_;                                    \
-    }                                                              \
+#define NLD_ENTER_NETNS()                                                        \
+  do {                                                                           \
+    if (auto nld_why_ = ::nld::test::enterThrowawayNetns(); !nld_why_.empty()) { \
+      GTEST_SKIP() << nld_why_;                                                  \
+    }                                                                            \
   } while (0)

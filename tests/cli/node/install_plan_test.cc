@@ -251,7 +251,8 @@ TEST(InstallPlan, ClusterUpstreamFromStateOrKubectl) {
 
   ob.prev = installedState(in, ob);
   EXPECT_FALSE(needsKubectlUpstream(in, ob.prev, netcfg::ProxyMode::kIptables));
-  EXPECT_TRUE(needsKubectlUpstream(in, ob.prev, netcfg::ProxyMode::kNftables));  // recorded for iptables
+  EXPECT_TRUE(
+      needsKubectlUpstream(in, ob.prev, netcfg::ProxyMode::kNftables));  // recorded for iptables
   ob.kubectl_upstream.reset();
   auto again = planInstall(in, ob);
   ASSERT_TRUE(again);

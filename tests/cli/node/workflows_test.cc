@@ -697,8 +697,8 @@ TEST(Workflows, InstallKilledAtRandomPointsThenTeardownRestoresTheNode) {
     // A child that install forked just before the kill holds install's lock until its exec
     // closes it (O_CLOEXEC): teardown then says "busy", as it should; ask again until it is gone.
     auto down = node.nld("teardown" + node.paths());
-    for (int i = 0; i < 100 && down.exit_code != 0 &&
-                    down.out.find("is running (pid") != std::string::npos;
+    for (int i = 0;
+         i < 100 && down.exit_code != 0 && down.out.find("is running (pid") != std::string::npos;
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       down = node.nld("teardown" + node.paths());
