@@ -27,6 +27,12 @@ namespace nld::resolver {
 namespace config {
 struct Config;
 }  // namespace config
+namespace net {
+class Clock;
+}  // namespace net
+namespace forward {
+class UpstreamTransport;
+}  // namespace forward
 
 /// The health probe: a CH-class TXT query for this name is answered by a worker itself (NOERROR,
 /// no records) — proof that the serving loop runs, whatever state the upstreams are in.
@@ -55,6 +61,11 @@ struct ServerOptions {
   unsigned max_upstream_queries = 1024;
   bool pin_workers = true;  ///< pin worker i to the i-th CPU of the affinity mask
   UdpWait udp_wait = UdpWait::kAuto;
+  /// Tests only: every worker's time (net::ManualClock) and upstream sockets (a scripted
+  /// forward::UpstreamTransport, shared by the workers: it must be thread-safe). Null = the
+  /// system's. Both must outlive the server.
+  net::Clock* clock = nullptr;
+  forward::UpstreamTransport* transport = nullptr;
 };
 
 /// Descriptors kept free of upstream queries (see ServerOptions::max_upstream_queries).

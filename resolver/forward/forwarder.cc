@@ -78,7 +78,7 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   }
 
   bool open() noexcept {
-    auto fd = net::connectTcp(up_->address);
+    auto fd = f_.transport_.connectTcp(up_->address);
     if (!fd) {
       return false;
     }
@@ -237,8 +237,9 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
 };
 
 Forwarder::Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& registry,
-                     unsigned worker, bool health_prober)
+                     unsigned worker, bool health_prober, UpstreamTransport& transport)
     : loop_(loop),
+      transport_(transport),
       done_(std::move(done)),
       registry_(registry),
       worker_(worker),
@@ -361,7 +362,7 @@ void Forwarder::attempt(Exchange& ex) noexcept {
     }
     ex.id = randomId();
     dns::writeU16(ex.query.data(), ex.id);
-    auto fd = net::connectUdp(up->address);
+    auto fd = transport_.connectUdp(up->address);
     if (!fd || ::send(fd->get(), ex.query.data(), ex.query.size(), MSG_NOSIGNAL) < 0) {
       ex.failed(Failure::Kind::kSend, errno, false);
       up->onFailure();

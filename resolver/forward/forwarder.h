@@ -30,6 +30,7 @@
 
 #include "base/fd.h"
 #include "base/random.h"
+#include "resolver/forward/transport.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
 #include "resolver/net/event_loop.h"
@@ -64,8 +65,9 @@ struct Failure {
 
 class Forwarder {
  public:
+  /// Time is the loop's clock (loop.now()); sockets come from `transport`.
   Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& registry, unsigned worker,
-            bool health_prober);
+            bool health_prober, UpstreamTransport& transport = systemTransport());
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
@@ -135,6 +137,7 @@ class Forwarder {
   uint16_t randomId() noexcept;
 
   net::EventLoop& loop_;
+  UpstreamTransport& transport_;
   DoneFn done_;
   metrics::Registry& registry_;
   unsigned worker_;

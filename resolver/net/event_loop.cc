@@ -36,7 +36,7 @@ bool setWakeSignalMask(int how) noexcept {
 
 int EventLoop::wakeSignal() noexcept { return SIGURG; }
 
-Result<std::unique_ptr<EventLoop>> EventLoop::create() {
+Result<std::unique_ptr<EventLoop>> EventLoop::create(Clock& clock) {
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep) {
     return failSys(errno, "epoll_create1");
@@ -45,14 +45,15 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   if (!ev) {
     return failSys(errno, "eventfd");
   }
-  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(ep), std::move(ev)));
+  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(ep), std::move(ev), clock));
   if (!loop->add(loop->event_.get(), EPOLLIN, &loop->waker_)) {
     return failSys(errno, "epoll_ctl eventfd");
   }
   return loop;
 }
 
-EventLoop::EventLoop(Fd epoll, Fd event) : epoll_(std::move(epoll)), event_(std::move(event)) {}
+EventLoop::EventLoop(Fd epoll, Fd event, Clock& clock)
+    : clock_(clock), epoll_(std::move(epoll)), event_(std::move(event)), now_(clock.now()) {}
 
 EventLoop::~EventLoop() {
   if (watcher_.joinable()) {
@@ -85,7 +86,7 @@ void EventLoop::remove(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DE
 
 void EventLoop::addTick(std::chrono::milliseconds period, std::function<void()> fn,
                         std::function<bool()> active) {
-  ticks_.push_back(Tick{period, MonoClock::now() + period, std::move(fn), std::move(active)});
+  ticks_.push_back(Tick{period, clock_.now() + period, std::move(fn), std::move(active)});
 }
 
 void EventLoop::post(std::function<void()> fn) {
@@ -144,7 +145,7 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
     timeout = timeout < 0 ? limit : std::min(timeout, limit);
   }
   int n = ::epoll_wait(epoll_.get(), events_, kMaxEvents, timeout);
-  now_ = MonoClock::now();
+  now_ = clock_.now();
   ++rounds_;
   last_events_ = std::max(n, 0);
   for (int i = 0; i < n; ++i) {
@@ -210,7 +211,7 @@ void EventLoop::watch() noexcept {
     }
     const uint64_t generation = watch_generation_;
     // Absolute deadline: waiting again after a kick must not push it back.
-    const int timeout = waitMs(watch_due_, MonoClock::now());
+    const int timeout = waitMs(watch_due_, clock_.now());
     watcher_waiting_ = true;
     lock.unlock();
     int n = ::epoll_wait(watch_epoll_.get(), events, 4, timeout);

@@ -29,11 +29,9 @@
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "resolver/net/clock.h"
 
 namespace nld::resolver::net {
-
-using MonoClock = std::chrono::steady_clock;
-using MonoTime = MonoClock::time_point;
 
 /// Something that owns an fd registered with the loop.
 class IoHandler {
@@ -46,7 +44,8 @@ class IoHandler {
 
 class EventLoop {
  public:
-  static Result<std::unique_ptr<EventLoop>> create();
+  /// Time (now(), ticks, the epoll timeout) comes from `clock`, which must outlive the loop.
+  static Result<std::unique_ptr<EventLoop>> create(Clock& clock = systemClock());
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -118,10 +117,11 @@ class EventLoop {
 
   /// Time cached at the start of the current iteration (cheap; no syscall per query).
   MonoTime now() const noexcept { return now_; }
-  MonoTime refreshNow() noexcept { return now_ = MonoClock::now(); }
+  MonoTime refreshNow() noexcept { return now_ = clock_.now(); }
+  Clock& clock() const noexcept { return clock_; }
 
  private:
-  EventLoop(Fd epoll, Fd event);
+  EventLoop(Fd epoll, Fd event, Clock& clock);
   void drainPosted() noexcept;
   /// The earliest due time of an active tick (MonoTime::max() when none is active).
   MonoTime nextDue() const;
@@ -146,6 +146,7 @@ class EventLoop {
     EventLoop* loop_;
   };
 
+  Clock& clock_;
   Fd epoll_;
   Fd event_;
   Waker waker_{this};
@@ -154,7 +155,7 @@ class EventLoop {
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::function<void()>> running_;
-  MonoTime now_ = MonoClock::now();
+  MonoTime now_;
   static constexpr int kMaxEvents = 64;
   epoll_event events_[kMaxEvents];
   int last_events_ = 0;

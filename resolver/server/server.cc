@@ -178,6 +178,8 @@ Result<std::unique_ptr<Server>> Server::create(config::Config config,
   wopts.tcp.output_low = options.tcp_output_high / 4;
   wopts.tcp.worker_bytes = options.tcp_worker_bytes;
   wopts.udp_wait = options.udp_wait;
+  wopts.clock = options.clock;
+  wopts.transport = options.transport;
   for (unsigned i = 0; i < n; ++i) {
     auto w = Worker::create(i, *impl->registry, wopts);
     if (!w) {

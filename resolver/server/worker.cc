@@ -42,8 +42,8 @@ std::chrono::milliseconds sweepPeriod(const net::TcpLimits& l) noexcept {
   return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
 }
 
-uint64_t elapsedNs(MonoTime start) noexcept {
-  auto d = net::MonoClock::now() - start;
+uint64_t elapsedNs(const net::Clock& clock, MonoTime start) noexcept {
+  auto d = clock.now() - start;
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   return ns > 0 ? static_cast<uint64_t>(ns) : 0;
 }
@@ -416,7 +416,7 @@ class Worker::TcpClient final : public net::IoHandler {
       c.tcp = true;
       c.listener = listener_;
       c.conn_id = id_;
-      c.received = net::MonoClock::now();
+      c.received = w_.loop_->clock().now();
       w_.countPackets(1);
       size_t len = w_.handleQuery(listener_, *msg, w_.scratch_, c);
       if (closed_) {
@@ -465,7 +465,8 @@ unsigned firstBlockAfter(UdpWait wait) noexcept {
 
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry& registry,
                                                const WorkerOptions& options) {
-  auto loop = net::EventLoop::create();
+  auto loop = net::EventLoop::create(options.clock != nullptr ? *options.clock
+                                                              : net::systemClock());
   if (!loop) {
     return fail(std::move(loop.error()).withContext("worker " + std::to_string(index)));
   }
@@ -490,7 +491,8 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       batch_(std::make_unique<Batch>()) {
   forwarder_ = std::make_unique<forward::Forwarder>(
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
-      registry_, index_, index_ == 0);
+      registry_, index_, index_ == 0,
+      options_.transport != nullptr ? *options_.transport : forward::systemTransport());
   forwarder_->setMaxInFlight(options_.max_upstream_queries);
   forwarder_->setTcpBounds(tcp_limits_, &tcp_budget_, tcp_stats_);
   tcp_budget_.setReclaim([](void* w) noexcept { static_cast<Worker*>(w)->shedTcpMemory(); }, this);
@@ -517,7 +519,7 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
 
 Worker::~Worker() {
   forwarder_.reset();
-  flushConsolidated(net::MonoClock::now(), true);  // counts not yet summarized
+  flushConsolidated(loop_->clock().now(), true);  // counts not yet summarized
   closeListeners();
   for (auto& [id, c] : clients_) {
     (void)id;
@@ -745,7 +747,7 @@ int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
     }
   }
   if (m > 0) {
-    uint64_t ns = elapsedNs(received);
+    uint64_t ns = elapsedNs(loop_->clock(), received);
     for (int i = 0; i < n; ++i) {
       if (defer[i].histogram != nullptr) {
         defer[i].histogram->observe(ns);
@@ -842,7 +844,7 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         if (client.defer != nullptr) {
           client.defer->histogram = &zs.duration[type_index];
         } else {
-          zs.duration[type_index].observe(elapsedNs(start));
+          zs.duration[type_index].observe(elapsedNs(loop_->clock(), start));
         }
         if (!block.log_rules.empty()) [[unlikely]] {
           logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), *q,
@@ -919,7 +921,7 @@ void Worker::startForward(const Snapshot& snap, const RouteZone& route, const ca
     }
     w.query_len = static_cast<uint16_t>(dns::buildWaiterQuery(wire, q, w.query_buf));
     w.query_size = wire.size();
-    w.start = net::MonoClock::now();
+    w.start = loop_->clock().now();
     w.type_index = type_index;
     if (w.tcp) {
       w.tcp_slot = TcpSlot(this, w.conn_id);
@@ -984,7 +986,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
   pending_count_.store(pending_.size(), std::memory_order_relaxed);
 
   const BlockRuntime& block = p->snap->blocks[p->block];
-  const MonoTime now = net::MonoClock::now();
+  const MonoTime now = loop_->clock().now();
   std::optional<dns::ResponseInfo> info;
   if (!answer.empty()) {
     info = dns::inspectResponse(answer);
@@ -1054,7 +1056,7 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
     auto out = std::span<const uint8_t>(buf.data(), len);
     auto& zs = p->zone_stats[index_];
     countResponse(zs, w.tcp, plugin, out);
-    zs.duration[w.type_index].observe(elapsedNs(w.start));
+    zs.duration[w.type_index].observe(elapsedNs(loop_->clock(), w.start));
     if (!block.log_rules.empty()) {
       logQuery(block, w.tcp, w.conn_id, &w.peer, w.peer_len, w.query_size, *q, p->key, out,
                w.start);
@@ -1193,7 +1195,7 @@ void Worker::logQuery(const BlockRuntime& block, bool tcp, uint64_t conn_id,
   line.do_bit = q.doBit();
   line.bufsize = tcp ? 65535 : q.udpLimit();
   line.answer = answer;
-  line.duration_ns = elapsedNs(start);
+  line.duration_ns = elapsedNs(loop_->clock(), start);
   line.combined = rule->combined;
   NLD_LOG(kServer, info, "{}", formatQueryLog(line));
 }

@@ -47,6 +47,9 @@ struct WorkerOptions {
   UdpWait udp_wait = UdpWait::kAuto;
   /// TCP bounds (both directions); tcp_idle_timeout above overrides tcp.idle_timeout.
   net::TcpLimits tcp;
+  /// Tests: virtual time and scripted upstreams (null = the system's; see ServerOptions).
+  net::Clock* clock = nullptr;
+  forward::UpstreamTransport* transport = nullptr;
 };
 
 class Worker {

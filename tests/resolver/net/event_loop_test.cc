@@ -321,5 +321,27 @@ TEST_F(Blocking, EveryInterruptArrivesEvenRightAtTheStart) {
   }
 }
 
+// Virtual time (issue 12): ticks fire from the loop's clock, not from how long epoll waited.
+TEST(EventLoopClock, TicksFireFromTheManualClock) {
+  ManualClock clock;
+  auto loop = EventLoop::create(clock);
+  ASSERT_TRUE(loop) << loop.error().message();
+  int ticks = 0;
+  (*loop)->addTick(std::chrono::seconds(30), [&] { ++ticks; });
+  (*loop)->runOnce(milliseconds(0));
+  EXPECT_EQ(ticks, 0);
+  EXPECT_EQ((*loop)->now(), clock.now());
+  clock.advance(std::chrono::seconds(29));
+  (*loop)->runOnce(milliseconds(0));
+  EXPECT_EQ(ticks, 0);
+  clock.advance(std::chrono::seconds(1));
+  (*loop)->runOnce(milliseconds(0));
+  EXPECT_EQ(ticks, 1);
+  EXPECT_EQ((*loop)->now(), clock.now());
+  clock.advance(std::chrono::seconds(90));  // a late loop runs a missed tick once, not three times
+  (*loop)->runOnce(milliseconds(0));
+  EXPECT_EQ(ticks, 2);
+}
+
 }  // namespace
 }  // namespace nld::resolver::net
