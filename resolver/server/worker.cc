@@ -465,8 +465,8 @@ unsigned firstBlockAfter(UdpWait wait) noexcept {
 
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry& registry,
                                                const WorkerOptions& options) {
-  auto loop = net::EventLoop::create(options.clock != nullptr ? *options.clock
-                                                              : net::systemClock());
+  auto loop =
+      net::EventLoop::create(options.clock != nullptr ? *options.clock : net::systemClock());
   if (!loop) {
     return fail(std::move(loop.error()).withContext("worker " + std::to_string(index)));
   }
