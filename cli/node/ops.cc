@@ -1,6 +1,8 @@
 #include "cli/node/ops.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "netcfg/netcfg.h"
 #include "templates/templates.h"
@@ -12,12 +14,25 @@ netcfg::RuleSpec toSpec(const NodeRules& r) {
   return netcfg::RuleSpec{.local_ips = r.ips, .dns_port = r.dns_port, .health_port = r.health_port};
 }
 
+// Test hook (NLD_TEST_HOOKS=1, NLD_TEST_LOCK_TIMEOUT_MS=n): wait n ms for a held xtables lock
+// instead of the real timeout, so the tests of a held lock do not wait out 5 s each.
+std::chrono::milliseconds lockTimeout(std::chrono::milliseconds real) {
+  const char* hooks = std::getenv("NLD_TEST_HOOKS");
+  const char* ms = std::getenv("NLD_TEST_LOCK_TIMEOUT_MS");
+  if (hooks == nullptr || ms == nullptr) {
+    return real;
+  }
+  char* end = nullptr;
+  long n = std::strtol(ms, &end, 10);
+  return end != ms && *end == '\0' && n >= 0 ? std::chrono::milliseconds(n) : real;
+}
+
 netcfg::RulesOptions toOptions(const NodeRules& r) {
   netcfg::RulesOptions o;
   if (!r.lock_path.empty()) {
     o.lock_path = r.lock_path;
   }
-  o.lock_timeout = r.lock_timeout;
+  o.lock_timeout = lockTimeout(r.lock_timeout);
   o.backend = r.backend;
   o.only_existing_tables = r.only_existing_tables;
   return o;

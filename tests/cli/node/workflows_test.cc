@@ -31,6 +31,8 @@ namespace {
 
 const char* kKubeDns = "10.96.0.10";
 const char* kUpstream = "10.96.0.11";  // kube-dns-upstream stand-in: nsd on this address
+// The test hook that shortens the xtables lock wait (cli/node/ops.cc) for the held-lock tests.
+const char* kShortLockWait = "NLD_TEST_HOOKS=1 NLD_TEST_LOCK_TIMEOUT_MS=300";
 
 // kubeadm's KubeletConfiguration shape with comments, CRLF line ends and a quoted value.
 const std::string kKubeletConfig =
@@ -525,11 +527,12 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   std::string before = snapshot();
   auto r = node.installIptables();
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  // Someone holds the xtables lock longer than we wait (5 s): the rules cannot be removed.
+  // Someone holds the xtables lock longer than we wait (5 s; 300 ms through the test hook): the
+  // rules cannot be removed.
   std::string lock = node.dir().file("xtables.lock");
-  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 8 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
+  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 2 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
             0);
-  auto held = node.nld("teardown" + node.paths());
+  auto held = node.nldWith(kShortLockWait, "teardown" + node.paths());
   EXPECT_EQ(held.exit_code, 1) << held.out;
   EXPECT_TRUE(contains(held.out,
                        "teardown left: link nodelocaldns; 24 rule(s) (first: '-t raw "
@@ -545,7 +548,7 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   EXPECT_EQ(snapshot(), before);
 }
 
-// The xtables lock is held longer than install waits for it (5 s), so step 4 (rules) fails after
+// The xtables lock is held longer than install waits for it (5 s; 300 ms here), so step 4 (rules) fails after
 // the daemon wrote its runtime Corefile: the rollback removes that file too ("left: nothing" was
 // said with it still there).
 TEST(Workflows, InstallFailingOnAHeldXtablesLockRemovesTheRuntimeCorefile) {
@@ -558,9 +561,9 @@ TEST(Workflows, InstallFailingOnAHeldXtablesLockRemovesTheRuntimeCorefile) {
   touchTables();
   std::string before = snapshot();
   std::string lock = node.dir().file("xtables.lock");
-  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 7 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
+  ASSERT_EQ(test::run("(flock -x " + lock + " sleep 2 >/dev/null 2>&1 &) ; sleep 0.2").exit_code,
             0);
-  auto r = node.installIptables();
+  auto r = node.nldWith(kShortLockWait, node.installIptablesArgs(20));
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "Corefile " + node.dir().file("run/Corefile"))) << r.out;
   EXPECT_TRUE(contains(r.out, "left: nothing")) << r.out;
