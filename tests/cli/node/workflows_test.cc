@@ -548,9 +548,9 @@ TEST(Workflows, TeardownNamesWhatIsLeftAndExitsNonZero) {
   EXPECT_EQ(snapshot(), before);
 }
 
-// The xtables lock is held longer than install waits for it (5 s; 300 ms here), so step 4 (rules) fails after
-// the daemon wrote its runtime Corefile: the rollback removes that file too ("left: nothing" was
-// said with it still there).
+// The xtables lock is held longer than install waits for it (5 s; 300 ms here), so step 4
+// (rules) fails after the daemon wrote its runtime Corefile: the rollback removes that file too
+// ("left: nothing" was said with it still there).
 TEST(Workflows, InstallFailingOnAHeldXtablesLockRemovesTheRuntimeCorefile) {
   NLD_ENTER_NETNS();
   Node node;
