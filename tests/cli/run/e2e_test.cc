@@ -842,6 +842,76 @@ TEST_F(RunE2e, RestartAfterKill9AdoptsInterfaceAndRules) {
   EXPECT_EQ(netState(), before);
 }
 
+// node-cache's bare command line (issue 13): the manifest's args with no `run`, some in kOps'
+// -flag=value form, served end to end and torn down on SIGTERM.
+TEST_F(RunE2e, NodeCacheBareCommandLineServesAsRun) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  std::vector<std::string> args = manifestArgs();
+  ASSERT_EQ(args.front(), "run");
+  args.erase(args.begin());
+  args[0] = "-localip=" + args[1];  // kOps' form for two of them
+  args.erase(args.begin() + 1);
+  args[1] = "-conf=" + args[2];
+  args.erase(args.begin() + 2);
+  args.push_back("-setupinterface=true");
+  std::string before = baselineNetState();
+  pid_t pid = start(args, d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
+  EXPECT_EQ(dig("10.96.0.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
+  EXPECT_NE(readFile(d_ + "/Corefile").value_or("").find("forward . 10.96.12.34"),
+            std::string::npos);
+  EXPECT_TRUE(waitFor([] { return countOurRules() == 24; }, milliseconds(5000)));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+  EXPECT_EQ(netState(), before);
+}
+
+// The same through a `node-cache` symlink (the image's /node-cache) and bare: bad flags are one
+// line and exit 2, -h is run's help; `cmake --install` puts the link beside the binary.
+TEST(RunFlags, NodeCacheCommandLineBareAndThroughSymlink) {
+  std::string exe = test::binaryPath("nodelocaldns");
+  test::TempDir dir;
+  std::string link = dir.file("node-cache");
+  ASSERT_EQ(::symlink(exe.c_str(), link.c_str()), 0);
+  for (const std::string& bin : {exe, link}) {
+    auto r = test::run(bin + " -localip 169.254.20.10, -conf /etc/Corefile 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(r.out,
+              "nodelocaldns: error: invalid localip specified - \"\" (-localip "
+              "169.254.20.10,)\n");
+    r = test::run(bin + " -localip=169.254.20.10 -nosuchflag 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_NE(r.out.find("-nosuchflag"), std::string::npos) << r.out;
+    r = test::run(bin + " -localip 169.254.20.10 -setupiptables=maybe 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    r = test::run(bin + " -version");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out.rfind("nodelocaldns ", 0), 0u) << r.out;
+  }
+  auto help = test::run(link + " -h");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: nodelocaldns run"), std::string::npos) << help.out;
+  help = test::run(exe + " -h");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("SUBCOMMAND"), std::string::npos) << help.out;
+
+  auto install = test::run("DESTDIR=" + dir.path() + "/root cmake --install " +
+                           test::binaryPath("") + " --prefix /usr 2>&1");
+  ASSERT_EQ(install.exit_code, 0) << install.out;
+  char target[64] = {};
+  ASSERT_GT(
+      ::readlink((dir.path() + "/root/usr/sbin/node-cache").c_str(), target, sizeof(target) - 1),
+      0);
+  EXPECT_STREQ(target, "nodelocaldns");
+}
+
 TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");
