@@ -38,7 +38,8 @@ std::optional<ProcStat> parseProcStat(std::string_view text) {
   st.state = f[0][0];
   if (!parseNumber(f[1], st.ppid) || !parseNumber(f[11], st.utime) ||
       !parseNumber(f[12], st.stime) || !parseNumber(f[17], st.num_threads) ||
-      !parseNumber(f[19], st.start_time) || !parseNumber(f[21], st.rss)) {
+      !parseNumber(f[19], st.start_time) || !parseNumber(f[20], st.vsize) ||
+      !parseNumber(f[21], st.rss)) {
     return std::nullopt;
   }
   return st;

@@ -17,6 +17,7 @@ struct ProcStat {
   uint64_t stime = 0;        ///< field 15, clock ticks
   uint64_t num_threads = 0;  ///< field 20
   uint64_t start_time = 0;   ///< field 22, clock ticks after boot
+  uint64_t vsize = 0;        ///< field 23, bytes
   uint64_t rss = 0;          ///< field 24, pages
 };
 

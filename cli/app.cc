@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/log.h"
@@ -38,12 +39,32 @@ std::vector<std::string> runSubcommandArgs(std::vector<std::string> args) {
   return args;
 }
 
+// Options of the top-level command: a first argument that is one of them keeps the subcommand
+// command line; any other first argument starting with '-' is node-cache's (`run`'s) flags.
+bool isGlobalOption(std::string_view arg) {
+  return arg == "-h" || arg == "--help" || arg == "--version" || arg == "--log-level" ||
+         arg.starts_with("--log-level=");
+}
+
 int printError(const std::string& message, ExitCode code) {
   std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
   return static_cast<int>(code);
 }
 
 }  // namespace
+
+std::vector<std::string> commandLine(std::string_view argv0, std::vector<std::string> args) {
+  std::string_view base = argv0.substr(argv0.rfind('/') + 1);  // npos + 1 == 0
+  bool as_node_cache = base == "node-cache";
+  if (!args.empty() && (args[0] == "-version" || args[0] == "--version")) {
+    args[0] = "--version";  // CoreDNS's -version (node-cache passes it through)
+  } else if (args.empty()
+                 ? as_node_cache
+                 : args[0].starts_with('-') && (as_node_cache || !isGlobalOption(args[0]))) {
+    args.insert(args.begin(), "run");  // node-cache's command line: `run` with these flags
+  }
+  return runSubcommandArgs(std::move(args));
+}
 
 int runMain(int argc, char** argv) {
   try {
@@ -63,9 +84,12 @@ int runMain(int argc, char** argv) {
     }
 
     try {
-      // `run` takes node-cache's Go-style single-dash flags: rewritten for CLI11 (run/flags.h).
-      std::vector<std::string> args(argv + 1, argv + argc);
-      args = runSubcommandArgs(std::move(args));
+      // node-cache's bare command line becomes `run`'s, whose Go-style single-dash flags are
+      // rewritten for CLI11 (run/flags.h).
+      std::vector<std::string> args;
+      if (argc > 0) {
+        args = commandLine(argv[0], std::vector<std::string>(argv + 1, argv + argc));
+      }
       std::vector<std::string> reversed(args.rbegin(), args.rend());
       app.parse(reversed);
     } catch (const CLI::CallForHelp& e) {

@@ -123,14 +123,19 @@ void addLimitFlags(CLI::App* cmd, RunFlags& f) {
 
 }  // namespace
 
-Command addRunCommand(CLI::App& app) {
-  auto flags = std::make_shared<RunFlags>();
+CLI::App* addRunSubcommand(CLI::App& app, RunFlags& flags) {
   CLI::App* cmd = app.add_subcommand(
       "run",
       "Run the node-local DNS cache daemon (drop-in for node-cache: takes its flags, single or "
-      "double dash)");
-  addServingFlags(cmd, *flags);
-  addLimitFlags(cmd, *flags);
+      "double dash; also what node-cache's bare command line means)");
+  addServingFlags(cmd, flags);
+  addLimitFlags(cmd, flags);
+  return cmd;
+}
+
+Command addRunCommand(CLI::App& app) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = addRunSubcommand(app, *flags);
 
   return Command{cmd, [flags]() -> Result<int> {
                    auto config = toRunConfig(*flags);

@@ -28,4 +28,8 @@ Command addRevertKubeletCommand(CLI::App& app);
 Command addStatusCommand(CLI::App& app);
 Command addRunCommand(CLI::App& app);
 
+struct RunFlags;
+/// The `run` subcommand with every flag bound to `flags` (addRunCommand() without the action).
+CLI::App* addRunSubcommand(CLI::App& app, RunFlags& flags);
+
 }  // namespace nld::cli

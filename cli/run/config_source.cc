@@ -130,6 +130,11 @@ Result<std::string> Daemon::renderText() {
   return out;
 }
 
+bool hasReloadPlugin(const resolver::config::Config& config) {
+  return std::any_of(config.blocks.begin(), config.blocks.end(),
+                     [](const resolver::config::ServerBlock& b) { return b.reload; });
+}
+
 Result<resolver::config::Config> Daemon::parseQuiet(const std::string& text) const {
   resolver::config::ParseOptions opts;
   opts.default_port = cfg_.dns_port;

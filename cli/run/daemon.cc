@@ -100,6 +100,7 @@ Result<void> Daemon::startUp() {
             caps->bounding_dropped ? ", also from the bounding set" : "");
   }
   std::vector<SocketAddress> http_addresses = httpAddresses(*config);
+  bool reload_plugin = hasReloadPlugin(*config);
   auto server = resolver::Server::create(std::move(*config), cfg_.server);
   if (!server) {
     return fail(std::move(server.error()).withContext("start DNS server"));
@@ -107,6 +108,7 @@ Result<void> Daemon::startUp() {
   server_ = std::move(*server);
   server_->start();
   text_ = std::move(*text);
+  metrics_.setCorefile(text_, reload_plugin);
   std::string bound = join(server_->boundUdp(), " ");
   if (cfg_.server.workers == 0) {
     auto dw = resolver::defaultWorkers();

@@ -41,6 +41,8 @@ int wedgeSignal();
 bool isFile(const std::string& path);
 std::string dirOf(const std::string& path);
 std::string baseName(const std::string& path);
+/// True if a server block has the `reload` plugin (coredns_reload_version_info is set then).
+bool hasReloadPlugin(const resolver::config::Config& config);
 
 enum class Source : uint8_t { kBase, kConfAsIs, kBuiltin };
 

@@ -66,10 +66,13 @@ bool Daemon::probeHealthy() {
 
 HttpResponse Daemon::handleHttp(const std::string& path) {
   if (path == "/health") {
-    return healthy() ? HttpResponse{200, "text/plain; charset=utf-8", "OK"}
-                     : HttpResponse{503, "text/plain; charset=utf-8",
-                                    "DNS serving loop not "
-                                    "answering\n"};
+    auto start = Clock::now();
+    bool ok = healthy();
+    metrics_.observeHealth(Clock::now() - start, ok);
+    return ok ? HttpResponse{200, "text/plain; charset=utf-8", "OK"}
+              : HttpResponse{503, "text/plain; charset=utf-8",
+                             "DNS serving loop not "
+                             "answering\n"};
   }
   if (path == "/ready") {
     if (!healthy()) {

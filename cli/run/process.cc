@@ -1,6 +1,7 @@
 #include "cli/run/process.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -151,7 +152,12 @@ std::string renderProcessMetrics() {
     }
     ::closedir(dir);
   }
-  char buf[1024];
+  // Prometheus' process collector reads the soft limit (/proc/self/limits "Max open files").
+  struct rlimit nofile {};
+  double max_fds = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+                       ? static_cast<double>(nofile.rlim_cur)
+                       : 0;
+  char buf[1536];
   std::snprintf(
       buf, sizeof(buf),
       "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
@@ -163,6 +169,12 @@ std::string renderProcessMetrics() {
       "# HELP process_open_fds Number of open file descriptors.\n"
       "# TYPE process_open_fds gauge\n"
       "process_open_fds %zu\n"
+      "# HELP process_max_fds Maximum number of open file descriptors.\n"
+      "# TYPE process_max_fds gauge\n"
+      "process_max_fds %.0f\n"
+      "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+      "# TYPE process_virtual_memory_bytes gauge\n"
+      "process_virtual_memory_bytes %.0f\n"
       "# HELP process_threads Number of OS threads in the process.\n"
       "# TYPE process_threads gauge\n"
       "process_threads %.0f\n"
@@ -170,7 +182,8 @@ std::string renderProcessMetrics() {
       "seconds.\n"
       "# TYPE process_start_time_seconds gauge\n"
       "process_start_time_seconds %.2f\n",
-      cpu, rss, fds > 0 ? fds - 1 : 0, threads, boot_time + start_ticks / ticks);
+      cpu, rss, fds > 0 ? fds - 1 : 0, max_fds, static_cast<double>(stat->vsize), threads,
+      boot_time + start_ticks / ticks);
   return buf;
 }
 

@@ -34,8 +34,8 @@ std::vector<uint64_t> ownSocketInodes();
 /// bound beside us with SO_REUSEPORT (or a squatter; either way tearing down would hurt it).
 bool anotherInstanceServes(const std::vector<SocketAddress>& addresses);
 
-/// Prometheus process_* metrics (CPU seconds, resident memory, open fds, start time, threads) in
-/// text exposition format; "" if /proc is unreadable.
+/// Prometheus process_* metrics (CPU seconds, resident and virtual memory, open fds and their
+/// limit, start time, threads) in text exposition format; "" if /proc is unreadable.
 std::string renderProcessMetrics();
 
 }  // namespace nld::cli

@@ -102,6 +102,7 @@ void Daemon::reload(const char* why) {
     return;
   }
   std::vector<SocketAddress> http_addresses = httpAddresses(*config);
+  bool reload_plugin = hasReloadPlugin(*config);
   {
     std::lock_guard lock(server_mutex_);
     auto r = server_->reload(std::move(*config));
@@ -119,6 +120,7 @@ void Daemon::reload(const char* why) {
     }
   }
   text_ = std::move(*text);
+  metrics_.setCorefile(text_, reload_plugin);
   metrics_.countReload();
   if (auto r = http_->setListeners(http_addresses); !r) {
     NLD_LOG(kMetrics, err, "{}, ignoring", r.error().message());

@@ -310,8 +310,13 @@ Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> 
   ex->use_tcp = cfg.force_tcp || (client_tcp && !cfg.prefer_udp);
   bool down[16];
   size_t n = std::min<size_t>(group->upstreams.size(), 16);
+  bool all_down = n > 0;
   for (size_t i = 0; i < n; ++i) {
     down[i] = group->upstreams[i]->down(cfg.max_fails);
+    all_down = all_down && down[i];
+  }
+  if (all_down) {
+    registry_.healthcheckBroken()[worker_].inc();  // CoreDNS: healthcheck completely broken
   }
   uint32_t rr = cfg.policy == config::Policy::kRoundRobin
                     ? group->round_robin.fetch_add(1, std::memory_order_relaxed)
@@ -362,6 +367,9 @@ void Forwarder::attempt(Exchange& ex) noexcept {
     }
     ex.id = randomId();
     dns::writeU16(ex.query.data(), ex.id);
+    if (up->stats != nullptr) {
+      up->stats[worker_].conn_cache_misses[0].inc();  // a fresh socket per UDP attempt
+    }
     auto fd = transport_.connectUdp(up->address);
     if (!fd || ::send(fd->get(), ex.query.data(), ex.query.size(), MSG_NOSIGNAL) < 0) {
       ex.failed(Failure::Kind::kSend, errno, false);
@@ -499,11 +507,17 @@ Forwarder::TcpUpstream* Forwarder::tcpFor(const std::shared_ptr<UpstreamState>& 
                                           std::chrono::seconds expire) noexcept {
   auto it = tcp_.find(up.get());
   if (it != tcp_.end() && !it->second->dead()) {
+    if (up->stats != nullptr) {
+      up->stats[worker_].conn_cache_hits[1].inc();
+    }
     return it->second.get();
   }
   auto& bo = backoff_[up.get()];
   if (loop_.now() < bo.retry_after) {
     return nullptr;  // reconnect backoff: fail over to the next upstream now
+  }
+  if (up->stats != nullptr) {
+    up->stats[worker_].conn_cache_misses[1].inc();  // dialing a new connection
   }
   auto conn = std::make_unique<TcpUpstream>(*this, up, expire);
   if (!conn->open()) {

@@ -152,6 +152,7 @@ Registry::Registry(unsigned workers)
     : workers_(workers == 0 ? 1 : workers),
       rejects_(new Counter[workers_]),
       in_flight_rejects_(new Counter[workers_]),
+      healthcheck_broken_(new Counter[workers_]),
       tcp_(new TcpStats[workers_]) {}
 
 const char* tcpCloseLabel(size_t index) noexcept {
@@ -310,6 +311,11 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
     }
   }
 
+  // CoreDNS counts recovered panics of a plugin; we have no panics to recover (no exceptions on
+  // the data plane, bounds-checked parsing): constant 0.
+  out.family("coredns_panics_total", "counter", "A metrics that counts the number of panics.");
+  out.sample("coredns_panics_total", "", 0);
+
   out.family("coredns_plugin_enabled", "gauge",
              "A metric that indicates whether a plugin is enabled on per server and zone basis.");
   for (const auto& p : plugins) {
@@ -376,6 +382,13 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
                  sum([&](unsigned i) { return (s[i].*(p.field)).get(); }));
     }
   }
+  // CoreDNS's cache drops an answer whose question does not match the query. Ours never sees
+  // one: the forwarder refuses such an answer (and fails over) before the cache: constant 0.
+  out.family("coredns_cache_drops_total", "counter",
+             "The number responses that are not cached, because the reply is malformed.");
+  for (const auto& kv : caches_) {
+    out.sample("coredns_cache_drops_total", cacheLabels(kv.first.first, kv.first.second), 0);
+  }
 
   out.family("coredns_proxy_request_duration_seconds", "histogram",
              "Histogram of the time each request took.");
@@ -406,6 +419,28 @@ std::string Registry::render(const std::vector<CacheGauge>& caches, const std::s
                "proxy_name=\"forward\"," + lbl("to", to) + ",rcode=\"\"",
                sum([&](unsigned i) { return s[i].healthcheck_failures.get(); }));
   }
+  for (int hit = 1; hit >= 0; --hit) {
+    const char* name =
+        hit ? "coredns_proxy_conn_cache_hits_total" : "coredns_proxy_conn_cache_misses_total";
+    out.family(name, "counter",
+               hit ? "Counter of connection cache hits per upstream and protocol."
+                   : "Counter of connection cache misses per upstream and protocol.");
+    for (const auto& kv : upstreams_) {
+      const auto* s = kv.second.get();
+      for (size_t p = 0; p < 2; ++p) {
+        out.sample(name,
+                   "proxy_name=\"forward\"," + lbl("to", kv.first) + ",proto=\"" +
+                       (p == 0 ? "udp" : "tcp") + "\"",
+                   sum([&](unsigned i) {
+                     return (hit ? s[i].conn_cache_hits[p] : s[i].conn_cache_misses[p]).get();
+                   }));
+      }
+    }
+  }
+  out.family("coredns_forward_healthcheck_broken_total", "counter",
+             "Counter of the number of complete failures of the healthchecks.");
+  out.sample("coredns_forward_healthcheck_broken_total", "",
+             sum([&](unsigned i) { return healthcheck_broken_[i].get(); }));
   out.family("coredns_forward_max_concurrent_rejects_total", "counter",
              "Counter of the number of queries rejected because the concurrent queries were at "
              "maximum.");

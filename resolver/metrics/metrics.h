@@ -2,7 +2,9 @@
 // CoreDNS's names, label formats and buckets (node-cache-spec.md §9; CoreDNS plugin/metrics/vars):
 // requests, responses, durations, request/response sizes, DO requests per (server, zone) —
 // zone="dropped" for queries no block takes — cache and upstream families, and
-// coredns_plugin_enabled from the current config.
+// coredns_plugin_enabled from the current config. coredns_panics_total and
+// coredns_cache_drops_total are constant 0 (no panics: no exceptions on the data plane; an answer
+// whose question does not match is refused by the forwarder before it reaches the cache).
 //
 // Threading: every counter array has one slot per worker; only that worker writes its slot
 // (relaxed load+store: no locked instruction on the packet path); render() reads all slots with
@@ -102,6 +104,11 @@ struct alignas(64) CacheStats {
 struct alignas(64) UpstreamStats {
   Histogram duration[kRcodeCount];
   Counter healthcheck_failures;
+  /// coredns_proxy_conn_cache_{hits,misses}_total{proto}, [0] udp, [1] tcp: a query sent on the
+  /// open TCP connection is a hit, one that opened it a miss; every UDP attempt is a miss (a
+  /// fresh socket per attempt, forwarder.h).
+  Counter conn_cache_hits[2];
+  Counter conn_cache_misses[2];
 };
 
 /// Why a TCP connection was closed by a limit (nodelocaldns_tcp_closed_total{reason}).
@@ -154,6 +161,9 @@ class Registry {
   Counter* maxConcurrentRejects() noexcept { return rejects_.get(); }
   /// Queries answered SERVFAIL at once because their worker had --max-upstream-queries in flight.
   Counter* inFlightRejects() noexcept { return in_flight_rejects_.get(); }
+  /// Forward queries that found every upstream of their block down
+  /// (coredns_forward_healthcheck_broken_total).
+  Counter* healthcheckBroken() noexcept { return healthcheck_broken_.get(); }
   TcpStats* tcp() noexcept { return tcp_.get(); }
 
   unsigned workers() const noexcept { return workers_; }
@@ -171,6 +181,7 @@ class Registry {
   std::map<std::string, std::unique_ptr<UpstreamStats[]>> upstreams_;
   std::unique_ptr<Counter[]> rejects_;
   std::unique_ptr<Counter[]> in_flight_rejects_;
+  std::unique_ptr<Counter[]> healthcheck_broken_;
   std::unique_ptr<TcpStats[]> tcp_;
 };
 

@@ -842,6 +842,138 @@ TEST_F(RunE2e, RestartAfterKill9AdoptsInterfaceAndRules) {
   EXPECT_EQ(netState(), before);
 }
 
+// node-cache's bare command line (issue 13): the manifest's args with no `run`, some in kOps'
+// -flag=value form, served end to end and torn down on SIGTERM.
+TEST_F(RunE2e, NodeCacheBareCommandLineServesAsRun) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  std::vector<std::string> args = manifestArgs();
+  ASSERT_EQ(args.front(), "run");
+  args.erase(args.begin());
+  args[0] = "-localip=" + args[1];  // kOps' form for two of them
+  args.erase(args.begin() + 1);
+  args[1] = "-conf=" + args[2];
+  args.erase(args.begin() + 2);
+  args.push_back("-setupinterface=true");
+  std::string before = baselineNetState();
+  pid_t pid = start(args, d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
+  EXPECT_EQ(dig("10.96.0.10", "svc2.default.svc.cluster.local"), "10.96.0.3");
+  EXPECT_NE(readFile(d_ + "/Corefile").value_or("").find("forward . 10.96.12.34"),
+            std::string::npos);
+  EXPECT_TRUE(waitFor([] { return countOurRules() == 24; }, milliseconds(5000)));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+  EXPECT_EQ(netState(), before);
+}
+
+// node-cache 1.26's series on the daemon's /metrics (issue 13): every TYPE line; /health requests
+// observed and failures counted; coredns_reload_version_info = SHA-512 of the served Corefile,
+// following a reload; process_max_fds and process_virtual_memory_bytes.
+TEST_F(RunE2e, NodeCacheMetricSeriesMoveWithHealthAndReload) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  pid_t pid = start(manifestArgs(), d_ + "/run.log", /*test_hooks=*/true);
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  std::string m = metrics();
+  for (const char* type :
+       {"counter coredns_forward_healthcheck_broken_total", "counter coredns_panics_total",
+        "counter coredns_cache_drops_total", "counter coredns_proxy_conn_cache_hits_total",
+        "counter coredns_proxy_conn_cache_misses_total",
+        "histogram coredns_health_request_duration_seconds",
+        "counter coredns_health_request_failures_total", "gauge coredns_reload_version_info",
+        "gauge process_max_fds", "gauge process_virtual_memory_bytes"}) {
+    std::string t(type);
+    size_t sp = t.find(' ');
+    EXPECT_NE(m.find("# TYPE " + t.substr(sp + 1) + " " + t.substr(0, sp) + "\n"),
+              std::string::npos)
+        << type;
+  }
+  EXPECT_EQ(metricValue(m, "coredns_panics_total"), 0);
+  EXPECT_GT(metricValue(m, "process_max_fds"), 0);
+  EXPECT_GE(metricValue(m, "process_virtual_memory_bytes"),
+            metricValue(m, "process_resident_memory_bytes"));
+
+  auto version = [](const std::string& text) {
+    const std::string key = "coredns_reload_version_info{hash=\"sha512\",value=\"";
+    size_t p = text.find(key);
+    return p == std::string::npos ? std::string() : text.substr(p + key.size(), 128);
+  };
+  auto fileSha512 = [&] {
+    return trim(test::run("sha512sum " + d_ + "/Corefile | cut -c1-128").out);
+  };
+  std::string v1 = version(m);
+  EXPECT_EQ(v1, fileSha512());
+
+  double count = metricValue(m, "coredns_health_request_duration_seconds_count");
+  EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
+  EXPECT_EQ(httpStatus("http://169.254.20.10:8080/health"), "200");
+  m = metrics();
+  EXPECT_EQ(metricValue(m, "coredns_health_request_duration_seconds_count"), count + 2);
+  EXPECT_EQ(metricValue(m, "coredns_health_request_failures_total"), 0);
+
+  // A changed Corefile (a comment is enough): reloaded, and the label follows.
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base + "# changed\n"));
+  EXPECT_TRUE(waitFor([&] { return version(metrics()) != v1; }, milliseconds(5000)));
+  EXPECT_EQ(version(metrics()), fileSha512());
+
+  ::kill(pid, SIGRTMIN + 1);  // NLD_TEST_HOOKS: stop the DNS workers: /health fails
+  EXPECT_TRUE(waitFor([] { return httpStatus("http://169.254.20.10:8080/health") == "503"; },
+                      milliseconds(5000)));
+  EXPECT_GE(metricValue(metrics(), "coredns_health_request_failures_total"), 1);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
+}
+
+// The same through a `node-cache` symlink (the image's /node-cache) and bare: bad flags are one
+// line and exit 2, -h is run's help; `cmake --install` puts the link beside the binary.
+TEST(RunFlags, NodeCacheCommandLineBareAndThroughSymlink) {
+  std::string exe = test::binaryPath("nodelocaldns");
+  test::TempDir dir;
+  std::string link = dir.file("node-cache");
+  ASSERT_EQ(::symlink(exe.c_str(), link.c_str()), 0);
+  for (const std::string& bin : {exe, link}) {
+    auto r = test::run(bin + " -localip 169.254.20.10, -conf /etc/Corefile 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(r.out,
+              "nodelocaldns: error: invalid localip specified - \"\" (-localip "
+              "169.254.20.10,)\n");
+    r = test::run(bin + " -localip=169.254.20.10 -nosuchflag 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_NE(r.out.find("-nosuchflag"), std::string::npos) << r.out;
+    r = test::run(bin + " -localip 169.254.20.10 -setupiptables=maybe 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bin;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    r = test::run(bin + " -version");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out.rfind("nodelocaldns ", 0), 0u) << r.out;
+  }
+  auto help = test::run(link + " -h");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: nodelocaldns run"), std::string::npos) << help.out;
+  help = test::run(exe + " -h");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("SUBCOMMAND"), std::string::npos) << help.out;
+
+  auto install = test::run("DESTDIR=" + dir.path() + "/root cmake --install " +
+                           test::binaryPath("") + " --prefix /usr 2>&1");
+  ASSERT_EQ(install.exit_code, 0) << install.out;
+  char target[64] = {};
+  ASSERT_GT(
+      ::readlink((dir.path() + "/root/usr/sbin/node-cache").c_str(), target, sizeof(target) - 1),
+      0);
+  EXPECT_STREQ(target, "nodelocaldns");
+}
+
 TEST(RunFlags, GoStyleFlagErrorsAreOneLineExitTwo) {
   std::string exe = test::binaryPath("nodelocaldns");
   auto r = test::run(exe + " --log-level warn run -localip 169.254.20.10, -conf /nonexistent 2>&1");

@@ -300,5 +300,61 @@ TEST(ServerFeatures, LogWritesCommonLogLinesWithClassFilter) {
   EXPECT_THAT(log.matching("11\\.0\\.96\\.10\\.in-addr"), ::testing::IsEmpty());
 }
 
+/// The value of `sample` ("name{labels}") in `text`, or -1 when absent.
+double sampleValue(const std::string& text, const std::string& sample) {
+  auto pos = text.find("\n" + sample + " ");
+  return pos == std::string::npos ? -1 : std::stod(text.substr(pos + sample.size() + 2));
+}
+
+// node-cache 1.26's series (issue 13): the upstream connection cache (a query on the open TCP
+// connection is a hit, one that dials a miss; UDP dials every attempt), all upstreams of a block
+// down, and the constant ones (panics, cache drops), each with CoreDNS's TYPE line.
+TEST(ServerFeatures, ConnCacheHealthcheckBrokenPanicsAndCacheDropsAsCoreDns) {
+  NLD_ENTER_NETNS();
+  TempDir dir;
+  Nsd nsd(dir);
+  ASSERT_TRUE(nsd.ok()) << nsd.error();
+  auto server = startServer(defaultCorefile(), 1);
+  ASSERT_NE(server, nullptr);
+  const std::string to = "proxy_name=\"forward\",to=\"127.0.0.2:5300\",proto=";
+  std::string m = server->renderMetrics();
+  for (const char* type :
+       {"# TYPE coredns_proxy_conn_cache_hits_total counter",
+        "# TYPE coredns_proxy_conn_cache_misses_total counter",
+        "# TYPE coredns_forward_healthcheck_broken_total counter",
+        "# TYPE coredns_panics_total counter", "# TYPE coredns_cache_drops_total counter"}) {
+    EXPECT_THAT(m, HasSubstr(type));
+  }
+  EXPECT_EQ(sampleValue(m, "coredns_proxy_conn_cache_hits_total{" + to + "\"tcp\"}"), 0);
+  EXPECT_EQ(sampleValue(m, "coredns_forward_healthcheck_broken_total"), 0);
+
+  // cluster.local forces TCP: one worker, one connection, five queries = 1 miss + 4 hits.
+  for (int i = 2; i <= 6; ++i) {
+    ASSERT_EQ(status(dig("svc" + std::to_string(i) + ".default.svc.cluster.local A")), "NOERROR");
+  }
+  // `.` forwards over UDP: a new socket per attempt, a miss each.
+  dig("www.example.org A");
+  m = server->renderMetrics();
+  EXPECT_EQ(sampleValue(m, "coredns_proxy_conn_cache_misses_total{" + to + "\"tcp\"}"), 1) << m;
+  EXPECT_EQ(sampleValue(m, "coredns_proxy_conn_cache_hits_total{" + to + "\"tcp\"}"), 4) << m;
+  EXPECT_EQ(sampleValue(m, "coredns_proxy_conn_cache_misses_total{" + to + "\"udp\"}"), 1) << m;
+  EXPECT_EQ(sampleValue(m, "coredns_proxy_conn_cache_hits_total{" + to + "\"udp\"}"), 0) << m;
+
+  // The only upstream dies: after max_fails (2) failures it is down, and every further query of
+  // the block finds all its upstreams down.
+  nsd.stop();
+  double broken = 0;
+  for (int i = 10; i < 30 && broken <= 0; ++i) {
+    dig("svc" + std::to_string(i) + ".default.svc.cluster.local A");
+    broken = sampleValue(server->renderMetrics(), "coredns_forward_healthcheck_broken_total");
+  }
+  EXPECT_GT(broken, 0);
+
+  m = server->renderMetrics();
+  EXPECT_THAT(m, HasSubstr("\ncoredns_panics_total 0\n"));
+  EXPECT_THAT(m, HasSubstr("\ncoredns_cache_drops_total{server=\"dns://127.0.0.1:53\","
+                           "zones=\"cluster.local.\",view=\"\"} 0\n"));
+}
+
 }  // namespace
 }  // namespace nld::test
