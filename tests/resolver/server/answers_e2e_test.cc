@@ -18,6 +18,7 @@
 
 #include "resolver/dns/message.h"
 #include "resolver/dns/rr_walk.h"
+#include "resolver/forward/transport.h"
 #include "tests/resolver/server/e2e_support.h"
 
 namespace nld::test {
@@ -285,6 +286,81 @@ TEST(ServerAnswers, LargeRrsetOverUdpKeepsWholeRecordsAndSetsTc) {
   EXPECT_THAT(r.out, HasSubstr("ANSWER: 28,"));  // 11 bytes of OPT: one record less
   auto full = dig("+tcp headless.example.org A");
   EXPECT_THAT(full.out, HasSubstr("ANSWER: 30,"));
+}
+
+// Issue 12: an upstream whose socket fails at once. The forwarder reports that failure after
+// the round, never inside the start() called from the query's handleQuery() (which for a TCP
+// client builds into the worker's scratch buffer, the one the SERVFAIL is now built in too).
+class FailingTransport final : public forward::UpstreamTransport {
+ public:
+  std::optional<Fd> connectUdp(const SocketAddress&) noexcept override {
+    ++connects;
+    errno = ENETUNREACH;
+    return std::nullopt;
+  }
+  std::optional<Fd> connectTcp(const SocketAddress&) noexcept override {
+    ++connects;
+    errno = ENETUNREACH;
+    return std::nullopt;
+  }
+  std::atomic<int> connects = 0;
+};
+
+bool isServfailFor(const Bytes& answer, const Bytes& query) {
+  return answer.size() >= query.size() && answer[0] == query[0] && answer[1] == query[1] &&
+         (answer[2] & 0x80) != 0 && (answer[3] & 0x0f) == 2 && answer[4] == 0 && answer[5] == 1 &&
+         std::equal(query.begin() + 12, query.end(), answer.begin() + 12);
+}
+
+TEST(ServerAnswers, AnUpstreamFailingAtOnceGetsEachClientItsOwnServfail) {
+  NLD_ENTER_NETNS();
+  FailingTransport transport;
+  resolver::ServerOptions opts;
+  opts.transport = &transport;
+  auto server = startServer(kCorefile, 1, opts);
+  ASSERT_NE(server, nullptr);
+  // UDP.
+  const Bytes udp_query = wireQuery(0x4242, "www.example.org", 1);
+  auto udp = exchangeConcurrently({udp_query});
+  ASSERT_EQ(udp.size(), 1u);
+  EXPECT_TRUE(isServfailFor(udp[0], udp_query));
+  // TCP, two forwarded queries pipelined in one segment: each answer is its own query's.
+  const Bytes q1 = wireQuery(0x1111, "one.example.org", 1);
+  const Bytes q2 = wireQuery(0x2222, "two.example.org", 28);
+  Bytes both;
+  for (const Bytes* q : {&q1, &q2}) {
+    put16(both, static_cast<uint16_t>(q->size()));
+    both.insert(both.end(), q->begin(), q->end());
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  ASSERT_EQ(::send(fd, both.data(), both.size(), MSG_NOSIGNAL), static_cast<ssize_t>(both.size()));
+  Bytes in;
+  std::vector<Bytes> answers;
+  while (answers.size() < 2) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_GT(::poll(&p, 1, 5000), 0) << "no answer over TCP";
+    uint8_t buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    in.insert(in.end(), buf, buf + n);
+    while (in.size() >= 2 && in.size() >= 2u + ((in[0] << 8) | in[1])) {
+      size_t len = (in[0] << 8) | in[1];
+      answers.emplace_back(in.begin() + 2, in.begin() + 2 + static_cast<ptrdiff_t>(len));
+      in.erase(in.begin(), in.begin() + 2 + static_cast<ptrdiff_t>(len));
+    }
+  }
+  ::close(fd);
+  const Bytes& a1 = answers[0][0] == q1[0] ? answers[0] : answers[1];
+  const Bytes& a2 = answers[0][0] == q1[0] ? answers[1] : answers[0];
+  EXPECT_TRUE(isServfailFor(a1, q1));
+  EXPECT_TRUE(isServfailFor(a2, q2));
+  // UDP once, TCP once: the second TCP query fails on the reconnect backoff, without a connect.
+  EXPECT_EQ(transport.connects.load(), 2);
 }
 
 }  // namespace
