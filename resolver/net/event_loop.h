@@ -83,7 +83,8 @@ class EventLoop {
     if constexpr (std::is_base_of_v<IoHandler, T>) {
       forgetEvents(static_cast<IoHandler*>(object.get()));
     }
-    deferred_.push_back(Deferred{object.get(), +[](void* p) noexcept { delete static_cast<T*>(p); }});
+    deferred_.push_back(
+        Deferred{object.get(), +[](void* p) noexcept { delete static_cast<T*>(p); }});
     (void)object.release();
   }
   /// Destroys what deferDelete() holds now. Never from inside a round (that is what deferring

@@ -511,8 +511,8 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   loop_->addTick(
       sweepPeriod(tcp_limits_), [this] { sweep(); },
       [this] {
-        return !clients_.empty() || !consolidating_.empty() ||
-               error_limiter_.pending() || tcp_listeners_paused_;
+        return !clients_.empty() || !consolidating_.empty() || error_limiter_.pending() ||
+               tcp_listeners_paused_;
       });
 }
 

@@ -60,8 +60,8 @@ class Completion : public ::testing::TestWithParam<bool> {  // param: force_tcp
       group_->config.to.push_back(*addr);
       group_->upstreams.push_back(std::make_shared<UpstreamState>(*addr));
     }
-    query_len_ = dns::buildQuery(0x1234, dns::flag::kRd, ".", dns::qtype::kNs, dns::qclass::kIn,
-                                 query_);
+    query_len_ =
+        dns::buildQuery(0x1234, dns::flag::kRd, ".", dns::qtype::kNs, dns::qclass::kIn, query_);
     ASSERT_GT(query_len_, 0u);
   }
   void TearDown() override {
@@ -71,8 +71,8 @@ class Completion : public ::testing::TestWithParam<bool> {  // param: force_tcp
 
   Forwarder::Start start(uint64_t token) {
     in_start_ = true;
-    auto started = forwarder_->start(token, group_,
-                                     std::span<const uint8_t>(query_, query_len_), false);
+    auto started =
+        forwarder_->start(token, group_, std::span<const uint8_t>(query_, query_len_), false);
     in_start_ = false;
     return started;
   }

@@ -542,7 +542,7 @@ TEST(EventLoopDefer, DestroyingTheLoopDestroysWhatIsDeferred) {
     auto l = EventLoop::create();
     ASSERT_TRUE(l) << l.error().message();
     EventLoop& loop = **l;
-    loop.deferDelete(std::make_unique<Counted>(destroyed));  // outside any round
+    loop.deferDelete(std::make_unique<Counted>(destroyed));           // outside any round
     auto h = std::make_unique<PipeHandler>(loop, handler_destroyed);  // removes its fd then
     ASSERT_TRUE(h->armReadable());
     loop.deferDelete(std::move(h));
