@@ -10,11 +10,13 @@
 // thread).
 //
 // Threading: everything except post() must be called on the loop's own thread.
-// Handlers are borrowed, and there is one rule for ending one: remove() its fd, then hand it to
-// deferDelete() — never `delete` a handler while the loop runs. A round is one runOnce(): the
-// events of one epoll_wait() batch, then posted tasks, then due ticks; what is deferred anywhere
-// in a round (an onIo(), a task, a tick) is destroyed at the end of that round, and an event of
-// the same batch for a deferred handler is not dispatched.
+// Handlers are borrowed, and there is one rule for ending one: remove() its fd, and destroy it
+// only where no event of the current epoll_wait() batch can still reach it — which
+// deferDelete() guarantees from anywhere. A round is one runOnce(): the batch's events, then
+// posted tasks, then due ticks; what is deferred anywhere in a round is destroyed at the end of
+// that round, and an event of the same batch for a deferred handler is not dispatched. (Code
+// outside the dispatch — a posted task, a tick, the owner between rounds — may also destroy a
+// removed handler at once when its fd must be closed now, e.g. stopAccepting()'s listeners.)
 #pragma once
 
 #include <sys/epoll.h>

@@ -600,6 +600,7 @@ void Worker::postStopAccepting(std::function<void()> done) {
       if (l) {
         loop_->remove(l->fd());
         onAccept(*l, 1024);  // take over connections already in the accept queue
+        // Destroyed here, not deferDelete()d: closed before done() (a task runs after the batch).
         l.reset();
       }
     }
