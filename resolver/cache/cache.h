@@ -56,6 +56,8 @@
 
 namespace nld::resolver::cache {
 
+// Only the type of time points: the cache never reads a clock, every call takes `now` (the
+// worker's loop time, a ManualClock's in tests).
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 

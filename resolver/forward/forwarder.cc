@@ -45,19 +45,17 @@ struct Forwarder::Exchange {
 
 class Forwarder::UdpAttempt final : public net::IoHandler {
  public:
-  UdpAttempt(Forwarder& f, uint64_t token, Fd fd) : f_(f), token_(token), fd_(std::move(fd)) {}
-  ~UdpAttempt() { f_.loop_.remove(fd_.get()); }
-  bool arm() noexcept { return f_.loop_.add(fd_.get(), EPOLLIN, this); }
-  void onIo(uint32_t) noexcept override {
-    if (!done_) {
-      f_.onUdpReadable(token_);
-    }
-  }
+  UdpAttempt(Forwarder& f, uint64_t token, Fd fd)
+      : f_(f), loop_(f.loop_), token_(token), fd_(std::move(fd)) {}
+  // Only the loop: a deferred attempt may outlive the forwarder (destroyed with the loop).
+  ~UdpAttempt() { loop_.remove(fd_.get()); }
+  bool arm() noexcept { return loop_.add(fd_.get(), EPOLLIN, this); }
+  void onIo(uint32_t) noexcept override { f_.onUdpReadable(token_); }
   int fd() const noexcept { return fd_.get(); }
-  bool done_ = false;
 
  private:
   Forwarder& f_;
+  net::EventLoop& loop_;
   uint64_t token_;
   Fd fd_;
 };
@@ -70,10 +68,12 @@ class Forwarder::UdpAttempt final : public net::IoHandler {
 class Forwarder::TcpUpstream final : public net::IoHandler {
  public:
   TcpUpstream(Forwarder& f, std::shared_ptr<UpstreamState> up, std::chrono::seconds expire)
-      : f_(f), up_(std::move(up)), expire_(expire) {}
+      : f_(f), loop_(f.loop_), up_(std::move(up)), expire_(expire) {}
+  // Only the loop (and the TCP budget, which outlives the loop's deferred objects): a deferred
+  // connection may outlive the forwarder.
   ~TcpUpstream() {
     if (conn_ && conn_->fd() >= 0) {
-      f_.loop_.remove(conn_->fd());
+      loop_.remove(conn_->fd());
     }
   }
 
@@ -226,6 +226,7 @@ class Forwarder::TcpUpstream final : public net::IoHandler {
   }
 
   Forwarder& f_;
+  net::EventLoop& loop_;
   std::shared_ptr<UpstreamState> up_;
   std::chrono::seconds expire_;
   std::optional<net::FramedConn> conn_;  ///< set by open()
@@ -243,13 +244,17 @@ Forwarder::Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& regis
       done_(std::move(done)),
       registry_(registry),
       worker_(worker),
-      health_prober_(health_prober) {}
+      health_prober_(health_prober) {
+  // Completions queued inside start(): delivered after the round that queued them (period 0,
+  // active only while some are queued, so an idle loop does not wake for it).
+  loop_.addTick(
+      std::chrono::milliseconds(0), [this] { deliverQueued(); },
+      [this] { return !queued_.empty(); });
+}
 
 Forwarder::~Forwarder() {
   exchanges_.clear();
   tcp_.clear();
-  tcp_graveyard_.clear();
-  udp_graveyard_.clear();
 }
 
 int64_t Forwarder::nowNs() const noexcept {
@@ -327,7 +332,13 @@ Forwarder::Start Forwarder::start(uint64_t token, std::shared_ptr<ForwardGroup> 
   ex->group = std::move(group);
   Exchange& ref = *ex;
   exchanges_.emplace(token, std::move(ex));
+  // Every attempt may fail at once (no socket, send() refused, TCP backing off), and a failing
+  // TCP send fails the other exchanges on that connection: complete() queues what finishes in
+  // here instead of calling done() inside its caller's start().
+  const bool outer = !in_start_;
+  in_start_ = true;
   attempt(ref);
+  in_start_ = !outer;
   return Start::kStarted;
 }
 
@@ -390,8 +401,7 @@ void Forwarder::attempt(Exchange& ex) noexcept {
 
 void Forwarder::releaseTransport(Exchange& ex) noexcept {
   if (ex.udp) {
-    ex.udp->done_ = true;
-    udp_graveyard_.push_back(std::move(ex.udp));
+    loop_.deferDelete(std::move(ex.udp));  // may be the handler being dispatched
   }
   if (ex.tcp != nullptr) {
     if (!ex.tcp->dead()) {
@@ -497,10 +507,25 @@ void Forwarder::complete(uint64_t token, std::span<const uint8_t> answer) noexce
   exchanges_.erase(it);
   releaseTransport(*ex);
   ex->group->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  if (!ex->probe) {
-    last_failure_ = answer.empty() ? ex->failure : Failure{};
-    done_(token, answer);
+  if (ex->probe) {
+    return;
   }
+  if (in_start_ && answer.empty()) {  // start() reads nothing: only failures end inside it
+    queued_.push_back(Queued{token, ex->failure});
+    return;
+  }
+  last_failure_ = answer.empty() ? ex->failure : Failure{};
+  done_(token, answer);
+}
+
+void Forwarder::deliverQueued() noexcept {
+  // done() may start exchanges that fail at once and queue again: those wait for the next round.
+  delivering_.swap(queued_);
+  for (const Queued& q : delivering_) {
+    last_failure_ = q.failure;
+    done_(q.token, {});
+  }
+  delivering_.clear();
 }
 
 Forwarder::TcpUpstream* Forwarder::tcpFor(const std::shared_ptr<UpstreamState>& up,
@@ -541,7 +566,7 @@ void Forwarder::connectSucceeded(const UpstreamState* up) noexcept { backoff_.er
 void Forwarder::retireTcp(TcpUpstream* conn) noexcept {
   for (auto it = tcp_.begin(); it != tcp_.end(); ++it) {
     if (it->second.get() == conn) {
-      tcp_graveyard_.push_back(std::move(it->second));
+      loop_.deferDelete(std::move(it->second));  // fail() goes on with `conn`
       tcp_.erase(it);
       return;
     }
@@ -566,9 +591,6 @@ void Forwarder::setGroups(std::vector<std::shared_ptr<ForwardGroup>> groups) {
 }
 
 void Forwarder::tick() noexcept {
-  // Handlers retired during the last dispatch round are no longer referenced by epoll events.
-  udp_graveyard_.clear();
-  tcp_graveyard_.clear();
   MonoTime now = loop_.now();
   std::vector<uint64_t> expired;
   for (const auto& [token, ex] : exchanges_) {
@@ -610,7 +632,7 @@ void Forwarder::expireIdle() noexcept {
 }
 
 bool Forwarder::needsTick() const noexcept {
-  if (!exchanges_.empty() || !tcp_graveyard_.empty() || !udp_graveyard_.empty()) {
+  if (!exchanges_.empty()) {
     return true;
   }
   if (health_prober_) {
@@ -680,6 +702,7 @@ void Forwarder::probeDownUpstreams() noexcept {
 }
 
 void Forwarder::abortAll() noexcept {
+  deliverQueued();  // failed before the abort: reported with their own reason
   std::vector<uint64_t> tokens;
   for (const auto& [token, ex] : exchanges_) {
     (void)ex;
@@ -691,9 +714,17 @@ void Forwarder::abortAll() noexcept {
     }
     complete(token, {});
   }
-  for (auto& [up, conn] : tcp_) {
+  std::vector<TcpUpstream*> conns;
+  for (const auto& [up, conn] : tcp_) {
     (void)up;
-    tcp_graveyard_.push_back(std::move(conn));
+    conns.push_back(conn.get());
+  }
+  for (TcpUpstream* conn : conns) {
+    conn->fail(Failure::Kind::kAborted);  // out of epoll, closed, retired (deferDelete())
+  }
+  for (auto& [up, conn] : tcp_) {  // none left, unless one was dead but not yet retired
+    (void)up;
+    loop_.deferDelete(std::move(conn));
   }
   tcp_.clear();
 }

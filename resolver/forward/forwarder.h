@@ -2,6 +2,13 @@
 // completion per start(): the validated answer, or failure (all attempts failed or the overall
 // deadline passed).
 //
+// Completion discipline: done() is never called inside start() — not for its own exchange nor
+// for another (a TCP send failing inside start() fails every exchange on that connection).
+// What fails there is queued and delivered by a loop tick after the round, so the caller never
+// sees done() re-enter it (the worker answers into the buffer its handleQuery() is using).
+// Elsewhere (event handlers, tick(), abortAll()) done() is called directly. Sockets and TCP
+// connections go through the loop's deferDelete(), as any handler.
+//
 // Transports:
 //  - UDP: a fresh connected socket per attempt. The kernel picks a random ephemeral source port
 //    per query (connect() on an unbound socket: Linux draws it at random from
@@ -65,7 +72,8 @@ struct Failure {
 
 class Forwarder {
  public:
-  /// Time is the loop's clock (loop.now()); sockets come from `transport`.
+  /// Time is the loop's clock (loop.now()); sockets come from `transport`. Registers a tick
+  /// with `loop`: the forwarder must outlive the loop's last runOnce().
   Forwarder(net::EventLoop& loop, DoneFn done, metrics::Registry& registry, unsigned worker,
             bool health_prober, UpstreamTransport& transport = systemTransport());
   ~Forwarder();
@@ -125,6 +133,7 @@ class Forwarder {
   /// Validates and completes; returns false if the answer must be ignored (spoof/mismatch).
   bool accept(Exchange& ex, std::span<const uint8_t> answer, bool via_tcp) noexcept;
   void complete(uint64_t token, std::span<const uint8_t> answer) noexcept;
+  void deliverQueued() noexcept;
   TcpUpstream* tcpFor(const std::shared_ptr<UpstreamState>& up,
                       std::chrono::seconds expire) noexcept;
   void releaseTransport(Exchange& ex) noexcept;
@@ -146,8 +155,14 @@ class Forwarder {
   RandomPool random_;  ///< query IDs and policy seeds: getrandom(2), buffered per worker
   std::unordered_map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
   std::unordered_map<const UpstreamState*, std::unique_ptr<TcpUpstream>> tcp_;
-  std::vector<std::unique_ptr<TcpUpstream>> tcp_graveyard_;
-  std::vector<std::unique_ptr<UdpAttempt>> udp_graveyard_;
+  /// Failures inside start(), for deliverQueued() (allocation-free once grown).
+  struct Queued {
+    uint64_t token;
+    Failure failure;
+  };
+  std::vector<Queued> queued_;
+  std::vector<Queued> delivering_;
+  bool in_start_ = false;
   struct Backoff {
     std::chrono::milliseconds delay{0};
     net::MonoTime retry_after;

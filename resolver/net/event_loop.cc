@@ -56,6 +56,7 @@ EventLoop::EventLoop(Fd epoll, Fd event, Clock& clock)
     : clock_(clock), epoll_(std::move(epoll)), event_(std::move(event)), now_(clock.now()) {}
 
 EventLoop::~EventLoop() {
+  destroyDeferred();  // while epoll_ is open: their destructors may still remove() fds
   if (watcher_.joinable()) {
     {
       std::lock_guard lock(watch_mutex_);
@@ -117,6 +118,24 @@ void EventLoop::drainPosted() noexcept {
   running_.clear();
 }
 
+void EventLoop::forgetEvents(IoHandler* handler) noexcept {
+  for (int i = dispatching_ + 1; dispatching_ >= 0 && i < last_events_; ++i) {
+    if (events_[i].data.ptr == handler) {
+      events_[i].data.ptr = nullptr;
+    }
+  }
+}
+
+void EventLoop::destroyDeferred() noexcept {
+  while (!deferred_.empty()) {
+    destroying_.swap(deferred_);
+    for (const Deferred& d : destroying_) {
+      d.destroy(d.object);
+    }
+    destroying_.clear();
+  }
+}
+
 MonoTime EventLoop::nextDue() const {
   MonoTime due = MonoTime::max();
   for (const auto& t : ticks_) {
@@ -149,8 +168,12 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
   ++rounds_;
   last_events_ = std::max(n, 0);
   for (int i = 0; i < n; ++i) {
-    static_cast<IoHandler*>(events_[i].data.ptr)->onIo(events_[i].events);
+    if (auto* handler = static_cast<IoHandler*>(events_[i].data.ptr)) {  // null: deferred
+      dispatching_ = i;
+      handler->onIo(events_[i].events);
+    }
   }
+  dispatching_ = -1;
   if (posted_pending_) {
     posted_pending_ = false;
     drainPosted();
@@ -161,6 +184,7 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
       t.fn();
     }
   }
+  destroyDeferred();
 }
 
 bool EventLoop::startWatcher() noexcept {

@@ -10,9 +10,13 @@
 // thread).
 //
 // Threading: everything except post() must be called on the loop's own thread.
-// Handlers are borrowed: the owner removes a handler (remove()) before destroying it, and must
-// not destroy another handler from inside an onIo() (that handler may have an event later in the
-// same round): defer it, or do it in a posted task or a tick — both run after the round.
+// Handlers are borrowed, and there is one rule for ending one: remove() its fd, and destroy it
+// only where no event of the current epoll_wait() batch can still reach it — which
+// deferDelete() guarantees from anywhere. A round is one runOnce(): the batch's events, then
+// posted tasks, then due ticks; what is deferred anywhere in a round is destroyed at the end of
+// that round, and an event of the same batch for a deferred handler is not dispatched. (Code
+// outside the dispatch — a posted task, a tick, the owner between rounds — may also destroy a
+// removed handler at once when its fd must be closed now, e.g. stopAccepting()'s listeners.)
 #pragma once
 
 #include <sys/epoll.h>
@@ -25,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "base/fd.h"
@@ -63,6 +68,31 @@ class EventLoop {
 
   /// Runs `fn` on the loop thread at the next iteration. Thread-safe.
   void post(std::function<void()> fn);
+
+  /// Takes ownership of `object` (a handler or anything a handler may still point to) and
+  /// destroys it at the end of the current round: after the rest of this epoll_wait() batch, the
+  /// posted tasks and the ticks — so the code that deferred it may go on using it, and one clear
+  /// point serves objects deferred from a handler, a task or a tick alike (deferring only until
+  /// the batch ends would make what tasks and ticks defer wait a round, a second rule). If
+  /// `object` is an IoHandler, its events still pending in this batch are dropped. Outside
+  /// runOnce() (e.g. in runBlocking()'s read) the next round's end destroys it, ~EventLoop at the
+  /// latest. Allocation-free once the queue has grown to the largest round.
+  template <typename T>
+  void deferDelete(std::unique_ptr<T> object) {
+    if (!object) {
+      return;
+    }
+    if constexpr (std::is_base_of_v<IoHandler, T>) {
+      forgetEvents(static_cast<IoHandler*>(object.get()));
+    }
+    deferred_.push_back(
+        Deferred{object.get(), +[](void* p) noexcept { delete static_cast<T*>(p); }});
+    (void)object.release();
+  }
+  /// Destroys what deferDelete() holds now. Never from inside a round (that is what deferring
+  /// avoids); for an owner that goes away before the loop while deferred objects' destructors
+  /// still use it (e.g. a worker's TCP buffer budget).
+  void destroyDeferred() noexcept;
 
   /// Waits for events (at most until the next active tick, or `max_wait`; kForever = no limit
   /// of its own), dispatches them. Blocking without a timeout spares the kernel a timer per sleep.
@@ -123,6 +153,8 @@ class EventLoop {
  private:
   EventLoop(Fd epoll, Fd event, Clock& clock);
   void drainPosted() noexcept;
+  /// Drops the events of `handler` not yet dispatched in this batch (deferDelete()).
+  void forgetEvents(IoHandler* handler) noexcept;
   /// The earliest due time of an active tick (MonoTime::max() when none is active).
   MonoTime nextDue() const;
   static int waitMs(MonoTime due, MonoTime now) noexcept;
@@ -159,7 +191,14 @@ class EventLoop {
   static constexpr int kMaxEvents = 64;
   epoll_event events_[kMaxEvents];
   int last_events_ = 0;
+  int dispatching_ = -1;  ///< index into events_ of the event being dispatched, -1 outside
   uint64_t rounds_ = 0;
+  struct Deferred {
+    void* object;
+    void (*destroy)(void*) noexcept;
+  };
+  std::vector<Deferred> deferred_;    ///< deferDelete(): destroyed at the end of the round
+  std::vector<Deferred> destroying_;  ///< being destroyed (their destructors may defer more)
 
   // runBlocking() <-> watcher thread, under watch_mutex_ (interrupt_ is read lock-free per read).
   enum class WatchState : uint8_t { kIdle, kBlocking, kShutdown };

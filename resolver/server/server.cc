@@ -268,6 +268,8 @@ void Server::stopAccepting() {
   for (auto& w : impl_->workers) {
     w->postStopAccepting([remaining] { remaining->fetch_sub(1); });
   }
+  // Real time, not the workers' injected clock (here and in stop() and the health probe): the
+  // control thread waits for worker threads and sockets, which only real time moves.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (remaining->load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -284,7 +286,7 @@ void Server::stop(std::chrono::milliseconds drain) {
     for (auto& w : impl_->workers) {
       w->postStopAccepting();
     }
-    auto deadline = std::chrono::steady_clock::now() + drain;
+    auto deadline = std::chrono::steady_clock::now() + drain;  // real time: see stopAccepting()
     for (;;) {
       size_t pending = 0;
       for (auto& w : impl_->workers) {
@@ -338,7 +340,7 @@ bool Server::probe(std::chrono::milliseconds timeout) {
   if (qlen == 0 || ::send(fd->get(), q, qlen, 0) < 0) {
     return false;
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + timeout;  // real time: a poll() on a socket
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

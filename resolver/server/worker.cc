@@ -487,7 +487,6 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
       tcp_stats_(&registry.tcp()[index]),
       block_after_rounds_(firstBlockAfter(options.udp_wait)),
       scratch_(65535),
-      answer_buf_(65535),
       batch_(std::make_unique<Batch>()) {
   forwarder_ = std::make_unique<forward::Forwarder>(
       *loop_, [this](uint64_t token, std::span<const uint8_t> a) { onForwardDone(token, a); },
@@ -512,8 +511,8 @@ Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Re
   loop_->addTick(
       sweepPeriod(tcp_limits_), [this] { sweep(); },
       [this] {
-        return !clients_.empty() || !client_graveyard_.empty() || !consolidating_.empty() ||
-               error_limiter_.pending() || tcp_listeners_paused_;
+        return !clients_.empty() || !consolidating_.empty() || error_limiter_.pending() ||
+               tcp_listeners_paused_;
       });
 }
 
@@ -525,6 +524,9 @@ Worker::~Worker() {
     (void)id;
     c->close();
   }
+  // Connections deferred by closeClient() and the forwarder count in tcp_budget_, which goes
+  // before loop_ does.
+  loop_->destroyDeferred();
 }
 
 void Worker::install(std::shared_ptr<const Snapshot> snapshot, WorkerSockets sockets) {
@@ -598,6 +600,7 @@ void Worker::postStopAccepting(std::function<void()> done) {
       if (l) {
         loop_->remove(l->fd());
         onAccept(*l, 1024);  // take over connections already in the accept queue
+        // Destroyed here, not deferDelete()d: closed before done() (a task runs after the batch).
         l.reset();
       }
     }
@@ -628,9 +631,6 @@ void Worker::run() {
     // No timeout of our own: stop and reloads are posted (they wake the loop), and ticks bound
     // the wait only while they have work.
     loop_->runOnce(net::EventLoop::kForever);
-    // Closed connections are referenced by no event once the round is over: free them now,
-    // not at the next sweep (a flood of short connections would pile up until then).
-    client_graveyard_.clear();
   }
   forwarder_->abortAll();
   // flush() may close its connection (half-closed and now answered, or reset), which erases
@@ -1004,11 +1004,10 @@ void Worker::onForwardDone(uint64_t token, std::span<const uint8_t> answer) noex
   if (!ok) {
     failure = forwarder_->lastFailure();
   }
-  // Each waiter's answer is built in answer_buf_ (not scratch_: a TCP client's handleQuery()
-  // builds into scratch_ and may get here synchronously, e.g. a forward that fails at once).
-  // Allocated once: a fresh zero-filled 64 KiB vector per upstream answer cost more
-  // than the rest of the miss path (callgrind: ~65,000 instructions of memset per answer).
-  std::vector<uint8_t>& buf = answer_buf_;
+  // Each waiter's answer is built in scratch_: the forwarder never calls us inside start(), so
+  // no handleQuery() is using it. Allocated once: a fresh zero-filled 64 KiB vector per upstream
+  // answer cost more than the rest of the miss path (callgrind: ~65,000 instructions of memset).
+  std::vector<uint8_t>& buf = scratch_;
   for (const auto& w : p->waiters) {
     auto q = dns::parseQuery(w.query());
     if (!q) {
@@ -1283,7 +1282,8 @@ void Worker::closeClient(uint64_t id) noexcept {
   }
   it->second->close();
   (it->second->hadQuery() ? client_lru_ : client_fresh_).erase(it->second->lru());
-  client_graveyard_.push_back(std::move(it->second));
+  // Its events later in this round are dropped; the caller (often the client itself) may go on.
+  loop_->deferDelete(std::move(it->second));
   clients_.erase(it);
 }
 
@@ -1321,7 +1321,6 @@ void Worker::shedTcpMemory() noexcept {
 }
 
 void Worker::sweep() noexcept {
-  client_graveyard_.clear();
   if (tcp_listeners_paused_) {
     tcp_listeners_paused_ = false;
     for (auto& l : tcp_) {

@@ -174,7 +174,6 @@ class Worker {
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<uint64_t, std::unique_ptr<TcpClient>> clients_;
-  std::vector<std::unique_ptr<TcpClient>> client_graveyard_;
   std::list<uint64_t> client_lru_;    ///< client ids, least recently useful (complete query) first
   std::list<uint64_t> client_fresh_;  ///< client ids without a complete query yet, oldest first
   uint64_t next_client_id_ = 1;
@@ -191,8 +190,7 @@ class Worker {
   uint64_t udp_ready_round_ = 0;
   unsigned udp_only_rounds_ = 0;
   unsigned block_after_rounds_;
-  std::vector<uint8_t> scratch_;     ///< 64 KiB: TCP answers and forwarded answers
-  std::vector<uint8_t> answer_buf_;  ///< 64 KiB: answers to the waiters of an upstream answer
+  std::vector<uint8_t> scratch_;  ///< 64 KiB: TCP answers and forwarded answers
   struct Batch;
   std::unique_ptr<Batch> batch_;
   ErrorLimiter error_limiter_;

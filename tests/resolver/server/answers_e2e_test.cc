@@ -2,6 +2,7 @@
 // client's options), the upstream sees only our OPT, and a truncated UDP answer keeps the whole
 // records that fit. A scripted UDP upstream on 127.0.0.3:5300 stands in for kube-dns, inside the
 // test's private network namespace.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,15 +10,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "resolver/dns/message.h"
 #include "resolver/dns/rr_walk.h"
+#include "resolver/forward/transport.h"
+#include "resolver/net/clock.h"
 #include "tests/resolver/server/e2e_support.h"
 
 namespace nld::test {
@@ -285,6 +290,221 @@ TEST(ServerAnswers, LargeRrsetOverUdpKeepsWholeRecordsAndSetsTc) {
   EXPECT_THAT(r.out, HasSubstr("ANSWER: 28,"));  // 11 bytes of OPT: one record less
   auto full = dig("+tcp headless.example.org A");
   EXPECT_THAT(full.out, HasSubstr("ANSWER: 30,"));
+}
+
+// Issue 12: an upstream whose socket fails at once. The forwarder reports that failure after
+// the round, never inside the start() called from the query's handleQuery() (which for a TCP
+// client builds into the worker's scratch buffer, the one the SERVFAIL is now built in too).
+class FailingTransport final : public forward::UpstreamTransport {
+ public:
+  std::optional<Fd> connectUdp(const SocketAddress&) noexcept override {
+    ++connects;
+    errno = ENETUNREACH;
+    return std::nullopt;
+  }
+  std::optional<Fd> connectTcp(const SocketAddress&) noexcept override {
+    ++connects;
+    errno = ENETUNREACH;
+    return std::nullopt;
+  }
+  std::atomic<int> connects = 0;
+};
+
+bool isServfailFor(const Bytes& answer, const Bytes& query) {
+  return answer.size() >= query.size() && answer[0] == query[0] && answer[1] == query[1] &&
+         (answer[2] & 0x80) != 0 && (answer[3] & 0x0f) == 2 && answer[4] == 0 && answer[5] == 1 &&
+         std::equal(query.begin() + 12, query.end(), answer.begin() + 12);
+}
+
+TEST(ServerAnswers, AnUpstreamFailingAtOnceGetsEachClientItsOwnServfail) {
+  NLD_ENTER_NETNS();
+  FailingTransport transport;
+  resolver::ServerOptions opts;
+  opts.transport = &transport;
+  auto server = startServer(kCorefile, 1, opts);
+  ASSERT_NE(server, nullptr);
+  // UDP.
+  const Bytes udp_query = wireQuery(0x4242, "www.example.org", 1);
+  auto udp = exchangeConcurrently({udp_query});
+  ASSERT_EQ(udp.size(), 1u);
+  EXPECT_TRUE(isServfailFor(udp[0], udp_query));
+  // TCP, two forwarded queries pipelined in one segment: each answer is its own query's.
+  const Bytes q1 = wireQuery(0x1111, "one.example.org", 1);
+  const Bytes q2 = wireQuery(0x2222, "two.example.org", 28);
+  Bytes both;
+  for (const Bytes* q : {&q1, &q2}) {
+    put16(both, static_cast<uint16_t>(q->size()));
+    both.insert(both.end(), q->begin(), q->end());
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  ASSERT_EQ(::send(fd, both.data(), both.size(), MSG_NOSIGNAL), static_cast<ssize_t>(both.size()));
+  Bytes in;
+  std::vector<Bytes> answers;
+  while (answers.size() < 2) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_GT(::poll(&p, 1, 5000), 0) << "no answer over TCP";
+    uint8_t buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    in.insert(in.end(), buf, buf + n);
+    while (in.size() >= 2 && in.size() >= 2u + ((in[0] << 8) | in[1])) {
+      size_t len = (in[0] << 8) | in[1];
+      answers.emplace_back(in.begin() + 2, in.begin() + 2 + static_cast<ptrdiff_t>(len));
+      in.erase(in.begin(), in.begin() + 2 + static_cast<ptrdiff_t>(len));
+    }
+  }
+  ::close(fd);
+  const Bytes& a1 = answers[0][0] == q1[0] ? answers[0] : answers[1];
+  const Bytes& a2 = answers[0][0] == q1[0] ? answers[1] : answers[0];
+  EXPECT_TRUE(isServfailFor(a1, q1));
+  EXPECT_TRUE(isServfailFor(a2, q2));
+  // UDP once, TCP once: the second TCP query fails on the reconnect backoff, without a connect.
+  EXPECT_EQ(transport.connects.load(), 2);
+}
+
+// The upstream over TCP is one end of a socketpair: a thread answers `hit.` queries (A, TTL 30)
+// and leaves the others unanswered; breakWrites() shuts our end for writing, so the next
+// send() to it fails at once (EPIPE) without making it readable — no epoll event tells the
+// worker before that send.
+class PairTransport final : public forward::UpstreamTransport {
+ public:
+  ~PairTransport() {
+    stop_ = true;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  std::optional<Fd> connectUdp(const SocketAddress&) noexcept override {
+    errno = ENETUNREACH;
+    return std::nullopt;
+  }
+  std::optional<Fd> connectTcp(const SocketAddress&) noexcept override {
+    int sv[2];
+    if (connected_ || ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      errno = ECONNREFUSED;
+      return std::nullopt;
+    }
+    ::fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    connected_ = true;
+    ours_.reset(::dup(sv[0]));
+    peer_.reset(sv[1]);
+    thread_ = std::thread([this] { serve(); });
+    return Fd(sv[0]);
+  }
+  void breakWrites() { ::shutdown(ours_.get(), SHUT_WR); }
+  int unanswered() const { return unanswered_.load(); }
+
+ private:
+  void serve() {
+    Bytes in;
+    while (!stop_) {
+      pollfd p{peer_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) {
+        continue;
+      }
+      uint8_t buf[4096];
+      ssize_t n = ::recv(peer_.get(), buf, sizeof buf, 0);
+      if (n <= 0) {
+        return;  // our end shut for writing; keep the fd open (closing it would wake the worker)
+      }
+      in.insert(in.end(), buf, buf + n);
+      while (in.size() >= 2 && in.size() >= 2u + ((in[0] << 8) | in[1])) {
+        Bytes q(in.begin() + 2, in.begin() + 2 + ((in[0] << 8) | in[1]));
+        in.erase(in.begin(), in.begin() + 2 + static_cast<ptrdiff_t>(q.size()));
+        if (q.size() < 17 || std::string(q.begin() + 13, q.begin() + 16) != "hit") {
+          ++unanswered_;
+          continue;
+        }
+        Bytes r = replyHead(q, 0);
+        r[7] = 1;  // one answer: hit. A 192.0.2.7, TTL 30
+        r.insert(r.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 7});
+        Bytes frame;
+        put16(frame, static_cast<uint16_t>(r.size()));
+        frame.insert(frame.end(), r.begin(), r.end());
+        ::send(peer_.get(), frame.data(), frame.size(), MSG_NOSIGNAL);
+      }
+    }
+  }
+  bool connected_ = false;
+  Fd ours_, peer_;
+  std::thread thread_;
+  std::atomic<bool> stop_ = false;
+  std::atomic<int> unanswered_ = 0;
+};
+
+TEST(ServerAnswers, AFailureInsideStartDoesNotOverwriteTheAnswerBeingBuilt) {
+  // A TCP client's stale hit is built in the worker's scratch buffer, then its refresh starts
+  // over a TCP upstream connection whose send fails at once: that fails another exchange on the
+  // connection (a UDP client's). Its SERVFAIL must reach that client after the round, not be
+  // built into scratch over the stale answer while handleQuery() still needs it.
+  NLD_ENTER_NETNS();
+  net::ManualClock clock;
+  PairTransport transport;
+  resolver::ServerOptions opts;
+  opts.clock = &clock;
+  opts.transport = &transport;
+  auto server = startServer(
+      "example.org:53 {\n    cache 30 {\n        serve_stale\n    }\n    bind 127.0.0.1\n"
+      "    forward . 127.0.0.3:5300 {\n        force_tcp\n        timeout 10m 10m\n    }\n}\n",
+      1, opts);
+  ASSERT_NE(server, nullptr);
+  const Bytes hit = wireQuery(0x0101, "hit.example.org", 1);
+  Bytes first = exchange(hit);
+  ASSERT_GE(first.size(), 12u);
+  ASSERT_EQ(first[7], 1) << "not answered from the upstream";
+  // A UDP client's query waits on the upstream connection.
+  const Bytes slow = wireQuery(0x5107, "slow.example.org", 1);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ::sendto(udp, slow.data(), slow.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  for (int i = 0; i < 500 && transport.unanswered() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(transport.unanswered(), 1);
+  transport.breakWrites();
+  clock.advance(std::chrono::seconds(31));  // hit. is stale now
+  // The stale hit over TCP.
+  const Bytes stale_q = wireQuery(0x7a7a, "hit.example.org", 1);
+  Bytes frame;
+  put16(frame, static_cast<uint16_t>(stale_q.size()));
+  frame.insert(frame.end(), stale_q.begin(), stale_q.end());
+  int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(tcp, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  ASSERT_EQ(::send(tcp, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  Bytes in;
+  while (in.size() < 2 || in.size() < 2u + ((in[0] << 8) | in[1])) {
+    pollfd p{tcp, POLLIN, 0};
+    ASSERT_GT(::poll(&p, 1, 5000), 0) << "no answer over TCP";
+    uint8_t buf[4096];
+    ssize_t n = ::recv(tcp, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    in.insert(in.end(), buf, buf + n);
+  }
+  ::close(tcp);
+  Bytes stale(in.begin() + 2, in.begin() + 2 + ((in[0] << 8) | in[1]));
+  ASSERT_GE(stale.size(), stale_q.size());
+  EXPECT_EQ(stale[0], 0x7a);
+  EXPECT_EQ(stale[1], 0x7a);
+  EXPECT_EQ(stale[3] & 0x0f, 0) << "rcode";
+  EXPECT_EQ(stale[7], 1) << "the stale answer";
+  EXPECT_TRUE(std::equal(stale_q.begin() + 12, stale_q.end(), stale.begin() + 12));
+  // The waiting UDP client gets its SERVFAIL.
+  pollfd p{udp, POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, 5000), 0) << "no SERVFAIL for the failed exchange";
+  uint8_t buf[512];
+  ssize_t n = ::recv(udp, buf, sizeof buf, 0);
+  ::close(udp);
+  ASSERT_GT(n, 0);
+  EXPECT_TRUE(isServfailFor(Bytes(buf, buf + n), slow));
 }
 
 }  // namespace
