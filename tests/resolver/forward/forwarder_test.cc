@@ -58,8 +58,9 @@ class ForwarderTest : public ::testing::Test {
         registry_, 0, /*health_prober=*/true, transport_);
   }
 
-  std::shared_ptr<ForwardGroup> group(const std::vector<std::string>& to,
-                                      const std::function<void(config::ForwardConfig&)>& tweak = {}) {
+  std::shared_ptr<ForwardGroup> group(
+      const std::vector<std::string>& to,
+      const std::function<void(config::ForwardConfig&)>& tweak = {}) {
     auto g = std::make_shared<ForwardGroup>();
     g->config.from = ".";
     g->config.policy = config::Policy::kSequential;
@@ -302,16 +303,15 @@ TEST_F(ForwarderTest, TcpPipelinesAndMatchesAnswersOutOfOrder) {
 }
 
 TEST_F(ForwarderTest, TcpResetFailsWaitingQueriesOver) {
-  auto g = group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) {
-    c.force_tcp = true;
-  });
+  auto g =
+      group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
   start(1, g, query("a.example.org"));
   start(2, g, query("b.example.org"));
   auto got = transport_.take();
   ASSERT_EQ(got.size(), 2u);
   // A late answer of some other query, then the reset.
-  ASSERT_TRUE(transport_.reply(got[0].conn,
-                               test::Msg::replyTo("x.example.org", dns::qtype::kA, 1).wire()));
+  ASSERT_TRUE(
+      transport_.reply(got[0].conn, test::Msg::replyTo("x.example.org", dns::qtype::kA, 1).wire()));
   transport_.reset(got[0].conn);
   pump();
   auto moved = transport_.take();
@@ -335,9 +335,8 @@ TEST_F(ForwarderTest, TcpResetFailsWaitingQueriesOver) {
 }
 
 TEST_F(ForwarderTest, MismatchedTcpAnswerFailsTheAttempt) {
-  auto g = group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) {
-    c.force_tcp = true;
-  });
+  auto g =
+      group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
   start(1, g, query("a.example.org"));
   auto s = sent();
   ASSERT_TRUE(transport_.reply(
@@ -479,9 +478,8 @@ TEST_F(ForwarderTest, AnUpstreamThatDoesNotReadIsFailedOverAndClosedAsStalled) {
 }
 
 TEST_F(ForwarderTest, OverTheWorkersTcpBudgetAQueryFailsOver) {
-  auto g = group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) {
-    c.force_tcp = true;
-  });
+  auto g =
+      group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
   net::TcpLimits limits;
   net::TcpBudget budget(16);  // less than one query: the first is queued, the next refused
   metrics::TcpStats* stats = registry_.tcp();
@@ -545,8 +543,8 @@ TEST_F(ForwarderTest, DownUpstreamsAreProbedUntilTheyAnswer) {
   }
   ASSERT_EQ(probe.size(), 1u);
   EXPECT_EQ(probe[0].upstream, addr("10.0.0.1:53"));
-  EXPECT_TRUE(dns::sameQuestion(test::Msg().rd().question(".", dns::qtype::kNs).wire(),
-                                probe[0].wire));
+  EXPECT_TRUE(
+      dns::sameQuestion(test::Msg().rd().question(".", dns::qtype::kNs).wire(), probe[0].wire));
   ASSERT_EQ(s3.size(), 1u);
   EXPECT_EQ(s3[0].upstream, addr("10.0.0.2:53"));
   // The probe times out (counted), the next one 500 ms after the first.

@@ -206,8 +206,8 @@ std::vector<uint8_t> replyTo(std::span<const uint8_t> query, unsigned rcode,
   }
   pos = std::min(pos + 5, query.size());  // root label, QTYPE, QCLASS
   r.assign(query.begin(), query.begin() + long(pos));
-  const uint16_t flags = static_cast<uint16_t>(0x8000 | 0x0080 | (query[2] & 0x01) << 8 |
-                                               extra_flags | (rcode & 0xf));
+  const uint16_t flags =
+      static_cast<uint16_t>(0x8000 | 0x0080 | (query[2] & 0x01) << 8 | extra_flags | (rcode & 0xf));
   r[2] = static_cast<uint8_t>(flags >> 8);
   r[3] = static_cast<uint8_t>(flags);
   r[6] = static_cast<uint8_t>(answers.size() >> 8);

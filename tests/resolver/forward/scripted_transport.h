@@ -13,9 +13,9 @@
 // the test thread reads and answers); one mutex.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,9 +68,9 @@ class ScriptedTransport final : public resolver::forward::UpstreamTransport {
   struct Conn {
     SocketAddress upstream;
     bool tcp = false;
-    Fd peer;          ///< invalid after reset() or for refused connects
-    Bytes pending;    ///< TCP: bytes of an incomplete message
-    bool eof = false; ///< the forwarder closed its end
+    Fd peer;           ///< invalid after reset() or for refused connects
+    Bytes pending;     ///< TCP: bytes of an incomplete message
+    bool eof = false;  ///< the forwarder closed its end
   };
   std::optional<Fd> connect(const SocketAddress& upstream, bool tcp) noexcept;
   void drainLocked(std::vector<Sent>& out);
