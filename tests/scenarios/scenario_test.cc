@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <spdlog/sinks/base_sink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -18,12 +19,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "resolver/config/config.h"
 #include "resolver/dns/builder.h"
 #include "resolver/dns/message.h"
@@ -416,6 +419,36 @@ std::optional<Scenario> parseScenario(const std::string& path, std::string& err)
   return sc;
 }
 
+/// Every message of the `server` logger while it lives (attached before the server starts,
+/// detached after it stopped).
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<Sink>()) {
+    log::get(log::Subsystem::kServer).sinks().push_back(sink_);
+  }
+  ~CapturedLog() { std::erase(log::get(log::Subsystem::kServer).sinks(), sink_); }
+  std::vector<std::string> lines() { return sink_->lines(); }
+
+ private:
+  class Sink : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    std::vector<std::string> lines() {
+      std::lock_guard lock(mutex_);
+      return lines_;
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& m) override {
+      lines_.emplace_back(m.payload.data(), m.payload.size());
+    }
+    void flush_() override {}
+
+   private:
+    std::vector<std::string> lines_;
+  };
+  std::shared_ptr<Sink> sink_;
+};
+
 // ---- the runner ----------------------------------------------------------------------------
 
 class Runner {
@@ -423,6 +456,7 @@ class Runner {
   ~Runner() {
     if (server_) {
       server_->stop(0ms);
+      server_.reset();
     }
   }
 
@@ -509,6 +543,8 @@ class Runner {
                                      << (upstream_.empty() ? "" : questionOf(upstream_[0].wire));
     } else if (kw == "CHECK_METRIC") {
       checkMetric(a);
+    } else if (kw == "CHECK_LOG") {
+      checkLog(s);
     } else {
       FAIL() << "unknown keyword " << kw;
     }
@@ -754,6 +790,24 @@ class Runner {
     EXPECT_EQ(r->records, want);
   }
 
+  /// CHECK_LOG COUNT REGEX: COUNT lines of the server log so far match the (ECMAScript) regex,
+  /// which is the rest of the step's line.
+  void checkLog(const Step& s) {
+    ASSERT_GE(s.args.size(), 3u) << "CHECK_LOG COUNT REGEX";
+    std::string pattern;
+    for (size_t i = 2; i < s.args.size(); ++i) {
+      pattern += (i > 2 ? " " : "") + s.args[i];
+    }
+    std::regex re(pattern);
+    std::vector<std::string> all = log_.lines();
+    size_t n = 0;
+    for (const auto& l : all) {
+      n += std::regex_search(l, re) ? 1 : 0;
+    }
+    EXPECT_EQ(n, std::stoul(s.args[1]))
+        << "lines matching " << pattern << " in " << ::testing::PrintToString(all);
+  }
+
   void checkMetric(const std::vector<std::string>& a) {
     ASSERT_EQ(a.size(), 2u) << "CHECK_METRIC NAME{LABEL=\"V\",...} VALUE";
     std::smatch sm;
@@ -801,6 +855,7 @@ class Runner {
     EXPECT_EQ(sum, value) << a[0] << " (sum of the matching series)";
   }
 
+  CapturedLog log_;  // before server_: detached after the server stopped
   resolver::net::ManualClock clock_;
   ScriptedTransport transport_;
   std::unique_ptr<resolver::Server> server_;

@@ -243,33 +243,6 @@ TEST(ServerFeatures, ErrorsLogsUpstreamFailuresRateLimited) {
   EXPECT_GE(suppressed + lines.size(), 250u);
 }
 
-TEST(ServerFeatures, ErrorsConsolidateCountsMatchingErrorsIntoOneLine) {
-  NLD_ENTER_NETNS();
-  CapturedLog log;
-  auto server = startServer(
-      "example.org:53 {\n    errors {\n        consolidate 1s \"connection refused$\"\n    }\n"
-      "    bind 127.0.0.1\n    forward example.org 127.0.0.3:5300 {\n"
-      "        except skip.example.org\n    }\n}\n",
-      1);
-  ASSERT_NE(server, nullptr);
-  std::vector<std::string> names;
-  for (int i = 0; i < 40; ++i) {
-    names.push_back("c" + std::to_string(i) + ".example.org.");
-  }
-  EXPECT_EQ(queryConcurrently(names), names.size());
-  // Not matching the pattern: logged as usual.
-  EXPECT_EQ(status(dig("a.skip.example.org A")), "SERVFAIL");
-  auto other = log.waitFor(
-      "plugin/errors: 2 a\\.skip\\.example\\.org\\. A: plugin/forward: no "
-      "next plugin found$",
-      1);
-  EXPECT_EQ(other.size(), 1u) << ::testing::PrintToString(log.lines());
-  auto summary = log.waitFor("errors like", 1);
-  ASSERT_EQ(summary.size(), 1u) << ::testing::PrintToString(log.lines());
-  EXPECT_EQ(summary[0], "plugin/errors: 40 errors like 'connection refused$' occurred in last 1s");
-  EXPECT_THAT(log.matching("plugin/errors: 2 c[0-9]+\\.example"), ::testing::IsEmpty());
-}
-
 TEST(ServerFeatures, LogWritesCommonLogLinesWithClassFilter) {
   NLD_ENTER_NETNS();
   TempDir dir;
