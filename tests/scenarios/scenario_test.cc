@@ -513,7 +513,25 @@ class Runner {
   void runStep(const Step& s) {
     const std::string& kw = s.args[0];
     const std::vector<std::string> a(s.args.begin() + 1, s.args.end());
-    if (kw == "QUERY") {
+    if (kw == "REPEAT") {
+      ASSERT_GE(a.size(), 2u) << "REPEAT N KEYWORD ARGS... ({i} = 1..N)";
+      const unsigned n = static_cast<unsigned>(std::stoul(a[0]));
+      for (unsigned i = 1; i <= n; ++i) {
+        Step one = s;
+        one.args.clear();
+        for (size_t k = 1; k < a.size(); ++k) {
+          std::string w = a[k];
+          for (size_t pos; (pos = w.find("{i}")) != std::string::npos;) {
+            w.replace(pos, 3, std::to_string(i));
+          }
+          one.args.push_back(w);
+        }
+        runStep(one);
+        if (::testing::Test::HasFatalFailure()) {
+          return;
+        }
+      }
+    } else if (kw == "QUERY") {
       query(s, a);
     } else if (kw == "EXPECT_UPSTREAM") {
       expectUpstream(a);

@@ -1,7 +1,7 @@
 // End to end, the CoreDNS plugin features beyond serving: `cache ZONES` / `disable`, the
-// CoreDNS metrics (size histograms, DO, plugin_enabled, zone="dropped"), and the `errors` and
-// `log` output. nsd is the upstream, dig the client; log lines are captured from the server's
-// spdlog logger.
+// CoreDNS metrics (size histograms, DO, plugin_enabled, zone="dropped"), and the `log` output
+// (the `errors` plugin's rate limit and consolidation are scenarios: tests/scenarios/errors_*).
+// nsd is the upstream, dig the client; log lines are captured from the server's spdlog logger.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -176,71 +176,6 @@ TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
   }
   EXPECT_THAT(m, Not(HasSubstr("name=\"log\"")));
   EXPECT_THAT(m, Not(HasSubstr("name=\"bind\"")));
-}
-
-/// Sends one UDP query per name from its own socket, all at once, and waits for every answer
-/// (up to 5 s). Returns the number answered.
-size_t queryConcurrently(const std::vector<std::string>& names) {
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(53);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::vector<int> fds;
-  uint16_t id = 1;
-  for (const auto& name : names) {
-    auto q = wireQuery(id++, name);
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    fds.push_back(fd);
-  }
-  size_t answered = 0;
-  for (int fd : fds) {
-    pollfd p{fd, POLLIN, 0};
-    uint8_t buf[512];
-    if (::poll(&p, 1, 5000) > 0 && ::recv(fd, buf, sizeof buf, 0) >= 12) {
-      ++answered;
-    }
-    ::close(fd);
-  }
-  return answered;
-}
-
-TEST(ServerFeatures, ErrorsLogsUpstreamFailuresRateLimited) {
-  NLD_ENTER_NETNS();
-  CapturedLog log;
-  // Nothing listens on 127.0.0.3:5300: every attempt fails at once with ECONNREFUSED.
-  auto server = startServer(
-      "example.org:53 {\n    errors\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n"
-      "example.net:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n",
-      1);
-  ASSERT_NE(server, nullptr);
-  EXPECT_EQ(status(dig("Www.Example.ORG A")), "SERVFAIL");
-  auto first = log.waitFor("plugin/errors: ", 1);
-  ASSERT_EQ(first.size(), 1u);
-  EXPECT_EQ(first[0],
-            "plugin/errors: 2 www.example.org. A: read udp 127.0.0.3:5300: read: connection "
-            "refused");
-  // Without `errors` in the block: nothing logged.
-  EXPECT_EQ(status(dig("www.example.net A")), "SERVFAIL");
-  // A flood: 300 failing queries within a second log at most kPerSecond lines, then a summary.
-  std::vector<std::string> names;
-  for (int i = 0; i < 300; ++i) {
-    names.push_back("n" + std::to_string(i) + ".example.org.");
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(queryConcurrently(names), names.size());
-  auto elapsed = std::chrono::steady_clock::now() - t0;
-  auto summary = log.waitFor("plugin/errors: [0-9]+ more errors not logged", 1);
-  ASSERT_EQ(summary.size(), 1u) << "no summary line";
-  auto lines = log.matching("^plugin/errors: 2 ");
-  EXPECT_THAT(log.matching("example\\.net"), ::testing::IsEmpty());
-  if (elapsed < std::chrono::milliseconds(900)) {
-    // All 301 errors fell in one or two windows: at most 2 × 10 lines.
-    EXPECT_LE(lines.size(), 20u);
-  }
-  EXPECT_LT(lines.size(), 100u);
-  unsigned long suppressed = std::stoul(summary[0].substr(std::string("plugin/errors: ").size()));
-  EXPECT_GE(suppressed + lines.size(), 250u);
 }
 
 TEST(ServerFeatures, LogWritesCommonLogLinesWithClassFilter) {
