@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -362,6 +364,7 @@ struct Step {
 };
 struct Scenario {
   std::string corefile;
+  std::vector<std::pair<std::string, std::string>> options;  ///< OPTION NAME VALUE
   std::vector<Step> steps;
 };
 
@@ -391,6 +394,12 @@ std::optional<Scenario> parseScenario(const std::string& path, std::string& err)
     }
     if (w[0] == "CONFIG") {
       in_config = true;
+    } else if (w[0] == "OPTION") {
+      if (w.size() != 3 || !sc.steps.empty()) {
+        err = "line " + std::to_string(n) + ": OPTION NAME VALUE, before the first STEP";
+        return std::nullopt;
+      }
+      sc.options.emplace_back(w[1], w[2]);
     } else if (w[0] == "STEP") {
       if (w.size() < 3) {
         err = "line " + std::to_string(n) + ": STEP n KEYWORD ...";
@@ -473,6 +482,22 @@ class Runner {
     opts.udp_wait = resolver::UdpWait::kEpoll;
     opts.clock = &clock_;
     opts.transport = &transport_;
+    for (const auto& [name, value] : sc.options) {
+      auto ms = [&v = value] {
+        return std::chrono::milliseconds(std::llround(std::stod(v) * 1000));
+      };
+      if (name == "tcp_max_connections") {
+        opts.tcp_max_connections = static_cast<unsigned>(std::stoul(value));
+      } else if (name == "tcp_idle_timeout") {
+        opts.tcp_idle_timeout = ms();
+      } else if (name == "tcp_query_timeout") {
+        opts.tcp_query_timeout = ms();
+      } else if (name == "max_upstream_queries") {
+        opts.max_upstream_queries = static_cast<unsigned>(std::stoul(value));
+      } else {
+        FAIL() << "unknown OPTION " << name;
+      }
+    }
     auto server = resolver::Server::create(std::move(*cfg), opts);
     ASSERT_TRUE(server.has_value()) << server.error().message();
     server_ = std::move(*server);
@@ -508,6 +533,7 @@ class Runner {
     Bytes pending;
     std::vector<Bytes> answers;
     uint16_t next_id = 1;
+    bool closed = false;  ///< TCP: the server closed the connection
   };
 
   void runStep(const Step& s) {
@@ -555,6 +581,15 @@ class Runner {
       ASSERT_EQ(a.size(), 1u) << "CHECK_NO_ANSWER CLIENT";
       pump();
       EXPECT_TRUE(clients_[a[0]].answers.empty()) << "client " << a[0] << " got an answer";
+    } else if (kw == "CHECK_CLOSED" || kw == "CHECK_OPEN") {
+      ASSERT_EQ(a.size(), 1u) << kw << " CLIENT";
+      auto it = clients_.find(a[0]);
+      ASSERT_TRUE(it != clients_.end() && it->second.tcp) << "no TCP client " << a[0];
+      collect();
+      EXPECT_EQ(it->second.closed, kw == "CHECK_CLOSED") << "client " << a[0];
+    } else if (kw == "CONNECT") {
+      ASSERT_EQ(a.size(), 1u) << "CONNECT CLIENT";
+      client(a[0], "tcp");
     } else if (kw == "CHECK_NO_UPSTREAM") {
       pump();
       EXPECT_TRUE(upstream_.empty()) << "unexpected upstream query "
@@ -645,7 +680,14 @@ class Runner {
       (void)name;
       uint8_t buf[65536];
       for (;;) {
+        if (c.closed) {
+          break;
+        }
         ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (c.tcp && (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))) {
+          c.closed = true;
+          news = true;
+        }
         if (n <= 0) {
           break;
         }

@@ -434,24 +434,6 @@ bool closedWithin(int fd, int ms) {
   return ::recv(fd, &c, 1, 0) == 0;
 }
 
-TEST(ServerTcp, ConnectionLimitAndIdleTimeout) {
-  NLD_ENTER_NETNS();
-  resolver::ServerOptions opts;
-  opts.tcp_max_connections = 1;
-  opts.tcp_idle_timeout = std::chrono::milliseconds(1000);
-  auto server = startServer(fakeCorefile("127.0.0.3:5300"), 1, opts);
-  ASSERT_NE(server, nullptr);
-  int first = connectTcp53();
-  ASSERT_GE(first, 0);
-  ASSERT_FALSE(closedWithin(first, 200));
-  int second = connectTcp53();
-  ASSERT_GE(second, 0);
-  EXPECT_TRUE(closedWithin(first, 1000)) << "at the limit: the older one makes room";
-  EXPECT_TRUE(closedWithin(second, 3500)) << "no query: closed after the query timeout";
-  ::close(first);
-  ::close(second);
-}
-
 TEST(ServerTcp, PipelinedQueriesAreAnsweredOutOfOrder) {
   NLD_ENTER_NETNS();
   FakeUpstream up(false, std::chrono::milliseconds(300));
