@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spdlog/sinks/base_sink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -28,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include "base/log.h"
 #include "resolver/config/config.h"
 #include "resolver/dns/builder.h"
 #include "resolver/dns/message.h"
@@ -38,6 +36,7 @@
 #include "resolver/net/socket.h"
 #include "resolver/resolver.h"
 #include "tests/resolver/forward/scripted_transport.h"
+#include "tests/support/captured_log.h"
 
 #ifndef NLD_SCENARIO_DIR
 #error NLD_SCENARIO_DIR must name tests/scenarios
@@ -427,36 +426,6 @@ std::optional<Scenario> parseScenario(const std::string& path, std::string& err)
   }
   return sc;
 }
-
-/// Every message of the `server` logger while it lives (attached before the server starts,
-/// detached after it stopped).
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<Sink>()) {
-    log::get(log::Subsystem::kServer).sinks().push_back(sink_);
-  }
-  ~CapturedLog() { std::erase(log::get(log::Subsystem::kServer).sinks(), sink_); }
-  std::vector<std::string> lines() { return sink_->lines(); }
-
- private:
-  class Sink : public spdlog::sinks::base_sink<std::mutex> {
-   public:
-    std::vector<std::string> lines() {
-      std::lock_guard lock(mutex_);
-      return lines_;
-    }
-
-   protected:
-    void sink_it_(const spdlog::details::log_msg& m) override {
-      lines_.emplace_back(m.payload.data(), m.payload.size());
-    }
-    void flush_() override {}
-
-   private:
-    std::vector<std::string> lines_;
-  };
-  std::shared_ptr<Sink> sink_;
-};
 
 // ---- the runner ----------------------------------------------------------------------------
 

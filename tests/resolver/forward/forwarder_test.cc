@@ -570,6 +570,7 @@ TEST_F(ForwarderTest, AbortAllFailsEveryExchange) {
   start(2, tcp, query("b.example.org"));
   ASSERT_EQ(transport_.take().size(), 2u);
   fwd_->abortAll();
+  pump();
   ASSERT_TRUE(failed(1));
   ASSERT_TRUE(failed(2));
   EXPECT_EQ(failures_[1].kind, Kind::kAborted);
