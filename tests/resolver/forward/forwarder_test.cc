@@ -334,6 +334,29 @@ TEST_F(ForwarderTest, TcpResetFailsWaitingQueriesOver) {
   EXPECT_EQ(failures_[3].describe(), "read tcp 10.0.0.3:53: connection closed");
 }
 
+TEST_F(ForwarderTest, WritingToABrokenConnectionFailsOverAtOnce) {
+  auto g =
+      group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
+  start(1, g, query("a.example.org"));
+  auto s = sent();
+  ASSERT_TRUE(transport_.reply(s.conn, test::replyTo(s.wire)));
+  pump();
+  ASSERT_TRUE(done(1));
+  // The peer goes away; the next query is written before the loop noticed: EPIPE.
+  transport_.reset(s.conn);
+  ASSERT_EQ(fwd_->start(2, g, query("b.example.org"), true), Forwarder::Start::kStarted);
+  pump();
+  auto next = sent();
+  EXPECT_EQ(next.upstream, addr("10.0.0.2:53"));
+  EXPECT_EQ(g->upstreams[0]->fails.load(), 1u);
+  // A framed message too short to carry an ID is skipped; the answer after it is taken.
+  const uint8_t tiny[] = {0, 1, 0xff};
+  ASSERT_TRUE(transport_.reply(next.conn, tiny, /*raw=*/true));
+  ASSERT_TRUE(transport_.reply(next.conn, test::replyTo(next.wire)));
+  pump();
+  EXPECT_TRUE(done(2) && !failed(2));
+}
+
 TEST_F(ForwarderTest, MismatchedTcpAnswerFailsTheAttempt) {
   auto g =
       group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
@@ -519,8 +542,13 @@ TEST_F(ForwarderTest, DownUpstreamsAreProbedUntilTheyAnswer) {
     c.max_fails = 1;
     c.health_check = 500ms;
   });
-  fwd_->setGroups({g});
+  // A group that never marks upstreams down is not probed.
+  auto never = group({"10.0.0.9:53"}, [](config::ForwardConfig& c) { c.max_fails = 0; });
+  fwd_->setGroups({never});
+  EXPECT_FALSE(fwd_->probesConfigured());
+  fwd_->setGroups({never, g});
   EXPECT_TRUE(fwd_->probesConfigured());
+  EXPECT_FALSE(fwd_->needsTick());
   // Two timeouts on 10.0.0.1 mark it down (fails > max_fails).
   for (uint64_t t = 1; t <= 2; ++t) {
     start(t, g, query("a.example.org"));
