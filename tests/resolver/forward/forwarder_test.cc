@@ -118,6 +118,7 @@ class ForwarderTest : public ::testing::Test {
   std::unique_ptr<net::EventLoop> loop_;
   metrics::Registry registry_{1};
   ScriptedTransport transport_;
+  std::unique_ptr<net::TcpBudget> budget_;  // outlives the forwarder's connections
   std::unique_ptr<Forwarder> fwd_;
   std::map<uint64_t, Bytes> answers_;
   std::map<uint64_t, Failure> failures_;
@@ -445,9 +446,9 @@ TEST_F(ForwarderTest, IdleConnectionsExpire) {
     c.expire = std::chrono::seconds(10);
   });
   net::TcpLimits limits;
-  net::TcpBudget budget(limits.worker_bytes);
+  budget_ = std::make_unique<net::TcpBudget>(limits.worker_bytes);
   metrics::TcpStats* stats = registry_.tcp();
-  fwd_->setTcpBounds(limits, &budget, stats);
+  fwd_->setTcpBounds(limits, budget_.get(), stats);
   start(1, g, query("a.example.org"));
   auto s = sent();
   ASSERT_TRUE(transport_.reply(s.conn, test::replyTo(s.wire)));
@@ -463,7 +464,7 @@ TEST_F(ForwarderTest, IdleConnectionsExpire) {
   EXPECT_FALSE(fwd_->hasConnections());
   EXPECT_TRUE(transport_.closedByForwarder(s.conn));
   EXPECT_EQ(stats->closed[1][static_cast<size_t>(metrics::TcpClose::kIdle)].get(), 1u);
-  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(budget_->used(), 0u);
 }
 
 TEST_F(ForwarderTest, AnUpstreamThatDoesNotReadIsFailedOverAndClosedAsStalled) {
@@ -476,9 +477,9 @@ TEST_F(ForwarderTest, AnUpstreamThatDoesNotReadIsFailedOverAndClosedAsStalled) {
   net::TcpLimits limits;
   limits.output_high = 4096;
   limits.output_low = 1024;
-  net::TcpBudget budget(limits.worker_bytes);
+  budget_ = std::make_unique<net::TcpBudget>(limits.worker_bytes);
   metrics::TcpStats* stats = registry_.tcp();
-  fwd_->setTcpBounds(limits, &budget, stats);
+  fwd_->setTcpBounds(limits, budget_.get(), stats);
   // Fill the socket buffer towards 10.0.0.1 (we never read it), then the queued output.
   uint64_t token = 0;
   const Bytes big = query(std::string(60, 'x') + "." + std::string(60, 'y') + ".example.org");
@@ -504,9 +505,10 @@ TEST_F(ForwarderTest, OverTheWorkersTcpBudgetAQueryFailsOver) {
   auto g =
       group({"10.0.0.1:53", "10.0.0.2:53"}, [](config::ForwardConfig& c) { c.force_tcp = true; });
   net::TcpLimits limits;
-  net::TcpBudget budget(16);  // less than one query: the first is queued, the next refused
+  budget_ = std::make_unique<net::TcpBudget>(
+      16);  // less than one query: the first is queued, the next refused
   metrics::TcpStats* stats = registry_.tcp();
-  fwd_->setTcpBounds(limits, &budget, stats);
+  fwd_->setTcpBounds(limits, budget_.get(), stats);
   ASSERT_EQ(g->upstreams.size(), 2u);
   // Queue one query before the connection is writable (no pump), so it stays buffered.
   fwd_->start(1, g, query("a.example.org"), true);
