@@ -32,7 +32,8 @@ namespace nld::test {
 class ScriptedTransport final : public resolver::forward::UpstreamTransport {
  public:
   using Bytes = std::vector<uint8_t>;
-  /// One query the forwarder sent: on connection `conn` (index of the connect, from 0).
+  /// One query the forwarder sent, on `conn`: the index of the socket handed out, from 0
+  /// (connects refused with kConnect get no socket and no index).
   struct Sent {
     size_t conn = 0;
     SocketAddress upstream;
@@ -68,7 +69,7 @@ class ScriptedTransport final : public resolver::forward::UpstreamTransport {
   struct Conn {
     SocketAddress upstream;
     bool tcp = false;
-    Fd peer;           ///< invalid after reset() or for refused connects
+    Fd peer;           ///< invalid after reset(), and for kIcmp sockets (no scripted peer)
     Bytes pending;     ///< TCP: bytes of an incomplete message
     bool eof = false;  ///< the forwarder closed its end
   };
