@@ -1,12 +1,11 @@
 // End to end, the CoreDNS plugin features beyond serving: `cache ZONES` / `disable`, the
-// CoreDNS metrics (size histograms, DO, plugin_enabled, zone="dropped"), and the `errors` and
-// `log` output. nsd is the upstream, dig the client; log lines are captured from the server's
-// spdlog logger.
+// CoreDNS metrics (size histograms, DO, plugin_enabled, zone="dropped"), and the `log` output
+// (the `errors` plugin's rate limit and consolidation are scenarios: tests/scenarios/errors_*).
+// nsd is the upstream, dig the client; log lines are captured from the server's spdlog logger.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spdlog/sinks/base_sink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,68 +17,14 @@
 #include <thread>
 #include <vector>
 
-#include "base/log.h"
 #include "tests/resolver/server/e2e_support.h"
+#include "tests/support/captured_log.h"
 
 namespace nld::test {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-/// Records every message of the `server` logger while it lives (attach before the server starts,
-/// destroy after it stopped: spdlog's sink list is not meant to change under running threads).
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<Sink>()) {
-    log::get(log::Subsystem::kServer).sinks().push_back(sink_);
-  }
-  ~CapturedLog() {
-    auto& sinks = log::get(log::Subsystem::kServer).sinks();
-    std::erase(sinks, sink_);
-  }
-  std::vector<std::string> lines() const { return sink_->lines(); }
-  std::vector<std::string> matching(const std::string& pattern) const {
-    std::regex re(pattern);
-    std::vector<std::string> out;
-    for (const auto& l : lines()) {
-      if (std::regex_search(l, re)) {
-        out.push_back(l);
-      }
-    }
-    return out;
-  }
-  /// Polls until `n` lines match or 5 s passed.
-  std::vector<std::string> waitFor(const std::string& pattern, size_t n) const {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-      auto got = matching(pattern);
-      if (got.size() >= n || std::chrono::steady_clock::now() > deadline) {
-        return got;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-
- private:
-  class Sink : public spdlog::sinks::base_sink<std::mutex> {
-   public:
-    std::vector<std::string> lines() {
-      std::lock_guard lock(mutex_);
-      return lines_;
-    }
-
-   protected:
-    void sink_it_(const spdlog::details::log_msg& m) override {
-      lines_.emplace_back(m.payload.data(), m.payload.size());
-    }
-    void flush_() override {}
-
-   private:
-    std::vector<std::string> lines_;
-  };
-  std::shared_ptr<Sink> sink_;
-};
 
 std::string clusterBlock(const std::string& directives) {
   return "cluster.local:53 {\n" + directives +
@@ -176,98 +121,6 @@ TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
   }
   EXPECT_THAT(m, Not(HasSubstr("name=\"log\"")));
   EXPECT_THAT(m, Not(HasSubstr("name=\"bind\"")));
-}
-
-/// Sends one UDP query per name from its own socket, all at once, and waits for every answer
-/// (up to 5 s). Returns the number answered.
-size_t queryConcurrently(const std::vector<std::string>& names) {
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(53);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::vector<int> fds;
-  uint16_t id = 1;
-  for (const auto& name : names) {
-    auto q = wireQuery(id++, name);
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ::sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    fds.push_back(fd);
-  }
-  size_t answered = 0;
-  for (int fd : fds) {
-    pollfd p{fd, POLLIN, 0};
-    uint8_t buf[512];
-    if (::poll(&p, 1, 5000) > 0 && ::recv(fd, buf, sizeof buf, 0) >= 12) {
-      ++answered;
-    }
-    ::close(fd);
-  }
-  return answered;
-}
-
-TEST(ServerFeatures, ErrorsLogsUpstreamFailuresRateLimited) {
-  NLD_ENTER_NETNS();
-  CapturedLog log;
-  // Nothing listens on 127.0.0.3:5300: every attempt fails at once with ECONNREFUSED.
-  auto server = startServer(
-      "example.org:53 {\n    errors\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n"
-      "example.net:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.3:5300\n}\n",
-      1);
-  ASSERT_NE(server, nullptr);
-  EXPECT_EQ(status(dig("Www.Example.ORG A")), "SERVFAIL");
-  auto first = log.waitFor("plugin/errors: ", 1);
-  ASSERT_EQ(first.size(), 1u);
-  EXPECT_EQ(first[0],
-            "plugin/errors: 2 www.example.org. A: read udp 127.0.0.3:5300: read: connection "
-            "refused");
-  // Without `errors` in the block: nothing logged.
-  EXPECT_EQ(status(dig("www.example.net A")), "SERVFAIL");
-  // A flood: 300 failing queries within a second log at most kPerSecond lines, then a summary.
-  std::vector<std::string> names;
-  for (int i = 0; i < 300; ++i) {
-    names.push_back("n" + std::to_string(i) + ".example.org.");
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(queryConcurrently(names), names.size());
-  auto elapsed = std::chrono::steady_clock::now() - t0;
-  auto summary = log.waitFor("plugin/errors: [0-9]+ more errors not logged", 1);
-  ASSERT_EQ(summary.size(), 1u) << "no summary line";
-  auto lines = log.matching("^plugin/errors: 2 ");
-  EXPECT_THAT(log.matching("example\\.net"), ::testing::IsEmpty());
-  if (elapsed < std::chrono::milliseconds(900)) {
-    // All 301 errors fell in one or two windows: at most 2 × 10 lines.
-    EXPECT_LE(lines.size(), 20u);
-  }
-  EXPECT_LT(lines.size(), 100u);
-  unsigned long suppressed = std::stoul(summary[0].substr(std::string("plugin/errors: ").size()));
-  EXPECT_GE(suppressed + lines.size(), 250u);
-}
-
-TEST(ServerFeatures, ErrorsConsolidateCountsMatchingErrorsIntoOneLine) {
-  NLD_ENTER_NETNS();
-  CapturedLog log;
-  auto server = startServer(
-      "example.org:53 {\n    errors {\n        consolidate 1s \"connection refused$\"\n    }\n"
-      "    bind 127.0.0.1\n    forward example.org 127.0.0.3:5300 {\n"
-      "        except skip.example.org\n    }\n}\n",
-      1);
-  ASSERT_NE(server, nullptr);
-  std::vector<std::string> names;
-  for (int i = 0; i < 40; ++i) {
-    names.push_back("c" + std::to_string(i) + ".example.org.");
-  }
-  EXPECT_EQ(queryConcurrently(names), names.size());
-  // Not matching the pattern: logged as usual.
-  EXPECT_EQ(status(dig("a.skip.example.org A")), "SERVFAIL");
-  auto other = log.waitFor(
-      "plugin/errors: 2 a\\.skip\\.example\\.org\\. A: plugin/forward: no "
-      "next plugin found$",
-      1);
-  EXPECT_EQ(other.size(), 1u) << ::testing::PrintToString(log.lines());
-  auto summary = log.waitFor("errors like", 1);
-  ASSERT_EQ(summary.size(), 1u) << ::testing::PrintToString(log.lines());
-  EXPECT_EQ(summary[0], "plugin/errors: 40 errors like 'connection refused$' occurred in last 1s");
-  EXPECT_THAT(log.matching("plugin/errors: 2 c[0-9]+\\.example"), ::testing::IsEmpty());
 }
 
 TEST(ServerFeatures, LogWritesCommonLogLinesWithClassFilter) {
