@@ -45,7 +45,7 @@ struct WorkerOptions {
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;
   unsigned max_upstream_queries = 1024;  ///< in flight per worker, 0 = unbounded
-  UdpWait udp_wait = UdpWait::kAuto;
+  UdpWait udp_wait = UdpWait::kEpoll;
   /// TCP bounds (both directions); tcp_idle_timeout above overrides tcp.idle_timeout.
   net::TcpLimits tcp;
   /// Tests: virtual time and scripted upstreams (null = the system's; see ServerOptions).
