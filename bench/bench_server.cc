@@ -31,9 +31,9 @@ int main(int argc, char** argv) {
   if (argc > 2) {
     opts.workers = static_cast<unsigned>(std::atoi(argv[2]));
   }
-  if (argc > 3 && std::string_view(argv[3]) == "epoll") {
-    opts.udp_wait = nld::resolver::UdpWait::kEpoll;  // run's --udp-wait epoll
-  }
+  // As run: --udp-wait auto unless "epoll" is given.
+  const bool epoll = argc > 3 && std::string_view(argv[3]) == "epoll";
+  opts.udp_wait = epoll ? nld::resolver::UdpWait::kEpoll : nld::resolver::UdpWait::kAuto;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

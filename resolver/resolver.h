@@ -38,11 +38,15 @@ class UpstreamTransport;
 /// no records) — proof that the serving loop runs, whatever state the upstreams are in.
 inline constexpr const char* kHealthProbeName = "health.nodelocaldns.";
 
-/// How workers wait for UDP queries. kAuto: in epoll_wait(), until the same UDP listener has
-/// been a worker's only ready fd for a number of rounds in a row; then blocked in that socket's
-/// recvmmsg() (one syscall fewer per wake-up, as a plain blocking UDP server), interrupted by a
-/// signal (SIGURG) from a watcher thread when anything else needs the worker. kEpoll: never
-/// block in recvmmsg(). kEager: block after one such round (tests).
+/// How workers wait for UDP queries. kEpoll (the default): always in epoll_wait(). kAuto: in
+/// epoll_wait(), until the same UDP listener has been a worker's only ready fd for a number of
+/// rounds in a row; then blocked in that socket's recvmmsg() (one syscall fewer per wake-up, as a
+/// plain blocking UDP server), interrupted by a signal (SIGURG) from a watcher thread per worker
+/// when anything else needs the worker (net/blocking_read.h). kEager: block after one such round
+/// (tests). kAuto/kEager install a process-wide SIGURG handler at the first worker's creation
+/// (and fall back to kEpoll if the program has one of its own); the signal is only sent to the
+/// worker threads, but a program that blocks SIGURG in its other threads (as the daemon does)
+/// also keeps a process-directed one away from them.
 enum class UdpWait : uint8_t { kAuto, kEpoll, kEager };
 
 struct ServerOptions {
@@ -59,8 +63,8 @@ struct ServerOptions {
   /// counted in nodelocaldns_forward_inflight_rejects_total. Lowered at create() so that all
   /// workers together stay kFdReserve descriptors below RLIMIT_NOFILE; 0 = only that cap.
   unsigned max_upstream_queries = 1024;
-  bool pin_workers = true;  ///< pin worker i to the i-th CPU of the affinity mask
-  UdpWait udp_wait = UdpWait::kAuto;
+  bool pin_workers = true;             ///< pin worker i to the i-th CPU of the affinity mask
+  UdpWait udp_wait = UdpWait::kEpoll;  ///< the daemon runs kAuto (--udp-wait auto)
   /// Tests only: every worker's time (net::ManualClock) and upstream sockets (a scripted
   /// forward::UpstreamTransport, shared by the workers: it must be thread-safe). Null = the
   /// system's. Both must outlive the server.

@@ -28,8 +28,9 @@ Result<void> Daemon::blockSignals() {
   if (std::getenv("NLD_TEST_HOOKS") != nullptr) {
     sigaddset(&set, wedgeSignal());
   }
-  // The DNS workers' wake signal (resolver::UdpWait): blocked here, so a process-directed one
-  // cannot interrupt a syscall in this or the HTTP thread; each worker unblocks it for itself.
+  // The DNS workers' wake signal (--udp-wait auto, resolver/net/blocking_read.h): only ever
+  // sent to a worker thread, and blocked here so that a process-directed one cannot interrupt a
+  // syscall in this or the HTTP thread either; each worker unblocks it for itself.
   sigset_t blocked = set;
   sigaddset(&blocked, SIGURG);
   if (::pthread_sigmask(SIG_BLOCK, &blocked, nullptr) != 0) {

@@ -340,9 +340,13 @@ Result<void> serverConfig(const RunFlags& f, RunConfig& c) {
   c.server.workers = f.workers;
   c.server.cache_max_bytes = f.cache_max_bytes;
   c.server.max_upstream_queries = f.max_upstream_queries;
-  if (f.udp_wait == "epoll") {
+  // The library's default is epoll; the daemon opts in to the blocking-read mode (it blocks
+  // SIGURG in its other threads, daemon.cc).
+  if (f.udp_wait == "auto") {
+    c.server.udp_wait = resolver::UdpWait::kAuto;
+  } else if (f.udp_wait == "epoll") {
     c.server.udp_wait = resolver::UdpWait::kEpoll;
-  } else if (f.udp_wait != "auto") {
+  } else {
     return fail(Errc::kInvalidArgument,
                 "invalid --udp-wait '" + f.udp_wait + "': expected auto or epoll");
   }

@@ -1,40 +1,13 @@
 #include "resolver/net/event_loop.h"
 
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <limits>
 
 namespace nld::resolver::net {
-namespace {
-
-void onWakeSignal(int) {}  // only there so the signal interrupts a blocking read (EINTR)
-
-bool installWakeHandler() noexcept {
-  static const bool installed = [] {
-    struct sigaction sa {};
-    sa.sa_handler = onWakeSignal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: the interrupted read must return
-    return ::sigaction(EventLoop::wakeSignal(), &sa, nullptr) == 0;
-  }();
-  return installed;
-}
-
-bool setWakeSignalMask(int how) noexcept {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, EventLoop::wakeSignal());
-  return ::pthread_sigmask(how, &set, nullptr) == 0;
-}
-
-}  // namespace
-
-int EventLoop::wakeSignal() noexcept { return SIGURG; }
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create(Clock& clock) {
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
@@ -57,16 +30,6 @@ EventLoop::EventLoop(Fd epoll, Fd event, Clock& clock)
 
 EventLoop::~EventLoop() {
   destroyDeferred();  // while epoll_ is open: their destructors may still remove() fds
-  if (watcher_.joinable()) {
-    {
-      std::lock_guard lock(watch_mutex_);
-      watch_state_ = WatchState::kShutdown;
-    }
-    watch_cv_.notify_all();
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(kick_.get(), &one, sizeof one);
-    watcher_.join();
-  }
 }
 
 bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) noexcept {
@@ -185,127 +148,6 @@ void EventLoop::runOnce(std::chrono::milliseconds max_wait) noexcept {
     }
   }
   destroyDeferred();
-}
-
-bool EventLoop::startWatcher() noexcept {
-  if (watcher_.joinable()) {
-    return true;
-  }
-  if (watcher_failed_) {
-    return false;
-  }
-  watcher_failed_ = true;  // until everything below worked
-  if (!installWakeHandler()) {
-    return false;
-  }
-  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-  Fd kick(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!ep || !kick) {
-    return false;
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = epoll_.get();
-  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, epoll_.get(), &ev) != 0) {
-    return false;
-  }
-  ev.data.fd = kick.get();
-  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, kick.get(), &ev) != 0) {
-    return false;
-  }
-  watch_epoll_ = std::move(ep);
-  kick_ = std::move(kick);
-  try {
-    watcher_ = std::thread([this] { watch(); });
-  } catch (...) {  // std::system_error: no thread, so no blocking mode
-    return false;
-  }
-  watcher_failed_ = false;
-  return true;
-}
-
-void EventLoop::watch() noexcept {
-  setWakeSignalMask(SIG_BLOCK);  // the signal is for the reader only
-  epoll_event events[4];
-  std::unique_lock lock(watch_mutex_);
-  for (;;) {
-    watch_cv_.wait(lock, [this] { return watch_state_ != WatchState::kIdle; });
-    if (watch_state_ == WatchState::kShutdown) {
-      return;
-    }
-    const uint64_t generation = watch_generation_;
-    // Absolute deadline: waiting again after a kick must not push it back.
-    const int timeout = waitMs(watch_due_, clock_.now());
-    watcher_waiting_ = true;
-    lock.unlock();
-    int n = ::epoll_wait(watch_epoll_.get(), events, 4, timeout);
-    bool kicked = false;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == kick_.get()) {
-        uint64_t value;
-        [[maybe_unused]] auto r = ::read(kick_.get(), &value, sizeof value);
-        kicked = true;
-      }
-    }
-    lock.lock();
-    watcher_waiting_ = false;
-    if (kicked && n == 1) {
-      continue;  // the state changed while we waited: wait again with the new one
-    }
-    // Something is ready or a tick is due: interrupt the read until the reader has left
-    // blocking mode. Only while it is inside enterRead()..leaveRead() (a signal elsewhere would
-    // break a blocking write, e.g. a log line to a full pipe). A signal that lands after
-    // enterRead() but before the syscall starts is lost, hence the re-sends.
-    while (watch_state_ == WatchState::kBlocking && watch_generation_ == generation) {
-      interrupt_.store(true);  // seq_cst with in_read_ (enterRead())
-      if (in_read_.load()) {
-        ::tgkill(::getpid(), reader_tid_, wakeSignal());
-      }
-      watch_cv_.wait_for(lock, std::chrono::milliseconds(1));
-    }
-  }
-}
-
-bool EventLoop::enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcept {
-  // The reader takes the signal (once per thread; the daemon blocks it in its other threads).
-  static thread_local bool unblocked = false;
-  if (!startWatcher() || !(unblocked || (unblocked = setWakeSignalMask(SIG_UNBLOCK)))) {
-    return false;
-  }
-  due = nextDue();
-  // Events 0: still registered, but reports nothing (but errors) to the watcher meanwhile.
-  if (!modify(fd, 0, handler)) {
-    return false;
-  }
-  bool kick = false;
-  {
-    std::lock_guard lock(watch_mutex_);
-    ++watch_generation_;
-    watch_state_ = WatchState::kBlocking;
-    watch_due_ = due;
-    reader_tid_ = ::gettid();
-    interrupt_.store(false, std::memory_order_relaxed);
-    kick = watcher_waiting_;  // still waiting for an earlier spell, maybe with a later deadline
-  }
-  if (kick) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(kick_.get(), &one, sizeof one);
-  } else {
-    watch_cv_.notify_one();
-  }
-  return true;
-}
-
-void EventLoop::leaveBlocking(int fd, uint32_t events, IoHandler* handler) noexcept {
-  // A read that failed or was interrupted did not refresh the time: the next runOnce() must not
-  // compute its wait (and the ticks due) from the last datagram's.
-  refreshNow();
-  {
-    std::lock_guard lock(watch_mutex_);
-    watch_state_ = WatchState::kIdle;
-  }
-  watch_cv_.notify_one();
-  modify(fd, events, handler);
 }
 
 }  // namespace nld::resolver::net

@@ -2,12 +2,8 @@
 // cross-thread post() (eventfd). The loop is driven by its owner: runOnce() waits at most until
 // the next tick is due, dispatches ready handlers, then runs due ticks and posted tasks.
 //
-// Blocking mode (runBlocking): while one socket is the only one with work, the owner may block
-// in a read on that socket instead of in epoll_wait() — the same two syscalls per wake-up as a
-// plain blocking UDP server, instead of three. A watcher thread waits in epoll_wait() for the
-// rest (other fds, post(), the next active tick) and interrupts the read with a signal
-// (wakeSignal(): the loop installs a handler without SA_RESTART and unblocks it on the reading
-// thread).
+// The SIGURG blocking-read mode (BlockingRead, blocking_read.h) is built on the hooks below the
+// dispatch API: epollFd(), nextDue(), waitMs().
 //
 // Threading: everything except post() must be called on the loop's own thread.
 // Handlers are borrowed, and there is one rule for ending one: remove() its fd, and destroy it
@@ -21,14 +17,11 @@
 
 #include <sys/epoll.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -99,47 +92,6 @@ class EventLoop {
   void runOnce(std::chrono::milliseconds max_wait) noexcept;
   static constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
 
-  /// Calls `read` (a blocking read on `fd`, e.g. recvmmsg() without MSG_DONTWAIT on a blocking
-  /// socket, bracketed by enterRead()/leaveRead(); it returns false when the read failed or was
-  /// interrupted, and refreshes now() after a successful one) until another fd
-  /// registered with the loop becomes ready, a task is posted, an active tick falls due (also one
-  /// that became active during a read), or read() returns false. `fd` is registered with
-  /// `handler`; it is taken out of the watched set meanwhile and put back before returning.
-  /// Returns false at once (nothing read) when the watcher thread cannot run. Nothing is
-  /// dispatched here: the caller's next runOnce() handles what interrupted the reads.
-  template <typename Read>
-  bool runBlocking(int fd, uint32_t events, IoHandler* handler, Read&& read) noexcept {
-    MonoTime due;
-    if (!enterBlocking(fd, handler, due)) {
-      return false;
-    }
-    // read() refreshes now_. Leave when a tick fell due, or one became active with an earlier
-    // deadline (e.g. the forwarder's, after a cache miss).
-    while (!interrupt_.load(std::memory_order_acquire) && read()) {
-      if (now_ >= due || nextDue() < due) {
-        break;
-      }
-    }
-    leaveBlocking(fd, events, handler);
-    return true;
-  }
-  /// Inside runBlocking()'s read(): call right before the blocking syscall; false = do not
-  /// enter it (the spell is over). The wake signal is only sent between the two calls, so it
-  /// interrupts the read and not, say, a log line read() writes while answering.
-  bool enterRead() noexcept {
-    in_read_.store(true);  // seq_cst with interrupt_: the watcher sees this, or we see its flag
-    if (interrupt_.load()) {
-      in_read_.store(false, std::memory_order_relaxed);
-      return false;
-    }
-    return true;
-  }
-  void leaveRead() noexcept { in_read_.store(false, std::memory_order_release); }
-  /// Starts the watcher thread runBlocking() needs (any thread; otherwise its first call does,
-  /// which allocates on the loop thread). False when it cannot run (then runBlocking() is a no-op).
-  bool startWatcher() noexcept;
-  /// The signal that interrupts a blocking read (SIGURG: ignored by default, unused otherwise).
-  static int wakeSignal() noexcept;
   /// Events dispatched by the last runOnce() (0 after a timeout or an interrupted wait).
   int lastEvents() const noexcept { return last_events_; }
   /// runOnce() calls so far (lets the owner tell whether a handler ran in the last round).
@@ -150,17 +102,18 @@ class EventLoop {
   MonoTime refreshNow() noexcept { return now_ = clock_.now(); }
   Clock& clock() const noexcept { return clock_; }
 
+  /// For a nested epoll (BlockingRead's watcher): readable while an event is pending here.
+  int epollFd() const noexcept { return epoll_.get(); }
+  /// The earliest due time of an active tick (MonoTime::max() when none is active).
+  MonoTime nextDue() const;
+  /// An epoll_wait() timeout in ms until `due` (rounded up; -1 for MonoTime::max()).
+  static int waitMs(MonoTime due, MonoTime now) noexcept;
+
  private:
   EventLoop(Fd epoll, Fd event, Clock& clock);
   void drainPosted() noexcept;
   /// Drops the events of `handler` not yet dispatched in this batch (deferDelete()).
   void forgetEvents(IoHandler* handler) noexcept;
-  /// The earliest due time of an active tick (MonoTime::max() when none is active).
-  MonoTime nextDue() const;
-  static int waitMs(MonoTime due, MonoTime now) noexcept;
-  bool enterBlocking(int fd, IoHandler* handler, MonoTime& due) noexcept;
-  void leaveBlocking(int fd, uint32_t events, IoHandler* handler) noexcept;
-  void watch() noexcept;
 
   struct Tick {
     std::chrono::milliseconds period;
@@ -200,21 +153,6 @@ class EventLoop {
   std::vector<Deferred> deferred_;    ///< deferDelete(): destroyed at the end of the round
   std::vector<Deferred> destroying_;  ///< being destroyed (their destructors may defer more)
 
-  // runBlocking() <-> watcher thread, under watch_mutex_ (interrupt_ is read lock-free per read).
-  enum class WatchState : uint8_t { kIdle, kBlocking, kShutdown };
-  std::mutex watch_mutex_;
-  std::condition_variable watch_cv_;
-  WatchState watch_state_ = WatchState::kIdle;
-  uint64_t watch_generation_ = 0;
-  MonoTime watch_due_ = MonoTime::max();  ///< the spell's tick deadline
-  int reader_tid_ = 0;
-  bool watcher_waiting_ = false;  ///< the watcher is in epoll_wait() (kick it to re-read state)
-  std::atomic<bool> interrupt_{false};
-  std::atomic<bool> in_read_{false};  ///< the reader is between enterRead() and leaveRead()
-  bool watcher_failed_ = false;
-  Fd watch_epoll_;  ///< the watcher's: this loop's epoll fd (nested) + kick_
-  Fd kick_;         ///< eventfd: "state changed, wait again"
-  std::thread watcher_;
 };
 
 }  // namespace nld::resolver::net

@@ -224,10 +224,17 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       g->config = *b.forward;
       for (const auto& to : b.forward->to) {
         auto label = to.toString();
+        // An upstream of the old snapshot keeps its state, and its stats: workers still read
+        // them (writing the same pointer again raced with them, found by TSan on reloads under
+        // load). The registry's slot for a label never changes.
         auto it = old_upstreams.find(label);
-        auto u =
-            it != old_upstreams.end() ? it->second : std::make_shared<forward::UpstreamState>(to);
-        u->stats = registry.upstream(label);
+        std::shared_ptr<forward::UpstreamState> u;
+        if (it != old_upstreams.end()) {
+          u = it->second;
+        } else {
+          u = std::make_shared<forward::UpstreamState>(to);
+          u->stats = registry.upstream(label);
+        }
         g->upstreams.push_back(std::move(u));
       }
       if (g->upstreams.size() > 15) {

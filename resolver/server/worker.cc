@@ -470,16 +470,29 @@ Result<std::unique_ptr<Worker>> Worker::create(unsigned index, metrics::Registry
   if (!loop) {
     return fail(std::move(loop.error()).withContext("worker " + std::to_string(index)));
   }
-  if (options.udp_wait != UdpWait::kEpoll && !(*loop)->startWatcher()) {
-    NLD_LOG(kServer, debug, "worker {}: no watcher thread, UDP waits in epoll only", index);
+  // The blocking-read mode only when asked for: its watcher thread and the process's SIGURG
+  // handler come with it (blocking_read.h).
+  std::unique_ptr<net::BlockingRead> blocking;
+  WorkerOptions opts = options;
+  if (opts.udp_wait != UdpWait::kEpoll) {
+    auto b = net::BlockingRead::create(**loop);
+    if (b) {
+      blocking = std::move(*b);
+    } else {
+      NLD_LOG(kServer, debug, "worker {}: {}; UDP waits in epoll only", index, b.error().message());
+      opts.udp_wait = UdpWait::kEpoll;
+    }
   }
-  return std::unique_ptr<Worker>(new Worker(index, std::move(*loop), registry, options));
+  return std::unique_ptr<Worker>(
+      new Worker(index, std::move(*loop), std::move(blocking), registry, opts));
 }
 
-Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,
+Worker::Worker(unsigned index, std::unique_ptr<net::EventLoop> loop,
+               std::unique_ptr<net::BlockingRead> blocking, metrics::Registry& registry,
                const WorkerOptions& options)
     : index_(index),
       loop_(std::move(loop)),
+      blocking_(std::move(blocking)),
       registry_(registry),
       options_(options),
       tcp_limits_(tcpLimitsOf(options)),
@@ -662,14 +675,14 @@ Worker::UdpListener* Worker::blockingCandidate() noexcept {
 
 void Worker::serveBlocking(UdpListener& l) noexcept {
   uint64_t batches = 0;
-  bool ran = loop_->runBlocking(l.fd(), EPOLLIN, &l, [&] {
+  bool ran = blocking_->run(l.fd(), EPOLLIN, &l, [&] {
     ++batches;
     return serveUdpBatch(l, MSG_WAITFORONE) > 0;
   });
   udp_only_rounds_ = 0;
   udp_ready_ = nullptr;  // the next runOnce() handles what interrupted us
   if (!ran) {
-    block_after_rounds_ = kNeverBlock;  // no watcher thread: epoll only
+    block_after_rounds_ = kNeverBlock;  // this thread cannot take the signal: epoll only
   } else if (options_.udp_wait == UdpWait::kAuto) {
     // A short spell cost more in mode switches (a signal, two epoll_ctl) than it saved: mixed
     // traffic (misses, TCP) waits longer before the next one.
@@ -703,12 +716,12 @@ int Worker::serveUdpBatch(UdpListener& l, int recv_flags) noexcept {
     }
   }
   const bool blocking = (recv_flags & MSG_DONTWAIT) == 0;
-  if (blocking && !loop_->enterRead()) {
+  if (blocking && !blocking_->enterRead()) {
     return -1;
   }
   int n = ::recvmmsg(fd, b.rx, Batch::kSize, recv_flags, nullptr);
   if (blocking) {
-    loop_->leaveRead();
+    blocking_->leaveRead();
   }
   // (+1: the slot the kernel tried last and found nothing for, in case it wrote there too.)
   b.rx_dirty = std::min(static_cast<size_t>(std::max(n, 0)) + 1, Batch::kSize);

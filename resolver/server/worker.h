@@ -27,6 +27,7 @@
 #include "base/fd.h"
 #include "resolver/cache/cache_key.h"
 #include "resolver/forward/forwarder.h"
+#include "resolver/net/blocking_read.h"
 #include "resolver/net/event_loop.h"
 #include "resolver/net/framed_conn.h"
 #include "resolver/resolver.h"
@@ -44,7 +45,7 @@ struct WorkerOptions {
   std::chrono::milliseconds tcp_idle_timeout{10000};
   unsigned tcp_max_connections = 1024;
   unsigned max_upstream_queries = 1024;  ///< in flight per worker, 0 = unbounded
-  UdpWait udp_wait = UdpWait::kAuto;
+  UdpWait udp_wait = UdpWait::kEpoll;
   /// TCP bounds (both directions); tcp_idle_timeout above overrides tcp.idle_timeout.
   net::TcpLimits tcp;
   /// Tests: virtual time and scripted upstreams (null = the system's; see ServerOptions).
@@ -116,7 +117,8 @@ class Worker {
     DeferredObservation* defer = nullptr;  ///< UDP batches: record here instead of observing
   };
 
-  Worker(unsigned index, std::unique_ptr<net::EventLoop> loop, metrics::Registry& registry,
+  Worker(unsigned index, std::unique_ptr<net::EventLoop> loop,
+         std::unique_ptr<net::BlockingRead> blocking, metrics::Registry& registry,
          const WorkerOptions& options);
 
   /// Handles one query; returns the length of an immediate answer written to `out` (0 = none:
@@ -163,6 +165,7 @@ class Worker {
 
   unsigned index_;
   std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<net::BlockingRead> blocking_;  ///< UdpWait kAuto/kEager; null: epoll only
   metrics::Registry& registry_;
   WorkerOptions options_;
   // Before forwarder_ and clients_: their connections count their bytes here until destroyed.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/run/daemon.h"
+
 namespace nld::cli {
 namespace {
 
@@ -124,6 +126,23 @@ TEST(HandoverMode, ParsesAndPrints) {
     EXPECT_EQ(*parseHandoverMode(toString(m)), m);
   }
   EXPECT_FALSE(parseHandoverMode("sometimes"));
+}
+
+// The library waits in epoll by default (resolver::ServerOptions); the daemon opts in to the
+// blocking-read mode unless told --udp-wait epoll.
+TEST(ToRunConfig, UdpWaitAutoIsTheDaemonsDefault) {
+  RunFlags f;
+  f.localip = "169.254.20.10";
+  auto c = toRunConfig(f);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->server.udp_wait, resolver::UdpWait::kAuto);
+  EXPECT_EQ(resolver::ServerOptions{}.udp_wait, resolver::UdpWait::kEpoll);
+  f.udp_wait = "epoll";
+  c = toRunConfig(f);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->server.udp_wait, resolver::UdpWait::kEpoll);
+  f.udp_wait = "eager";  // a test mode, not a flag value
+  EXPECT_FALSE(toRunConfig(f));
 }
 
 }  // namespace

@@ -113,11 +113,6 @@ std::unique_ptr<resolver::Server> startServer(const std::string& corefile, unsig
   }
   opts.workers = workers;
   opts.pin_workers = false;
-#ifdef NLD_TEST_UDP_WAIT_EAGER
-  if (opts.udp_wait == resolver::UdpWait::kAuto) {
-    opts.udp_wait = resolver::UdpWait::kEager;
-  }
-#endif
   auto server = resolver::Server::create(std::move(*cfg), opts);
   if (!server) {
     ADD_FAILURE() << server.error().message();

@@ -63,16 +63,19 @@ int ask(int fd, const std::vector<uint8_t>& q) {
   return -1;
 }
 
-TEST(ServerHitPath, UdpCacheHitsAllocateNothingOnWorkers) {
-  NLD_ENTER_NETNS();
+// Both ways a worker waits: epoll_wait() (the library's default) and blocked in recvmmsg()
+// after one UDP-only round (kEager; the daemon's --udp-wait auto gets there after 16).
+void expectHitsAllocateNothing(resolver::UdpWait wait) {
   TempDir dir;
   Nsd nsd(dir);
   ASSERT_TRUE(nsd.ok()) << nsd.error();
+  resolver::ServerOptions opts;
+  opts.udp_wait = wait;
   auto server = startServer(
       "cluster.local:53 {\n    errors\n    cache {\n        success 9984 30\n"
       "        denial 9984 5\n    }\n    bind 127.0.0.1\n    forward . 127.0.0.2:5300\n"
       "    prometheus :9253\n}\n",
-      2);
+      2, opts);
   ASSERT_NE(server, nullptr);
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   const std::vector<std::string> names = {"svc1.default.svc.cluster.local.",
@@ -98,6 +101,16 @@ TEST(ServerHitPath, UdpCacheHitsAllocateNothingOnWorkers) {
   EXPECT_NE(m.find("coredns_dns_do_requests_total{server=\"dns://127.0.0.1:53\","
                    "zone=\"cluster.local.\",view=\"\"} 303"),
             std::string::npos);
+}
+
+TEST(ServerHitPath, UdpCacheHitsAllocateNothingOnWorkers) {
+  NLD_ENTER_NETNS();
+  expectHitsAllocateNothing(resolver::UdpWait::kEpoll);
+}
+
+TEST(ServerHitPath, UdpCacheHitsAllocateNothingOnBlockedWorkers) {
+  NLD_ENTER_NETNS();
+  expectHitsAllocateNothing(resolver::UdpWait::kEager);
 }
 
 }  // namespace
