@@ -139,11 +139,11 @@ TEST(EventLoop, ForeverWaitsForAPostWithoutATimeout) {
   auto loop = EventLoop::create();
   ASSERT_TRUE(loop) << loop.error().message();
   std::atomic<bool> ran = false;
+  auto start = MonoClock::now();  // before the poster starts: it posts 30 ms or more after this
   std::thread poster([&] {
     std::this_thread::sleep_for(milliseconds(30));
     (*loop)->post([&] { ran = true; });
   });
-  auto start = MonoClock::now();
   (*loop)->runOnce(EventLoop::kForever);  // one call: returns only because of the post
   poster.join();
   EXPECT_TRUE(ran);
