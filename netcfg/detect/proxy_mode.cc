@@ -123,7 +123,7 @@ bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
                Clock::time_point deadline, std::chrono::milliseconds timeout, std::string* why) {
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), sslen) != 0) {
     if (errno != EINPROGRESS) {
-      *why = std::strerror(errno);
+      *why = errnoText(errno);
       return false;
     }
     pollfd p{fd.get(), POLLOUT, 0};
@@ -140,7 +140,7 @@ bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
       err = errno;
     }
     if (err != 0) {
-      *why = std::strerror(err);
+      *why = errnoText(err);
       return false;
     }
   }
@@ -167,7 +167,7 @@ bool sendAllBy(const Fd& fd, const std::string& req, Clock::time_point deadline,
       }
       continue;
     }
-    *why = std::string("send: ") + std::strerror(errno);
+    *why = std::string("send: ") + errnoText(errno);
     return false;
   }
   return true;
@@ -209,7 +209,7 @@ std::optional<std::string> receiveBy(const Fd& fd, Clock::time_point deadline,
       }
       continue;
     }
-    *why = std::string("recv: ") + std::strerror(errno);
+    *why = std::string("recv: ") + errnoText(errno);
     return std::nullopt;
   }
   return resp;
@@ -250,7 +250,7 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
   socklen_t sslen = to.toSockaddr(ss);
   Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
-    *why = std::string("socket: ") + std::strerror(errno);
+    *why = std::string("socket: ") + errnoText(errno);
     return std::nullopt;
   }
   if (!connectBy(fd, ss, sslen, deadline, timeout, why)) {

@@ -29,5 +29,11 @@ TEST(Error, SysMapsErrnoAndKeepsContext) {
   EXPECT_EQ(Error::sys(EPERM, "x").code(), Errc::kPermissionDenied);
 }
 
+TEST(Error, ErrnoTextIsTheLibraryTextAlsoForUnknownNumbers) {
+  EXPECT_EQ(errnoText(ECONNREFUSED), "Connection refused");
+  EXPECT_EQ(errnoText(ENOENT), "No such file or directory");
+  EXPECT_EQ(errnoText(99999), "Unknown error 99999");
+}
+
 }  // namespace
 }  // namespace nld
