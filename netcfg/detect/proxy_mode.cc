@@ -36,7 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint16_t kDefaultMetricsPort = 10249;
-constexpr size_t kMaxHttpResponse = 64 * 1024;
+constexpr size_t kMaxHttpResponse = size_t{64} * 1024;
 // NFPROTO_IPV4 (<linux/netfilter.h> clashes with <netinet/in.h>, which base/ip.h includes).
 constexpr uint8_t kNfprotoIpv4 = AF_INET;
 
@@ -134,9 +134,7 @@ bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
     }
     int err = 0;
     socklen_t len = sizeof(err);
-    if (r < 0) {
-      err = errno;
-    } else if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    if (r < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
       err = errno;
     }
     if (err != 0) {
