@@ -126,7 +126,7 @@ class Apply {
   Result<int> run();
 
  private:
-  Result<int> failed(Error e) { return fail(Error(e.code(), e.message() + rollBack())); }
+  Result<int> failed(const Error& e) { return fail(Error(e.code(), e.message() + rollBack())); }
   bool interrupted() {
     if (interrupted_by_ == 0) {
       interrupted_by_ = held_.take();
@@ -135,8 +135,11 @@ class Apply {
   }
   // Rolls back, then exits 128 + the signal number, as a shell reports a command it killed.
   Result<int> interruptedExit() {
-    std::string message =
-        "install interrupted (" + std::string(::strsignal(interrupted_by_)) + ")" + rollBack();
+    // sigdescr_np: strsignal's text without its shared buffer (concurrency-mt-unsafe).
+    const char* name = ::sigdescr_np(interrupted_by_);
+    std::string message = "install interrupted (" +
+                          (name != nullptr ? std::string(name) : std::to_string(interrupted_by_)) +
+                          ")" + rollBack();
     std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
     return 128 + interrupted_by_;
   }
