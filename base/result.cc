@@ -10,6 +10,11 @@ std::string errnoText(int err) {
   return std::string(strerror_r(err, buf, sizeof buf));
 }
 
+std::string signalText(int signo) {
+  const char* d = sigdescr_np(signo);  // glibc: a static string, or null when unknown
+  return d != nullptr ? std::string(d) : "Unknown signal " + std::to_string(signo);
+}
+
 Error Error::sys(int err, std::string_view what) {
   std::string msg(what);
   msg += ": ";

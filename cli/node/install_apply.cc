@@ -135,11 +135,7 @@ class Apply {
   }
   // Rolls back, then exits 128 + the signal number, as a shell reports a command it killed.
   Result<int> interruptedExit() {
-    // sigdescr_np: strsignal's text without its shared buffer (concurrency-mt-unsafe).
-    const char* name = ::sigdescr_np(interrupted_by_);
-    std::string message = "install interrupted (" +
-                          (name != nullptr ? std::string(name) : std::to_string(interrupted_by_)) +
-                          ")" + rollBack();
+    std::string message = "install interrupted (" + signalText(interrupted_by_) + ")" + rollBack();
     std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
     return 128 + interrupted_by_;
   }

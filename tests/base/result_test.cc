@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 
 namespace nld {
 namespace {
@@ -33,6 +34,12 @@ TEST(Error, ErrnoTextIsTheLibraryTextAlsoForUnknownNumbers) {
   EXPECT_EQ(errnoText(ECONNREFUSED), "Connection refused");
   EXPECT_EQ(errnoText(ENOENT), "No such file or directory");
   EXPECT_EQ(errnoText(99999), "Unknown error 99999");
+}
+
+TEST(Error, SignalTextIsStrsignalsText) {
+  EXPECT_EQ(signalText(SIGINT), "Interrupt");
+  EXPECT_EQ(signalText(SIGTERM), "Terminated");
+  EXPECT_EQ(signalText(999), "Unknown signal 999");
 }
 
 }  // namespace
