@@ -457,13 +457,13 @@ Result<int> Apply::run() {
     return fail(std::move(r.error()));
   }
   if (auto r = link(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   if (interrupted()) {
     return interruptedExit();
   }
   if (auto r = corefile(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   // A Ctrl-C that came during steps 1-2 must not stop the running daemon only to roll back.
   if (interrupted()) {
@@ -471,12 +471,12 @@ Result<int> Apply::run() {
   }
   if (p_.restart) {
     if (auto r = stopForRestart(); !r) {
-      return failed(std::move(r.error()));
+      return failed(r.error());
     }
   }
   if (daemon_pid_ == 0) {
     if (auto r = startDaemon(); !r) {
-      return failed(std::move(r.error()));
+      return failed(r.error());
     }
   }
   if (interrupted()) {
@@ -493,19 +493,19 @@ Result<int> Apply::run() {
                    join(rules_before_.partial, ","));
   }
   if (!added) {
-    return failed(std::move(added.error()));
+    return failed(added.error());
   }
   added_ = *added;
   if (interrupted()) {
     return interruptedExit();
   }
   if (auto r = kubelet(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   removeStale();
   removeOtherBackend();
   if (auto r = saveState(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   rollback_.dismiss();
   report();
