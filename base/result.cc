@@ -4,10 +4,21 @@
 
 namespace nld {
 
+std::string errnoText(int err) {
+  char buf[128];
+  // GNU strerror_r: returns either a static string or buf, never fails.
+  return std::string(strerror_r(err, buf, sizeof buf));
+}
+
+std::string signalText(int signo) {
+  const char* d = sigdescr_np(signo);  // glibc: a static string, or null when unknown
+  return d != nullptr ? std::string(d) : "Unknown signal " + std::to_string(signo);
+}
+
 Error Error::sys(int err, std::string_view what) {
   std::string msg(what);
   msg += ": ";
-  msg += std::strerror(err);
+  msg += errnoText(err);
   return Error(err == EPERM || err == EACCES    ? Errc::kPermissionDenied
                : err == ENOENT || err == ENODEV ? Errc::kNotFound
                : err == EEXIST                  ? Errc::kAlreadyExists

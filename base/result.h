@@ -26,6 +26,12 @@ enum class Errc : uint8_t {
   kInternal,
 };
 
+/// The C library's text for errno `err` ("Connection refused"), thread-safe (std::strerror is
+/// not: it may return a buffer the next call overwrites).
+std::string errnoText(int err);
+/// strsignal's text for `signo` ("Interrupt"), without strsignal's shared buffer.
+std::string signalText(int signo);
+
 /// An error: a code for callers to branch on, the errno when a syscall failed, and a one-line
 /// message that already names the object and the cause, e.g.
 /// "add address '169.254.20.10/32' to 'nodelocaldns': File exists".

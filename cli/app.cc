@@ -79,6 +79,7 @@ int runMain(int argc, char** argv) {
     app.fallthrough();
 
     std::vector<Command> commands;
+    commands.reserve(kCommands.size());
     for (AddFn add : kCommands) {
       commands.push_back(add(app));
     }

@@ -167,6 +167,7 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
   Fd rd(pipe_fds[0]);
   Fd wr(pipe_fds[1]);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   }
@@ -184,7 +185,9 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
     ::dup2(log_fd.get(), 2);
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The forked child has one thread, and sigprocmask is async-signal-safe (pthread_sigmask is
+    // not on POSIX's list).
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe)
     ::execv(args[0], args.data());
     int err = errno;
     ssize_t ignored = ::write(wr.get(), &err, sizeof(err));

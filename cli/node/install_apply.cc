@@ -126,7 +126,7 @@ class Apply {
   Result<int> run();
 
  private:
-  Result<int> failed(Error e) { return fail(Error(e.code(), e.message() + rollBack())); }
+  Result<int> failed(const Error& e) { return fail(Error(e.code(), e.message() + rollBack())); }
   bool interrupted() {
     if (interrupted_by_ == 0) {
       interrupted_by_ = held_.take();
@@ -135,8 +135,7 @@ class Apply {
   }
   // Rolls back, then exits 128 + the signal number, as a shell reports a command it killed.
   Result<int> interruptedExit() {
-    std::string message =
-        "install interrupted (" + std::string(::strsignal(interrupted_by_)) + ")" + rollBack();
+    std::string message = "install interrupted (" + signalText(interrupted_by_) + ")" + rollBack();
     std::fprintf(stderr, "nodelocaldns: error: %s\n", message.c_str());
     return 128 + interrupted_by_;
   }
@@ -458,13 +457,13 @@ Result<int> Apply::run() {
     return fail(std::move(r.error()));
   }
   if (auto r = link(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   if (interrupted()) {
     return interruptedExit();
   }
   if (auto r = corefile(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   // A Ctrl-C that came during steps 1-2 must not stop the running daemon only to roll back.
   if (interrupted()) {
@@ -472,12 +471,12 @@ Result<int> Apply::run() {
   }
   if (p_.restart) {
     if (auto r = stopForRestart(); !r) {
-      return failed(std::move(r.error()));
+      return failed(r.error());
     }
   }
   if (daemon_pid_ == 0) {
     if (auto r = startDaemon(); !r) {
-      return failed(std::move(r.error()));
+      return failed(r.error());
     }
   }
   if (interrupted()) {
@@ -494,19 +493,19 @@ Result<int> Apply::run() {
                    join(rules_before_.partial, ","));
   }
   if (!added) {
-    return failed(std::move(added.error()));
+    return failed(added.error());
   }
   added_ = *added;
   if (interrupted()) {
     return interruptedExit();
   }
   if (auto r = kubelet(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   removeStale();
   removeOtherBackend();
   if (auto r = saveState(); !r) {
-    return failed(std::move(r.error()));
+    return failed(r.error());
   }
   rollback_.dismiss();
   report();

@@ -57,7 +57,7 @@ void removeFiles(const TeardownPlan& p, TeardownReport& r) {
     if (::unlink(f.c_str()) == 0) {
       r.done.push_back("removed " + f);
     } else if (errno != ENOENT) {
-      r.problems.push_back("remove " + f + ": " + std::strerror(errno));
+      r.problems.push_back("remove " + f + ": " + errnoText(errno));
     }
   }
   for (const std::string& f : p.quiet_files) {

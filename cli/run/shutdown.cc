@@ -33,7 +33,7 @@ int Daemon::shutdown(int signo) {
     handover = anotherInstanceServes(bound);
   }
   bool teardown = !handover && !cfg_.skip_teardown;
-  NLD_LOG(kCli, info, "{}: shutting down ({})", ::strsignal(signo),
+  NLD_LOG(kCli, info, "{}: shutting down ({})", signalText(signo),
           handover   ? "handing over to the successor, no teardown"
           : teardown ? "tearing down"
                      : "-skipteardown");
@@ -146,7 +146,7 @@ bool Daemon::removeInterfaceOnTeardown(bool teardown) {
 }
 
 void Daemon::forcedExit(int signo, bool teardown) {
-  NLD_LOG(kCli, warn, "{} during shutdown: forcing exit without draining", ::strsignal(signo));
+  NLD_LOG(kCli, warn, "{} during shutdown: forcing exit without draining", signalText(signo));
   removeInterfaceOnTeardown(teardown);
   if (pidfile_written_) {
     removePidFileIfOwned(cfg_.pidfile, ::getpid());

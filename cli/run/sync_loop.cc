@@ -38,7 +38,7 @@ Result<int> Daemon::run() {
                      {link_watcher_ ? link_watcher_->fd() : -1, POLLIN, 0}};
     int n = ::poll(fds, 3, timeout);
     if (n < 0 && errno != EINTR) {
-      NLD_LOG(kCli, critical, "poll: {}, shutting down", std::strerror(errno));
+      NLD_LOG(kCli, critical, "poll: {}, shutting down", errnoText(errno));
       return shutdown(SIGTERM);
     }
     if (n > 0 && (fds[0].revents & POLLIN) != 0) {

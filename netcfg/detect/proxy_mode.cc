@@ -36,7 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint16_t kDefaultMetricsPort = 10249;
-constexpr size_t kMaxHttpResponse = 64 * 1024;
+constexpr size_t kMaxHttpResponse = size_t{64} * 1024;
 // NFPROTO_IPV4 (<linux/netfilter.h> clashes with <netinet/in.h>, which base/ip.h includes).
 constexpr uint8_t kNfprotoIpv4 = AF_INET;
 
@@ -123,7 +123,7 @@ bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
                Clock::time_point deadline, std::chrono::milliseconds timeout, std::string* why) {
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), sslen) != 0) {
     if (errno != EINPROGRESS) {
-      *why = std::strerror(errno);
+      *why = errnoText(errno);
       return false;
     }
     pollfd p{fd.get(), POLLOUT, 0};
@@ -134,13 +134,11 @@ bool connectBy(const Fd& fd, const sockaddr_storage& ss, socklen_t sslen,
     }
     int err = 0;
     socklen_t len = sizeof(err);
-    if (r < 0) {
-      err = errno;
-    } else if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    if (r < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
       err = errno;
     }
     if (err != 0) {
-      *why = std::strerror(err);
+      *why = errnoText(err);
       return false;
     }
   }
@@ -167,7 +165,7 @@ bool sendAllBy(const Fd& fd, const std::string& req, Clock::time_point deadline,
       }
       continue;
     }
-    *why = std::string("send: ") + std::strerror(errno);
+    *why = std::string("send: ") + errnoText(errno);
     return false;
   }
   return true;
@@ -209,7 +207,7 @@ std::optional<std::string> receiveBy(const Fd& fd, Clock::time_point deadline,
       }
       continue;
     }
-    *why = std::string("recv: ") + std::strerror(errno);
+    *why = std::string("recv: ") + errnoText(errno);
     return std::nullopt;
   }
   return resp;
@@ -250,7 +248,7 @@ std::optional<HttpAnswer> httpGet(const SocketAddress& to, std::string_view path
   socklen_t sslen = to.toSockaddr(ss);
   Fd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
-    *why = std::string("socket: ") + std::strerror(errno);
+    *why = std::string("socket: ") + errnoText(errno);
     return std::nullopt;
   }
   if (!connectBy(fd, ss, sslen, deadline, timeout, why)) {

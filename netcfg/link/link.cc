@@ -262,7 +262,7 @@ Result<void> waitUntilLocal(const LinkSpec& spec, std::chrono::milliseconds time
   if (!fd) {
     return failSys(errno, "wait for addresses of " + quoted(spec.name) + ": netlink socket");
   }
-  timeval tv{0, 200 * 1000};
+  timeval tv{0, suseconds_t{200} * 1000};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);
@@ -275,7 +275,7 @@ Result<void> waitUntilLocal(const LinkSpec& spec, std::chrono::milliseconds time
       continue;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      std::string why = last < 0 ? std::strerror(-last) : "route type " + std::to_string(last);
+      std::string why = last < 0 ? errnoText(-last) : "route type " + std::to_string(last);
       return fail(Errc::kTimeout, "address " + quoted(pending.back().toString()) + " on " +
                                       quoted(spec.name) + " not usable after " +
                                       std::to_string(timeout.count()) +

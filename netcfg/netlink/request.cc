@@ -11,7 +11,7 @@ namespace nld::netcfg::netlink {
 
 namespace {
 
-constexpr size_t kReceiveBuffer = 64 * 1024;
+constexpr size_t kReceiveBuffer = size_t{64} * 1024;
 
 Result<void> send(int fd, const Request& request, std::string_view what) {
   sockaddr_nl kernel{};

@@ -886,7 +886,9 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
       LogRule rule;
       size_t names_end = d.args.size() > 1 ? d.args.size() - 1 : d.args.size();
       if (names_end > 0) {
-        auto z = zones(std::vector<Token>(d.args.begin(), d.args.begin() + names_end), 0, "log");
+        auto z = zones(std::vector<Token>(d.args.begin(),
+                                          d.args.begin() + static_cast<std::ptrdiff_t>(names_end)),
+                       0, "log");
         if (!z) {
           r = fail(std::move(z.error()));
         } else {

@@ -201,7 +201,9 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
   const uint32_t rc = (ext_rcode << 4) | (info.flags & flag::kRcodeMask);
   info.rcode = static_cast<Rcode>(std::min<uint32_t>(rc, 255));
 
-  // Typify (CoreDNS plugin/pkg/response/typify.go), in its order.
+  // Typify (CoreDNS plugin/pkg/response/typify.go), in its order (kept, hence the repeated
+  // branches).
+  // NOLINTBEGIN(bugprone-branch-clone)
   const Opcode op = opcodeOf(info.flags);
   if (op == Opcode::kUpdate || op == Opcode::kNotify || info.qtype == qtype::kAxfr ||
       info.qtype == qtype::kIxfr) {
@@ -233,6 +235,8 @@ std::optional<ResponseInfo> inspectResponse(std::span<const uint8_t> wire) noexc
   } else {
     info.msg_ttl = std::min(neg_min, kMaximumDefaultTtl);
   }
+  // NOLINTEND(bugprone-branch-clone)
+
   return info;
 }
 

@@ -267,7 +267,7 @@ std::string Failure::describe() const {
   const std::string to = upstream.toString();
   auto sys = [this](const char* fallback) {
     // Go's syscall error texts are lower-case ("connection refused").
-    std::string text = sys_errno != 0 ? std::string(std::strerror(sys_errno)) : fallback;
+    std::string text = sys_errno != 0 ? errnoText(sys_errno) : fallback;
     if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
       text[0] = static_cast<char>(text[0] - 'A' + 'a');
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 
 namespace nld {
 namespace {
@@ -27,6 +28,18 @@ TEST(Error, SysMapsErrnoAndKeepsContext) {
   EXPECT_EQ(e.sysErrno(), EEXIST);
   EXPECT_EQ(e.message(), "ensure link 'x': add address '169.254.20.10/32': File exists");
   EXPECT_EQ(Error::sys(EPERM, "x").code(), Errc::kPermissionDenied);
+}
+
+TEST(Error, ErrnoTextIsTheLibraryTextAlsoForUnknownNumbers) {
+  EXPECT_EQ(errnoText(ECONNREFUSED), "Connection refused");
+  EXPECT_EQ(errnoText(ENOENT), "No such file or directory");
+  EXPECT_EQ(errnoText(99999), "Unknown error 99999");
+}
+
+TEST(Error, SignalTextIsStrsignalsText) {
+  EXPECT_EQ(signalText(SIGINT), "Interrupt");
+  EXPECT_EQ(signalText(SIGTERM), "Terminated");
+  EXPECT_EQ(signalText(999), "Unknown signal 999");
 }
 
 }  // namespace

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Builds a libFuzzer target with clang (ASan + UBSan) in a scratch directory and runs it for a
+# Builds a libFuzzer target with clang (ASan + UBSan) in a build directory and runs it for a
 # while on a scratch copy of its corpus (the committed corpus is only read; new interesting
 # inputs stay in the scratch copy — copy a crash reproducer into tests/fuzz/corpus/ by hand once
 # it is fixed).
 #
-#   tests/fuzz/run_libfuzzer.sh [SECONDS=60] [TARGET=fuzz_parse_query] [BUILD_DIR=/tmp/nld-fuzz]
+#   tests/fuzz/run_libfuzzer.sh [SECONDS=60] [TARGET=fuzz_parse_query] [BUILD_DIR=build-asan]
+#
+# BUILD_DIR defaults to .ci/test's clang ASan+UBSan directory (NLD_FUZZ=ON): the same build
+# serves the sanitized ctest run and the fuzzers, and an already configured one is reused as is.
 #
 # Exit status is libFuzzer's: 0 when no crash was found.
 set -euo pipefail
 seconds=${1:-60}
 target=${2:-fuzz_parse_query}
-build=${3:-/tmp/nld-fuzz}
 src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${3:-$src/build-asan}
 case $target in
   fuzz_parse_query) corpus=$src/tests/fuzz/corpus ;;
   fuzz_upstream_answer) corpus=$src/tests/fuzz/corpus_upstream ;;
@@ -23,8 +26,10 @@ case $target in
   fuzz_tcp_framing) corpus=$src/tests/fuzz/corpus_tcp_framing ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
-cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+if ! grep -qx 'NLD_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  cmake -S "$src" -B "$build" -DNLD_FUZZ=ON -DNLD_SANITIZE=address,undefined \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+fi
 nice cmake --build "$build" -j2 --target "${target}_libfuzzer"
 work=$build/corpus-$target
 mkdir -p "$work" "$build/artifacts"
