@@ -81,6 +81,8 @@ class Parser {
   Result<void> cache(const Directive& d, const ServerBlock& sb, CacheConfig& out);
   Result<void> forward(const Directive& d, size_t index, ForwardConfig& out);
   Result<void> resolveForwards(Config& config);
+  Result<void> hosts(const Directive& d, const ServerBlock& sb, HostsConfig& out);
+  Result<Fallthrough> fallthrough(const std::vector<Token>& line, const std::string& directive);
   Result<SocketAddress> listenAddress(const Token& t, const std::string& directive);
   Result<std::chrono::nanoseconds> duration(const Token& t, const std::string& directive);
   Result<int64_t> integer(const Token& t, const std::string& directive);
@@ -801,6 +803,82 @@ Result<void> Parser::resolveForwards(Config& config) {
   return {};
 }
 
+// hosts ----------------------------------------------------------------------------------
+
+Result<Fallthrough> Parser::fallthrough(const std::vector<Token>& line,
+                                        const std::string& directive) {
+  Fallthrough f;
+  f.enabled = true;
+  auto z = zones(line, 1, directive + " fallthrough");
+  if (!z) {
+    return fail(std::move(z.error()));
+  }
+  f.zones = z->empty() ? std::vector<std::string>{"."} : std::move(*z);
+  return f;
+}
+
+Result<void> Parser::hosts(const Directive& d, const ServerBlock& sb, HostsConfig& h) {
+  // CoreDNS plugin/hosts setup.go: [FILE [ZONES...]], then option lines; any other line before
+  // `fallthrough` is an inline hosts(5) entry.
+  h.line = d.name.line;
+  if (!d.args.empty()) {
+    h.path = d.args[0].text;
+  }
+  auto z = zones(d.args, 1, "hosts");
+  if (!z) {
+    return fail(std::move(z.error()));
+  }
+  h.zones = z->empty() ? sb.zones : std::move(*z);
+  for (const auto& line : d.lines) {
+    const std::string& o = line.front().text;
+    if (o == "fallthrough") {
+      auto f = fallthrough(line, "hosts");
+      if (!f) {
+        return fail(std::move(f.error()));
+      }
+      h.fallthrough = std::move(*f);
+    } else if (o == "no_reverse") {
+      if (line.size() != 1) {
+        return argErr(line.back(), "hosts no_reverse");
+      }
+      h.reverse = false;
+    } else if (o == "ttl") {
+      if (line.size() != 2) {
+        return err(line.front(), "hosts: ttl needs a time in seconds");
+      }
+      auto v = integer(line[1], "hosts ttl");
+      if (!v) {
+        return fail(std::move(v.error()));
+      }
+      if (*v <= 0 || *v > 65535) {
+        return err(line[1], "hosts: ttl provided is invalid (1..65535): " + line[1].text);
+      }
+      h.ttl = static_cast<uint32_t>(*v);
+    } else if (o == "reload") {
+      if (line.size() != 2) {
+        return err(line.front(), "hosts: reload needs a duration (zero seconds to disable)");
+      }
+      auto dur = duration(line[1], "hosts reload");
+      if (!dur) {
+        return fail(std::move(dur.error()));
+      }
+      if (dur->count() < 0) {
+        return err(line[1], "hosts: invalid negative duration for reload: " + line[1].text);
+      }
+      h.reload = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
+    } else if (!h.fallthrough.enabled) {
+      std::string text;
+      for (const auto& t : line) {
+        text += (text.empty() ? "" : " ") + t.text;
+      }
+      h.inline_lines.push_back(std::move(text));
+    } else {
+      return err(line.front(), "hosts: unknown property '" + o + "'");
+    }
+  }
+  return {};
+}
+
 // Server block --------------------------------------------------------------------------------
 
 const std::set<std::string, std::less<>>& ignoredDirectives() {
@@ -812,8 +890,7 @@ const std::set<std::string, std::less<>>& ignoredDirectives() {
 
 const std::set<std::string, std::less<>>& answerChangingDirectives() {
   // Compiled into node-cache, but they change answers: refusing is safer than ignoring.
-  static const std::set<std::string, std::less<>> k = {"whoami", "hosts", "rewrite", "template",
-                                                       "dns64"};
+  static const std::set<std::string, std::less<>> k = {"whoami", "rewrite", "template", "dns64"};
   return k;
 }
 
@@ -1054,6 +1131,12 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
         } else {
           sb.health_lameduck = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
         }
+      }
+    } else if (n == "hosts") {
+      r = once();
+      if (r) {
+        sb.hosts.emplace();
+        r = hosts(d, sb, *sb.hosts);
       }
     } else if (ignoredDirectives().count(n) > 0) {
       sb.notes.push_back(file_ + ":" + std::to_string(d.name.line) + ": directive '" + n +

@@ -219,6 +219,11 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       }
       rt.log_rules.push_back(std::move(lr));
     }
+    if (b.hosts) {
+      std::string note;
+      rt.hosts = plugins::Hosts::create(*b.hosts, &note);
+      rt.has_plugins = true;
+    }
     if (b.forward) {
       auto g = std::make_shared<forward::ForwardGroup>();
       g->config = *b.forward;
