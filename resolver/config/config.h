@@ -121,6 +121,19 @@ struct HostsConfig {
   int line = 0;
 };
 
+/// `template CLASS TYPE [ZONE...] { match; answer; additional; authority; rcode; fallthrough }`
+/// (CoreDNS plugin/template). The templates and regexes are checked when parsed (go_template.h);
+/// `upstream` and `edns local` are refused.
+struct TemplateConfig {
+  uint16_t qclass = 255, qtype = 255;  ///< 255 = ANY
+  std::vector<std::string> zones;      ///< normalized; defaults to the block's zones
+  std::vector<std::string> match;      ///< Go regexes; empty = ".*"
+  std::vector<std::string> answer, additional, authority;  ///< Go templates of RRs
+  uint8_t rcode = 0;
+  Fallthrough fallthrough;
+  int line = 0;
+};
+
 /// One server block: `zone[:port] [zone[:port]...] { directives }`.
 struct ServerBlock {
   std::vector<std::string> zones;  ///< normalized: lower-case FQDN with trailing dot, "." = root
@@ -139,6 +152,7 @@ struct ServerBlock {
   std::optional<SocketAddress> health;
   std::optional<std::chrono::milliseconds> health_lameduck;
   std::optional<HostsConfig> hosts;
+  std::vector<TemplateConfig> templates;  ///< one per `template` directive, in Corefile order
   std::string file;  ///< where the block starts, for messages
   int line = 0;
   /// Accepted-and-ignored directives (debug, pprof, ...), for the caller to log.

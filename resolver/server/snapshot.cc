@@ -219,6 +219,14 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       }
       rt.log_rules.push_back(std::move(lr));
     }
+    if (!b.templates.empty()) {
+      auto t = plugins::Templates::create(b.templates);
+      if (!t) {
+        return fail(std::move(t.error()).withContext(b.file + ":" + std::to_string(b.line)));
+      }
+      rt.templates = std::move(*t);
+      rt.has_plugins = true;
+    }
     if (b.hosts) {
       std::string note;
       rt.hosts = plugins::Hosts::create(*b.hosts, &note);

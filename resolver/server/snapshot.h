@@ -19,6 +19,7 @@
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
 #include "resolver/plugins/hosts.h"
+#include "resolver/plugins/template.h"
 #include "resolver/server/query_log.h"
 
 namespace nld::resolver::server {
@@ -38,6 +39,7 @@ struct BlockRuntime {
   std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
   /// Answering plugins after the cache (CoreDNS order: template, hosts); null without them, and
   /// then the query path pays one branch on a cache miss (Worker::answerFromPlugins).
+  std::shared_ptr<plugins::Templates> templates;
   std::shared_ptr<plugins::Hosts> hosts;
   bool has_plugins = false;
   std::string cache_signature;                     ///< equal → the cache is kept across reloads

@@ -896,7 +896,11 @@ size_t Worker::answerFromPlugins(const BlockRuntime& block, metrics::ZoneStats& 
   const MonoTime start = client.received;
   plugins::Outcome o;
   Plugin which = Plugin::kNone;
-  if (block.hosts) {
+  if (block.templates) {
+    o = block.templates->serve(q, wire, key.name.data(), key.name_length, out);
+    which = Plugin::kTemplate;
+  }
+  if (block.hosts && o.kind == plugins::Outcome::Kind::kNext) {
     o = block.hosts->serve(q, wire, key.name.data(), key.name_length, out, start);
     which = Plugin::kHosts;
   }
