@@ -535,6 +535,32 @@ TEST(CorefileParser, HostsFollowsCoreDnsSetup) {
   EXPECT_EQ(only(*c).hosts->fallthrough.zones, (std::vector<std::string>{"."}));
 }
 
+TEST(CorefileParser, TemplateFollowsCoreDnsSetup) {
+  auto c = parse(
+      "example.org {\n template ANY AAAA {\n  rcode NOERROR\n }\n"
+      " template IN A example.net example.com {\n  match ^a[.] \"^(?P<x>b)[.]\"\n"
+      "  answer \"{{ .Name }} 60 IN A 10.0.0.1\"\n  authority \"x. 1 IN NS y.\"\n"
+      "  additional \"y. 1 IN A 10.0.0.2\"\n  rcode SUCCESS\n  fallthrough\n }\n}\n");
+  ASSERT_TRUE(c) << c.error().message();
+  const auto& t = only(*c).templates;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].qclass, 255);
+  EXPECT_EQ(t[0].qtype, 28);
+  EXPECT_EQ(t[0].zones, (std::vector<std::string>{"example.org."}));
+  EXPECT_EQ(t[0].rcode, 0);
+  EXPECT_TRUE(t[0].match.empty());
+  EXPECT_FALSE(t[0].fallthrough.enabled);
+  EXPECT_EQ(t[1].qclass, 1);
+  EXPECT_EQ(t[1].qtype, 1);
+  EXPECT_EQ(t[1].zones, (std::vector<std::string>{"example.net.", "example.com."}));
+  EXPECT_EQ(t[1].match, (std::vector<std::string>{"^a[.]", "^(?P<x>b)[.]"}));
+  EXPECT_EQ(t[1].answer.size(), 1u);
+  EXPECT_EQ(t[1].authority.size(), 1u);
+  EXPECT_EQ(t[1].additional.size(), 1u);
+  EXPECT_TRUE(t[1].fallthrough.enabled);
+  EXPECT_EQ(t[1].line, 5);
+}
+
 TEST(CorefileParser, ErrorsNameFileAndLine) {
   struct Case {
     const char* text;
@@ -563,6 +589,28 @@ TEST(CorefileParser, ErrorsNameFileAndLine) {
       {". {\n hosts {\n  fallthrough\n  10.0.0.1 a.example\n }\n}\n",
        "Corefile:4: hosts: unknown property '10.0.0.1'"},
       {". {\n hosts /etc/hosts a..example\n}\n", "Corefile:2: hosts: "},
+      {". {\n template IN\n}\n", "Corefile:2: template: needs CLASS TYPE"},
+      {". {\n template XX A {\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:2: template: invalid query class XX"},
+      {". {\n template IN BOGUS {\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:2: template: invalid RR class BOGUS"},
+      {". {\n template IN A\n}\n", "Corefile:2: template: no answer section"},
+      {". {\n template IN A {\n  rcode WHAT\n }\n}\n", "Corefile:3: template: unknown rcode WHAT"},
+      {". {\n template IN A {\n  match \"(unclosed\"\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:3: template: invalid regexp '(unclosed'"},
+      {". {\n template IN A {\n  answer \"{{ .Meta \\\"x\\\" }} 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  answer \"{{ .Name | printf }} 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  answer \"{{ .Name 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unclosed action"},
+      {". {\n template IN A {\n  answer \"{{ .Message }}\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  upstream\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:3: template: 'upstream' is not supported"},
+      {". {\n template IN A {\n  edns local 1=x\n }\n}\n",
+       "Corefile:3: template: 'edns' is not supported"},
+      {". {\n template IN A {\n  colour red\n }\n}\n", "Corefile:3: template: unknown property"},
       {". {\n  \"unterminated\n}\n", "Corefile:2: unterminated quoted string"},
       {"tls://. {\n}\n", "Corefile:1: server block 'tls://.': transport 'tls' is not supported"},
       {".:99999 {\n}\n", "Corefile:1: server block '.:99999': invalid port"},

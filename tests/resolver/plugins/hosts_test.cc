@@ -57,7 +57,7 @@ Answer ask(Hosts& h, const std::string& name, uint16_t qtype, Clock::time_point 
   if (o.kind == Outcome::Kind::kAnswer) {
     std::span<const uint8_t> m(out.data(), o.length);
     a.rcode = static_cast<unsigned>(dns::headerRcode(m));
-    a.ancount = dns::headerCount(m, 1);
+    a.ancount = dns::headerCount(m, 6);
     if (a.ancount > 0) {
       size_t rr = parsed->question_end;  // owner is a 2-byte pointer
       uint16_t rdlen = dns::readU16(out.data() + rr + 10);
