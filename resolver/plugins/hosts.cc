@@ -15,25 +15,9 @@
 namespace nld::resolver::plugins {
 namespace {
 
-std::vector<std::vector<uint8_t>> wireZones(const std::vector<std::string>& zones) {
-  std::vector<std::vector<uint8_t>> out;
-  for (const auto& z : zones) {
-    auto w = dns::lowerNameFromText(z);
-    if (!w.empty()) {
-      out.push_back(std::move(w));
-    }
-  }
-  return out;
-}
-
 bool under(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name,
            size_t length) noexcept {
-  for (const auto& z : zones) {
-    if (dns::nameIsUnder(name, length, z.data(), z.size())) {
-      return true;
-    }
-  }
-  return false;
+  return longestZone(zones, name, length) >= 0;
 }
 
 /// The reverse name of a 4- or 16-byte address (Go: an IPv4-mapped address is IPv4).
@@ -79,24 +63,6 @@ std::vector<std::string_view> fields(std::string_view line) {
     }
     line.remove_prefix(end);
   }
-}
-
-/// The answer header + question of `q`: ID, opcode, RD and CD copied, QR and AA set (miekg/dns
-/// SetReply, then hosts' Authoritative = true); RA is not set, as in CoreDNS.
-size_t writeHead(const dns::Query& q, std::span<const uint8_t> wire, uint16_t rcode,
-                 std::span<uint8_t> out) noexcept {
-  if (out.size() < q.question_end) {
-    return 0;
-  }
-  std::memcpy(out.data(), wire.data(), q.question_end);
-  uint16_t flags = dns::flag::kQr | dns::flag::kAa | (q.flags & (dns::flag::kRd | dns::flag::kCd)) |
-                   (q.flags & 0x7800) | rcode;
-  dns::writeU16(out.data() + 2, flags);
-  dns::writeU16(out.data() + 4, 1);
-  dns::writeU16(out.data() + 6, 0);
-  dns::writeU16(out.data() + 8, 0);
-  dns::writeU16(out.data() + 10, 0);
-  return q.question_end;
 }
 
 /// Appends one RR owned by the question's name (pointer to offset 12). 0 = does not fit.
@@ -276,7 +242,7 @@ Outcome Hosts::serve(const dns::Query& q, std::span<const uint8_t> wire, const u
   bool full = false;
   auto head = [&] {
     if (len == 0) {
-      len = writeHead(q, wire, 0, out);
+      len = writeAnswerHead(q, wire, 0, out);
     }
     return len != 0;
   };

@@ -83,8 +83,6 @@ class Hosts {
   explicit Hosts(const config::HostsConfig& config);
   void maybeReload(TimePoint now) noexcept;
   bool reload() noexcept;  ///< stat + re-read if changed; false when the file is unreadable
-  bool covered(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name,
-               size_t length) const noexcept;
 
   config::HostsConfig config_;
   std::vector<std::vector<uint8_t>> zones_, fall_zones_;

@@ -14,30 +14,6 @@
 namespace nld::resolver::plugins {
 namespace {
 
-std::vector<std::vector<uint8_t>> wireZones(const std::vector<std::string>& zones) {
-  std::vector<std::vector<uint8_t>> out;
-  for (const auto& z : zones) {
-    auto w = dns::lowerNameFromText(z);
-    if (!w.empty()) {
-      out.push_back(std::move(w));
-    }
-  }
-  return out;
-}
-
-/// Index of the longest zone `name` is under, or -1.
-int longestZone(const std::vector<std::vector<uint8_t>>& zones, const uint8_t* name,
-                size_t length) noexcept {
-  int best = -1;
-  for (size_t i = 0; i < zones.size(); ++i) {
-    if (dns::nameIsUnder(name, length, zones[i].data(), zones[i].size()) &&
-        (best < 0 || zones[i].size() > zones[static_cast<size_t>(best)].size())) {
-      best = static_cast<int>(i);
-    }
-  }
-  return best;
-}
-
 const char* className(uint16_t c) {
   switch (c) {
     case 1: return "IN";
@@ -348,12 +324,9 @@ Outcome Templates::build(const Compiled& t, const dns::Query& q, std::span<const
   if (total > out.size()) {
     return Outcome::servFail();
   }
-  std::memcpy(out.data(), wire.data(), len);
-  uint16_t flags = dns::flag::kQr | dns::flag::kAa |
-                   (q.flags & (dns::flag::kRd | dns::flag::kCd)) | (q.flags & 0x7800) |
-                   (c.rcode & 0xf);
-  dns::writeU16(out.data() + 2, flags);
-  dns::writeU16(out.data() + 4, 1);
+  if (writeAnswerHead(q, wire, c.rcode, out) == 0) {
+    return Outcome::servFail();
+  }
   for (int s = 0; s < 3; ++s) {
     dns::writeU16(out.data() + 6 + 2 * s, counts[s]);
     std::memcpy(out.data() + len, sections[s].data(), sections[s].size());
@@ -396,13 +369,11 @@ Outcome Templates::serve(const dns::Query& q, std::span<const uint8_t> wire, con
       if (c.fallthrough.enabled && longestZone(t.fall_zones, name, length) >= 0) {
         continue;
       }
-      size_t len = dns::buildErrorResponse(wire, dns::Rcode::kNxDomain, out);
-      if (len >= dns::kHeaderSize) {
-        dns::writeU16(out.data() + 2, static_cast<uint16_t>(dns::readU16(out.data() + 2) |
-                                                            dns::flag::kAa) &
-                                          static_cast<uint16_t>(~dns::flag::kRa));
+      size_t len = writeAnswerHead(q, wire, static_cast<uint8_t>(dns::Rcode::kNxDomain), out);
+      if (len != 0 && q.edns) {
+        len = dns::appendOpt(out, len, q.doBit());
       }
-      return Outcome::answer(len);
+      return len == 0 ? Outcome::servFail() : Outcome::answer(len);
     }
   } catch (const std::exception&) {  // bad_alloc, regex_error (complexity): fail this query
     return Outcome::servFail();
