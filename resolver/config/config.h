@@ -114,8 +114,8 @@ struct HostsConfig {
   std::string path = "/etc/hosts";
   std::vector<std::string> zones;  ///< normalized; defaults to the block's zones
   std::vector<std::string> inline_lines;
-  uint32_t ttl = 3600;  ///< 1..65535 (CoreDNS)
-  bool reverse = true;  ///< `no_reverse` clears it: no PTR synthesis
+  uint32_t ttl = 3600;                     ///< 1..65535 (CoreDNS)
+  bool reverse = true;                     ///< `no_reverse` clears it: no PTR synthesis
   std::chrono::milliseconds reload{5000};  ///< 0 = never re-read the file
   Fallthrough fallthrough;
   int line = 0;
@@ -153,7 +153,7 @@ struct ServerBlock {
   std::optional<std::chrono::milliseconds> health_lameduck;
   std::optional<HostsConfig> hosts;
   std::vector<TemplateConfig> templates;  ///< one per `template` directive, in Corefile order
-  std::string file;  ///< where the block starts, for messages
+  std::string file;                       ///< where the block starts, for messages
   int line = 0;
   /// Accepted-and-ignored directives (debug, pprof, ...), for the caller to log.
   std::vector<std::string> notes;

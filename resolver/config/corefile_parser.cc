@@ -884,8 +884,8 @@ Result<void> Parser::hosts(const Directive& d, const ServerBlock& sb, HostsConfi
 // template -------------------------------------------------------------------------------
 
 std::optional<uint16_t> classCode(std::string_view s) {
-  static const std::pair<std::string_view, uint16_t> k[] = {
-      {"IN", 1}, {"CS", 2}, {"CH", 3}, {"HS", 4}, {"NONE", 254}, {"ANY", 255}};
+  static const std::pair<std::string_view, uint16_t> k[] = {{"IN", 1}, {"CS", 2},     {"CH", 3},
+                                                            {"HS", 4}, {"NONE", 254}, {"ANY", 255}};
   for (const auto& [n, v] : k) {
     if (s == n) {
       return v;
@@ -896,10 +896,10 @@ std::optional<uint16_t> classCode(std::string_view s) {
 
 std::optional<uint16_t> typeCode(std::string_view s) {
   static const std::pair<std::string_view, uint16_t> k[] = {
-      {"A", 1},      {"NS", 2},    {"CNAME", 5},   {"SOA", 6},    {"PTR", 12},  {"HINFO", 13},
-      {"MX", 15},    {"TXT", 16},  {"AAAA", 28},   {"SRV", 33},   {"NAPTR", 35}, {"DS", 43},
-      {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48}, {"SVCB", 64},  {"HTTPS", 65}, {"CAA", 257},
-      {"ANY", 255}};
+      {"A", 1},      {"NS", 2},     {"CNAME", 5},  {"SOA", 6},   {"PTR", 12},
+      {"HINFO", 13}, {"MX", 15},    {"TXT", 16},   {"AAAA", 28}, {"SRV", 33},
+      {"NAPTR", 35}, {"DS", 43},    {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48},
+      {"SVCB", 64},  {"HTTPS", 65}, {"CAA", 257},  {"ANY", 255}};
   for (const auto& [n, v] : k) {
     if (s == n) {
       return v;
@@ -917,9 +917,9 @@ std::optional<uint16_t> typeCode(std::string_view s) {
 std::optional<uint8_t> rcodeCode(std::string_view s) {
   // miekg/dns StringToRcode (CoreDNS template setup.go), plus SUCCESS = NOERROR.
   static const std::pair<std::string_view, uint8_t> k[] = {
-      {"NOERROR", 0}, {"SUCCESS", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3},
-      {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6}, {"YXRRSET", 7}, {"NXRRSET", 8},
-      {"NOTAUTH", 9}, {"NOTZONE", 10}};
+      {"NOERROR", 0},  {"SUCCESS", 0}, {"FORMERR", 1}, {"SERVFAIL", 2},
+      {"NXDOMAIN", 3}, {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6},
+      {"YXRRSET", 7},  {"NXRRSET", 8}, {"NOTAUTH", 9}, {"NOTZONE", 10}};
   for (const auto& [n, v] : k) {
     if (s == n) {
       return v;

@@ -118,8 +118,8 @@ Result<GoTemplate> GoTemplate::parse(std::string_view text) {
     literal += text.substr(i, open - i);
     size_t close = text.find("}}", open + 2);
     if (close == std::string_view::npos) {
-      return fail(Errc::kInvalidArgument, "template: unclosed action in '" + std::string(text) +
-                                              "'");
+      return fail(Errc::kInvalidArgument,
+                  "template: unclosed action in '" + std::string(text) + "'");
     }
     std::string_view body = text.substr(open + 2, close - open - 2);
     bool trim_left = false, trim_right = false;
@@ -144,8 +144,8 @@ Result<GoTemplate> GoTemplate::parse(std::string_view text) {
     }
     if (body.empty() || body.substr(0, 2) == "/*") {
       if (body.empty()) {
-        return fail(Errc::kInvalidArgument, "template: missing value for command in '" +
-                                                std::string(text) + "'");
+        return fail(Errc::kInvalidArgument,
+                    "template: missing value for command in '" + std::string(text) + "'");
       }
     } else {
       auto p = action(body, text.substr(open, close + 2 - open));
@@ -197,13 +197,14 @@ Result<std::string> GoTemplate::execute(const Data& d) const {
         break;
       case Field::kQuestion:
         // miekg/dns Question.String()
-        out += ";" + std::string(d.name) + "\t" + std::string(d.qclass) + "\t" +
-               std::string(d.qtype);
+        out +=
+            ";" + std::string(d.name) + "\t" + std::string(d.qclass) + "\t" + std::string(d.qtype);
         break;
       case Field::kMatch:
         if (d.match == nullptr || p.index >= d.match->size()) {
-          return fail(Errc::kInvalidArgument, "template: error calling index: index out of range: " +
-                                                  std::to_string(p.index));
+          return fail(
+              Errc::kInvalidArgument,
+              "template: error calling index: index out of range: " + std::to_string(p.index));
         }
         out += (*d.match)[p.index];
         break;
@@ -288,8 +289,8 @@ Result<GoRegex> translateGoRegex(std::string_view re) {
   try {
     std::regex r(g.ecmascript, std::regex::ECMAScript);
     if (r.mark_count() + 1 != g.group_names.size()) {
-      return fail(Errc::kInvalidArgument, "unsupported group syntax in regexp '" +
-                                              std::string(re) + "'");
+      return fail(Errc::kInvalidArgument,
+                  "unsupported group syntax in regexp '" + std::string(re) + "'");
     }
   } catch (const std::regex_error& e) {
     return fail(Errc::kInvalidArgument,

@@ -186,8 +186,8 @@ bool Hosts::reload() noexcept {
     if (!text || text->size() > kMaxHostsFileBytes) {
       return false;
     }
-    file_.store(std::make_shared<const HostsTable>(
-        HostsTable::parse(*text, zones_, config_.reverse)));
+    file_.store(
+        std::make_shared<const HostsTable>(HostsTable::parse(*text, zones_, config_.reverse)));
     mtime_ns_ = mtime;
     size_ = st.st_size;
     return true;
@@ -200,8 +200,8 @@ void Hosts::maybeReload(TimePoint now) noexcept {
   if (config_.reload.count() == 0) {
     return;
   }
-  const int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch())
-                        .count();
+  const int64_t t =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   const int64_t interval = std::chrono::nanoseconds(config_.reload).count();
   int64_t due = next_check_ns_.load(std::memory_order_relaxed);
   if (due == kUnset) {
@@ -240,56 +240,34 @@ Outcome Hosts::serve(const dns::Query& q, std::span<const uint8_t> wire, const u
   size_t len = 0;
   size_t answers = 0;
   bool full = false;
-  auto head = [&] {
-    if (len == 0) {
-      len = writeAnswerHead(q, wire, 0, out);
+  // Appends one RR per item of `list` (null = none); false when even the header does not fit.
+  auto add = [&](const auto* list) {
+    if (list == nullptr) {
+      return true;
     }
-    return len != 0;
+    for (const auto& rdata : *list) {
+      if (len == 0 && (len = writeAnswerHead(q, wire, 0, out)) == 0) {
+        return false;
+      }
+      size_t n = appendRr(out, len, q.qtype, config_.ttl,
+                          reinterpret_cast<const uint8_t*>(rdata.data()), rdata.size());
+      full = full || n == 0;
+      len = n != 0 ? n : len;
+      ++answers;
+    }
+    return true;
   };
-  if (q.qtype == dns::qtype::kPtr) {
-    for (const HostsTable* t : tables) {
-      if (const auto* targets = find(t->ptr, key)) {
-        for (const auto& target : *targets) {
-          if (!head()) {
-            return Outcome::servFail();
-          }
-          size_t n = appendRr(out, len, q.qtype, config_.ttl,
-                              reinterpret_cast<const uint8_t*>(target.data()), target.size());
-          full = full || n == 0;
-          len = n != 0 ? n : len;
-          ++answers;
-        }
-      }
+  for (const HostsTable* t : tables) {
+    bool ok = q.qtype == dns::qtype::kPtr    ? add(find(t->ptr, key))
+              : q.qtype == dns::qtype::kA    ? add(find(t->v4, key))
+              : q.qtype == dns::qtype::kAaaa ? add(find(t->v6, key))
+                                             : true;
+    if (!ok) {
+      return Outcome::servFail();
     }
-    if (answers == 0) {
-      return Outcome::next();  // CoreDNS: whatever `fallthrough` says
-    }
-  } else if (q.qtype == dns::qtype::kA || q.qtype == dns::qtype::kAaaa) {
-    for (const HostsTable* t : tables) {
-      if (q.qtype == dns::qtype::kA) {
-        if (const auto* ips = find(t->v4, key)) {
-          for (const auto& ip : *ips) {
-            if (!head()) {
-              return Outcome::servFail();
-            }
-            size_t n = appendRr(out, len, q.qtype, config_.ttl, ip.data(), ip.size());
-            full = full || n == 0;
-            len = n != 0 ? n : len;
-            ++answers;
-          }
-        }
-      } else if (const auto* ips = find(t->v6, key)) {
-        for (const auto& ip : *ips) {
-          if (!head()) {
-            return Outcome::servFail();
-          }
-          size_t n = appendRr(out, len, q.qtype, config_.ttl, ip.data(), ip.size());
-          full = full || n == 0;
-          len = n != 0 ? n : len;
-          ++answers;
-        }
-      }
-    }
+  }
+  if (q.qtype == dns::qtype::kPtr && answers == 0) {
+    return Outcome::next();  // CoreDNS: whatever `fallthrough` says
   }
   if (answers == 0 && !exists()) {
     if (config_.fallthrough.enabled && under(fall_zones_, name, length)) {
@@ -297,7 +275,7 @@ Outcome Hosts::serve(const dns::Query& q, std::span<const uint8_t> wire, const u
     }
     return Outcome::servFail();
   }
-  if (!head() || full) {
+  if ((len == 0 && (len = writeAnswerHead(q, wire, 0, out)) == 0) || full) {
     return Outcome::servFail();  // more than 64 KiB of entries for one name
   }
   if (q.edns) {

@@ -16,21 +16,27 @@ namespace {
 
 const char* className(uint16_t c) {
   switch (c) {
-    case 1: return "IN";
-    case 3: return "CH";
-    case 4: return "HS";
-    case 254: return "NONE";
-    case 255: return "ANY";
-    default: return "";
+    case 1:
+      return "IN";
+    case 3:
+      return "CH";
+    case 4:
+      return "HS";
+    case 254:
+      return "NONE";
+    case 255:
+      return "ANY";
+    default:
+      return "";
   }
 }
 
 std::string typeName(uint16_t t) {
   static const std::pair<uint16_t, const char*> k[] = {
-      {1, "A"},     {2, "NS"},    {5, "CNAME"},  {6, "SOA"},   {12, "PTR"},   {13, "HINFO"},
-      {15, "MX"},   {16, "TXT"},  {28, "AAAA"},  {33, "SRV"},  {35, "NAPTR"}, {43, "DS"},
-      {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"}, {64, "SVCB"}, {65, "HTTPS"}, {255, "ANY"},
-      {257, "CAA"}};
+      {1, "A"},      {2, "NS"},     {5, "CNAME"},  {6, "SOA"},   {12, "PTR"},
+      {13, "HINFO"}, {15, "MX"},    {16, "TXT"},   {28, "AAAA"}, {33, "SRV"},
+      {35, "NAPTR"}, {43, "DS"},    {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"},
+      {64, "SVCB"},  {65, "HTTPS"}, {255, "ANY"},  {257, "CAA"}};
   for (const auto& [v, n] : k) {
     if (v == t) {
       return n;

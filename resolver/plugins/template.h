@@ -55,8 +55,8 @@ class Templates {
     std::vector<config::GoTemplate> answer, authority, additional;
   };
   Outcome build(const Compiled& t, const dns::Query& q, std::span<const uint8_t> wire,
-                const std::string& name, size_t zone_index, const std::smatch& m,
-                const Regex& re, std::span<uint8_t> out) const;
+                const std::string& name, size_t zone_index, const std::smatch& m, const Regex& re,
+                std::span<uint8_t> out) const;
 
   std::vector<config::TemplateConfig> config_;
   std::vector<Compiled> templates_;

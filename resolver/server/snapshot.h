@@ -42,8 +42,8 @@ struct BlockRuntime {
   std::shared_ptr<plugins::Templates> templates;
   std::shared_ptr<plugins::Hosts> hosts;
   bool has_plugins = false;
-  std::string cache_signature;                     ///< equal → the cache is kept across reloads
-  std::string zones_label;                         ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
+  std::string cache_signature;  ///< equal → the cache is kept across reloads
+  std::string zones_label;      ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
   /// `forward FROM` and `except` zones, lower-cased wire form; forwarded only if the name is
   /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
   std::vector<uint8_t> forward_from;

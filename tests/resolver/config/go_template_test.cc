@@ -9,8 +9,8 @@ namespace {
 
 TEST(GoTemplate, ExecutesTheReadmeActions) {
   std::vector<std::string> match = {"ip-10-1-2-3.example.", "1"};
-  std::vector<std::pair<std::string, std::string>> groups = {{"0", match[0]}, {"1", "1"},
-                                                             {"b", "1"}};
+  std::vector<std::pair<std::string, std::string>> groups = {
+      {"0", match[0]}, {"1", "1"}, {"b", "1"}};
   GoTemplate::Data d{"ip-10-1-2-3.example.", "IN", "A", "example.", &match, &groups};
   struct Case {
     const char* in;

@@ -50,8 +50,8 @@ Answer ask(Hosts& h, const std::string& name, uint16_t qtype, Clock::time_point 
   EXPECT_TRUE(parsed);
   auto lower = dns::lowerNameFromText(name);
   std::array<uint8_t, 4096> out{};
-  Outcome o = h.serve(*parsed, std::span<const uint8_t>(q.data(), n), lower.data(), lower.size(),
-                      out, now);
+  Outcome o =
+      h.serve(*parsed, std::span<const uint8_t>(q.data(), n), lower.data(), lower.size(), out, now);
   Answer a;
   a.kind = o.kind;
   if (o.kind == Outcome::Kind::kAnswer) {
@@ -98,8 +98,7 @@ TEST(Hosts, FileIsReReadOnTheReloadIntervalWhenItChanges) {
   ::unlink(path.c_str());
   EXPECT_EQ(ask(*h, "b.example", dns::qtype::kA, t0 + seconds(11)).ancount, 1u);
   write(path, "10.0.0.4 c.example\n");
-  EXPECT_EQ(ask(*h, "b.example", dns::qtype::kA, t0 + seconds(17)).kind,
-            Outcome::Kind::kServFail);
+  EXPECT_EQ(ask(*h, "b.example", dns::qtype::kA, t0 + seconds(17)).kind, Outcome::Kind::kServFail);
   EXPECT_EQ(ask(*h, "c.example", dns::qtype::kA, t0 + seconds(17)).ancount, 1u);
 }
 

@@ -14,8 +14,8 @@ std::vector<uint8_t> rr(const char* text) {
 
 TEST(TemplateRecordText, ParsesTheTypesTemplatesWrite) {
   // owner "a." = 01 'a' 00; then type, class, ttl, rdlength.
-  EXPECT_EQ(rr("a 60 IN A 10.0.0.1"), (std::vector<uint8_t>{1, 'a', 0, 0, 1, 0, 1, 0, 0, 0, 60,
-                                                             0, 4, 10, 0, 0, 1}));
+  EXPECT_EQ(rr("a 60 IN A 10.0.0.1"),
+            (std::vector<uint8_t>{1, 'a', 0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1}));
   // TTL and class in either order, class optional, default TTL 3600
   EXPECT_EQ(rr("a. IN 60 A 10.0.0.1"), rr("a 60 A 10.0.0.1"));
   auto d = rr("a. A 10.0.0.1");
@@ -26,8 +26,7 @@ TEST(TemplateRecordText, ParsesTheTypesTemplatesWrite) {
   auto txt = rr("a. 1 IN TXT \"hello world\" x");
   EXPECT_EQ(txt.size(), 3u + 10u + 12u + 2u);
   EXPECT_EQ(txt[13], 11);
-  EXPECT_EQ(rr("a. 1 IN SOA ns. host. (1 60 60 60 60) ; comment").size(),
-            3u + 10u + 4u + 6u + 20u);
+  EXPECT_EQ(rr("a. 1 IN SOA ns. host. (1 60 60 60 60) ; comment").size(), 3u + 10u + 4u + 6u + 20u);
 }
 
 TEST(TemplateRecordText, RejectsWhatItCannotWrite) {
