@@ -294,6 +294,12 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
     if (b.loop) {
       names.push_back("loop");
     }
+    if (!b.templates.empty()) {
+      names.push_back("template");
+    }
+    if (b.hosts) {
+      names.push_back("hosts");
+    }
     if (b.forward) {
       names.push_back("forward");
     }
