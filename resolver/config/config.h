@@ -100,6 +100,40 @@ struct ErrorsConsolidate {
   std::string level = "error";  ///< warning, error, info or debug
 };
 
+/// `fallthrough [ZONES...]` of a plugin (CoreDNS pkg/fall): off, or on for names under any of
+/// `zones` (normalized; `fallthrough` alone = ".", every name).
+struct Fallthrough {
+  bool enabled = false;
+  std::vector<std::string> zones;
+};
+
+/// `hosts [FILE [ZONES...]] { INLINE...; ttl; no_reverse; reload; fallthrough [ZONES...] }`
+/// (CoreDNS plugin/hosts). Entries of the file come first, then the inline ones; names outside
+/// `zones` are dropped when the file is read.
+struct HostsConfig {
+  std::string path = "/etc/hosts";
+  std::vector<std::string> zones;  ///< normalized; defaults to the block's zones
+  std::vector<std::string> inline_lines;
+  uint32_t ttl = 3600;                     ///< 1..65535 (CoreDNS)
+  bool reverse = true;                     ///< `no_reverse` clears it: no PTR synthesis
+  std::chrono::milliseconds reload{5000};  ///< 0 = never re-read the file
+  Fallthrough fallthrough;
+  int line = 0;
+};
+
+/// `template CLASS TYPE [ZONE...] { match; answer; additional; authority; rcode; fallthrough }`
+/// (CoreDNS plugin/template). The templates and regexes are checked when parsed (go_template.h);
+/// `upstream` and `edns local` are refused.
+struct TemplateConfig {
+  uint16_t qclass = 255, qtype = 255;  ///< 255 = ANY
+  std::vector<std::string> zones;      ///< normalized; defaults to the block's zones
+  std::vector<std::string> match;      ///< Go regexes; empty = ".*"
+  std::vector<std::string> answer, additional, authority;  ///< Go templates of RRs
+  uint8_t rcode = 0;
+  Fallthrough fallthrough;
+  int line = 0;
+};
+
 /// One server block: `zone[:port] [zone[:port]...] { directives }`.
 struct ServerBlock {
   std::vector<std::string> zones;  ///< normalized: lower-case FQDN with trailing dot, "." = root
@@ -117,7 +151,9 @@ struct ServerBlock {
   /// `health [ADDR]`; default every address, port 8080. `lameduck` is accepted.
   std::optional<SocketAddress> health;
   std::optional<std::chrono::milliseconds> health_lameduck;
-  std::string file;  ///< where the block starts, for messages
+  std::optional<HostsConfig> hosts;
+  std::vector<TemplateConfig> templates;  ///< one per `template` directive, in Corefile order
+  std::string file;                       ///< where the block starts, for messages
   int line = 0;
   /// Accepted-and-ignored directives (debug, pprof, ...), for the caller to log.
   std::vector<std::string> notes;

@@ -12,6 +12,7 @@
 #include "resolver/config/config.h"
 #include "resolver/config/corefile_lexer.h"
 #include "resolver/config/go_syntax.h"
+#include "resolver/config/go_template.h"
 
 namespace nld::resolver::config {
 
@@ -81,6 +82,9 @@ class Parser {
   Result<void> cache(const Directive& d, const ServerBlock& sb, CacheConfig& out);
   Result<void> forward(const Directive& d, size_t index, ForwardConfig& out);
   Result<void> resolveForwards(Config& config);
+  Result<void> hosts(const Directive& d, const ServerBlock& sb, HostsConfig& out);
+  Result<void> templateDirective(const Directive& d, const ServerBlock& sb, TemplateConfig& out);
+  Result<Fallthrough> fallthrough(const std::vector<Token>& line, const std::string& directive);
   Result<SocketAddress> listenAddress(const Token& t, const std::string& directive);
   Result<std::chrono::nanoseconds> duration(const Token& t, const std::string& directive);
   Result<int64_t> integer(const Token& t, const std::string& directive);
@@ -801,6 +805,207 @@ Result<void> Parser::resolveForwards(Config& config) {
   return {};
 }
 
+// hosts ----------------------------------------------------------------------------------
+
+Result<Fallthrough> Parser::fallthrough(const std::vector<Token>& line,
+                                        const std::string& directive) {
+  Fallthrough f;
+  f.enabled = true;
+  auto z = zones(line, 1, directive + " fallthrough");
+  if (!z) {
+    return fail(std::move(z.error()));
+  }
+  f.zones = z->empty() ? std::vector<std::string>{"."} : std::move(*z);
+  return f;
+}
+
+Result<void> Parser::hosts(const Directive& d, const ServerBlock& sb, HostsConfig& h) {
+  // CoreDNS plugin/hosts setup.go: [FILE [ZONES...]], then option lines; any other line before
+  // `fallthrough` is an inline hosts(5) entry.
+  h.line = d.name.line;
+  if (!d.args.empty()) {
+    h.path = d.args[0].text;
+  }
+  auto z = zones(d.args, 1, "hosts");
+  if (!z) {
+    return fail(std::move(z.error()));
+  }
+  h.zones = z->empty() ? sb.zones : std::move(*z);
+  for (const auto& line : d.lines) {
+    const std::string& o = line.front().text;
+    if (o == "fallthrough") {
+      auto f = fallthrough(line, "hosts");
+      if (!f) {
+        return fail(std::move(f.error()));
+      }
+      h.fallthrough = std::move(*f);
+    } else if (o == "no_reverse") {
+      if (line.size() != 1) {
+        return argErr(line.back(), "hosts no_reverse");
+      }
+      h.reverse = false;
+    } else if (o == "ttl") {
+      if (line.size() != 2) {
+        return err(line.front(), "hosts: ttl needs a time in seconds");
+      }
+      auto v = integer(line[1], "hosts ttl");
+      if (!v) {
+        return fail(std::move(v.error()));
+      }
+      if (*v <= 0 || *v > 65535) {
+        return err(line[1], "hosts: ttl provided is invalid (1..65535): " + line[1].text);
+      }
+      h.ttl = static_cast<uint32_t>(*v);
+    } else if (o == "reload") {
+      if (line.size() != 2) {
+        return err(line.front(), "hosts: reload needs a duration (zero seconds to disable)");
+      }
+      auto dur = duration(line[1], "hosts reload");
+      if (!dur) {
+        return fail(std::move(dur.error()));
+      }
+      if (dur->count() < 0) {
+        return err(line[1], "hosts: invalid negative duration for reload: " + line[1].text);
+      }
+      h.reload = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
+    } else if (!h.fallthrough.enabled) {
+      std::string text;
+      for (const auto& t : line) {
+        text += (text.empty() ? "" : " ") + t.text;
+      }
+      h.inline_lines.push_back(std::move(text));
+    } else {
+      return err(line.front(), "hosts: unknown property '" + o + "'");
+    }
+  }
+  return {};
+}
+
+// template -------------------------------------------------------------------------------
+
+std::optional<uint16_t> classCode(std::string_view s) {
+  static const std::pair<std::string_view, uint16_t> k[] = {{"IN", 1}, {"CS", 2},     {"CH", 3},
+                                                            {"HS", 4}, {"NONE", 254}, {"ANY", 255}};
+  for (const auto& [n, v] : k) {
+    if (s == n) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint16_t> typeCode(std::string_view s) {
+  static const std::pair<std::string_view, uint16_t> k[] = {
+      {"A", 1},      {"NS", 2},     {"CNAME", 5},  {"SOA", 6},   {"PTR", 12},
+      {"HINFO", 13}, {"MX", 15},    {"TXT", 16},   {"AAAA", 28}, {"SRV", 33},
+      {"NAPTR", 35}, {"DS", 43},    {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48},
+      {"SVCB", 64},  {"HTTPS", 65}, {"CAA", 257},  {"ANY", 255}};
+  for (const auto& [n, v] : k) {
+    if (s == n) {
+      return v;
+    }
+  }
+  if (s.size() > 4 && s.substr(0, 4) == "TYPE") {
+    auto v = detail::parseGoInt(s.substr(4));
+    if (v && *v >= 0 && *v <= 65535) {
+      return static_cast<uint16_t>(*v);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint8_t> rcodeCode(std::string_view s) {
+  // miekg/dns StringToRcode (CoreDNS template setup.go), plus SUCCESS = NOERROR.
+  static const std::pair<std::string_view, uint8_t> k[] = {
+      {"NOERROR", 0},  {"SUCCESS", 0}, {"FORMERR", 1}, {"SERVFAIL", 2},
+      {"NXDOMAIN", 3}, {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6},
+      {"YXRRSET", 7},  {"NXRRSET", 8}, {"NOTAUTH", 9}, {"NOTZONE", 10}};
+  for (const auto& [n, v] : k) {
+    if (s == n) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<void> Parser::templateDirective(const Directive& d, const ServerBlock& sb,
+                                       TemplateConfig& t) {
+  // CoreDNS plugin/template setup.go.
+  t.line = d.name.line;
+  if (d.args.size() < 2) {
+    return err(d.name, "template: needs CLASS TYPE [ZONE...]");
+  }
+  auto cls = classCode(d.args[0].text);
+  if (!cls) {
+    return err(d.args[0], "template: invalid query class " + d.args[0].text);
+  }
+  auto type = typeCode(d.args[1].text);
+  if (!type) {
+    return err(d.args[1], "template: invalid RR class " + d.args[1].text);
+  }
+  t.qclass = *cls;
+  t.qtype = *type;
+  auto z = zones(d.args, 2, "template");
+  if (!z) {
+    return fail(std::move(z.error()));
+  }
+  t.zones = z->empty() ? sb.zones : std::move(*z);
+  bool has_rcode = false;
+  for (const auto& line : d.lines) {
+    const std::string& o = line.front().text;
+    if (o == "match") {
+      if (line.size() < 2) {
+        return argErr(line.front(), "template match");
+      }
+      for (size_t k = 1; k < line.size(); ++k) {
+        auto re = translateGoRegex(line[k].text);
+        if (!re) {
+          return err(line[k], "template: " + re.error().message());
+        }
+        t.match.push_back(line[k].text);
+      }
+    } else if (o == "answer" || o == "additional" || o == "authority") {
+      if (line.size() < 2) {
+        return argErr(line.front(), "template " + o);
+      }
+      auto& dest = o == "answer" ? t.answer : o == "additional" ? t.additional : t.authority;
+      for (size_t k = 1; k < line.size(); ++k) {
+        auto tmpl = GoTemplate::parse(line[k].text);
+        if (!tmpl) {
+          return err(line[k], tmpl.error().message());
+        }
+        dest.push_back(line[k].text);
+      }
+    } else if (o == "rcode") {
+      if (line.size() != 2) {
+        return argErr(line.front(), "template rcode");
+      }
+      auto rc = rcodeCode(line[1].text);
+      if (!rc) {
+        return err(line[1], "template: unknown rcode " + line[1].text);
+      }
+      t.rcode = *rc;
+      has_rcode = true;
+    } else if (o == "fallthrough") {
+      auto f = fallthrough(line, "template");
+      if (!f) {
+        return fail(std::move(f.error()));
+      }
+      t.fallthrough = std::move(*f);
+    } else if (o == "upstream" || o == "edns") {
+      return err(line.front(), "template: '" + o +
+                                   "' is not supported by nodelocaldns (refusing rather than "
+                                   "answering differently)");
+    } else {
+      return err(line.front(), "template: unknown property '" + o + "'");
+    }
+  }
+  if (t.answer.empty() && t.additional.empty() && t.authority.empty() && !has_rcode) {
+    return err(d.name, "template: no answer section for template found");
+  }
+  return {};
+}
+
 // Server block --------------------------------------------------------------------------------
 
 const std::set<std::string, std::less<>>& ignoredDirectives() {
@@ -812,8 +1017,7 @@ const std::set<std::string, std::less<>>& ignoredDirectives() {
 
 const std::set<std::string, std::less<>>& answerChangingDirectives() {
   // Compiled into node-cache, but they change answers: refusing is safer than ignoring.
-  static const std::set<std::string, std::less<>> k = {"whoami", "hosts", "rewrite", "template",
-                                                       "dns64"};
+  static const std::set<std::string, std::less<>> k = {"whoami", "rewrite", "dns64"};
   return k;
 }
 
@@ -1056,6 +1260,18 @@ Result<ServerBlock> Parser::block(const RawBlock& raw, size_t index) {
         } else {
           sb.health_lameduck = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
         }
+      }
+    } else if (n == "hosts") {
+      r = once();
+      if (r) {
+        sb.hosts.emplace();
+        r = hosts(d, sb, *sb.hosts);
+      }
+    } else if (n == "template") {
+      TemplateConfig t;
+      r = templateDirective(d, sb, t);
+      if (r) {
+        sb.templates.push_back(std::move(t));
       }
     } else if (ignoredDirectives().count(n) > 0) {
       sb.notes.push_back(file_ + ":" + std::to_string(d.name.line) + ": directive '" + n +

@@ -18,7 +18,7 @@ constexpr std::array<const char*, kRcodeCount> kRcodeLabels = {
     "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
     "RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "BADVERS"};
 
-constexpr const char* kPluginLabels[kPluginCount] = {"cache", "forward", ""};
+constexpr const char* kPluginLabels[kPluginCount] = {"cache", "forward", "", "hosts", "template"};
 
 // Upper bounds in nanoseconds and as text.
 constexpr uint64_t boundNs(size_t k) { return 250000ULL << k; }

@@ -39,8 +39,9 @@ const char* rcodeLabel(size_t index) noexcept;
 /// CoreDNS plugin.TimeBuckets: 0.25 ms · 2^k, k = 0..15 (0.00025 s .. 8.192 s).
 inline constexpr size_t kBuckets = 16;
 
-enum class Plugin : uint8_t { kCache, kForward, kNone };  // `plugin` label: "cache", "forward", ""
-inline constexpr size_t kPluginCount = 3;
+/// `plugin` label: "cache", "forward", "", "hosts", "template".
+enum class Plugin : uint8_t { kCache, kForward, kNone, kHosts, kTemplate };
+inline constexpr size_t kPluginCount = 5;
 
 class Counter {
  public:

@@ -219,6 +219,19 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
       }
       rt.log_rules.push_back(std::move(lr));
     }
+    if (!b.templates.empty()) {
+      auto t = plugins::Templates::create(b.templates);
+      if (!t) {
+        return fail(std::move(t.error()).withContext(b.file + ":" + std::to_string(b.line)));
+      }
+      rt.templates = std::move(*t);
+      rt.has_plugins = true;
+    }
+    if (b.hosts) {
+      // An unreadable file serves the inline entries; not logged yet (CoreDNS warns once).
+      rt.hosts = plugins::Hosts::create(*b.hosts);
+      rt.has_plugins = true;
+    }
     if (b.forward) {
       auto g = std::make_shared<forward::ForwardGroup>();
       g->config = *b.forward;
@@ -287,6 +300,12 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(config::Config config,
     }
     if (b.loop) {
       names.push_back("loop");
+    }
+    if (!b.templates.empty()) {
+      names.push_back("template");
+    }
+    if (b.hosts) {
+      names.push_back("hosts");
     }
     if (b.forward) {
       names.push_back("forward");

@@ -18,6 +18,8 @@
 #include "resolver/config/config.h"
 #include "resolver/forward/upstream.h"
 #include "resolver/metrics/metrics.h"
+#include "resolver/plugins/hosts.h"
+#include "resolver/plugins/template.h"
 #include "resolver/server/query_log.h"
 
 namespace nld::resolver::server {
@@ -35,8 +37,13 @@ struct BlockRuntime {
   std::shared_ptr<cache::Cache> cache;             ///< null without `cache`
   cache::CacheScope cache_scope;                   ///< `cache ZONES` and `disable ...`
   std::shared_ptr<forward::ForwardGroup> forward;  ///< null without `forward`
-  std::string cache_signature;                     ///< equal → the cache is kept across reloads
-  std::string zones_label;                         ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
+  /// Answering plugins after the cache (CoreDNS order: template, hosts); null without them, and
+  /// then the query path pays one branch on a cache miss (Worker::answerFromPlugins).
+  std::shared_ptr<plugins::Templates> templates;
+  std::shared_ptr<plugins::Hosts> hosts;
+  bool has_plugins = false;
+  std::string cache_signature;  ///< equal → the cache is kept across reloads
+  std::string zones_label;      ///< "cluster.local." / "in-addr.arpa. ip6.arpa."
   /// `forward FROM` and `except` zones, lower-cased wire form; forwarded only if the name is
   /// under FROM and under no EXCEPT zone (CoreDNS: otherwise the next plugin — none — SERVFAIL).
   std::vector<uint8_t> forward_from;

@@ -875,6 +875,11 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
         break;
     }
   }
+  if (block.has_plugins) [[unlikely]] {
+    if (size_t len = answerFromPlugins(block, zs, *key, wire, *q, out, client, type_index)) {
+      return len;
+    }
+  }
   if (!block.forward || !block.forwards(key->name.data(), key->name_length)) {
     size_t len = dns::buildErrorResponse(wire, dns::Rcode::kServFail, out);
     countResponse(zs, client.tcp, Plugin::kNone, out.first(len));
@@ -893,6 +898,60 @@ size_t Worker::handleQuery(size_t listener, std::span<const uint8_t> wire, std::
   }
   startForward(snap, *route, *key, wire, *q, &client, verify, type_index);
   return 0;
+}
+
+// Answering plugins (hosts, template) ---------------------------------------------------------
+
+size_t Worker::answerFromPlugins(const BlockRuntime& block, metrics::ZoneStats& zs,
+                                 const cache::CacheKey& key, std::span<const uint8_t> wire,
+                                 const dns::Query& q, std::span<uint8_t> out, const Client& client,
+                                 size_t type_index) noexcept {
+  const MonoTime start = client.received;
+  plugins::Outcome o;
+  Plugin which = Plugin::kNone;
+  if (block.templates) {
+    o = block.templates->serve(q, wire, key.name.data(), key.name_length, out);
+    which = Plugin::kTemplate;
+  }
+  if (block.hosts && o.kind == plugins::Outcome::Kind::kNext) {
+    o = block.hosts->serve(q, wire, key.name.data(), key.name_length, out, start);
+    which = Plugin::kHosts;
+  }
+  if (o.kind == plugins::Outcome::Kind::kNext) {
+    return 0;
+  }
+  size_t len = 0;
+  if (o.kind == plugins::Outcome::Kind::kServFail) {
+    // CoreDNS: the plugin returns SERVFAIL, the server writes it; the cache never sees it.
+    len = dns::buildErrorResponse(wire, dns::Rcode::kServFail, out);
+    which = Plugin::kNone;
+  } else {
+    len = o.length;
+    // cache sits before hosts/template in plugin.cfg: CoreDNS caches their answers.
+    if (block.cache && block.cache_scope.covers(key.name.data(), key.name_length)) {
+      if (auto info = dns::inspectResponse(out.first(len));
+          info && block.cache_scope.mayStore(key.name.data(), key.name_length, info->type)) {
+        block.cache->insert(key, out.first(len), *info, start);
+      }
+    }
+    if (!client.tcp) {
+      size_t limit = std::min(q.udpLimit(), out.size());
+      if (len > limit) {
+        len = dns::truncateToFit(out, len, limit);
+      }
+    }
+  }
+  countResponse(zs, client.tcp, which, out.first(len));
+  if (client.defer != nullptr) {
+    client.defer->histogram = &zs.duration[type_index];
+  } else {
+    zs.duration[type_index].observe(elapsedNs(loop_->clock(), start));
+  }
+  if (!block.log_rules.empty()) {
+    logQuery(block, client.tcp, client.conn_id, client.peer, client.peer_len, wire.size(), q, key,
+             out.first(len), start);
+  }
+  return len;
 }
 
 void Worker::startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,

@@ -128,6 +128,13 @@ class Worker {
   void startForward(const Snapshot& snap, const RouteZone& route, const cache::CacheKey& key,
                     std::span<const uint8_t> wire, const dns::Query& q, const Client* client,
                     bool verify, size_t type_index) noexcept;
+  /// The answering plugins after the cache (CoreDNS order: template, hosts) for a block that has
+  /// any: the answer's length (cached as CoreDNS's cache would, counted, logged), or 0 when every
+  /// plugin passed the query on (to `forward`).
+  size_t answerFromPlugins(const BlockRuntime& block, metrics::ZoneStats& zs,
+                           const cache::CacheKey& key, std::span<const uint8_t> wire,
+                           const dns::Query& q, std::span<uint8_t> out, const Client& client,
+                           size_t type_index) noexcept;
   void onForwardDone(uint64_t token, std::span<const uint8_t> answer) noexcept;
   /// `errors`: logs "plugin/errors: RCODE QNAME QTYPE: TEXT" (rate-limited; `describe` is only
   /// called for lines actually written).

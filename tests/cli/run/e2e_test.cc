@@ -301,6 +301,37 @@ TEST_F(RunE2e, ServesManifestCorefileOnBothAddressesWithHealthAndMetrics) {
   EXPECT_EQ(waitExit(pid, milliseconds(10000)), 0);
 }
 
+// The deliveryhero chart's noIPv6Lookups template and kubespray's hosts block, through the real
+// daemon: every AAAA is NODATA without asking upstream, A goes on to nsd, hosts answers from its
+// file and inline entries and falls through for the rest.
+TEST_F(RunE2e, ChartTemplateAndHostsBlocksServe) {
+  NLD_ENTER_NETNS();
+  setUpWorld();
+  if (IsSkipped()) {
+    return;
+  }
+  ASSERT_TRUE(writeFileAtomic(d_ + "/hosts", "192.0.2.54 node-a.cluster.local\n"));
+  std::string base = readFile(d_ + "/coredns/Corefile.base").value();
+  const std::string key = "cluster.local:53 {\n";
+  ASSERT_EQ(base.find(key), 0u);
+  base.insert(key.size(), "    template ANY AAAA {\n      rcode NOERROR\n    }\n    hosts " + d_ +
+                              "/hosts cluster.local {\n      192.0.2.55 extra.cluster.local\n"
+                              "      fallthrough\n    }\n");
+  ASSERT_TRUE(writeFileAtomic(d_ + "/coredns/Corefile.base", base));
+  pid_t pid = start(manifestArgs(), d_ + "/run.log");
+  ASSERT_TRUE(waitServing(pid)) << runLog();
+  auto full = [](const std::string& args) {
+    return test::run("dig +time=1 +tries=1 @169.254.20.10 " + args).out;
+  };
+  std::string aaaa = full("svc1.default.svc.cluster.local AAAA");
+  EXPECT_NE(aaaa.find("status: NOERROR"), std::string::npos) << aaaa;
+  EXPECT_NE(aaaa.find("ANSWER: 0,"), std::string::npos) << aaaa;
+  EXPECT_NE(aaaa.find(" aa"), std::string::npos) << aaaa;
+  EXPECT_EQ(dig("169.254.20.10", "svc1.default.svc.cluster.local"), "10.96.0.2");
+  EXPECT_EQ(dig("169.254.20.10", "extra.cluster.local"), "192.0.2.55");
+  EXPECT_EQ(dig("169.254.20.10", "node-a.cluster.local"), "192.0.2.54");
+}
+
 TEST_F(RunE2e, ConfigMapChangeAppliedLiveAndInvalidChangeSurvived) {
   NLD_ENTER_NETNS();
   setUpWorld();

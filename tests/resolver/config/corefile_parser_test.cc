@@ -502,6 +502,65 @@ TEST(CorefileParser, CacheZonesAndDisableDefaults) {
 // ---------------------------------------------------------------------------------------------
 // Errors: every one names file:line.
 
+TEST(CorefileParser, HostsFollowsCoreDnsSetup) {
+  auto c = parse("example.org cluster.local {\n hosts\n}\n");
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE(only(*c).hosts);
+  const HostsConfig& d = *only(*c).hosts;
+  EXPECT_EQ(d.path, "/etc/hosts");
+  EXPECT_EQ(d.zones, (std::vector<std::string>{"example.org.", "cluster.local."}));
+  EXPECT_EQ(d.ttl, 3600u);
+  EXPECT_TRUE(d.reverse);
+  EXPECT_EQ(d.reload, milliseconds(5000));
+  EXPECT_FALSE(d.fallthrough.enabled);
+  EXPECT_EQ(d.line, 2);
+
+  c = parse(
+      ". {\n hosts example.hosts example.org EXAMPLE.net {\n  10.0.0.1 example.org\n"
+      "  ::1   localhost  # a comment\n  ttl 60\n  no_reverse\n  reload 0\n"
+      "  fallthrough in-addr.arpa ip6.arpa\n }\n}\n");
+  ASSERT_TRUE(c) << c.error().message();
+  const HostsConfig& h = *only(*c).hosts;
+  EXPECT_EQ(h.path, "example.hosts");
+  EXPECT_EQ(h.zones, (std::vector<std::string>{"example.org.", "example.net."}));
+  EXPECT_EQ(h.inline_lines, (std::vector<std::string>{"10.0.0.1 example.org", "::1 localhost"}));
+  EXPECT_EQ(h.ttl, 60u);
+  EXPECT_FALSE(h.reverse);
+  EXPECT_EQ(h.reload, milliseconds(0));
+  EXPECT_TRUE(h.fallthrough.enabled);
+  EXPECT_EQ(h.fallthrough.zones, (std::vector<std::string>{"in-addr.arpa.", "ip6.arpa."}));
+
+  c = parse(". {\n hosts {\n  fallthrough\n }\n}\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(only(*c).hosts->fallthrough.zones, (std::vector<std::string>{"."}));
+}
+
+TEST(CorefileParser, TemplateFollowsCoreDnsSetup) {
+  auto c = parse(
+      "example.org {\n template ANY AAAA {\n  rcode NOERROR\n }\n"
+      " template IN A example.net example.com {\n  match ^a[.] \"^(?P<x>b)[.]\"\n"
+      "  answer \"{{ .Name }} 60 IN A 10.0.0.1\"\n  authority \"x. 1 IN NS y.\"\n"
+      "  additional \"y. 1 IN A 10.0.0.2\"\n  rcode SUCCESS\n  fallthrough\n }\n}\n");
+  ASSERT_TRUE(c) << c.error().message();
+  const auto& t = only(*c).templates;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].qclass, 255);
+  EXPECT_EQ(t[0].qtype, 28);
+  EXPECT_EQ(t[0].zones, (std::vector<std::string>{"example.org."}));
+  EXPECT_EQ(t[0].rcode, 0);
+  EXPECT_TRUE(t[0].match.empty());
+  EXPECT_FALSE(t[0].fallthrough.enabled);
+  EXPECT_EQ(t[1].qclass, 1);
+  EXPECT_EQ(t[1].qtype, 1);
+  EXPECT_EQ(t[1].zones, (std::vector<std::string>{"example.net.", "example.com."}));
+  EXPECT_EQ(t[1].match, (std::vector<std::string>{"^a[.]", "^(?P<x>b)[.]"}));
+  EXPECT_EQ(t[1].answer.size(), 1u);
+  EXPECT_EQ(t[1].authority.size(), 1u);
+  EXPECT_EQ(t[1].additional.size(), 1u);
+  EXPECT_TRUE(t[1].fallthrough.enabled);
+  EXPECT_EQ(t[1].line, 5);
+}
+
 TEST(CorefileParser, ErrorsNameFileAndLine) {
   struct Case {
     const char* text;
@@ -517,7 +576,41 @@ TEST(CorefileParser, ErrorsNameFileAndLine) {
       {". {\n  forwrd . 1.1.1.1\n}\n", "Corefile:2: unknown directive 'forwrd'"},
       {". {\n  kubernetes cluster.local\n}\n", "Corefile:2: unknown directive 'kubernetes'"},
       {". {\n  whoami\n}\n", "Corefile:2: directive 'whoami' is not supported"},
-      {". {\n  hosts /etc/hosts\n}\n", "Corefile:2: directive 'hosts' is not supported"},
+      {". {\n  hosts\n  hosts\n}\n", "Corefile:3: 'hosts' can only be used once per server block"},
+      {". {\n hosts {\n  ttl 0\n }\n}\n", "Corefile:3: hosts: ttl provided is invalid"},
+      {". {\n hosts {\n  ttl 65536\n }\n}\n", "Corefile:3: hosts: ttl provided is invalid"},
+      {". {\n hosts {\n  ttl\n }\n}\n", "Corefile:3: hosts: ttl needs a time in seconds"},
+      {". {\n hosts {\n  ttl x\n }\n}\n", "Corefile:3: hosts ttl: 'x' is not an integer"},
+      {". {\n hosts {\n  reload\n }\n}\n", "Corefile:3: hosts: reload needs a duration"},
+      {". {\n hosts {\n  reload 5\n }\n}\n", "Corefile:3: hosts reload: missing unit"},
+      {". {\n hosts {\n  reload -1s\n }\n}\n",
+       "Corefile:3: hosts: invalid negative duration for reload"},
+      {". {\n hosts {\n  no_reverse x\n }\n}\n", "Corefile:3: hosts no_reverse: wrong argument"},
+      {". {\n hosts {\n  fallthrough\n  10.0.0.1 a.example\n }\n}\n",
+       "Corefile:4: hosts: unknown property '10.0.0.1'"},
+      {". {\n hosts /etc/hosts a..example\n}\n", "Corefile:2: hosts: "},
+      {". {\n template IN\n}\n", "Corefile:2: template: needs CLASS TYPE"},
+      {". {\n template XX A {\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:2: template: invalid query class XX"},
+      {". {\n template IN BOGUS {\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:2: template: invalid RR class BOGUS"},
+      {". {\n template IN A\n}\n", "Corefile:2: template: no answer section"},
+      {". {\n template IN A {\n  rcode WHAT\n }\n}\n", "Corefile:3: template: unknown rcode WHAT"},
+      {". {\n template IN A {\n  match \"(unclosed\"\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:3: template: invalid regexp '(unclosed'"},
+      {". {\n template IN A {\n  answer \"{{ .Meta \\\"x\\\" }} 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  answer \"{{ .Name | printf }} 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  answer \"{{ .Name 60 IN A 1.2.3.4\"\n }\n}\n",
+       "Corefile:3: template: unclosed action"},
+      {". {\n template IN A {\n  answer \"{{ .Message }}\"\n }\n}\n",
+       "Corefile:3: template: unsupported action"},
+      {". {\n template IN A {\n  upstream\n  rcode NXDOMAIN\n }\n}\n",
+       "Corefile:3: template: 'upstream' is not supported"},
+      {". {\n template IN A {\n  edns local 1=x\n }\n}\n",
+       "Corefile:3: template: 'edns' is not supported"},
+      {". {\n template IN A {\n  colour red\n }\n}\n", "Corefile:3: template: unknown property"},
       {". {\n  \"unterminated\n}\n", "Corefile:2: unterminated quoted string"},
       {"tls://. {\n}\n", "Corefile:1: server block 'tls://.': transport 'tls' is not supported"},
       {".:99999 {\n}\n", "Corefile:1: server block '.:99999': invalid port"},

@@ -94,7 +94,9 @@ TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
   Nsd nsd(dir);
   ASSERT_TRUE(nsd.ok()) << nsd.error();
   auto server = startServer(
-      clusterBlock("    errors\n    cache 30\n    prometheus 127.0.0.1:9253\n    loop\n"));
+      clusterBlock("    errors\n    cache 30\n    prometheus 127.0.0.1:9253\n    loop\n"
+                   "    hosts /nonexistent/nld-hosts {\n      fallthrough\n    }\n"
+                   "    template IN MX {\n      rcode NXDOMAIN\n    }\n"));
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(status(dig("+dnssec svc1.default.svc.cluster.local A")), "NOERROR");
   EXPECT_EQ(status(dig("+dnssec +tcp svc1.default.svc.cluster.local A")), "NOERROR");
@@ -116,7 +118,8 @@ TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
   EXPECT_THAT(
       m, HasSubstr("coredns_dns_responses_total{" + d + ",rcode=\"REFUSED\",plugin=\"\"} 1\n"));
   EXPECT_THAT(m, HasSubstr("coredns_dns_response_size_bytes_count{" + d + ",proto=\"udp\"} 1\n"));
-  for (const char* name : {"prometheus", "errors", "cache", "loop", "forward"}) {
+  for (const char* name :
+       {"prometheus", "errors", "cache", "loop", "template", "hosts", "forward"}) {
     EXPECT_THAT(m, HasSubstr("coredns_plugin_enabled{" + z + ",name=\"" + name + "\"} 1\n"));
   }
   EXPECT_THAT(m, Not(HasSubstr("name=\"log\"")));
