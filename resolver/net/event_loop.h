@@ -152,7 +152,6 @@ class EventLoop {
   };
   std::vector<Deferred> deferred_;    ///< deferDelete(): destroyed at the end of the round
   std::vector<Deferred> destroying_;  ///< being destroyed (their destructors may defer more)
-
 };
 
 }  // namespace nld::resolver::net

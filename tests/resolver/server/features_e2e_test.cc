@@ -93,10 +93,10 @@ TEST(ServerFeatures, CoreDnsMetricsForSizesDoPluginsAndDroppedQueries) {
   TempDir dir;
   Nsd nsd(dir);
   ASSERT_TRUE(nsd.ok()) << nsd.error();
-  auto server = startServer(
-      clusterBlock("    errors\n    cache 30\n    prometheus 127.0.0.1:9253\n    loop\n"
-                   "    hosts /nonexistent/nld-hosts {\n      fallthrough\n    }\n"
-                   "    template IN MX {\n      rcode NXDOMAIN\n    }\n"));
+  auto server =
+      startServer(clusterBlock("    errors\n    cache 30\n    prometheus 127.0.0.1:9253\n    loop\n"
+                               "    hosts /nonexistent/nld-hosts {\n      fallthrough\n    }\n"
+                               "    template IN MX {\n      rcode NXDOMAIN\n    }\n"));
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(status(dig("+dnssec svc1.default.svc.cluster.local A")), "NOERROR");
   EXPECT_EQ(status(dig("+dnssec +tcp svc1.default.svc.cluster.local A")), "NOERROR");
