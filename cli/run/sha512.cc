@@ -42,7 +42,7 @@ uint64_t load64(const uint8_t* p) {
 
 void compress(std::array<uint64_t, 8>& h, const uint8_t* block) {
   uint64_t w[80];
-  for (int t = 0; t < 16; ++t) {
+  for (size_t t = 0; t < 16; ++t) {
     w[t] = load64(block + 8 * t);
   }
   for (int t = 16; t < 80; ++t) {

@@ -830,7 +830,11 @@ Result<void> Parser::hosts(const Directive& d, const ServerBlock& sb, HostsConfi
   if (!z) {
     return fail(std::move(z.error()));
   }
-  h.zones = z->empty() ? sb.zones : std::move(*z);
+  if (z->empty()) {
+    h.zones = sb.zones;
+  } else {
+    h.zones = std::move(*z);
+  }
   for (const auto& line : d.lines) {
     const std::string& o = line.front().text;
     if (o == "fallthrough") {
@@ -949,7 +953,11 @@ Result<void> Parser::templateDirective(const Directive& d, const ServerBlock& sb
   if (!z) {
     return fail(std::move(z.error()));
   }
-  t.zones = z->empty() ? sb.zones : std::move(*z);
+  if (z->empty()) {
+    t.zones = sb.zones;
+  } else {
+    t.zones = std::move(*z);
+  }
   bool has_rcode = false;
   for (const auto& line : d.lines) {
     const std::string& o = line.front().text;

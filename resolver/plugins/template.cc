@@ -333,7 +333,7 @@ Outcome Templates::build(const Compiled& t, const dns::Query& q, std::span<const
   if (writeAnswerHead(q, wire, c.rcode, out) == 0) {
     return Outcome::servFail();
   }
-  for (int s = 0; s < 3; ++s) {
+  for (size_t s = 0; s < 3; ++s) {
     dns::writeU16(out.data() + 6 + 2 * s, counts[s]);
     std::memcpy(out.data() + len, sections[s].data(), sections[s].size());
     len += sections[s].size();
