@@ -335,7 +335,9 @@ Outcome Templates::build(const Compiled& t, const dns::Query& q, std::span<const
   }
   for (size_t s = 0; s < 3; ++s) {
     dns::writeU16(out.data() + 6 + 2 * s, counts[s]);
-    std::memcpy(out.data() + len, sections[s].data(), sections[s].size());
+    if (!sections[s].empty()) {  // an empty vector's data() may be null: not for memcpy
+      std::memcpy(out.data() + len, sections[s].data(), sections[s].size());
+    }
     len += sections[s].size();
   }
   if (q.edns) {
