@@ -148,7 +148,7 @@ void FakeUpstream::loop() {
         conns.push_back({std::move(c), {}});
       }
     }
-    for (size_t i = 0; i < conns.size(); ++i) {
+    for (size_t i = 0; i + 2 < p.size(); ++i) {  // the connections polled (not one just accepted)
       if (p[i + 2].revents == 0) {
         continue;
       }
