@@ -90,6 +90,10 @@ class Parser {
   Result<int64_t> integer(const Token& t, const std::string& directive);
   Result<std::vector<std::string>> zones(const std::vector<Token>& args, size_t from,
                                          const std::string& directive);
+  /// zones(), or the server block's zones when the directive names none (hosts, template).
+  Result<std::vector<std::string>> zonesOrBlock(const std::vector<Token>& args, size_t from,
+                                                const std::string& directive,
+                                                const ServerBlock& sb);
 
   std::string file_;
   const ParseOptions& options_;
@@ -276,6 +280,16 @@ Result<std::vector<std::string>> Parser::zones(const std::vector<Token>& args, s
     out.insert(out.end(), z->begin(), z->end());
   }
   return out;
+}
+
+Result<std::vector<std::string>> Parser::zonesOrBlock(const std::vector<Token>& args, size_t from,
+                                                      const std::string& directive,
+                                                      const ServerBlock& sb) {
+  auto z = zones(args, from, directive);
+  if (z && z->empty()) {
+    return sb.zones;
+  }
+  return z;
 }
 
 // Server block keys -------------------------------------------------------------------------
@@ -826,15 +840,11 @@ Result<void> Parser::hosts(const Directive& d, const ServerBlock& sb, HostsConfi
   if (!d.args.empty()) {
     h.path = d.args[0].text;
   }
-  auto z = zones(d.args, 1, "hosts");
+  auto z = zonesOrBlock(d.args, 1, "hosts", sb);
   if (!z) {
     return fail(std::move(z.error()));
   }
-  if (z->empty()) {
-    h.zones = sb.zones;
-  } else {
-    h.zones = std::move(*z);
-  }
+  h.zones = std::move(*z);
   for (const auto& line : d.lines) {
     const std::string& o = line.front().text;
     if (o == "fallthrough") {
@@ -949,15 +959,11 @@ Result<void> Parser::templateDirective(const Directive& d, const ServerBlock& sb
   }
   t.qclass = *cls;
   t.qtype = *type;
-  auto z = zones(d.args, 2, "template");
+  auto z = zonesOrBlock(d.args, 2, "template", sb);
   if (!z) {
     return fail(std::move(z.error()));
   }
-  if (z->empty()) {
-    t.zones = sb.zones;
-  } else {
-    t.zones = std::move(*z);
-  }
+  t.zones = std::move(*z);
   bool has_rcode = false;
   for (const auto& line : d.lines) {
     const std::string& o = line.front().text;
